@@ -1,0 +1,331 @@
+// Package apikey adds API key authentication to net/http services.
+//
+// A [Manager] creates, verifies, disables, rotates and revokes keys kept in a
+// [Store]; its [Manager.Middleware] checks the key on every request and puts
+// the owning [Principal] on the request context, where [FromContext] reads it.
+//
+// Keys look like "ak_" followed by 30 random base62 characters and a 6
+// character checksum (for example ak_4qGZ…). They are generated from
+// crypto/rand with about 178 bits of entropy. The plaintext is returned once,
+// by [Manager.Create] and [Manager.Rotate]; stores keep only a digest of it
+// (see [Hasher]) and a short non-secret [Key.Start] for display.
+package apikey
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Errors returned by verification. Every refusal carries exactly one of them,
+// so hooks and logs can tell why a request failed with errors.Is, while the
+// client sees only what the error handler chooses to show.
+var (
+	// ErrMissingKey means the request carried no API key in any enabled source.
+	ErrMissingKey = errors.New("apikey: missing API key")
+	// ErrMalformedKey means the key has the wrong shape, prefix or checksum,
+	// or is too long. It is detected without asking the store.
+	ErrMalformedKey = errors.New("apikey: malformed API key")
+	// ErrConflictingKeys means the request carried two different keys, for
+	// example one in X-API-Key and another in Authorization.
+	ErrConflictingKeys = errors.New("apikey: conflicting API keys in request")
+	// ErrUnknownKey means the key is well formed but no store holds it (it
+	// was never issued, or it was revoked).
+	ErrUnknownKey = errors.New("apikey: unknown API key")
+	// ErrKeyDisabled means the key exists but is disabled.
+	ErrKeyDisabled = errors.New("apikey: API key disabled")
+	// ErrKeyExpired means the key exists but its expiry time has passed.
+	ErrKeyExpired = errors.New("apikey: API key expired")
+	// ErrInsufficientScope means the key is valid but lacks a scope the route
+	// requires (see [RequireScopes]).
+	ErrInsufficientScope = errors.New("apikey: insufficient scope")
+	// ErrStoreUnavailable means the store failed while verifying a key. The
+	// store's own error is wrapped beside it. Requests are refused (fail
+	// closed), with 503 by default.
+	ErrStoreUnavailable = errors.New("apikey: key store unavailable")
+	// ErrInvalidInput means an argument to a Manager method was invalid, for
+	// example an empty owner or a scope with spaces. The wrapped message says
+	// which.
+	ErrInvalidInput = errors.New("apikey: invalid input")
+)
+
+// Key is the stored record of an API key. It never holds the plaintext key.
+//
+// Keys returned by a [Store] are snapshots the caller must treat as read-only
+// (their Scopes and Metadata may be shared with the store); keys returned by
+// [Manager] methods are copies the caller owns.
+type Key struct {
+	// ID identifies the key publicly and never changes. It is random and
+	// independent of the secret, and sorts in creation order.
+	ID string
+	// Owner is the principal the key acts for, such as a user or account ID.
+	Owner string
+	// Name is a short human label, such as "ci" or "partner backend".
+	Name string
+	// Description is free text.
+	Description string
+	// Scopes are the permissions the key grants (see [RequireScopes]).
+	Scopes []string
+	// Metadata is arbitrary string data attached to the key.
+	Metadata map[string]string
+	// Start is the key's prefix and first characters of its secret, such as
+	// "ak_4qGZ": enough to recognise it in a list, useless to an attacker.
+	Start string
+	// Hash names the [Hasher] that produced Digest (its ID).
+	Hash string
+	// Digest is the hash of the plaintext key under Hash.
+	Digest []byte
+	// Enabled is false for a disabled key, which is refused until enabled.
+	Enabled bool
+	// CreatedAt and UpdatedAt are set by the Manager.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// ExpiresAt is when the key stops working; the zero time means never.
+	ExpiresAt time.Time
+	// LastUsedAt is the last successful verification as last flushed to the
+	// store (see [WithLastUsedInterval]); the zero time means never.
+	LastUsedAt time.Time
+}
+
+// Expired reports whether the key has an expiry time at or before now.
+func (k Key) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
+
+// Clone returns a deep copy of k.
+func (k Key) Clone() Key {
+	k.Scopes = slices.Clone(k.Scopes)
+	k.Metadata = maps.Clone(k.Metadata)
+	k.Digest = slices.Clone(k.Digest)
+	return k
+}
+
+// Principal is who a verified request acts for: the key and its owner.
+//
+// The Scopes and Metadata of a Principal taken from a request context are
+// shared between requests: read them, do not modify them (use [Principal.Clone]
+// for a copy to change).
+type Principal struct {
+	KeyID    string
+	Owner    string
+	Name     string
+	Scopes   []string
+	Metadata map[string]string
+}
+
+// HasScope reports whether the principal was granted scope.
+func (p Principal) HasScope(scope string) bool {
+	return slices.Contains(p.Scopes, scope)
+}
+
+// Clone returns a deep copy of p.
+func (p Principal) Clone() Principal {
+	p.Scopes = slices.Clone(p.Scopes)
+	p.Metadata = maps.Clone(p.Metadata)
+	return p
+}
+
+func principalOf(k *Key) Principal {
+	return Principal{KeyID: k.ID, Owner: k.Owner, Name: k.Name, Scopes: k.Scopes, Metadata: k.Metadata}
+}
+
+// authInfo is what the middleware puts on the request context: one
+// allocation carries the principal and the error handler that RequireScopes
+// should answer with.
+type authInfo struct {
+	principal Principal
+	onError   ErrorHandler
+}
+
+type contextKey struct{}
+
+// FromContext returns the principal that the middleware verified for this
+// request, and false when there is none (no middleware, or a skipped route).
+func FromContext(ctx context.Context) (Principal, bool) {
+	info, ok := ctx.Value(contextKey{}).(*authInfo)
+	if !ok {
+		return Principal{}, false
+	}
+	return info.principal, true
+}
+
+// NewContext returns a copy of ctx carrying p, as the middleware does. It is
+// meant for tests of handlers that call [FromContext].
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, contextKey{}, &authInfo{principal: p})
+}
+
+func infoFromContext(ctx context.Context) *authInfo {
+	info, _ := ctx.Value(contextKey{}).(*authInfo)
+	return info
+}
+
+// Key format: <prefix>_<secret><checksum>, where secret is secretLen base62
+// characters and checksum is the CRC-32 (IEEE) of "<prefix>_<secret>" as
+// checksumLen base62 digits, zero padded. Base62 has no '_', so the last '_'
+// always separates the prefix from the body.
+const (
+	secretLen   = 30 // 30 * log2(62) ≈ 178 bits
+	checksumLen = 6  // 62^6 > 2^32
+	bodyLen     = secretLen + checksumLen
+	startLen    = 4 // secret characters kept in Key.Start
+	// MaxPrefixLen is the longest prefix WithPrefix accepts.
+	MaxPrefixLen = 32
+	// maxKeyLen bounds every key this package can issue; longer input is
+	// refused before any hashing.
+	maxKeyLen = MaxPrefixLen + 1 + bodyLen
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// DefaultPrefix is the key prefix used when no WithPrefix option is given.
+const DefaultPrefix = "ak"
+
+// ValidatePrefix reports whether prefix can be used for keys: 1 to
+// MaxPrefixLen ASCII letters, digits and underscores, starting with a letter
+// and not ending with an underscore (for example "ak", "lbk", "sk_live").
+func ValidatePrefix(prefix string) error {
+	if len(prefix) == 0 || len(prefix) > MaxPrefixLen {
+		return fmt.Errorf("%w: prefix must be 1 to %d characters", ErrInvalidInput, MaxPrefixLen)
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := prefix[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case (c >= '0' && c <= '9' || c == '_') && i > 0:
+		default:
+			return fmt.Errorf("%w: prefix %q must start with a letter and hold only letters, digits and '_'", ErrInvalidInput, prefix)
+		}
+	}
+	if prefix[len(prefix)-1] == '_' {
+		return fmt.Errorf("%w: prefix %q must not end with '_'", ErrInvalidInput, prefix)
+	}
+	return nil
+}
+
+// generateKey returns a new plaintext key with the given (valid) prefix.
+func generateKey(prefix string) (string, error) {
+	var b strings.Builder
+	b.Grow(len(prefix) + 1 + bodyLen)
+	b.WriteString(prefix)
+	b.WriteByte('_')
+	var buf [64]byte
+	n := 0
+	for n < secretLen {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return "", fmt.Errorf("apikey: reading random bytes: %w", err)
+		}
+		for _, c := range buf {
+			// Rejection sampling keeps every character equally likely:
+			// 248 = 4*62, so c%62 is uniform for c < 248.
+			if c >= 248 {
+				continue
+			}
+			b.WriteByte(base62[c%62])
+			if n++; n == secretLen {
+				break
+			}
+		}
+	}
+	appendChecksum(&b, checksum(b.String()))
+	return b.String(), nil
+}
+
+func appendChecksum(b *strings.Builder, sum uint32) {
+	var digits [checksumLen]byte
+	for i := checksumLen - 1; i >= 0; i-- {
+		digits[i] = base62[sum%62]
+		sum /= 62
+	}
+	b.Write(digits[:])
+}
+
+// checksum is CRC-32 (IEEE) of s, computed on the string directly so the hot
+// path does not allocate a byte slice.
+func checksum(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
+}
+
+// base62Value returns the value of a base62 digit, or -1.
+func base62Value(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'Z':
+		return int(c-'A') + 10
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 36
+	}
+	return -1
+}
+
+// ParseKey checks the shape of a plaintext key: its prefix, its characters
+// and its checksum, without asking any store. It returns the key's prefix,
+// or an error wrapping ErrMalformedKey. A key that parses may still be
+// unknown, disabled or expired; only [Manager.Verify] can tell.
+func ParseKey(key string) (prefix string, err error) {
+	if len(key) > maxKeyLen || len(key) < 2+bodyLen {
+		return "", ErrMalformedKey
+	}
+	sep := len(key) - bodyLen - 1
+	if key[sep] != '_' {
+		return "", ErrMalformedKey
+	}
+	prefix = key[:sep]
+	if ValidatePrefix(prefix) != nil {
+		return "", ErrMalformedKey
+	}
+	var sum uint64
+	for i := sep + 1; i < len(key); i++ {
+		v := base62Value(key[i])
+		if v < 0 {
+			return "", ErrMalformedKey
+		}
+		if i >= len(key)-checksumLen {
+			sum = sum*62 + uint64(v)
+		}
+	}
+	if sum > 0xFFFFFFFF || uint32(sum) != checksum(key[:len(key)-checksumLen]) {
+		return "", ErrMalformedKey
+	}
+	return prefix, nil
+}
+
+// keyStart is the display form of a key: its prefix and a few characters.
+func keyStart(key string) string {
+	sep := len(key) - bodyLen - 1
+	return key[:sep+1+startLen]
+}
+
+// newID returns a 26 character ID: 48 bits of milliseconds since the Unix
+// epoch and 80 random bits, in Crockford base32 (the ULID layout), so IDs
+// sort in creation order and reveal nothing about the secret.
+func newID(now time.Time) (string, error) {
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixMilli())<<16)
+	if _, err := rand.Read(raw[6:]); err != nil {
+		return "", fmt.Errorf("apikey: reading random bytes: %w", err)
+	}
+	const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var out [26]byte
+	// 128 bits as 26 base32 digits: the first digit holds the top 3 bits.
+	hi := binary.BigEndian.Uint64(raw[:8])
+	lo := binary.BigEndian.Uint64(raw[8:])
+	for i := 25; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:]), nil
+}

@@ -1,0 +1,552 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Manager is the one place that decides whether a key is valid. It creates,
+// verifies, disables, enables, rotates and revokes keys in a [Store], and
+// serves them to HTTP through [Manager.Middleware]. It is safe for
+// concurrent use.
+//
+// A Manager records when each key was last used without writing to the
+// store on every request: uses are collected in memory and written in one
+// batch per interval (see [WithLastUsedInterval]). Call [Manager.Close] on
+// shutdown to write the last batch.
+type Manager struct {
+	store   Store
+	prefix  string
+	hashers []Hasher // hashers[0] makes new digests; all are tried to verify
+	now     func() time.Time
+	logger  *slog.Logger
+	usage   *usageRecorder
+}
+
+// Option configures a Manager; see New.
+type Option func(*Manager)
+
+// WithPrefix sets the prefix of the keys the Manager issues and accepts
+// (DefaultPrefix, "ak", otherwise). New panics if it fails ValidatePrefix.
+func WithPrefix(prefix string) Option {
+	return func(m *Manager) { m.prefix = prefix }
+}
+
+// WithHashers sets how digests are made: current makes the digest of every
+// new key, and a key is looked up under current first, then under each
+// older Hasher in order, so keys made before a change of secret keep
+// working. Each extra Hasher costs one more store lookup for unknown keys.
+// The default is SHA256 alone.
+func WithHashers(current Hasher, older ...Hasher) Option {
+	return func(m *Manager) { m.hashers = append([]Hasher{current}, older...) }
+}
+
+// WithClock sets the Manager's source of the current time, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(m *Manager) { m.now = now }
+}
+
+// DefaultLastUsedInterval is how often a Manager writes last-used times.
+const DefaultLastUsedInterval = 30 * time.Second
+
+// WithLastUsedInterval sets how often last-used times are written to the
+// store: at most one write per key per interval, whatever the request rate.
+// Zero or a negative interval turns last-used recording off.
+func WithLastUsedInterval(d time.Duration) Option {
+	return func(m *Manager) { m.usage.interval = d }
+}
+
+// WithLogger sets where the Manager logs background failures, such as a
+// failed last-used write. Logs never contain a key or a digest. The default
+// is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Manager) { m.logger = l }
+}
+
+// New returns a Manager for store. It panics if store is nil or an option
+// is invalid (a bad prefix, a nil or duplicate Hasher), since that is a
+// programming error found at start-up.
+func New(store Store, opts ...Option) *Manager {
+	if store == nil {
+		panic("apikey: New called with a nil Store")
+	}
+	m := &Manager{
+		store:   store,
+		prefix:  DefaultPrefix,
+		hashers: []Hasher{SHA256()},
+		now:     time.Now,
+		logger:  slog.Default(),
+		usage:   &usageRecorder{interval: DefaultLastUsedInterval},
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	if err := ValidatePrefix(m.prefix); err != nil {
+		panic(err.Error())
+	}
+	seen := map[string]bool{}
+	for _, h := range m.hashers {
+		if h == nil {
+			panic("apikey: WithHashers given a nil Hasher")
+		}
+		if seen[h.ID()] {
+			panic("apikey: WithHashers given two Hashers with ID " + h.ID())
+		}
+		seen[h.ID()] = true
+	}
+	if m.now == nil {
+		panic("apikey: WithClock given a nil function")
+	}
+	if m.logger == nil {
+		m.logger = slog.New(slog.DiscardHandler)
+	}
+	m.usage.store, m.usage.logger = store, m.logger
+	return m
+}
+
+// Prefix returns the prefix of the keys the Manager issues.
+func (m *Manager) Prefix() string { return m.prefix }
+
+// now returns the current time as every store can keep it: UTC, with
+// microsecond precision and no monotonic reading.
+func (m *Manager) clock() time.Time {
+	return m.now().UTC().Truncate(time.Microsecond)
+}
+
+// NewKey describes a key to create with [Manager.Create].
+type NewKey struct {
+	// Owner is required: the principal the key acts for.
+	Owner string
+	// Name is an optional short label, Description optional free text.
+	Name        string
+	Description string
+	// Scopes are the permissions granted; duplicates are dropped.
+	Scopes []string
+	// Metadata is optional string data kept with the key.
+	Metadata map[string]string
+	// ExpiresAt is when the key stops working; zero means never. It must be
+	// in the future.
+	ExpiresAt time.Time
+}
+
+// Limits on the fields of a NewKey.
+const (
+	maxOwnerLen       = 256
+	maxNameLen        = 256
+	maxDescriptionLen = 4096
+	maxScopes         = 100
+	maxScopeLen       = 128
+	maxMetadata       = 64
+	maxMetadataKeyLen = 128
+	maxMetadataValLen = 1024
+)
+
+// Create makes a new key and stores its digest. It returns the plaintext
+// key, which exists nowhere else and cannot be recovered: show it to the
+// user once. The returned Key is the stored record.
+func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
+	now := m.clock()
+	scopes, err := checkNewKey(&nk, now)
+	if err != nil {
+		return "", Key{}, err
+	}
+	return m.issue(ctx, Key{
+		Owner:       nk.Owner,
+		Name:        nk.Name,
+		Description: nk.Description,
+		Scopes:      scopes,
+		Metadata:    maps.Clone(nk.Metadata),
+		Enabled:     true,
+		ExpiresAt:   nk.ExpiresAt.UTC().Truncate(time.Microsecond),
+	}, now)
+}
+
+// issue gives k a fresh ID, secret and digest and stores it.
+func (m *Manager) issue(ctx context.Context, k Key, now time.Time) (string, Key, error) {
+	plain, err := generateKey(m.prefix)
+	if err != nil {
+		return "", Key{}, err
+	}
+	if k.ID, err = newID(now); err != nil {
+		return "", Key{}, err
+	}
+	k.Start = keyStart(plain)
+	k.Hash = m.hashers[0].ID()
+	k.Digest = m.hashers[0].Digest(plain)
+	k.CreatedAt, k.UpdatedAt = now, now
+	if err := m.store.Create(ctx, k); err != nil {
+		return "", Key{}, fmt.Errorf("apikey: storing new key: %w", err)
+	}
+	return plain, k.Clone(), nil
+}
+
+func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
+	if nk.Owner == "" {
+		return nil, fmt.Errorf("%w: owner is required", ErrInvalidInput)
+	}
+	if err := checkText("owner", nk.Owner, maxOwnerLen, false); err != nil {
+		return nil, err
+	}
+	if err := checkText("name", nk.Name, maxNameLen, false); err != nil {
+		return nil, err
+	}
+	if err := checkText("description", nk.Description, maxDescriptionLen, true); err != nil {
+		return nil, err
+	}
+	scopes, err := CleanScopes(nk.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if len(nk.Metadata) > maxMetadata {
+		return nil, fmt.Errorf("%w: at most %d metadata entries", ErrInvalidInput, maxMetadata)
+	}
+	for k, v := range nk.Metadata {
+		if k == "" {
+			return nil, fmt.Errorf("%w: metadata key is empty", ErrInvalidInput)
+		}
+		if err := checkText("metadata key", k, maxMetadataKeyLen, false); err != nil {
+			return nil, err
+		}
+		if err := checkText("metadata value", v, maxMetadataValLen, true); err != nil {
+			return nil, err
+		}
+	}
+	if !nk.ExpiresAt.IsZero() && !nk.ExpiresAt.After(now) {
+		return nil, fmt.Errorf("%w: expiry %s is not in the future", ErrInvalidInput, nk.ExpiresAt.Format(time.RFC3339))
+	}
+	return scopes, nil
+}
+
+// checkText refuses invalid UTF-8, control characters (but newlines and
+// tabs where multiline is true) and text longer than max bytes.
+func checkText(field, s string, max int, multiline bool) error {
+	if len(s) > max {
+		return fmt.Errorf("%w: %s is longer than %d bytes", ErrInvalidInput, field, max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidInput, field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
+			return fmt.Errorf("%w: %s contains a control character", ErrInvalidInput, field)
+		}
+	}
+	return nil
+}
+
+// CleanScopes checks scopes and returns them without duplicates, in their
+// first order. A scope is 1 to 128 printable characters with no spaces and
+// no commas, such as "bots:read". It returns an error wrapping
+// ErrInvalidInput for anything else.
+func CleanScopes(scopes []string) ([]string, error) {
+	if len(scopes) > maxScopes {
+		return nil, fmt.Errorf("%w: at most %d scopes", ErrInvalidInput, maxScopes)
+	}
+	var out []string
+	for _, s := range scopes {
+		if s == "" || len(s) > maxScopeLen {
+			return nil, fmt.Errorf("%w: scope %q must be 1 to %d bytes", ErrInvalidInput, s, maxScopeLen)
+		}
+		if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool {
+			return r == ',' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+		}) >= 0 {
+			return nil, fmt.Errorf("%w: scope %q must be printable, with no spaces or commas", ErrInvalidInput, s)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return slices.Clip(out), nil
+}
+
+// Verify checks a plaintext key and returns the principal it acts for. It
+// refuses a malformed key (ErrMalformedKey) without asking the store; an
+// unknown, disabled or expired key costs the same work, one digest and one
+// lookup per configured Hasher, and fails with ErrUnknownKey,
+// ErrKeyDisabled or ErrKeyExpired. A store failure is reported as
+// ErrStoreUnavailable wrapping the store's error, never as an invalid key.
+//
+// The returned Principal's Scopes and Metadata are shared: do not modify
+// them.
+func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
+	if len(key) > maxKeyLen {
+		return Principal{}, ErrMalformedKey
+	}
+	prefix, err := ParseKey(key)
+	if err != nil || prefix != m.prefix {
+		return Principal{}, ErrMalformedKey
+	}
+	for _, h := range m.hashers {
+		digest := h.Digest(key)
+		k, err := m.store.FindByDigest(ctx, digest)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Principal{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		if k.Hash != h.ID() || !equalDigests(k.Digest, digest) {
+			continue
+		}
+		now := m.clock()
+		if !k.Enabled {
+			return Principal{}, ErrKeyDisabled
+		}
+		if k.Expired(now) {
+			return Principal{}, ErrKeyExpired
+		}
+		m.usage.record(k.ID, now)
+		return principalOf(&k), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	return Principal{}, ErrUnknownKey
+}
+
+// Get returns the key with the given ID, or an error wrapping ErrNotFound.
+func (m *Manager) Get(ctx context.Context, id string) (Key, error) {
+	k, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Key{}, err
+	}
+	return k.Clone(), nil
+}
+
+// Page is one page of keys from [Manager.List].
+type Page struct {
+	Keys []Key
+	// Next is the cursor for the following page (ListOptions.After), or ""
+	// when this is the last page.
+	Next string
+}
+
+// List returns a page of keys in creation order, optionally of one owner.
+func (m *Manager) List(ctx context.Context, opts ListOptions) (Page, error) {
+	switch {
+	case opts.Limit < 0:
+		return Page{}, fmt.Errorf("%w: negative list limit", ErrInvalidInput)
+	case opts.Limit == 0:
+		opts.Limit = DefaultListLimit
+	case opts.Limit > MaxListLimit:
+		opts.Limit = MaxListLimit
+	}
+	limit := opts.Limit
+	opts.Limit++ // one more tells whether there is a next page
+	keys, err := m.store.List(ctx, opts)
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	if len(keys) > limit {
+		keys = keys[:limit]
+		page.Next = keys[limit-1].ID
+	}
+	page.Keys = make([]Key, len(keys))
+	for i, k := range keys {
+		page.Keys[i] = k.Clone()
+	}
+	return page, nil
+}
+
+// Disable refuses the key from now on, without deleting it; Enable undoes
+// it. Disabling a disabled key is not an error.
+func (m *Manager) Disable(ctx context.Context, id string) (Key, error) {
+	return m.setEnabled(ctx, id, false)
+}
+
+// Enable lets a disabled key verify again (unless it has expired).
+func (m *Manager) Enable(ctx context.Context, id string) (Key, error) {
+	return m.setEnabled(ctx, id, true)
+}
+
+func (m *Manager) setEnabled(ctx context.Context, id string, enabled bool) (Key, error) {
+	k, err := m.store.Update(ctx, id, func(k *Key) error {
+		if k.Enabled != enabled {
+			k.Enabled = enabled
+			k.UpdatedAt = m.clock()
+		}
+		return nil
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	return k.Clone(), nil
+}
+
+// Revoke deletes the key for good: it stops verifying at once and cannot be
+// enabled again. It returns an error wrapping ErrNotFound if there is no
+// such key.
+func (m *Manager) Revoke(ctx context.Context, id string) error {
+	return m.store.Delete(ctx, id)
+}
+
+// Rotate issues a new key with the same owner, name, description, scopes,
+// metadata, expiry and enabled state as the key with the given ID, and makes
+// the old key expire after grace (at once when grace is zero, never later
+// than it would have). It returns the new plaintext key, shown once, and the
+// new record. An expired key cannot be rotated (ErrKeyExpired).
+func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (string, Key, error) {
+	if grace < 0 {
+		return "", Key{}, fmt.Errorf("%w: negative grace period", ErrInvalidInput)
+	}
+	old, err := m.store.Get(ctx, id)
+	if err != nil {
+		return "", Key{}, err
+	}
+	now := m.clock()
+	if old.Expired(now) {
+		return "", Key{}, fmt.Errorf("%w: key %s", ErrKeyExpired, id)
+	}
+	plain, next, err := m.issue(ctx, Key{
+		Owner:       old.Owner,
+		Name:        old.Name,
+		Description: old.Description,
+		Scopes:      slices.Clone(old.Scopes),
+		Metadata:    maps.Clone(old.Metadata),
+		Enabled:     old.Enabled,
+		ExpiresAt:   old.ExpiresAt,
+	}, now)
+	if err != nil {
+		return "", Key{}, err
+	}
+	end := now.Add(grace)
+	_, err = m.store.Update(ctx, id, func(k *Key) error {
+		if k.ExpiresAt.IsZero() || end.Before(k.ExpiresAt) {
+			k.ExpiresAt = end
+			k.UpdatedAt = now
+		}
+		return nil
+	})
+	if err != nil {
+		// Without the old key's expiry the rotation did not happen: take
+		// the new key back rather than leave two live keys.
+		if derr := m.store.Delete(context.WithoutCancel(ctx), next.ID); derr != nil {
+			return "", Key{}, fmt.Errorf("apikey: rotating %s: %w (and removing the new key %s: %v)", id, err, next.ID, derr)
+		}
+		return "", Key{}, fmt.Errorf("apikey: rotating %s: %w", id, err)
+	}
+	return plain, next, nil
+}
+
+// Flush writes the last-used times collected so far to the store, in one
+// call. Times it could not write are kept for the next flush.
+func (m *Manager) Flush(ctx context.Context) error {
+	return m.usage.flush(ctx)
+}
+
+// Close stops the background writer and flushes the last-used times it
+// still holds. Keys still verify after Close; their uses are then written
+// only by a later Flush or Close. Close is safe to call more than once.
+func (m *Manager) Close() error {
+	m.usage.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return m.usage.flush(ctx)
+}
+
+// usageRecorder collects last-used times in memory and writes them in
+// batches from a goroutine started on first use.
+type usageRecorder struct {
+	interval time.Duration
+	store    Store
+	logger   *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]time.Time
+	started bool
+	stopped bool
+	quit    chan struct{}
+	done    chan struct{}
+
+	flushMu sync.Mutex // one flush at a time
+}
+
+func (u *usageRecorder) record(id string, t time.Time) {
+	if u.interval <= 0 {
+		return
+	}
+	u.mu.Lock()
+	if u.pending == nil {
+		u.pending = make(map[string]time.Time)
+	}
+	if prev, ok := u.pending[id]; !ok || prev.Before(t) {
+		u.pending[id] = t
+	}
+	if !u.started && !u.stopped {
+		u.started = true
+		u.quit, u.done = make(chan struct{}), make(chan struct{})
+		go u.loop()
+	}
+	u.mu.Unlock()
+}
+
+func (u *usageRecorder) loop() {
+	defer close(u.done)
+	t := time.NewTicker(u.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.quit:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), u.interval)
+			if err := u.flush(ctx); err != nil {
+				u.logger.Warn("apikey: writing last-used times failed; will retry", "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (u *usageRecorder) stop() {
+	u.mu.Lock()
+	if u.stopped {
+		u.mu.Unlock()
+		return
+	}
+	u.stopped = true
+	started := u.started
+	u.mu.Unlock()
+	if started {
+		close(u.quit)
+		<-u.done
+	}
+}
+
+func (u *usageRecorder) flush(ctx context.Context) error {
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
+	u.mu.Lock()
+	batch := u.pending
+	u.pending = nil
+	u.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := u.store.RecordLastUsed(ctx, batch); err != nil {
+		// Keep the batch for the next try, without moving newer times back.
+		u.mu.Lock()
+		if u.pending == nil {
+			u.pending = batch
+		} else {
+			for id, t := range batch {
+				if prev, ok := u.pending[id]; !ok || prev.Before(t) {
+					u.pending[id] = t
+				}
+			}
+		}
+		u.mu.Unlock()
+		return fmt.Errorf("%w: recording last-used times of %d keys: %w", ErrStoreUnavailable, len(batch), err)
+	}
+	return nil
+}

@@ -1,0 +1,460 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// A Source is a place in a request where the middleware looks for a key.
+// Make one with FromHeader, FromAuthorization or FromQuery.
+type Source struct {
+	kind sourceKind
+	name string // canonical header name, auth scheme or query parameter
+}
+
+type sourceKind uint8
+
+const (
+	headerSource sourceKind = iota + 1
+	authSource
+	querySource
+)
+
+// FromHeader looks for the key as the whole value of the named header, such
+// as X-API-Key.
+func FromHeader(name string) Source {
+	return Source{kind: headerSource, name: textproto.CanonicalMIMEHeaderKey(name)}
+}
+
+// FromAuthorization looks for the key in the Authorization header under the
+// given scheme, such as "Bearer" or "Token". The scheme matches in any case
+// ("bearer", "BEARER") as RFC 7235 says; the key must follow it after one or
+// more spaces and contain no space or comma.
+func FromAuthorization(scheme string) Source {
+	return Source{kind: authSource, name: scheme}
+}
+
+// FromQuery looks for the key in the named URL query parameter, such as
+// x-api-key.
+//
+// Query strings end up in access logs, proxy logs and browser history, so a
+// key sent this way should be treated as exposed sooner. Leave this source
+// out (see WithSources) unless your clients cannot set headers.
+func FromQuery(param string) Source {
+	return Source{kind: querySource, name: param}
+}
+
+// String describes the source, such as "header X-Api-Key".
+func (s Source) String() string {
+	switch s.kind {
+	case headerSource:
+		return "header " + s.name
+	case authSource:
+		return "Authorization " + s.name
+	case querySource:
+		return "query " + s.name
+	}
+	return "invalid source"
+}
+
+// DefaultSources returns the sources the middleware reads when WithSources
+// is not given, in this order: the X-API-Key header, Authorization: Bearer,
+// Authorization: Token, and the x-api-key query parameter.
+func DefaultSources() []Source {
+	return []Source{
+		FromHeader("X-API-Key"),
+		FromAuthorization("Bearer"),
+		FromAuthorization("Token"),
+		FromQuery("x-api-key"),
+	}
+}
+
+// maxCredentialLen bounds a single header or query value the middleware
+// will look at; longer values are refused as malformed before any hashing.
+const maxCredentialLen = 1024
+
+// An ErrorHandler writes the response for a refused request. err wraps one
+// of the package's sentinel errors (ErrMissingKey, ErrKeyDisabled,
+// ErrStoreUnavailable...). When StatusCode(err) is 401, the middleware has
+// already set the WWW-Authenticate header; a handler that answers with
+// another status should delete it.
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+// StatusCode maps an error from the middleware or Verify to the HTTP status
+// the default error handler answers with: 401 for a missing, malformed,
+// unknown, disabled or expired key; 400 for conflicting keys; 403 for a
+// missing scope; 503 when the store failed or timed out; 500 otherwise.
+func StatusCode(err error) int {
+	switch {
+	case errors.Is(err, ErrMissingKey), errors.Is(err, ErrMalformedKey),
+		errors.Is(err, ErrUnknownKey), errors.Is(err, ErrKeyDisabled),
+		errors.Is(err, ErrKeyExpired):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrConflictingKeys):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrInsufficientScope):
+		return http.StatusForbidden
+	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Message returns the short text the default error handler shows a client
+// for err. Disabled, expired, unknown and malformed keys all read "Invalid
+// API key", so a client learns no more than that its key does not work.
+func Message(err error) string {
+	switch StatusCode(err) {
+	case http.StatusUnauthorized:
+		if errors.Is(err, ErrMissingKey) {
+			return "Missing API key"
+		}
+		return "Invalid API key"
+	case http.StatusBadRequest:
+		return "Conflicting API keys"
+	case http.StatusForbidden:
+		return "Insufficient scope"
+	case http.StatusServiceUnavailable:
+		return "Service unavailable"
+	}
+	return "Internal server error"
+}
+
+// ErrorBody is the JSON body of the default error response, the shape
+// LangBot clients expect: {"code":-1,"msg":"Invalid API key"}.
+type ErrorBody struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// DefaultErrorHandler answers with StatusCode(err) and an ErrorBody whose
+// Code is -1 and Msg is Message(err). It never includes the key.
+func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(StatusCode(err))
+	// Messages are fixed ASCII without quotes: no JSON encoder needed.
+	_, _ = fmt.Fprintf(w, `{"code":-1,"msg":%q}`+"\n", Message(err))
+}
+
+// MiddlewareOption configures Manager.Middleware.
+type MiddlewareOption func(*middlewareConfig)
+
+type middlewareConfig struct {
+	sources   []Source
+	onError   ErrorHandler
+	realm     string
+	strip     bool
+	preflight bool
+	skip      func(*http.Request) bool
+}
+
+// WithSources sets where the middleware looks for a key, replacing
+// DefaultSources. The order only decides which problem is reported first
+// when a request has several; a request carrying two different keys is
+// always refused with ErrConflictingKeys.
+func WithSources(sources ...Source) MiddlewareOption {
+	return func(c *middlewareConfig) { c.sources = sources }
+}
+
+// WithErrorHandler replaces DefaultErrorHandler for refused requests; the
+// same handler answers for RequireScopes under this middleware.
+func WithErrorHandler(h ErrorHandler) MiddlewareOption {
+	return func(c *middlewareConfig) { c.onError = h }
+}
+
+// WithRealm sets the realm named in the WWW-Authenticate challenge of 401
+// responses ("api" by default).
+func WithRealm(realm string) MiddlewareOption {
+	return func(c *middlewareConfig) { c.realm = realm }
+}
+
+// WithStripCredentials removes the key from the request once it is
+// verified, so the next handler, and whatever it logs or proxies to, never
+// sees it: the key headers, an Authorization header carrying the key, and
+// the query parameter.
+func WithStripCredentials() MiddlewareOption {
+	return func(c *middlewareConfig) { c.strip = true }
+}
+
+// WithPreflight lets CORS preflight requests (OPTIONS with Origin and
+// Access-Control-Request-Method headers) through without a key: browsers
+// never send credentials on a preflight, so challenging it breaks them.
+func WithPreflight() MiddlewareOption {
+	return func(c *middlewareConfig) { c.preflight = true }
+}
+
+// WithSkip lets requests for which skip returns true through without a key,
+// for public routes such as health checks. They carry no Principal.
+func WithSkip(skip func(*http.Request) bool) MiddlewareOption {
+	return func(c *middlewareConfig) { c.skip = skip }
+}
+
+// Middleware returns net/http middleware that verifies the request's key
+// and puts its Principal on the request context for FromContext. A request
+// without a valid key is refused through the error handler (by default:
+// 401 with WWW-Authenticate and a JSON body, 503 if the store failed). It
+// panics if an option is invalid.
+func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	cfg := middlewareConfig{sources: DefaultSources(), onError: DefaultErrorHandler, realm: "api"}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if err := checkSources(cfg.sources); err != nil {
+		panic(err.Error())
+	}
+	if cfg.onError == nil {
+		panic("apikey: WithErrorHandler given a nil handler")
+	}
+	if strings.ContainsAny(cfg.realm, "\"\\\r\n") {
+		panic("apikey: WithRealm given a realm with a quote, backslash or newline")
+	}
+	missing, invalid := challenges(cfg.sources, cfg.realm)
+	fail := func(w http.ResponseWriter, r *http.Request, err error) {
+		if StatusCode(err) == http.StatusUnauthorized {
+			if errors.Is(err, ErrMissingKey) {
+				w.Header().Set("WWW-Authenticate", missing)
+			} else {
+				w.Header().Set("WWW-Authenticate", invalid)
+			}
+		}
+		cfg.onError(w, r, err)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cfg.skip != nil && cfg.skip(r) || cfg.preflight && isPreflight(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			key, err := extractKey(r, cfg.sources)
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			p, err := m.Verify(r.Context(), key)
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			info := &authInfo{principal: p, onError: fail}
+			r = r.WithContext(context.WithValue(r.Context(), contextKey{}, info))
+			if cfg.strip {
+				stripCredentials(r, cfg.sources)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func checkSources(sources []Source) error {
+	if len(sources) == 0 {
+		return errors.New("apikey: WithSources given no sources")
+	}
+	for _, s := range sources {
+		if s.kind == 0 || s.name == "" || strings.ContainsAny(s.name, " \t\r\n,") {
+			return fmt.Errorf("apikey: invalid source %q: use FromHeader, FromAuthorization or FromQuery with a name", s.name)
+		}
+	}
+	return nil
+}
+
+// challenges returns the WWW-Authenticate values for a missing and for an
+// invalid key (RFC 6750 style), naming the first Authorization scheme among
+// the sources, or "ApiKey" when there is none.
+func challenges(sources []Source, realm string) (missing, invalid string) {
+	scheme := "ApiKey"
+	for _, s := range sources {
+		if s.kind == authSource {
+			scheme = s.name
+			break
+		}
+	}
+	missing = fmt.Sprintf("%s realm=%q", scheme, realm)
+	return missing, missing + `, error="invalid_token"`
+}
+
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// extractKey returns the one key the request carries across sources. Empty
+// values count as absent; identical repeats are fine; two different values
+// are ErrConflictingKeys.
+func extractKey(r *http.Request, sources []Source) (string, error) {
+	var key string
+	found := false
+	add := func(v string) error {
+		if len(v) > maxCredentialLen {
+			return ErrMalformedKey
+		}
+		if found && v != key {
+			return ErrConflictingKeys
+		}
+		key, found = v, true
+		return nil
+	}
+	for _, s := range sources {
+		switch s.kind {
+		case headerSource:
+			for _, v := range r.Header[s.name] {
+				if v == "" {
+					continue
+				}
+				if err := add(v); err != nil {
+					return "", err
+				}
+			}
+		case authSource:
+			for _, v := range r.Header["Authorization"] {
+				token, ok, err := authToken(v, s.name)
+				if err != nil {
+					return "", err
+				}
+				if ok {
+					if err := add(token); err != nil {
+						return "", err
+					}
+				}
+			}
+		case querySource:
+			if r.URL == nil || r.URL.RawQuery == "" {
+				continue
+			}
+			err := queryValues(r.URL.RawQuery, s.name, add)
+			if err != nil {
+				return "", err
+			}
+		}
+	}
+	if !found {
+		return "", ErrMissingKey
+	}
+	return key, nil
+}
+
+// authToken returns the credentials of an Authorization header value when
+// its scheme is scheme (in any case). ok is false for another scheme.
+// A matching scheme with no token, or with a token holding a space or a
+// comma, is ErrMalformedKey.
+func authToken(header, scheme string) (token string, ok bool, err error) {
+	if len(header) < len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return "", false, nil
+	}
+	rest := header[len(scheme):]
+	if rest == "" {
+		return "", false, ErrMalformedKey // "Bearer" alone
+	}
+	if rest[0] != ' ' {
+		return "", false, nil // another scheme, such as "Bearerish", or a glued key
+	}
+	token = strings.TrimLeft(rest, " ")
+	if token == "" || strings.ContainsAny(token, " ,\t") || len(token) > maxCredentialLen {
+		return "", false, ErrMalformedKey
+	}
+	return token, true, nil
+}
+
+// queryValues calls add with each value of param in a raw query, without
+// building a url.Values map. An undecodable value is ErrMalformedKey.
+func queryValues(raw, param string, add func(string) error) error {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(name, "%+") {
+			var err error
+			if name, err = url.QueryUnescape(name); err != nil {
+				continue // not a parameter we can name; not ours either
+			}
+		}
+		if name != param {
+			continue
+		}
+		if strings.ContainsAny(value, "%+") {
+			var err error
+			if value, err = url.QueryUnescape(value); err != nil {
+				return ErrMalformedKey
+			}
+		}
+		if value == "" {
+			continue
+		}
+		if err := add(value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stripCredentials removes every source's credential from r, which must be
+// a copy made by WithContext; the header map is cloned first, since that
+// copy shares it with the caller's request.
+func stripCredentials(r *http.Request, sources []Source) {
+	r.Header = r.Header.Clone()
+	for _, s := range sources {
+		switch s.kind {
+		case headerSource:
+			r.Header.Del(s.name)
+		case authSource:
+			kept := r.Header["Authorization"][:0]
+			for _, v := range r.Header["Authorization"] {
+				if _, ok, err := authToken(v, s.name); !ok && err == nil {
+					kept = append(kept, v)
+				}
+			}
+			if len(kept) == 0 {
+				r.Header.Del("Authorization")
+			} else {
+				r.Header["Authorization"] = kept
+			}
+		case querySource:
+			if r.URL == nil || r.URL.RawQuery == "" {
+				continue
+			}
+			u := *r.URL
+			q := u.Query()
+			q.Del(s.name)
+			u.RawQuery = q.Encode()
+			r.URL = &u
+			r.RequestURI = u.RequestURI()
+		}
+	}
+}
+
+// RequireScopes returns middleware that lets a request through only when the
+// Principal the API key middleware verified has every one of scopes;
+// otherwise it answers 403 (ErrInsufficientScope) through that middleware's
+// error handler. Without a Principal on the context it answers 401, so a
+// route can never be opened by forgetting the key middleware.
+func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			info := infoFromContext(r.Context())
+			if info == nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+				DefaultErrorHandler(w, r, ErrMissingKey)
+				return
+			}
+			for _, s := range scopes {
+				if !info.principal.HasScope(s) {
+					onError := info.onError
+					if onError == nil {
+						onError = DefaultErrorHandler
+					}
+					onError(w, r, fmt.Errorf("%w: %q required", ErrInsufficientScope, s))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

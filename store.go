@@ -1,0 +1,71 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns. Stores wrap them with detail; test with errors.Is.
+var (
+	// ErrNotFound means no key has the given ID or digest.
+	ErrNotFound = errors.New("apikey: key not found")
+	// ErrDuplicate means a key with the same ID or digest already exists.
+	ErrDuplicate = errors.New("apikey: duplicate key")
+)
+
+// Store persists key records and finds them. It decides nothing about
+// validity: disabled and expired keys are stored and found like any other,
+// and the [Manager] refuses them. Implementations must be safe for
+// concurrent use.
+//
+// Keys a Store returns are snapshots: the caller must not modify their
+// Scopes, Metadata or Digest. A Store must not keep references to the
+// slices and maps of a Key passed to it.
+type Store interface {
+	// Create stores a new key. It returns an error wrapping ErrDuplicate when
+	// a key with the same ID or digest exists.
+	Create(ctx context.Context, key Key) error
+	// Get returns the key with the given ID, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id string) (Key, error)
+	// FindByDigest returns the key with the given digest, or an error
+	// wrapping ErrNotFound. It is on the hot path of every request: it must
+	// be one indexed lookup, never a scan.
+	FindByDigest(ctx context.Context, digest []byte) (Key, error)
+	// List returns up to opts.Limit keys in ascending ID order, only those
+	// with an ID greater than opts.After, and only those of opts.Owner when
+	// it is not empty.
+	List(ctx context.Context, opts ListOptions) ([]Key, error)
+	// Update applies fn to the key with the given ID and stores the result,
+	// atomically: no other write to that key happens in between. It returns
+	// the stored key, an error wrapping ErrNotFound, or fn's error unchanged
+	// (storing nothing). Only the Owner, Name, Description, Scopes,
+	// Metadata, Enabled, ExpiresAt and UpdatedAt fields are stored; changes
+	// fn makes to the others are ignored.
+	Update(ctx context.Context, id string, fn func(*Key) error) (Key, error)
+	// Delete removes the key with the given ID, or returns an error wrapping
+	// ErrNotFound.
+	Delete(ctx context.Context, id string) error
+	// RecordLastUsed sets LastUsedAt for many keys at once, moving it only
+	// forward: a key whose LastUsedAt is already at or after the given time
+	// keeps it. IDs that no longer exist are ignored.
+	RecordLastUsed(ctx context.Context, used map[string]time.Time) error
+}
+
+// ListOptions selects a page of keys for [Store.List] and [Manager.List].
+type ListOptions struct {
+	// Owner, when not empty, keeps only that owner's keys.
+	Owner string
+	// After is a cursor: only keys with a greater ID are listed. Use the
+	// Next field of the previous [Page], or "" for the first page.
+	After string
+	// Limit is the most keys to return. Manager.List uses DefaultListLimit
+	// when it is zero and caps it at MaxListLimit.
+	Limit int
+}
+
+// Limits for ListOptions.Limit in Manager.List.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)

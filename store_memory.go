@@ -1,0 +1,149 @@
+package apikey
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MemoryStore is a Store that keeps keys in memory. It is the default for
+// examples and tests, and fine for a single process whose keys may vanish on
+// restart. The zero value is not usable: call NewMemoryStore.
+type MemoryStore struct {
+	mu       sync.RWMutex
+	byID     map[string]*Key   // records are never modified, only replaced
+	byDigest map[string]string // string(digest) -> ID
+	ids      []string          // sorted, for List
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{byID: map[string]*Key{}, byDigest: map[string]string{}}
+}
+
+// Create implements Store.
+func (s *MemoryStore) Create(_ context.Context, key Key) error {
+	if key.ID == "" {
+		return fmt.Errorf("%w: key ID is empty", ErrInvalidInput)
+	}
+	if len(key.Digest) == 0 {
+		return fmt.Errorf("%w: key digest is empty", ErrInvalidInput)
+	}
+	k := key.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[k.ID]; ok {
+		return fmt.Errorf("%w: ID %s", ErrDuplicate, k.ID)
+	}
+	if _, ok := s.byDigest[string(k.Digest)]; ok {
+		return fmt.Errorf("%w: digest already stored", ErrDuplicate)
+	}
+	s.byID[k.ID] = &k
+	s.byDigest[string(k.Digest)] = k.ID
+	i, _ := slices.BinarySearch(s.ids, k.ID)
+	s.ids = slices.Insert(s.ids, i, k.ID)
+	return nil
+}
+
+// Get implements Store.
+func (s *MemoryStore) Get(_ context.Context, id string) (Key, error) {
+	s.mu.RLock()
+	k, ok := s.byID[id]
+	s.mu.RUnlock()
+	if !ok {
+		return Key{}, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	}
+	return *k, nil
+}
+
+// FindByDigest implements Store.
+func (s *MemoryStore) FindByDigest(_ context.Context, digest []byte) (Key, error) {
+	s.mu.RLock()
+	k, ok := s.byID[s.byDigest[string(digest)]]
+	s.mu.RUnlock()
+	if !ok {
+		return Key{}, ErrNotFound
+	}
+	return *k, nil
+}
+
+// List implements Store.
+func (s *MemoryStore) List(_ context.Context, opts ListOptions) ([]Key, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, found := slices.BinarySearch(s.ids, opts.After)
+	if found {
+		i++
+	}
+	var out []Key
+	for ; i < len(s.ids) && len(out) < opts.Limit; i++ {
+		k := s.byID[s.ids[i]]
+		if opts.Owner == "" || k.Owner == opts.Owner {
+			out = append(out, *k)
+		}
+	}
+	return out, nil
+}
+
+// Update implements Store.
+func (s *MemoryStore) Update(_ context.Context, id string, fn func(*Key) error) (Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.byID[id]
+	if !ok {
+		return Key{}, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	}
+	changed := old.Clone()
+	if err := fn(&changed); err != nil {
+		return Key{}, err
+	}
+	// Keep the fields Update does not store; clone the rest so the caller's
+	// fn cannot reach into the store through slices it kept.
+	next := *old
+	next.Owner = changed.Owner
+	next.Name = changed.Name
+	next.Description = changed.Description
+	next.Scopes = slices.Clone(changed.Scopes)
+	next.Metadata = changed.Clone().Metadata
+	next.Enabled = changed.Enabled
+	next.ExpiresAt = changed.ExpiresAt
+	next.UpdatedAt = changed.UpdatedAt
+	s.byID[id] = &next
+	return next, nil
+}
+
+// Delete implements Store.
+func (s *MemoryStore) Delete(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.byID[id]
+	if !ok {
+		return fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	}
+	delete(s.byID, id)
+	delete(s.byDigest, string(k.Digest))
+	if i, found := slices.BinarySearch(s.ids, id); found {
+		s.ids = slices.Delete(s.ids, i, i+1)
+	}
+	return nil
+}
+
+// RecordLastUsed implements Store.
+func (s *MemoryStore) RecordLastUsed(_ context.Context, used map[string]time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range used {
+		k, ok := s.byID[id]
+		if !ok || !k.LastUsedAt.Before(t) {
+			continue
+		}
+		next := *k
+		next.LastUsedAt = t
+		s.byID[id] = &next
+	}
+	return nil
+}
