@@ -21,6 +21,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -183,6 +184,18 @@ const (
 	maxKeyLen = MaxPrefixLen + 1 + bodyLen
 )
 
+// idGenerator remembers the last ID it issued, so it can keep IDs
+// increasing.
+type idGenerator struct {
+	mu   sync.Mutex
+	ms   uint64
+	last [16]byte
+	set  bool
+}
+
+// ids issues every key ID in this process.
+var ids idGenerator
+
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // DefaultPrefix is the key prefix used when no WithPrefix option is given.
@@ -310,13 +323,33 @@ func keyStart(key string) string {
 
 // newID returns a 26 character ID: 48 bits of milliseconds since the Unix
 // epoch and 80 random bits, in Crockford base32 (the ULID layout), so IDs
-// sort in creation order and reveal nothing about the secret.
-func newID(now time.Time) (string, error) {
+// sort in creation order and reveal nothing about the secret. Within one
+// process IDs strictly increase: in the same millisecond (or if the clock
+// steps back) the random part of the last ID is incremented instead.
+func newID(now time.Time) (string, error) { return ids.next(now) }
+
+func (ids *idGenerator) next(now time.Time) (string, error) {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
 	var raw [16]byte
-	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixMilli())<<16)
-	if _, err := rand.Read(raw[6:]); err != nil {
-		return "", fmt.Errorf("apikey: reading random bytes: %w", err)
+	ms := uint64(now.UnixMilli()) & (1<<48 - 1)
+	if ms <= ids.ms && ids.set {
+		ms = ids.ms
+		raw = ids.last
+		// Increment the 80-bit random tail; carrying out of it would wrap
+		// into the time, which 2^80 IDs in one millisecond never reach.
+		for i := 15; i >= 6; i-- {
+			if raw[i]++; raw[i] != 0 {
+				break
+			}
+		}
+	} else {
+		binary.BigEndian.PutUint64(raw[:8], ms<<16)
+		if _, err := rand.Read(raw[6:]); err != nil {
+			return "", fmt.Errorf("apikey: reading random bytes: %w", err)
+		}
 	}
+	ids.ms, ids.last, ids.set = ms, raw, true
 	const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 	var out [26]byte
 	// 128 bits as 26 base32 digits: the first digit holds the top 3 bits.

@@ -1,0 +1,540 @@
+package apikey_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a settable clock for tests; no test sleeps to pass time.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// spyStore wraps a MemoryStore, counts calls and can be told to fail.
+type spyStore struct {
+	*apikey.MemoryStore
+	fail          atomic.Pointer[error]
+	finds         atomic.Int64
+	lastUsedCalls atomic.Int64
+	lastUsedKeys  atomic.Int64
+}
+
+func newSpyStore() *spyStore { return &spyStore{MemoryStore: apikey.NewMemoryStore()} }
+
+func (s *spyStore) failWith(err error) { s.fail.Store(&err) }
+func (s *spyStore) heal()              { s.fail.Store(nil) }
+
+func (s *spyStore) err() error {
+	if p := s.fail.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *spyStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key, error) {
+	s.finds.Add(1)
+	if err := s.err(); err != nil {
+		return apikey.Key{}, err
+	}
+	return s.MemoryStore.FindByDigest(ctx, d)
+}
+
+func (s *spyStore) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
+	s.lastUsedCalls.Add(1)
+	if err := s.err(); err != nil {
+		return err
+	}
+	s.lastUsedKeys.Add(int64(len(used)))
+	return s.MemoryStore.RecordLastUsed(ctx, used)
+}
+
+func newManager(t *testing.T, store apikey.Store, opts ...apikey.Option) *apikey.Manager {
+	t.Helper()
+	m := apikey.New(store, append([]apikey.Option{apikey.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func mustCreate(t *testing.T, m *apikey.Manager, nk apikey.NewKey) (string, apikey.Key) {
+	t.Helper()
+	if nk.Owner == "" {
+		nk.Owner = "alice"
+	}
+	plain, k, err := m.Create(context.Background(), nk)
+	require.NoError(t, err)
+	return plain, k
+}
+
+func TestCreateAndVerify(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithPrefix("lbk"), apikey.WithClock(clock.Now))
+	plain, k, err := m.Create(ctx, apikey.NewKey{
+		Owner: "alice", Name: "ci", Description: "builds",
+		Scopes:   []string{"bots:read", "bots:write", "bots:read"},
+		Metadata: map[string]string{"team": "infra"},
+	})
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(plain, "lbk_"))
+	assert.Len(t, k.ID, 26)
+	assert.Equal(t, plain[:8], k.Start)
+	assert.Equal(t, "sha256", k.Hash)
+	assert.True(t, k.Enabled)
+	assert.Equal(t, []string{"bots:read", "bots:write"}, k.Scopes, "duplicates dropped")
+	assert.Equal(t, clock.Now(), k.CreatedAt)
+	assert.True(t, k.ExpiresAt.IsZero())
+
+	p, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+	assert.Equal(t, apikey.Principal{
+		KeyID: k.ID, Owner: "alice", Name: "ci",
+		Scopes:   []string{"bots:read", "bots:write"},
+		Metadata: map[string]string{"team": "infra"},
+	}, p)
+
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, k, got)
+}
+
+func TestStoreNeverHoldsPlaintext(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	m := newManager(t, store)
+	var plains []string
+	for i := range 20 {
+		plain, _ := mustCreate(t, m, apikey.NewKey{Name: fmt.Sprint("k", i), Metadata: map[string]string{"n": fmt.Sprint(i)}})
+		plains = append(plains, plain)
+	}
+	keys, err := store.List(ctx, apikey.ListOptions{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, keys, 20)
+	for _, k := range keys {
+		record := fmt.Sprintf("%+v %s", k, k.Digest)
+		for _, plain := range plains {
+			secret := plain[len("ak_"):]
+			assert.NotContains(t, record, secret)
+			// Not even a long run of the secret: only Start's 4 characters.
+			assert.NotContains(t, record, secret[:12])
+		}
+	}
+}
+
+func TestCreateRefusesBadInput(t *testing.T) {
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprint("s", i)
+	}
+	bigMeta := map[string]string{}
+	for i := range 65 {
+		bigMeta[fmt.Sprint(i)] = "v"
+	}
+	tests := map[string]apikey.NewKey{
+		"no owner":             {},
+		"owner too long":       {Owner: strings.Repeat("a", 257)},
+		"owner with newline":   {Owner: "a\nb"},
+		"owner bad UTF-8":      {Owner: "a\xffb"},
+		"name with NUL":        {Owner: "a", Name: "x\x00"},
+		"empty scope":          {Owner: "a", Scopes: []string{""}},
+		"scope with space":     {Owner: "a", Scopes: []string{"bots read"}},
+		"scope with comma":     {Owner: "a", Scopes: []string{"a,b"}},
+		"too many scopes":      {Owner: "a", Scopes: many},
+		"empty metadata key":   {Owner: "a", Metadata: map[string]string{"": "v"}},
+		"too much metadata":    {Owner: "a", Metadata: bigMeta},
+		"expiry in the past":   {Owner: "a", ExpiresAt: clock.Now().Add(-time.Second)},
+		"expiry now":           {Owner: "a", ExpiresAt: clock.Now()},
+		"description too long": {Owner: "a", Description: strings.Repeat("d", 4097)},
+	}
+	for name, nk := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := m.Create(context.Background(), nk)
+			assert.ErrorIs(t, err, apikey.ErrInvalidInput)
+		})
+	}
+	// Multi-line descriptions and unicode names are fine.
+	mustCreate(t, m, apikey.NewKey{Name: "clé ✓", Description: "line 1\nline 2\tend"})
+}
+
+func TestVerifyOutcomes(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	store := newSpyStore()
+	m := newManager(t, store, apikey.WithClock(clock.Now))
+	other := newManager(t, apikey.NewMemoryStore(), apikey.WithPrefix("zz"))
+
+	valid, _ := mustCreate(t, m, apikey.NewKey{})
+	disabled, dk := mustCreate(t, m, apikey.NewKey{})
+	_, err := m.Disable(ctx, dk.ID)
+	require.NoError(t, err)
+	expiring, _ := mustCreate(t, m, apikey.NewKey{ExpiresAt: clock.Now().Add(time.Hour)})
+	revoked, rk := mustCreate(t, m, apikey.NewKey{})
+	require.NoError(t, m.Revoke(ctx, rk.ID))
+	foreign, _ := mustCreate(t, other, apikey.NewKey{})
+	neverIssued := strings.Replace(foreign, "zz_", "ak_", 1) // right shape, checksum now wrong
+	unknown, _ := mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
+
+	clock.Advance(time.Hour)
+	tests := []struct {
+		name      string
+		key       string
+		want      error
+		storeHits int64
+	}{
+		{"valid", valid, nil, 1},
+		{"disabled", disabled, apikey.ErrKeyDisabled, 1},
+		{"expired", expiring, apikey.ErrKeyExpired, 1},
+		{"revoked", revoked, apikey.ErrUnknownKey, 1},
+		{"never issued here", unknown, apikey.ErrUnknownKey, 1},
+		{"other prefix", foreign, apikey.ErrMalformedKey, 0},
+		{"bad checksum", neverIssued, apikey.ErrMalformedKey, 0},
+		{"empty", "", apikey.ErrMalformedKey, 0},
+		{"garbage", "not a key", apikey.ErrMalformedKey, 0},
+		{"oversized", strings.Repeat("a", 2048), apikey.ErrMalformedKey, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := store.finds.Load()
+			p, err := m.Verify(ctx, tt.key)
+			assert.Equal(t, tt.storeHits, store.finds.Load()-before, "store lookups")
+			if tt.want == nil {
+				require.NoError(t, err)
+				assert.Equal(t, "alice", p.Owner)
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+			assert.Equal(t, apikey.Principal{}, p)
+			assert.NotErrorIs(t, err, apikey.ErrStoreUnavailable)
+		})
+	}
+
+	// Re-enabling works.
+	_, err = m.Enable(ctx, dk.ID)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, disabled)
+	require.NoError(t, err)
+}
+
+func TestVerifyStoreFailureIsNotInvalidKey(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	m := newManager(t, store)
+	plain, _ := mustCreate(t, m, apikey.NewKey{})
+	boom := errors.New("connection refused")
+	store.failWith(boom)
+	_, err := m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
+	require.ErrorIs(t, err, boom)
+	assert.NotErrorIs(t, err, apikey.ErrUnknownKey)
+	store.heal()
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err, "recovers by itself once the store is back")
+}
+
+func TestVerifyCanceledContext(t *testing.T) {
+	m := newManager(t, apikey.NewMemoryStore())
+	plain, _ := mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable, "an unfinished lookup must not read as an unknown key")
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestRotate(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	oldPlain, old := mustCreate(t, m, apikey.NewKey{Name: "ci", Scopes: []string{"a"}, Metadata: map[string]string{"m": "1"}})
+
+	newPlain, next, err := m.Rotate(ctx, old.ID, time.Hour)
+	require.NoError(t, err)
+	assert.NotEqual(t, old.ID, next.ID)
+	assert.NotEqual(t, oldPlain, newPlain)
+	assert.Equal(t, old.Owner, next.Owner)
+	assert.Equal(t, old.Name, next.Name)
+	assert.Equal(t, old.Scopes, next.Scopes)
+	assert.Equal(t, old.Metadata, next.Metadata)
+
+	// During the grace period both keys work.
+	clock.Advance(59 * time.Minute)
+	_, err = m.Verify(ctx, oldPlain)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, newPlain)
+	require.NoError(t, err)
+
+	// After it, only the new one.
+	clock.Advance(time.Minute)
+	_, err = m.Verify(ctx, oldPlain)
+	require.ErrorIs(t, err, apikey.ErrKeyExpired)
+	_, err = m.Verify(ctx, newPlain)
+	require.NoError(t, err)
+
+	// An expired key cannot be rotated; unknown IDs are not found.
+	_, _, err = m.Rotate(ctx, old.ID, time.Hour)
+	require.ErrorIs(t, err, apikey.ErrKeyExpired)
+	_, _, err = m.Rotate(ctx, "nope", time.Hour)
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	_, _, err = m.Rotate(ctx, next.ID, -time.Second)
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+
+	// Zero grace ends the old key at once; a grace longer than the key's own
+	// expiry does not extend it.
+	p2, k2 := mustCreate(t, m, apikey.NewKey{})
+	_, _, err = m.Rotate(ctx, k2.ID, 0)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, p2)
+	require.ErrorIs(t, err, apikey.ErrKeyExpired)
+
+	_, k3 := mustCreate(t, m, apikey.NewKey{ExpiresAt: clock.Now().Add(time.Minute)})
+	_, k3next, err := m.Rotate(ctx, k3.ID, time.Hour)
+	require.NoError(t, err)
+	k3after, err := m.Get(ctx, k3.ID)
+	require.NoError(t, err)
+	assert.Equal(t, k3.ExpiresAt, k3after.ExpiresAt)
+	assert.Equal(t, k3.ExpiresAt, k3next.ExpiresAt, "the new key keeps the old expiry")
+}
+
+func TestHasherRotation(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	oldM := newManager(t, store)
+	oldPlain, _ := mustCreate(t, oldM, apikey.NewKey{})
+
+	pepper, err := apikey.HMACSHA256("2026-11", bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	m := newManager(t, store, apikey.WithHashers(pepper, apikey.SHA256()))
+	newPlain, newKey := mustCreate(t, m, apikey.NewKey{})
+	assert.Equal(t, "hmac-sha256:2026-11", newKey.Hash)
+
+	_, err = m.Verify(ctx, oldPlain)
+	require.NoError(t, err, "keys made under the older hasher keep working")
+	_, err = m.Verify(ctx, newPlain)
+	require.NoError(t, err)
+
+	onlyPepper := newManager(t, store, apikey.WithHashers(pepper))
+	_, err = onlyPepper.Verify(ctx, oldPlain)
+	require.ErrorIs(t, err, apikey.ErrUnknownKey, "dropping a hasher retires its keys")
+	_, err = oldM.Verify(ctx, newPlain)
+	require.ErrorIs(t, err, apikey.ErrUnknownKey, "a peppered key cannot be checked without the pepper")
+}
+
+func TestNewPanicsOnMisconfiguration(t *testing.T) {
+	assert.Panics(t, func() { apikey.New(nil) })
+	assert.Panics(t, func() { apikey.New(apikey.NewMemoryStore(), apikey.WithPrefix("bad-prefix")) })
+	assert.Panics(t, func() { apikey.New(apikey.NewMemoryStore(), apikey.WithHashers(apikey.SHA256(), apikey.SHA256())) })
+	assert.Panics(t, func() { apikey.New(apikey.NewMemoryStore(), apikey.WithHashers(nil)) })
+	assert.Panics(t, func() { apikey.New(apikey.NewMemoryStore(), apikey.WithClock(nil)) })
+}
+
+func TestDisableEnableRevokeUnknownID(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, err := m.Disable(ctx, "missing")
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
+	_, err = m.Enable(ctx, "missing")
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
+	assert.ErrorIs(t, m.Revoke(ctx, "missing"), apikey.ErrNotFound)
+	_, err = m.Get(ctx, "missing")
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
+}
+
+func TestDisableTwiceKeepsUpdatedAt(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	_, k := mustCreate(t, m, apikey.NewKey{})
+	clock.Advance(time.Minute)
+	d1, err := m.Disable(ctx, k.ID)
+	require.NoError(t, err)
+	assert.False(t, d1.Enabled)
+	assert.Equal(t, clock.Now(), d1.UpdatedAt)
+	clock.Advance(time.Minute)
+	d2, err := m.Disable(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, d1.UpdatedAt, d2.UpdatedAt, "no change, no new UpdatedAt")
+}
+
+func TestList(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	var alice []string
+	for i := range 12 {
+		owner := "bob"
+		if i%3 != 0 {
+			owner = "alice"
+		}
+		_, k := mustCreate(t, m, apikey.NewKey{Owner: owner})
+		if owner == "alice" {
+			alice = append(alice, k.ID)
+		}
+	}
+	var got []string
+	opts := apikey.ListOptions{Owner: "alice", Limit: 3}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10)
+		page, err := m.List(ctx, opts)
+		require.NoError(t, err)
+		for _, k := range page.Keys {
+			assert.Equal(t, "alice", k.Owner)
+			got = append(got, k.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		opts.After = page.Next
+	}
+	assert.Equal(t, alice, got, "every key once, in creation order")
+
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, page.Keys, 12)
+	assert.Empty(t, page.Next)
+	_, err = m.List(ctx, apikey.ListOptions{Limit: -1})
+	assert.ErrorIs(t, err, apikey.ErrInvalidInput)
+
+	// Keys from List are copies: changing them changes nothing stored.
+	page.Keys[0].Scopes = append(page.Keys[0].Scopes, "admin")
+	again, err := m.Get(ctx, page.Keys[0].ID)
+	require.NoError(t, err)
+	assert.NotContains(t, again.Scopes, "admin")
+}
+
+func TestLastUsedIsBatched(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	store := newSpyStore()
+	m := newManager(t, store, apikey.WithClock(clock.Now), apikey.WithLastUsedInterval(time.Hour))
+	var plains []string
+	var ids []string
+	for range 5 {
+		p, k := mustCreate(t, m, apikey.NewKey{})
+		plains = append(plains, p)
+		ids = append(ids, k.ID)
+	}
+	for i := range 1000 {
+		if i == 500 {
+			clock.Advance(time.Second)
+		}
+		_, err := m.Verify(ctx, plains[i%len(plains)])
+		require.NoError(t, err)
+	}
+	assert.Zero(t, store.lastUsedCalls.Load(), "no write on the request path")
+	require.NoError(t, m.Flush(ctx))
+	assert.Equal(t, int64(1), store.lastUsedCalls.Load(), "one batch")
+	assert.Equal(t, int64(5), store.lastUsedKeys.Load(), "one entry per key")
+	for _, id := range ids {
+		k, err := m.Get(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, clock.Now(), k.LastUsedAt, "the latest use wins")
+	}
+	require.NoError(t, m.Flush(ctx))
+	assert.Equal(t, int64(1), store.lastUsedCalls.Load(), "nothing pending, nothing written")
+}
+
+func TestLastUsedRetriedAfterFailure(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	m := newManager(t, store, apikey.WithLastUsedInterval(time.Hour))
+	plain, k := mustCreate(t, m, apikey.NewKey{})
+	_, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+
+	store.failWith(errors.New("db down"))
+	err = m.Flush(ctx)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
+	store.heal()
+	require.NoError(t, m.Close(), "Close writes what the failed flush kept")
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.False(t, got.LastUsedAt.IsZero())
+	assert.Equal(t, int64(1), store.lastUsedKeys.Load())
+}
+
+func TestLastUsedBackgroundFlush(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	m := newManager(t, store, apikey.WithLastUsedInterval(10*time.Millisecond))
+	plain, k := mustCreate(t, m, apikey.NewKey{})
+	_, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := m.Get(ctx, k.ID)
+		return err == nil && !got.LastUsedAt.IsZero()
+	}, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(), "Close twice is fine")
+}
+
+func TestLastUsedOff(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	m := newManager(t, store, apikey.WithLastUsedInterval(0))
+	plain, _ := mustCreate(t, m, apikey.NewKey{})
+	_, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	assert.Zero(t, store.lastUsedCalls.Load())
+}
+
+func TestConcurrentCreateVerifyDisable(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithLastUsedInterval(time.Millisecond))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				plain, k, err := m.Create(ctx, apikey.NewKey{Owner: fmt.Sprint("o", g)})
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, err = m.Verify(ctx, plain)
+				assert.NoError(t, err)
+				if i%2 == 0 {
+					_, err = m.Disable(ctx, k.ID)
+					assert.NoError(t, err)
+					_, err = m.Verify(ctx, plain)
+					assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
+				}
+				if i%5 == 0 {
+					_, _, err = m.Rotate(ctx, k.ID, time.Minute)
+					assert.NoError(t, err)
+				}
+				_, err = m.List(ctx, apikey.ListOptions{Owner: fmt.Sprint("o", g), Limit: 10})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, m.Close())
+}
