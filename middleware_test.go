@@ -1,0 +1,396 @@
+package apikey_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// whoami answers 200 with the principal's owner, or 500 if there is none.
+var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		http.Error(w, "no principal", http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write([]byte(p.Owner))
+})
+
+type fixture struct {
+	m        *apikey.Manager
+	store    *spyStore
+	clock    *fakeClock
+	valid    string // owner alice, scopes bots:read
+	other    string // owner bob, another valid key
+	disabled string
+	expired  string
+	unknown  string // well formed, never stored here
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{store: newSpyStore(), clock: newFakeClock()}
+	f.m = newManager(t, f.store, apikey.WithClock(f.clock.Now))
+	f.valid, _ = mustCreate(t, f.m, apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}})
+	f.other, _ = mustCreate(t, f.m, apikey.NewKey{Owner: "bob"})
+	var dk apikey.Key
+	f.disabled, dk = mustCreate(t, f.m, apikey.NewKey{})
+	_, err := f.m.Disable(ctx, dk.ID)
+	require.NoError(t, err)
+	f.expired, _ = mustCreate(t, f.m, apikey.NewKey{ExpiresAt: f.clock.Now().Add(time.Minute)})
+	f.unknown, _ = mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
+	f.clock.Advance(time.Minute)
+	return f
+}
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func get(target string, headers ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
+	return r
+}
+
+func body(t *testing.T, w *httptest.ResponseRecorder) apikey.ErrorBody {
+	t.Helper()
+	assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+	var b apikey.ErrorBody
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &b), w.Body.String())
+	return b
+}
+
+func TestMiddlewareSources(t *testing.T) {
+	f := newFixture(t)
+	h := f.m.Middleware()(whoami)
+	q := url.QueryEscape
+	tests := []struct {
+		name string
+		req  *http.Request
+	}{
+		{"X-API-Key", get("/", "X-API-Key", f.valid)},
+		{"x-api-key lower-case header", get("/", "x-api-key", f.valid)},
+		{"Bearer", get("/", "Authorization", "Bearer "+f.valid)},
+		{"bearer lower-case", get("/", "Authorization", "bearer "+f.valid)},
+		{"BEARER upper-case", get("/", "Authorization", "BEARER "+f.valid)},
+		{"Bearer with two spaces", get("/", "Authorization", "Bearer  "+f.valid)},
+		{"Token", get("/", "Authorization", "Token "+f.valid)},
+		{"token lower-case", get("/", "Authorization", "token "+f.valid)},
+		{"query", get("/?x-api-key=" + q(f.valid))},
+		{"query among others", get("/?a=1&x-api-key=" + q(f.valid) + "&b=2")},
+		{"same key in every source", get("/?x-api-key="+q(f.valid), "X-API-Key", f.valid, "Authorization", "Bearer "+f.valid)},
+		{"same key twice in one header", get("/", "X-API-Key", f.valid, "X-API-Key", f.valid)},
+		{"other Authorization scheme ignored", get("/", "X-API-Key", f.valid, "Authorization", "Basic dXNlcjpwYXNz")},
+		{"empty header ignored", get("/", "X-API-Key", "", "Authorization", "Bearer "+f.valid)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serve(h, tt.req)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, "alice", w.Body.String())
+		})
+	}
+}
+
+func TestMiddlewareRefusals(t *testing.T) {
+	f := newFixture(t)
+	h := f.m.Middleware()(whoami)
+	q := url.QueryEscape
+	const missing = `Bearer realm="api"`
+	const invalid = `Bearer realm="api", error="invalid_token"`
+	tests := []struct {
+		name      string
+		req       *http.Request
+		status    int
+		msg       string
+		challenge string
+	}{
+		{"no key", get("/"), 401, "Missing API key", missing},
+		{"empty X-API-Key", get("/", "X-API-Key", ""), 401, "Missing API key", missing},
+		{"empty query value", get("/?x-api-key="), 401, "Missing API key", missing},
+		{"only Basic auth", get("/", "Authorization", "Basic dXNlcjpwYXNz"), 401, "Missing API key", missing},
+		{"key glued to scheme", get("/", "Authorization", "Bearer"+f.valid), 401, "Missing API key", missing},
+		{"scheme alone", get("/", "Authorization", "Bearer"), 401, "Invalid API key", invalid},
+		{"scheme and space", get("/", "Authorization", "Bearer "), 401, "Invalid API key", invalid},
+		{"token with space", get("/", "Authorization", "Bearer "+f.valid+" x"), 401, "Invalid API key", invalid},
+		{"token with comma", get("/", "Authorization", "Bearer "+f.valid+",x"), 401, "Invalid API key", invalid},
+		{"unknown", get("/", "X-API-Key", f.unknown), 401, "Invalid API key", invalid},
+		{"disabled", get("/", "X-API-Key", f.disabled), 401, "Invalid API key", invalid},
+		{"expired", get("/", "X-API-Key", f.expired), 401, "Invalid API key", invalid},
+		{"garbage", get("/", "X-API-Key", "hello"), 401, "Invalid API key", invalid},
+		{"non-ASCII", get("/", "X-API-Key", "ak_ключ"), 401, "Invalid API key", invalid},
+		{"oversized", get("/", "X-API-Key", strings.Repeat("a", 4096)), 401, "Invalid API key", invalid},
+		{"bad query escape", get("/?x-api-key=%zz"), 401, "Invalid API key", invalid},
+		{"two keys in two headers", get("/", "X-API-Key", f.valid, "Authorization", "Bearer "+f.other), 400, "Conflicting API keys", ""},
+		{"two X-API-Key values", get("/", "X-API-Key", f.valid, "X-API-Key", f.other), 400, "Conflicting API keys", ""},
+		{"two query keys", get("/?x-api-key=" + q(f.valid) + "&x-api-key=" + q(f.other)), 400, "Conflicting API keys", ""},
+		{"valid and invalid", get("/", "X-API-Key", f.valid, "Authorization", "Token "+f.unknown), 400, "Conflicting API keys", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serve(h, tt.req)
+			require.Equal(t, tt.status, w.Code)
+			assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: tt.msg}, body(t, w))
+			assert.Equal(t, tt.challenge, w.Header().Get("WWW-Authenticate"))
+			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+			assert.NotContains(t, w.Body.String(), "ak_", "no key in the body")
+		})
+	}
+}
+
+func TestMiddlewareRefusesOversizedBeforeStore(t *testing.T) {
+	f := newFixture(t)
+	h := f.m.Middleware()(whoami)
+	before := f.store.finds.Load()
+	for _, v := range []string{strings.Repeat("a", 1<<20), "ak_" + strings.Repeat("A", 500), f.valid[:len(f.valid)-1] + "!"} {
+		w := serve(h, get("/", "X-API-Key", v))
+		assert.Equal(t, http.StatusUnauthorized, w.Code)
+	}
+	assert.Equal(t, before, f.store.finds.Load(), "malformed keys never reach the store")
+}
+
+func TestMiddlewareStoreFailureIs503(t *testing.T) {
+	f := newFixture(t)
+	called := false
+	h := f.m.Middleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	f.store.failWith(errors.New("dial tcp 127.0.0.1:5432: connection refused"))
+	w := serve(h, get("/", "X-API-Key", f.valid))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: "Service unavailable"}, body(t, w))
+	assert.Empty(t, w.Header().Get("WWW-Authenticate"))
+	assert.NotContains(t, w.Body.String(), "5432", "store errors stay on the server")
+	assert.False(t, called, "fails closed")
+	f.store.heal()
+	assert.Equal(t, http.StatusOK, serve(h, get("/", "X-API-Key", f.valid)).Code)
+}
+
+func TestMiddlewareSourceSelectionAndOrder(t *testing.T) {
+	f := newFixture(t)
+	headerOnly := f.m.Middleware(apikey.WithSources(apikey.FromHeader("X-API-Key")))(whoami)
+	w := serve(headerOnly, get("/?x-api-key="+url.QueryEscape(f.valid)))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "query source switched off")
+	assert.Equal(t, `ApiKey realm="api"`, w.Header().Get("WWW-Authenticate"), "no Authorization source: ApiKey challenge")
+	w = serve(headerOnly, get("/", "Authorization", "Bearer "+f.valid))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "bearer source switched off")
+	assert.Equal(t, http.StatusOK, serve(headerOnly, get("/", "X-API-Key", f.valid)).Code)
+
+	custom := f.m.Middleware(apikey.WithSources(apikey.FromHeader("X-Custom-Key"), apikey.FromQuery("key")), apikey.WithRealm("bots"))(whoami)
+	assert.Equal(t, http.StatusOK, serve(custom, get("/", "X-Custom-Key", f.valid)).Code)
+	assert.Equal(t, http.StatusOK, serve(custom, get("/?key="+url.QueryEscape(f.valid))).Code)
+	w = serve(custom, get("/", "X-API-Key", f.valid))
+	assert.Equal(t, `ApiKey realm="bots"`, w.Header().Get("WWW-Authenticate"))
+
+	// With a broken Bearer header first in the order, its error is the one
+	// reported; with X-API-Key first the conflict is seen instead.
+	req := func() *http.Request {
+		return get("/", "Authorization", "Bearer a,b", "X-API-Key", f.valid)
+	}
+	var seen error
+	record := apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		seen = err
+		apikey.DefaultErrorHandler(w, r, err)
+	})
+	bearerFirst := f.m.Middleware(record, apikey.WithSources(apikey.FromAuthorization("Bearer"), apikey.FromHeader("X-API-Key")))(whoami)
+	serve(bearerFirst, req())
+	assert.ErrorIs(t, seen, apikey.ErrMalformedKey)
+	headerFirst := f.m.Middleware(record, apikey.WithSources(apikey.FromHeader("X-API-Key"), apikey.FromAuthorization("Bearer")))(whoami)
+	serve(headerFirst, req())
+	assert.ErrorIs(t, seen, apikey.ErrMalformedKey, "a malformed Authorization is refused whatever the order")
+}
+
+func TestMiddlewareErrorHandler(t *testing.T) {
+	f := newFixture(t)
+	var got []error
+	h := f.m.Middleware(apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = append(got, err)
+		w.Header().Del("WWW-Authenticate")
+		http.Error(w, "nope", http.StatusTeapot)
+	}))(whoami)
+	for _, key := range []string{"", "junk", f.unknown, f.disabled, f.expired} {
+		w := serve(h, get("/", "X-API-Key", key))
+		assert.Equal(t, http.StatusTeapot, w.Code)
+		assert.Equal(t, "nope\n", w.Body.String())
+		assert.Empty(t, w.Header().Get("WWW-Authenticate"))
+	}
+	f.store.failWith(errors.New("down"))
+	serve(h, get("/", "X-API-Key", f.valid))
+	want := []error{apikey.ErrMissingKey, apikey.ErrMalformedKey, apikey.ErrUnknownKey,
+		apikey.ErrKeyDisabled, apikey.ErrKeyExpired, apikey.ErrStoreUnavailable}
+	require.Len(t, got, len(want))
+	for i := range want {
+		assert.ErrorIs(t, got[i], want[i])
+	}
+}
+
+func TestStatusCodeAndMessage(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{apikey.ErrMissingKey, 401, "Missing API key"},
+		{apikey.ErrMalformedKey, 401, "Invalid API key"},
+		{apikey.ErrUnknownKey, 401, "Invalid API key"},
+		{apikey.ErrKeyDisabled, 401, "Invalid API key"},
+		{apikey.ErrKeyExpired, 401, "Invalid API key"},
+		{apikey.ErrConflictingKeys, 400, "Conflicting API keys"},
+		{apikey.ErrInsufficientScope, 403, "Insufficient scope"},
+		{apikey.ErrStoreUnavailable, 503, "Service unavailable"},
+		{context.DeadlineExceeded, 503, "Service unavailable"},
+		{errors.New("other"), 500, "Internal server error"},
+	}
+	for _, tt := range tests {
+		wrapped := errors.Join(errors.New("detail"), tt.err)
+		assert.Equal(t, tt.status, apikey.StatusCode(wrapped), tt.err)
+		assert.Equal(t, tt.msg, apikey.Message(wrapped), tt.err)
+	}
+}
+
+func TestMiddlewareStripCredentials(t *testing.T) {
+	f := newFixture(t)
+	var seen *http.Request
+	spy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r
+		_, ok := apikey.FromContext(r.Context())
+		assert.True(t, ok)
+	})
+	h := f.m.Middleware(apikey.WithStripCredentials())(spy)
+
+	orig := get("/path?a=1&x-api-key="+url.QueryEscape(f.valid)+"&b=2", "X-API-Key", f.valid,
+		"Authorization", "Bearer "+f.valid, "X-Other", "kept")
+	require.Equal(t, http.StatusOK, serve(h, orig).Code)
+	assert.Empty(t, seen.Header.Get("X-API-Key"))
+	assert.Empty(t, seen.Header.Values("Authorization"))
+	assert.Equal(t, "kept", seen.Header.Get("X-Other"))
+	assert.Equal(t, url.Values{"a": {"1"}, "b": {"2"}}, seen.URL.Query())
+	assert.NotContains(t, seen.RequestURI, "x-api-key")
+	assert.NotContains(t, seen.URL.String(), f.valid)
+	// The caller's request is left alone.
+	assert.Equal(t, f.valid, orig.Header.Get("X-API-Key"))
+	assert.Contains(t, orig.URL.RawQuery, "x-api-key")
+
+	// Another Authorization scheme is not ours to strip.
+	require.Equal(t, http.StatusOK, serve(h, get("/", "X-API-Key", f.valid, "Authorization", "Basic dXNlcjpwYXNz")).Code)
+	assert.Equal(t, "Basic dXNlcjpwYXNz", seen.Header.Get("Authorization"))
+
+	// Without the option the next handler sees the request as it came.
+	plain := f.m.Middleware()(spy)
+	require.Equal(t, http.StatusOK, serve(plain, get("/", "X-API-Key", f.valid)).Code)
+	assert.Equal(t, f.valid, seen.Header.Get("X-API-Key"))
+}
+
+func TestMiddlewareSkipAndPreflight(t *testing.T) {
+	f := newFixture(t)
+	open := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := apikey.FromContext(r.Context())
+		assert.False(t, ok, "skipped requests carry no principal")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h := f.m.Middleware(apikey.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/healthz" }), apikey.WithPreflight())(open)
+	assert.Equal(t, http.StatusNoContent, serve(h, get("/healthz")).Code)
+	assert.Equal(t, http.StatusUnauthorized, serve(h, get("/healthzz")).Code)
+
+	pre := httptest.NewRequest(http.MethodOptions, "/api", nil)
+	pre.Header.Set("Origin", "https://app.example")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	assert.Equal(t, http.StatusNoContent, serve(h, pre).Code)
+
+	notPre := httptest.NewRequest(http.MethodOptions, "/api", nil)
+	assert.Equal(t, http.StatusUnauthorized, serve(h, notPre).Code, "a bare OPTIONS is not a preflight")
+	strict := f.m.Middleware()(open)
+	assert.Equal(t, http.StatusUnauthorized, serve(strict, pre).Code, "preflights need the option")
+}
+
+func TestMiddlewarePanicsOnMisconfiguration(t *testing.T) {
+	m := newManager(t, apikey.NewMemoryStore())
+	assert.Panics(t, func() { m.Middleware(apikey.WithSources()) })
+	assert.Panics(t, func() { m.Middleware(apikey.WithSources(apikey.Source{})) })
+	assert.Panics(t, func() { m.Middleware(apikey.WithSources(apikey.FromHeader(""))) })
+	assert.Panics(t, func() { m.Middleware(apikey.WithErrorHandler(nil)) })
+	assert.Panics(t, func() { m.Middleware(apikey.WithRealm(`a"b`)) })
+}
+
+func TestRequireScopes(t *testing.T) {
+	f := newFixture(t)
+	auth := f.m.Middleware()
+	readers := auth(apikey.RequireScopes("bots:read")(whoami))
+	writers := auth(apikey.RequireScopes("bots:read", "bots:write")(whoami))
+
+	w := serve(readers, get("/", "X-API-Key", f.valid))
+	assert.Equal(t, http.StatusOK, w.Code)
+	w = serve(writers, get("/", "X-API-Key", f.valid))
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: "Insufficient scope"}, body(t, w))
+	assert.Empty(t, w.Header().Get("WWW-Authenticate"), "a 403 carries no challenge")
+	w = serve(readers, get("/", "X-API-Key", f.other))
+	assert.Equal(t, http.StatusForbidden, w.Code, "bob has no scopes")
+	assert.Equal(t, http.StatusUnauthorized, serve(readers, get("/")).Code)
+
+	// Forgetting the key middleware fails closed.
+	w = serve(apikey.RequireScopes("bots:read")(whoami), get("/", "X-API-Key", f.valid))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+
+	// The middleware's error handler answers for RequireScopes too.
+	var seen error
+	custom := f.m.Middleware(apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		seen = err
+		w.WriteHeader(apikey.StatusCode(err))
+	}))(apikey.RequireScopes("admin")(whoami))
+	assert.Equal(t, http.StatusForbidden, serve(custom, get("/", "X-API-Key", f.valid)).Code)
+	assert.ErrorIs(t, seen, apikey.ErrInsufficientScope)
+
+	// A principal set by NewContext (as in handler tests) is honoured.
+	ctx := apikey.NewContext(context.Background(), apikey.Principal{Owner: "t", Scopes: []string{"bots:read"}})
+	assert.Equal(t, http.StatusOK, serve(apikey.RequireScopes("bots:read")(whoami), get("/").WithContext(ctx)).Code)
+	assert.Equal(t, http.StatusForbidden, serve(apikey.RequireScopes("x")(whoami), get("/").WithContext(ctx)).Code)
+}
+
+func TestMiddlewareConcurrentRequests(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.m.Middleware()(whoami))
+	defer srv.Close()
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				key := f.valid
+				want := http.StatusOK
+				if (g+i)%3 == 0 {
+					key, want = f.unknown, http.StatusUnauthorized
+				}
+				req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+				req.Header.Set("X-API-Key", key)
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != want {
+					errs <- errors.New(resp.Status)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+}
