@@ -37,7 +37,16 @@ type sha256Hasher struct{}
 func (sha256Hasher) ID() string { return "sha256" }
 
 func (sha256Hasher) Digest(key string) []byte {
-	sum := sha256.Sum256([]byte(key))
+	var sum [sha256.Size]byte
+	if len(key) <= maxKeyLen {
+		// Copying to the stack spares the heap allocation []byte(key)
+		// makes for strings over 32 bytes.
+		var buf [maxKeyLen]byte
+		n := copy(buf[:], key)
+		sum = sha256.Sum256(buf[:n])
+	} else {
+		sum = sha256.Sum256([]byte(key))
+	}
 	return sum[:]
 }
 

@@ -442,6 +442,7 @@ func TestLastUsedIsBatched(t *testing.T) {
 		plains = append(plains, p)
 		ids = append(ids, k.ID)
 	}
+	firstUse := clock.Now()
 	for i := range 1000 {
 		if i == 500 {
 			clock.Advance(time.Second)
@@ -456,10 +457,20 @@ func TestLastUsedIsBatched(t *testing.T) {
 	for _, id := range ids {
 		k, err := m.Get(ctx, id)
 		require.NoError(t, err)
-		assert.Equal(t, clock.Now(), k.LastUsedAt, "the latest use wins")
+		assert.Equal(t, firstUse, k.LastUsedAt, "the first use in the window is recorded")
 	}
 	require.NoError(t, m.Flush(ctx))
 	assert.Equal(t, int64(1), store.lastUsedCalls.Load(), "nothing pending, nothing written")
+
+	// The next window's use moves LastUsedAt forward.
+	clock.Advance(time.Minute)
+	_, err := m.Verify(ctx, plains[0])
+	require.NoError(t, err)
+	require.NoError(t, m.Flush(ctx))
+	k, err := m.Get(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, clock.Now(), k.LastUsedAt)
+	assert.Equal(t, int64(2), store.lastUsedCalls.Load())
 }
 
 func TestLastUsedRetriedAfterFailure(t *testing.T) {

@@ -292,6 +292,7 @@ func isPreflight(r *http.Request) bool {
 func extractKey(r *http.Request, sources []Source) (string, error) {
 	var key string
 	found := false
+	auth := r.Header["Authorization"]
 	add := func(v string) error {
 		if len(v) > maxCredentialLen {
 			return ErrMalformedKey
@@ -314,7 +315,7 @@ func extractKey(r *http.Request, sources []Source) (string, error) {
 				}
 			}
 		case authSource:
-			for _, v := range r.Header["Authorization"] {
+			for _, v := range auth {
 				token, ok, err := authToken(v, s.name)
 				if err != nil {
 					return "", err

@@ -13,16 +13,16 @@ import (
 // restart. The zero value is not usable: call NewMemoryStore.
 type MemoryStore struct {
 	mu       sync.RWMutex
-	byID     map[string]*Key   // records are never modified, only replaced
-	byDigest map[string]string // string(digest) -> ID
-	ids      []string          // sorted, for List
+	byID     map[string]*Key // records are never modified, only replaced
+	byDigest map[string]*Key // by string(digest); the same records as byID
+	ids      []string        // sorted, for List
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{byID: map[string]*Key{}, byDigest: map[string]string{}}
+	return &MemoryStore{byID: map[string]*Key{}, byDigest: map[string]*Key{}}
 }
 
 // Create implements Store.
@@ -43,7 +43,7 @@ func (s *MemoryStore) Create(_ context.Context, key Key) error {
 		return fmt.Errorf("%w: digest already stored", ErrDuplicate)
 	}
 	s.byID[k.ID] = &k
-	s.byDigest[string(k.Digest)] = k.ID
+	s.byDigest[string(k.Digest)] = &k
 	i, _ := slices.BinarySearch(s.ids, k.ID)
 	s.ids = slices.Insert(s.ids, i, k.ID)
 	return nil
@@ -63,7 +63,7 @@ func (s *MemoryStore) Get(_ context.Context, id string) (Key, error) {
 // FindByDigest implements Store.
 func (s *MemoryStore) FindByDigest(_ context.Context, digest []byte) (Key, error) {
 	s.mu.RLock()
-	k, ok := s.byID[s.byDigest[string(digest)]]
+	k, ok := s.byDigest[string(digest)]
 	s.mu.RUnlock()
 	if !ok {
 		return Key{}, ErrNotFound
@@ -112,7 +112,7 @@ func (s *MemoryStore) Update(_ context.Context, id string, fn func(*Key) error) 
 	next.Enabled = changed.Enabled
 	next.ExpiresAt = changed.ExpiresAt
 	next.UpdatedAt = changed.UpdatedAt
-	s.byID[id] = &next
+	s.put(&next)
 	return next, nil
 }
 
@@ -143,7 +143,13 @@ func (s *MemoryStore) RecordLastUsed(_ context.Context, used map[string]time.Tim
 		}
 		next := *k
 		next.LastUsedAt = t
-		s.byID[id] = &next
+		s.put(&next)
 	}
 	return nil
+}
+
+// put replaces a stored record in both indexes; its digest never changes.
+func (s *MemoryStore) put(k *Key) {
+	s.byID[k.ID] = k
+	s.byDigest[string(k.Digest)] = k
 }

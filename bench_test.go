@@ -1,0 +1,134 @@
+package apikey_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/go-apikey/apikey"
+)
+
+// The benchmarks below measure the same request through the library and
+// through the least a hand-written middleware must do (read the header,
+// SHA-256 it, find it in a map, attach the caller to the context), so the
+// library's overhead is a ratio read from one run:
+//
+//	go test -run '^$' -bench 'Middleware' -benchmem -count 6 . | benchstat -col /impl -
+
+var benchSink string
+
+// benchHandler stands for the service's handler: it reads the principal,
+// as any real handler would.
+func benchHandler(owner func(*http.Request) string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		benchSink = owner(r)
+	})
+}
+
+type minimalKey struct{}
+
+type minimalPrincipal struct{ owner string }
+
+// minimalMiddleware is the hand-written floor: no parsing, no checksum, no
+// expiry, no last-used, no sources but one header.
+func minimalMiddleware(keys map[[32]byte]*minimalPrincipal, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := keys[sha256.Sum256([]byte(r.Header.Get("X-API-Key")))]
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), minimalKey{}, p)))
+	})
+}
+
+// discard is a ResponseWriter that keeps nothing, so the benchmarks do not
+// measure httptest.ResponseRecorder.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+func runRequests(b *testing.B, h http.Handler, key string) {
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/platform/bots", nil)
+	r.Header.Set("X-API-Key", key)
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
+
+func BenchmarkMiddleware(b *testing.B) {
+	ctx := context.Background()
+	m := apikey.New(apikey.NewMemoryStore(), apikey.WithLastUsedInterval(time.Minute))
+	defer m.Close()
+	// A realistic table: the key under test among 10,000 others.
+	var plain string
+	keys := map[[32]byte]*minimalPrincipal{}
+	for i := range 10_000 {
+		p, _, err := m.Create(ctx, apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[sha256.Sum256([]byte(p))] = &minimalPrincipal{owner: "alice"}
+		if i == 5_000 {
+			plain = p
+		}
+	}
+	b.Run("impl=minimal", func(b *testing.B) {
+		h := minimalMiddleware(keys, benchHandler(func(r *http.Request) string {
+			return r.Context().Value(minimalKey{}).(*minimalPrincipal).owner
+		}))
+		runRequests(b, h, plain)
+	})
+	b.Run("impl=apikey", func(b *testing.B) {
+		h := m.Middleware()(benchHandler(func(r *http.Request) string {
+			p, _ := apikey.FromContext(r.Context())
+			return p.Owner
+		}))
+		runRequests(b, h, plain)
+	})
+	if benchSink != "alice" {
+		b.Fatalf("handler saw owner %q, want alice", benchSink)
+	}
+}
+
+// BenchmarkMiddlewareRefusals measures what refused requests cost: a bad
+// checksum is refused without hashing; an unknown key costs one digest and
+// one lookup, like a disabled one.
+func BenchmarkMiddlewareRefusals(b *testing.B) {
+	ctx := context.Background()
+	m := apikey.New(apikey.NewMemoryStore(), apikey.WithLastUsedInterval(time.Minute))
+	defer m.Close()
+	disabled, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Disable(ctx, k.ID); err != nil {
+		b.Fatal(err)
+	}
+	unknown, _, err := apikey.New(apikey.NewMemoryStore()).Create(ctx, apikey.NewKey{Owner: "x"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	badChecksum := unknown[:len(unknown)-1] + "0"
+	if badChecksum == unknown {
+		badChecksum = unknown[:len(unknown)-1] + "1"
+	}
+	h := m.Middleware(apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		w.WriteHeader(apikey.StatusCode(err))
+	}))(benchHandler(func(*http.Request) string { return "" }))
+	for _, c := range []struct{ name, key string }{
+		{"reason=checksum", badChecksum},
+		{"reason=unknown", unknown},
+		{"reason=disabled", disabled},
+	} {
+		b.Run(c.name, func(b *testing.B) { runRequests(b, h, c.key) })
+	}
+}
