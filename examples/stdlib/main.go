@@ -1,0 +1,88 @@
+// Command stdlib is a net/http service, on http.ServeMux alone, protected
+// by API keys.
+//
+//	go run ./examples/stdlib            # listens on 127.0.0.1:8080
+//	go run ./examples/stdlib -addr :9000
+//
+// It keeps keys in memory, creates a demo key at start and prints it once,
+// with a curl line for each place a key can be sent.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-apikey/apikey"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves on addr until ctx is done, after printing the demo key and how
+// to call the service to out.
+func run(ctx context.Context, addr string, out io.Writer) error {
+	keys := apikey.New(apikey.NewMemoryStore())
+	defer keys.Close()
+	demo, record, err := keys.Create(ctx, apikey.NewKey{Owner: "alice", Name: "demo", Scopes: []string{"reports:read"}})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		p, _ := apikey.FromContext(r.Context())
+		fmt.Fprintf(w, "Hello, %s! (key %s)\n", p.Owner, p.KeyID)
+	})
+	mux.Handle("GET /reports", apikey.RequireScopes("reports:read")(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "Q3 report: all green") })))
+	mux.Handle("DELETE /reports", apikey.RequireScopes("reports:admin")(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })))
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "Listening on %s\n", url)
+	fmt.Fprintf(out, "Demo key %s for alice (shown once; the server keeps only its hash):\n  %s\n", record.ID, demo)
+	for _, call := range []string{
+		"curl -H 'X-API-Key: %[1]s' %[2]s/",
+		"curl -H 'Authorization: Bearer %[1]s' %[2]s/",
+		"curl -H 'Authorization: Token %[1]s' %[2]s/",
+		"curl '%[2]s/?x-api-key=%[1]s'",
+		"curl -H 'X-API-Key: %[1]s' %[2]s/reports              # 200: the key has reports:read",
+		"curl -X DELETE -H 'X-API-Key: %[1]s' %[2]s/reports    # 403: it lacks reports:admin",
+		"curl %[2]s/                                            # 401: no key",
+	} {
+		fmt.Fprintf(out, "  "+call+"\n", demo, url)
+	}
+
+	srv := &http.Server{Handler: keys.Middleware()(mux), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
