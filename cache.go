@@ -1,0 +1,235 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// CachedStore is a Store that remembers the results of FindByDigest, so
+// that verifying a key already seen costs no round trip to the store behind
+// it. It caches found keys for a TTL and unknown digests for a shorter one,
+// so a client retrying a bad key cannot hammer the database. It holds at
+// most a bounded number of entries.
+//
+// Writes through the CachedStore (Update, Delete, Create) take effect in
+// its cache at once. Writes by other processes sharing the database are
+// seen within the TTL: that is the bound on how long a key disabled,
+// rotated or revoked elsewhere may still verify here. Call
+// [CachedStore.Invalidate] from a change feed to shorten it.
+//
+// Like every Store, it decides nothing: expiry is still checked by the
+// Manager at each request against the current time, so a cached key stops
+// working exactly when it expires.
+type CachedStore struct {
+	next Store // the store behind the cache
+
+	ttl, negativeTTL time.Duration
+	maxEntries       int
+	now              func() time.Time
+
+	mu      sync.RWMutex
+	entries map[string]cacheEntry // by string(digest)
+	ids     map[string]string     // key ID -> string(digest), for positive entries
+	gen     uint64                // bumped by every invalidation
+}
+
+type cacheEntry struct {
+	key     Key // ID == "" for a cached "not found"
+	expires time.Time
+}
+
+var _ Store = (*CachedStore)(nil)
+
+// Defaults for NewCachedStore.
+const (
+	DefaultCacheTTL         = 10 * time.Second
+	DefaultNegativeCacheTTL = 5 * time.Second
+	DefaultCacheSize        = 100_000
+)
+
+// CacheOption configures NewCachedStore.
+type CacheOption func(*CachedStore)
+
+// WithCacheTTL sets how long a found key is served from the cache
+// (DefaultCacheTTL). It bounds how long a change made by another process
+// goes unseen here.
+func WithCacheTTL(d time.Duration) CacheOption {
+	return func(c *CachedStore) { c.ttl = d }
+}
+
+// WithNegativeCacheTTL sets how long an unknown digest is remembered as
+// unknown (DefaultNegativeCacheTTL); zero turns negative caching off.
+func WithNegativeCacheTTL(d time.Duration) CacheOption {
+	return func(c *CachedStore) { c.negativeTTL = d }
+}
+
+// WithCacheSize sets the most entries the cache holds (DefaultCacheSize).
+// When it is full, an arbitrary entry makes room for a new one.
+func WithCacheSize(n int) CacheOption {
+	return func(c *CachedStore) { c.maxEntries = n }
+}
+
+// WithCacheClock sets the cache's source of the current time, for tests.
+func WithCacheClock(now func() time.Time) CacheOption {
+	return func(c *CachedStore) { c.now = now }
+}
+
+// NewCachedStore returns store behind a verification cache. It panics if
+// store is nil or an option is out of range (a TTL of zero or less, a
+// negative TTL below zero, a size below one).
+func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
+	if store == nil {
+		panic("apikey: NewCachedStore called with a nil Store")
+	}
+	c := &CachedStore{
+		next:        store,
+		ttl:         DefaultCacheTTL,
+		negativeTTL: DefaultNegativeCacheTTL,
+		maxEntries:  DefaultCacheSize,
+		now:         time.Now,
+		entries:     map[string]cacheEntry{},
+		ids:         map[string]string{},
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	switch {
+	case c.ttl <= 0:
+		panic("apikey: WithCacheTTL needs a positive duration")
+	case c.negativeTTL < 0:
+		panic("apikey: WithNegativeCacheTTL needs zero or a positive duration")
+	case c.maxEntries < 1:
+		panic("apikey: WithCacheSize needs at least one entry")
+	case c.now == nil:
+		panic("apikey: WithCacheClock given a nil function")
+	}
+	return c
+}
+
+// FindByDigest implements Store, from the cache when it can.
+func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, error) {
+	c.mu.RLock()
+	e, ok := c.entries[string(digest)]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok && c.now().Before(e.expires) {
+		if e.key.ID == "" {
+			return Key{}, ErrNotFound
+		}
+		return e.key, nil
+	}
+
+	k, err := c.next.FindByDigest(ctx, digest)
+	switch {
+	case err == nil:
+		c.fill(gen, digest, cacheEntry{key: k, expires: c.now().Add(c.ttl)})
+	case errors.Is(err, ErrNotFound) && c.negativeTTL > 0:
+		c.fill(gen, digest, cacheEntry{expires: c.now().Add(c.negativeTTL)})
+	}
+	return k, err
+}
+
+// fill stores an entry read while the cache was at generation gen, unless
+// an invalidation came in between: the value read may predate it.
+func (c *CachedStore) fill(gen uint64, digest []byte, e cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	d := string(digest)
+	if old, ok := c.entries[d]; ok {
+		c.removeLocked(d, old)
+	}
+	for len(c.entries) >= c.maxEntries {
+		for victim, ve := range c.entries { // map order: an arbitrary entry
+			c.removeLocked(victim, ve)
+			break
+		}
+	}
+	c.entries[d] = e
+	if e.key.ID != "" {
+		c.ids[e.key.ID] = d
+	}
+}
+
+func (c *CachedStore) removeLocked(digest string, e cacheEntry) {
+	delete(c.entries, digest)
+	if e.key.ID != "" && c.ids[e.key.ID] == digest {
+		delete(c.ids, e.key.ID)
+	}
+}
+
+// Invalidate drops what the cache holds for the key with the given ID, so
+// the next verification reads the store. Change feeds call it when another
+// process changed the key.
+func (c *CachedStore) Invalidate(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if d, ok := c.ids[id]; ok {
+		c.removeLocked(d, c.entries[d])
+	}
+}
+
+// Purge empties the cache, for example after a change feed reconnects and
+// may have missed changes.
+func (c *CachedStore) Purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+	clear(c.ids)
+}
+
+// Len returns the number of cached entries, found and not found.
+func (c *CachedStore) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// Create implements Store; it forgets a cached "not found" for the new
+// key's digest.
+func (c *CachedStore) Create(ctx context.Context, key Key) error {
+	err := c.next.Create(ctx, key)
+	c.mu.Lock()
+	c.gen++
+	if e, ok := c.entries[string(key.Digest)]; ok {
+		c.removeLocked(string(key.Digest), e)
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// Update implements Store and drops the key from the cache.
+func (c *CachedStore) Update(ctx context.Context, id string, fn func(*Key) error) (Key, error) {
+	k, err := c.next.Update(ctx, id, fn)
+	c.Invalidate(id)
+	return k, err
+}
+
+// Delete implements Store and drops the key from the cache.
+func (c *CachedStore) Delete(ctx context.Context, id string) error {
+	err := c.next.Delete(ctx, id)
+	c.Invalidate(id)
+	return err
+}
+
+// Get implements Store; it always reads the store behind the cache.
+func (c *CachedStore) Get(ctx context.Context, id string) (Key, error) {
+	return c.next.Get(ctx, id)
+}
+
+// List implements Store; it always reads the store behind the cache.
+func (c *CachedStore) List(ctx context.Context, opts ListOptions) ([]Key, error) {
+	return c.next.List(ctx, opts)
+}
+
+// RecordLastUsed implements Store. It does not touch the cache: last-used
+// times play no part in verification.
+func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
+	return c.next.RecordLastUsed(ctx, used)
+}
