@@ -1,0 +1,734 @@
+// Package storetest is the conformance suite for apikey.Store
+// implementations: every store in this module runs it, so the Manager can
+// rely on one behaviour whatever the backend.
+//
+// The keys it stores look like the ones the Manager makes: times are UTC
+// with microsecond precision, IDs are at most 64 bytes and digests 32 bytes.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey"
+)
+
+// Run runs the suite against stores made by newStore, one fresh, empty store
+// per subtest. newStore should register its own cleanup with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) apikey.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s apikey.Store)
+	}{
+		{"CreateRoundTrip", testCreateRoundTrip},
+		{"CreateZeroAndEmpty", testCreateZeroAndEmpty},
+		{"CreateManagerLimits", testCreateManagerLimits},
+		{"CreateDuplicateID", testCreateDuplicateID},
+		{"CreateDuplicateDigest", testCreateDuplicateDigest},
+		{"CreateCopiesInput", testCreateCopiesInput},
+		{"NotFound", testNotFound},
+		{"IDsAreExactAndSortByBytes", testIDsExact},
+		{"ListAfterAndLimit", testListAfterAndLimit},
+		{"ListOwner", testListOwner},
+		{"ListPaging", testListPaging},
+		{"ListEmpty", testListEmpty},
+		{"UpdateStoresFields", testUpdateStoresFields},
+		{"UpdateIgnoresOtherFields", testUpdateIgnoresOtherFields},
+		{"UpdateFnError", testUpdateFnError},
+		{"UpdateNotFound", testUpdateNotFound},
+		{"UpdateCopiesFnValues", testUpdateCopiesFnValues},
+		{"UpdateConcurrent", testUpdateConcurrent},
+		{"Delete", testDelete},
+		{"RecordLastUsed", testRecordLastUsed},
+		{"RecordLastUsedEmpty", testRecordLastUsedEmpty},
+		{"Concurrent", testConcurrent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+var (
+	seq = atomic.Int64{}
+	// base has a sub-second part so a store that drops microseconds fails.
+	base = time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC)
+)
+
+// at returns a time n milliseconds and n microseconds after base.
+func at(n int) time.Time {
+	return base.Add(time.Duration(n) * (time.Millisecond + time.Microsecond))
+}
+
+// newID returns an ID unique in this process; IDs sort in creation order.
+func newID() string {
+	return fmt.Sprintf("key-%08d", seq.Add(1))
+}
+
+func randomDigest() []byte {
+	sum := sha256.Sum256([]byte(rand.Text()))
+	return sum[:]
+}
+
+// newKey returns a key as the Manager would create it, owned by owner.
+func newKey(owner string) apikey.Key {
+	n := int(seq.Load() % 10000)
+	return apikey.Key{
+		ID:          newID(),
+		Owner:       owner,
+		Name:        "ci",
+		Description: "used by the nightly build",
+		Scopes:      []string{"bots:read", "bots:write"},
+		Metadata:    map[string]string{"team": "platform"},
+		Start:       "ak_4qGZ",
+		Hash:        "sha256",
+		Digest:      randomDigest(),
+		Enabled:     true,
+		CreatedAt:   at(n),
+		UpdatedAt:   at(n),
+	}
+}
+
+func mustCreate(t *testing.T, s apikey.Store, keys ...apikey.Key) {
+	t.Helper()
+	for _, k := range keys {
+		require.NoError(t, s.Create(context.Background(), k), "Create %s", k.ID)
+	}
+}
+
+func mustGet(t *testing.T, s apikey.Store, id string) apikey.Key {
+	t.Helper()
+	k, err := s.Get(context.Background(), id)
+	require.NoError(t, err, "Get %s", id)
+	return k
+}
+
+// requireSameKey fails unless got holds exactly want's data. Nil and empty
+// Scopes or Metadata count as the same; times must be equal instants in UTC.
+func requireSameKey(t *testing.T, want, got apikey.Key) {
+	t.Helper()
+	assert.Equal(t, want.ID, got.ID, "ID")
+	assert.Equal(t, want.Owner, got.Owner, "Owner of %s", want.ID)
+	assert.Equal(t, want.Name, got.Name, "Name of %s", want.ID)
+	assert.Equal(t, want.Description, got.Description, "Description of %s", want.ID)
+	if len(want.Scopes) == 0 {
+		assert.Empty(t, got.Scopes, "Scopes of %s", want.ID)
+	} else {
+		assert.Equal(t, want.Scopes, got.Scopes, "Scopes of %s", want.ID)
+	}
+	if len(want.Metadata) == 0 {
+		assert.Empty(t, got.Metadata, "Metadata of %s", want.ID)
+	} else {
+		assert.Equal(t, want.Metadata, got.Metadata, "Metadata of %s", want.ID)
+	}
+	assert.Equal(t, want.Start, got.Start, "Start of %s", want.ID)
+	assert.Equal(t, want.Hash, got.Hash, "Hash of %s", want.ID)
+	assert.Equal(t, want.Digest, got.Digest, "Digest of %s", want.ID)
+	assert.Equal(t, want.Enabled, got.Enabled, "Enabled of %s", want.ID)
+	requireSameTime(t, "CreatedAt of "+want.ID, want.CreatedAt, got.CreatedAt)
+	requireSameTime(t, "UpdatedAt of "+want.ID, want.UpdatedAt, got.UpdatedAt)
+	requireSameTime(t, "ExpiresAt of "+want.ID, want.ExpiresAt, got.ExpiresAt)
+	requireSameTime(t, "LastUsedAt of "+want.ID, want.LastUsedAt, got.LastUsedAt)
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+func requireSameTime(t *testing.T, what string, want, got time.Time) {
+	t.Helper()
+	if want.IsZero() {
+		assert.True(t, got.IsZero(), "%s: want the zero time, got %v", what, got)
+	} else {
+		assert.True(t, want.Equal(got), "%s: want %v, got %v", what, want, got)
+	}
+	assert.Same(t, time.UTC, got.Location(), "%s: location %v, want UTC", what, got.Location())
+}
+
+// requireFound fails unless Get and FindByDigest both return want.
+func requireFound(t *testing.T, s apikey.Store, want apikey.Key) {
+	t.Helper()
+	got, err := s.Get(context.Background(), want.ID)
+	require.NoError(t, err, "Get %s", want.ID)
+	requireSameKey(t, want, got)
+	got, err = s.FindByDigest(context.Background(), want.Digest)
+	require.NoError(t, err, "FindByDigest of %s", want.ID)
+	requireSameKey(t, want, got)
+}
+
+func listAll(t *testing.T, s apikey.Store, owner string) []apikey.Key {
+	t.Helper()
+	keys, err := s.List(context.Background(), apikey.ListOptions{Owner: owner, Limit: math.MaxInt32})
+	require.NoError(t, err)
+	return keys
+}
+
+func idsOf(keys []apikey.Key) []string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return ids
+}
+
+func testCreateRoundTrip(t *testing.T, s apikey.Store) {
+	k := apikey.Key{
+		ID:          newID(),
+		Owner:       "ålice 👩‍💻",
+		Name:        "ci ☃",
+		Description: "line one\nline two\twith \"quotes\", 'single', <html> & \\ back",
+		Scopes:      []string{"z:write", "a:read", "m:admin", "ünï:cøde"},
+		Metadata: map[string]string{
+			"team":     "platform",
+			"emoji":    "🔑",
+			"empty":    "",
+			"ключ":     "значение",
+			"html":     "<a href=\"x\">&amp;</a>",
+			"json":     `{"nested": [1, 2]}`,
+			"":         "empty name",
+			"newlines": "a\nb\tc",
+		},
+		Start:      "lbk_4qGZ",
+		Hash:       "hmac-sha256:2025-01",
+		Digest:     randomDigest(),
+		Enabled:    false,
+		CreatedAt:  at(1),
+		UpdatedAt:  at(2),
+		ExpiresAt:  time.Date(2099, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		LastUsedAt: at(3),
+	}
+	// Zero bytes at both ends catch digests kept as text or padded.
+	k.Digest[0], k.Digest[31] = 0, 0
+	mustCreate(t, s, k)
+	requireFound(t, s, k)
+	keys := listAll(t, s, "")
+	require.Len(t, keys, 1)
+	requireSameKey(t, k, keys[0])
+}
+
+func testCreateZeroAndEmpty(t *testing.T, s apikey.Store) {
+	bare := newKey("bob")
+	bare.Name, bare.Description = "", ""
+	bare.Scopes, bare.Metadata = nil, nil
+	empty := newKey("bob")
+	empty.Scopes, empty.Metadata = []string{}, map[string]string{}
+	mustCreate(t, s, bare, empty)
+	requireFound(t, s, bare)
+	requireFound(t, s, empty)
+	got := mustGet(t, s, bare.ID)
+	assert.True(t, got.ExpiresAt.IsZero(), "ExpiresAt must stay zero")
+	assert.True(t, got.LastUsedAt.IsZero(), "LastUsedAt must stay zero")
+}
+
+// testCreateManagerLimits stores the largest fields the Manager accepts, so
+// a store whose columns are too small fails here rather than in production.
+func testCreateManagerLimits(t *testing.T, s apikey.Store) {
+	k := newKey(strings.Repeat("ö", 128)) // 256 bytes
+	k.Name = strings.Repeat("n", 255) + "!"
+	k.Description = strings.Repeat("€<>&\n", 4096/7)
+	k.Scopes = make([]string, 100)
+	for i := range k.Scopes {
+		k.Scopes[i] = fmt.Sprintf("%03d:", i) + strings.Repeat("s", 124)
+	}
+	k.Metadata = map[string]string{}
+	for i := range 64 {
+		k.Metadata[fmt.Sprintf("%03d", i)+strings.Repeat("k", 125)] = strings.Repeat("<\"&>", 256)
+	}
+	mustCreate(t, s, k)
+	requireFound(t, s, k)
+}
+
+func testCreateDuplicateID(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	k := newKey("alice")
+	mustCreate(t, s, k)
+	dup := newKey("mallory")
+	dup.ID = k.ID
+	err := s.Create(ctx, dup)
+	require.ErrorIs(t, err, apikey.ErrDuplicate)
+	requireFound(t, s, k)
+	_, err = s.FindByDigest(ctx, dup.Digest)
+	require.ErrorIs(t, err, apikey.ErrNotFound, "a refused key must not be findable by its digest")
+}
+
+func testCreateDuplicateDigest(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	k := newKey("alice")
+	mustCreate(t, s, k)
+	dup := newKey("mallory")
+	dup.Digest = k.Clone().Digest
+	err := s.Create(ctx, dup)
+	require.ErrorIs(t, err, apikey.ErrDuplicate)
+	_, err = s.Get(ctx, dup.ID)
+	require.ErrorIs(t, err, apikey.ErrNotFound, "a refused key must not be stored")
+	requireFound(t, s, k)
+}
+
+func testCreateCopiesInput(t *testing.T, s apikey.Store) {
+	k := newKey("alice")
+	want := k.Clone()
+	mustCreate(t, s, k)
+	k.Scopes[0] = "admin:everything"
+	k.Metadata["team"] = "mallory"
+	k.Metadata["added"] = "later"
+	k.Digest[0] ^= 0xff
+	requireFound(t, s, want)
+}
+
+func testNotFound(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, newKey("alice"))
+	_, err := s.Get(ctx, "no-such-key")
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	_, err = s.FindByDigest(ctx, randomDigest())
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	_, err = s.FindByDigest(ctx, nil)
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	err = s.Delete(ctx, "no-such-key")
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+}
+
+// testIDsExact checks that IDs and owners compare as Go strings do: byte by
+// byte, case and trailing spaces included. SQL collations often do not.
+func testIDsExact(t *testing.T, s apikey.Store) {
+	ids := []string{"k-a", "k-A", "K-a", "k-a ", "k_a", "k-b", "k-B", "k-0", "k-é", "k-e"}
+	var want []apikey.Key
+	for _, id := range ids {
+		k := newKey("owner")
+		k.ID = id
+		want = append(want, k)
+	}
+	mrand.Shuffle(len(want), func(i, j int) { want[i], want[j] = want[j], want[i] })
+	mustCreate(t, s, want...)
+	slices.SortFunc(want, func(a, b apikey.Key) int { return strings.Compare(a.ID, b.ID) })
+	got := listAll(t, s, "")
+	require.Equal(t, idsOf(want), idsOf(got), "List must sort IDs byte by byte")
+	for i := range want {
+		requireSameKey(t, want[i], got[i])
+		requireFound(t, s, want[i])
+	}
+	page, err := s.List(context.Background(), apikey.ListOptions{After: "k-a", Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{"k-a ", "k-b"}, idsOf(page))
+}
+
+func testListAfterAndLimit(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	var keys []apikey.Key
+	for range 10 {
+		keys = append(keys, newKey("alice"))
+	}
+	ids := idsOf(keys)
+	shuffled := slices.Clone(keys)
+	mrand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	mustCreate(t, s, shuffled...)
+
+	all := listAll(t, s, "")
+	require.Equal(t, ids, idsOf(all))
+	for i := range keys {
+		requireSameKey(t, keys[i], all[i])
+	}
+	cases := []struct {
+		name string
+		opts apikey.ListOptions
+		want []string
+	}{
+		{"first page", apikey.ListOptions{Limit: 3}, ids[:3]},
+		{"after is exclusive", apikey.ListOptions{After: ids[3], Limit: 4}, ids[4:8]},
+		{"after between IDs", apikey.ListOptions{After: ids[3] + "~", Limit: 2}, ids[4:6]},
+		{"limit one", apikey.ListOptions{After: ids[8], Limit: 1}, ids[9:]},
+		{"limit beyond the end", apikey.ListOptions{After: ids[6], Limit: 100}, ids[7:]},
+		{"after the last", apikey.ListOptions{After: ids[9], Limit: 5}, nil},
+		{"after everything", apikey.ListOptions{After: "zzz", Limit: 5}, nil},
+	}
+	for _, c := range cases {
+		got, err := s.List(ctx, c.opts)
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, nilIfEmpty(idsOf(got)), c.name)
+	}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func testListOwner(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	owners := []string{"alice", "bob", "Alice", "alice ", "alice", "bob", "alice", "alicé", "alice"}
+	var alice []string
+	for _, o := range owners {
+		k := newKey(o)
+		mustCreate(t, s, k)
+		if o == "alice" {
+			alice = append(alice, k.ID)
+		}
+	}
+	got := listAll(t, s, "alice")
+	require.Equal(t, alice, idsOf(got), "only the exact owner's keys, in ID order")
+	for _, k := range got {
+		require.Equal(t, "alice", k.Owner)
+	}
+	// Limit counts the owner's keys only, however many others lie between.
+	page, err := s.List(ctx, apikey.ListOptions{Owner: "alice", Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, alice[:2], idsOf(page))
+	page, err = s.List(ctx, apikey.ListOptions{Owner: "alice", After: alice[1], Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, alice[2:4], idsOf(page))
+	page, err = s.List(ctx, apikey.ListOptions{Owner: "nobody", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, page)
+	require.Len(t, listAll(t, s, ""), len(owners))
+}
+
+func testListPaging(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	var want []string
+	for i := range 25 {
+		k := newKey([]string{"alice", "bob"}[i%2])
+		mustCreate(t, s, k)
+		want = append(want, k.ID)
+	}
+	var got []string
+	var sizes []int
+	after := ""
+	for range 10 {
+		page, err := s.List(ctx, apikey.ListOptions{After: after, Limit: 7})
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		require.LessOrEqual(t, len(page), 7)
+		sizes = append(sizes, len(page))
+		got = append(got, idsOf(page)...)
+		after = page[len(page)-1].ID
+	}
+	require.Equal(t, want, got, "every key exactly once, in order")
+	require.Equal(t, []int{7, 7, 7, 4}, sizes)
+}
+
+func testListEmpty(t *testing.T, s apikey.Store) {
+	keys, err := s.List(context.Background(), apikey.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, keys)
+	keys, err = s.List(context.Background(), apikey.ListOptions{Owner: "alice", After: "a", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, keys)
+}
+
+func testUpdateStoresFields(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	k := newKey("alice")
+	k.LastUsedAt = at(50)
+	other := newKey("alice")
+	mustCreate(t, s, k, other)
+	before := mustGet(t, s, k.ID)
+
+	want := k.Clone()
+	want.Owner = "bob"
+	want.Name = "renamed ✓"
+	want.Description = "new\ndescription"
+	want.Scopes = []string{"z:last", "a:first"}
+	want.Metadata = map[string]string{"new": "välue", "blank": ""}
+	want.Enabled = false
+	want.ExpiresAt = at(100)
+	want.UpdatedAt = at(99)
+	calls := 0
+	got, err := s.Update(ctx, k.ID, func(cur *apikey.Key) error {
+		calls++
+		requireSameKey(t, k, *cur)
+		cur.Owner, cur.Name, cur.Description = want.Owner, want.Name, want.Description
+		cur.Scopes = slices.Clone(want.Scopes)
+		cur.Metadata = maps.Clone(want.Metadata)
+		cur.Enabled, cur.ExpiresAt, cur.UpdatedAt = want.Enabled, want.ExpiresAt, want.UpdatedAt
+		return nil
+	})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, calls, 1)
+	requireSameKey(t, want, got)
+	requireFound(t, s, want)
+	requireFound(t, s, other)
+	require.Equal(t, []string{k.ID}, idsOf(listAll(t, s, "bob")), "List by owner must see the new owner")
+	require.Equal(t, []string{other.ID}, idsOf(listAll(t, s, "alice")))
+	// A key read before the update is a snapshot: the update must not
+	// reach into it.
+	requireSameKey(t, k, before)
+
+	// Clearing fields stores them cleared.
+	want.Scopes, want.Metadata, want.ExpiresAt, want.Enabled = nil, nil, time.Time{}, true
+	want.UpdatedAt = at(120)
+	got, err = s.Update(ctx, k.ID, func(cur *apikey.Key) error {
+		cur.Scopes, cur.Metadata, cur.ExpiresAt, cur.Enabled = nil, nil, time.Time{}, true
+		cur.UpdatedAt = want.UpdatedAt
+		return nil
+	})
+	require.NoError(t, err)
+	requireSameKey(t, want, got)
+	requireFound(t, s, want)
+}
+
+func testUpdateIgnoresOtherFields(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	k := newKey("alice")
+	k.LastUsedAt = at(40)
+	mustCreate(t, s, k)
+	newDigest := randomDigest()
+	got, err := s.Update(ctx, k.ID, func(cur *apikey.Key) error {
+		cur.ID = "changed-id"
+		cur.Digest[0] ^= 0xff // in place: the store must have handed fn a copy
+		cur.Digest = newDigest
+		cur.Hash = "changed-hash"
+		cur.Start = "changed_start"
+		cur.CreatedAt = at(500)
+		cur.LastUsedAt = at(600)
+		return nil
+	})
+	require.NoError(t, err)
+	requireSameKey(t, k, got)
+	requireFound(t, s, k)
+	_, err = s.Get(ctx, "changed-id")
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	_, err = s.FindByDigest(ctx, newDigest)
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+}
+
+func testUpdateFnError(t *testing.T, s apikey.Store) {
+	errSentinel := errors.New("storetest: refused by fn")
+	k := newKey("alice")
+	mustCreate(t, s, k)
+	_, err := s.Update(context.Background(), k.ID, func(cur *apikey.Key) error {
+		cur.Name = "must not be stored"
+		cur.Owner = "mallory"
+		cur.Enabled = !cur.Enabled
+		cur.Scopes = append(cur.Scopes, "admin")
+		cur.Metadata = map[string]string{"x": "y"}
+		cur.UpdatedAt = at(999)
+		return errSentinel
+	})
+	require.ErrorIs(t, err, errSentinel)
+	require.True(t, err == errSentinel, "fn's error must be returned unchanged, got %v", err)
+	requireFound(t, s, k)
+}
+
+func testUpdateNotFound(t *testing.T, s apikey.Store) {
+	called := false
+	_, err := s.Update(context.Background(), "no-such-key", func(*apikey.Key) error {
+		called = true
+		return nil
+	})
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	require.False(t, called, "fn must not run for an unknown key")
+}
+
+// testUpdateCopiesFnValues checks that the store does not keep the slices
+// and maps fn put in the key.
+func testUpdateCopiesFnValues(t *testing.T, s apikey.Store) {
+	k := newKey("alice")
+	mustCreate(t, s, k)
+	scopes := []string{"a:read", "b:read"}
+	meta := map[string]string{"k": "v"}
+	_, err := s.Update(context.Background(), k.ID, func(cur *apikey.Key) error {
+		cur.Scopes, cur.Metadata = scopes, meta
+		return nil
+	})
+	require.NoError(t, err)
+	scopes[0] = "admin:all"
+	meta["k"] = "changed"
+	meta["extra"] = "x"
+	want := k.Clone()
+	want.Scopes = []string{"a:read", "b:read"}
+	want.Metadata = map[string]string{"k": "v"}
+	requireFound(t, s, want)
+}
+
+// testUpdateConcurrent proves Update is atomic: each goroutine adds its own
+// metadata entry by read-modify-write, and a store that lets two of them
+// read the same old record loses an entry.
+func testUpdateConcurrent(t *testing.T, s apikey.Store) {
+	const n = 20
+	k := newKey("alice")
+	k.Metadata = map[string]string{"origin": "create"}
+	mustCreate(t, s, k)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, err := s.Update(context.Background(), k.ID, func(cur *apikey.Key) error {
+				m := maps.Clone(cur.Metadata)
+				if m == nil {
+					m = map[string]string{}
+				}
+				// Widen the window between read and write, so a
+				// non-atomic store loses entries reliably.
+				time.Sleep(time.Millisecond)
+				m[fmt.Sprintf("g%02d", i)] = "x"
+				cur.Metadata = m
+				return nil
+			})
+			assert.NoError(t, err, "Update %d", i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	got := mustGet(t, s, k.ID)
+	want := map[string]string{"origin": "create"}
+	for i := range n {
+		want[fmt.Sprintf("g%02d", i)] = "x"
+	}
+	require.Equal(t, want, got.Metadata, "concurrent Updates lost writes")
+}
+
+func testDelete(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	k, keep := newKey("alice"), newKey("alice")
+	mustCreate(t, s, k, keep)
+	require.NoError(t, s.Delete(ctx, k.ID))
+	_, err := s.Get(ctx, k.ID)
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	_, err = s.FindByDigest(ctx, k.Digest)
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	require.ErrorIs(t, s.Delete(ctx, k.ID), apikey.ErrNotFound)
+	require.Equal(t, []string{keep.ID}, idsOf(listAll(t, s, "")))
+	requireFound(t, s, keep)
+
+	// The digest and the ID are free again.
+	reused := newKey("bob")
+	reused.Digest = k.Clone().Digest
+	mustCreate(t, s, reused)
+	requireFound(t, s, reused)
+	again := newKey("carol")
+	again.ID = k.ID
+	mustCreate(t, s, again)
+	requireFound(t, s, again)
+}
+
+func testRecordLastUsed(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	a, b, c, d := newKey("alice"), newKey("alice"), newKey("bob"), newKey("bob")
+	c.LastUsedAt = at(500)
+	mustCreate(t, s, a, b, c, d)
+
+	require.NoError(t, s.RecordLastUsed(ctx, map[string]time.Time{
+		a.ID:          at(100),
+		b.ID:          at(200),
+		c.ID:          at(300), // older than c's: ignored
+		"no-such-key": at(400),
+	}))
+	a.LastUsedAt, b.LastUsedAt = at(100), at(200)
+	for _, k := range []apikey.Key{a, b, c, d} {
+		requireFound(t, s, k)
+	}
+	_, err := s.Get(ctx, "no-such-key")
+	require.ErrorIs(t, err, apikey.ErrNotFound, "RecordLastUsed must not create keys")
+
+	require.NoError(t, s.RecordLastUsed(ctx, map[string]time.Time{
+		a.ID: at(50),  // older: ignored
+		b.ID: at(200), // equal: kept
+		c.ID: at(501), // newer: moves forward
+		d.ID: {},      // zero never moves anything forward
+	}))
+	c.LastUsedAt = at(501)
+	for _, k := range []apikey.Key{a, b, c, d} {
+		requireFound(t, s, k)
+	}
+	keys := listAll(t, s, "")
+	require.Len(t, keys, 4)
+	for i, k := range []apikey.Key{a, b, c, d} {
+		requireSameKey(t, k, keys[i])
+	}
+}
+
+func testRecordLastUsedEmpty(t *testing.T, s apikey.Store) {
+	k := newKey("alice")
+	mustCreate(t, s, k)
+	require.NoError(t, s.RecordLastUsed(context.Background(), map[string]time.Time{}))
+	require.NoError(t, s.RecordLastUsed(context.Background(), nil))
+	requireFound(t, s, k)
+}
+
+// testConcurrent runs every operation from many goroutines at once. Under
+// -race it finds data races; on SQL stores it finds lock errors.
+func testConcurrent(t *testing.T, s apikey.Store) {
+	const workers, perWorker = 8, 6
+	ctx := context.Background()
+	all := make([][]apikey.Key, workers)
+	for w := range all {
+		for range perWorker {
+			all[w] = append(all[w], newKey(fmt.Sprintf("owner-%d", w)))
+		}
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			for i, k := range all[w] {
+				if !assert.NoError(t, s.Create(ctx, k)) {
+					return
+				}
+				got, err := s.FindByDigest(ctx, k.Digest)
+				if assert.NoError(t, err) {
+					assert.Equal(t, k.ID, got.ID)
+				}
+				// Another worker's key may or may not exist yet.
+				other := all[(w+1)%workers][i]
+				if got, err := s.FindByDigest(ctx, other.Digest); err == nil {
+					assert.Equal(t, other.ID, got.ID)
+				} else {
+					assert.ErrorIs(t, err, apikey.ErrNotFound)
+				}
+				_, err = s.Update(ctx, k.ID, func(cur *apikey.Key) error {
+					cur.Name = "updated"
+					return nil
+				})
+				assert.NoError(t, err)
+				assert.NoError(t, s.RecordLastUsed(ctx, map[string]time.Time{k.ID: at(i + 1), other.ID: at(i + 1)}))
+				_, err = s.List(ctx, apikey.ListOptions{Owner: other.Owner, Limit: 3})
+				assert.NoError(t, err)
+				if i%2 == 1 {
+					assert.NoError(t, s.Delete(ctx, k.ID))
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var want []string
+	for w := range all {
+		for i, k := range all[w] {
+			if i%2 == 0 {
+				want = append(want, k.ID)
+			}
+		}
+	}
+	slices.Sort(want)
+	got := listAll(t, s, "")
+	require.Equal(t, want, idsOf(got))
+	for _, k := range got {
+		require.Equal(t, "updated", k.Name)
+		require.False(t, k.LastUsedAt.IsZero(), "key %s has no last-used time", k.ID)
+	}
+}

@@ -1,0 +1,518 @@
+package apikey_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/storetest"
+)
+
+// Environment variables naming the database servers the SQL tests use.
+// Without them those tests skip; with them set, an unreachable server fails.
+const (
+	envPostgres = "APIKEY_POSTGRES_DSN" // postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+	envMySQL    = "APIKEY_MYSQL_DSN"    // root@tcp(127.0.0.1:3306)/test?parseTime=true
+)
+
+type backend struct {
+	name    string
+	dialect apikey.Dialect
+	open    func(t *testing.T) *sql.DB
+}
+
+var backends = []backend{
+	{"sqlite", apikey.SQLite, openSQLite},
+	{"postgres", apikey.Postgres, openPostgres},
+	{"mysql", apikey.MySQL, openMySQL},
+}
+
+func openPostgres(t *testing.T) *sql.DB { return openFromEnv(t, envPostgres, "pgx", "PostgreSQL") }
+func openMySQL(t *testing.T) *sql.DB    { return openFromEnv(t, envMySQL, "mysql", "MySQL or MariaDB") }
+
+// forEachBackend runs fn in a subtest per backend, in parallel, each with
+// its own *sql.DB.
+func forEachBackend(t *testing.T, fn func(t *testing.T, b backend, db *sql.DB)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b, b.open(t))
+		})
+	}
+}
+
+func sqliteDSN(t *testing.T) string {
+	return "file:" + filepath.Join(t.TempDir(), "keys.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+}
+
+func openSQLite(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqliteDSN(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// openFromEnv opens the server named by the DSN in env, or skips the test
+// when env is empty. A DSN that does not answer fails the test: a CI job
+// that sets it must not pass by skipping.
+func openFromEnv(t *testing.T, env, driverName, server string) *sql.DB {
+	t.Helper()
+	dsn := os.Getenv(env)
+	if dsn == "" {
+		t.Skipf("set %s to run this test against a %s server", env, server)
+	}
+	return openDSN(t, driverName, dsn)
+}
+
+func openDSN(t *testing.T, driverName, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driverName, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		t.Fatalf("cannot reach the database through driver %s: %v", driverName, err)
+	}
+	return db
+}
+
+// newTable returns a store on a fresh, migrated table that is dropped when
+// t ends, so tests and concurrent runs never share rows.
+func newTable(t *testing.T, db *sql.DB, d apikey.Dialect) (*apikey.SQLStore, string) {
+	t.Helper()
+	table := "apikey_test_" + strings.ToLower(rand.Text()[:12])
+	s, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	t.Cleanup(func() {
+		_, err := db.Exec("DROP TABLE IF EXISTS " + table)
+		assert.NoError(t, err, "dropping %s", table)
+	})
+	return s, table
+}
+
+func TestSQLStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		storetest.Run(t, func(t *testing.T) apikey.Store {
+			s, _ := newTable(t, db, b.dialect)
+			return s
+		})
+	})
+}
+
+func TestNewSQLStoreInvalid(t *testing.T) {
+	db := openSQLite(t)
+	_, err := apikey.NewSQLStore(nil, apikey.SQLite)
+	require.ErrorIs(t, err, apikey.ErrInvalidInput, "nil db")
+	for _, d := range []apikey.Dialect{0, 4, -1} {
+		_, err = apikey.NewSQLStore(db, d)
+		require.ErrorIs(t, err, apikey.ErrInvalidInput, "dialect %v", d)
+	}
+	for _, name := range []string{"", "1keys", "api-keys", "keys;drop table x", "api keys", `"keys"`, "ключи", strings.Repeat("k", 64)} {
+		_, err = apikey.NewSQLStore(db, apikey.SQLite, apikey.WithTable(name))
+		require.ErrorIs(t, err, apikey.ErrInvalidInput, "table %q", name)
+	}
+	_, err = apikey.NewSQLStore(db, apikey.SQLite, nil)
+	require.ErrorIs(t, err, apikey.ErrInvalidInput, "nil option")
+	for _, name := range []string{"api_keys", "_k", "K9", strings.Repeat("k", 63)} {
+		_, err = apikey.NewSQLStore(db, apikey.SQLite, apikey.WithTable(name))
+		require.NoError(t, err, "table %q", name)
+	}
+}
+
+func TestSQLStoreCreateInvalid(t *testing.T) {
+	s, _ := newTable(t, openSQLite(t), apikey.SQLite)
+	digest := sha256.Sum256([]byte("x"))
+	for name, k := range map[string]apikey.Key{
+		"empty ID":    {Digest: digest[:]},
+		"long ID":     {ID: strings.Repeat("i", 65), Digest: digest[:]},
+		"no digest":   {ID: "k1"},
+		"long digest": {ID: "k1", Digest: make([]byte, 65)},
+	} {
+		require.ErrorIs(t, s.Create(context.Background(), k), apikey.ErrInvalidInput, name)
+	}
+	keys, err := s.List(context.Background(), apikey.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, keys)
+}
+
+// TestSQLStoreClosedDB checks that a closed database is an error from
+// every method, never a panic, and never mistaken for a missing key.
+func TestSQLStoreClosedDB(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		_, table := newTable(t, db, b.dialect)
+		// Close a second handle, so db can still drop the table.
+		closed := b.open(t)
+		cs, err := apikey.NewSQLStore(closed, b.dialect, apikey.WithTable(table))
+		require.NoError(t, err)
+		require.NoError(t, closed.Close())
+		ctx := context.Background()
+		digest := sha256.Sum256([]byte("x"))
+		notNotFound := func(err error, what string) {
+			t.Helper()
+			require.Error(t, err, what)
+			require.NotErrorIs(t, err, apikey.ErrNotFound, what)
+		}
+		notNotFound(cs.Migrate(ctx), "Migrate")
+		notNotFound(cs.Create(ctx, apikey.Key{ID: "k1", Digest: digest[:]}), "Create")
+		_, err = cs.Get(ctx, "k1")
+		notNotFound(err, "Get")
+		_, err = cs.FindByDigest(ctx, digest[:])
+		notNotFound(err, "FindByDigest")
+		_, err = cs.List(ctx, apikey.ListOptions{Limit: 1})
+		notNotFound(err, "List")
+		_, err = cs.Update(ctx, "k1", func(*apikey.Key) error { return nil })
+		notNotFound(err, "Update")
+		notNotFound(cs.Delete(ctx, "k1"), "Delete")
+		notNotFound(cs.RecordLastUsed(ctx, map[string]time.Time{"k1": time.Now()}), "RecordLastUsed")
+	})
+}
+
+func TestSQLStoreMigrate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		table := "apikey_test_" + strings.ToLower(rand.Text()[:12])
+		t.Cleanup(func() {
+			_, err := db.Exec("DROP TABLE IF EXISTS " + table)
+			assert.NoError(t, err, "dropping %s", table)
+		})
+		s, err := apikey.NewSQLStore(db, b.dialect, apikey.WithTable(table))
+		require.NoError(t, err)
+		// Four replicas starting at once on a fresh table.
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() { assert.NoError(t, s.Migrate(ctx), "Migrate %d", i) })
+		}
+		wg.Wait()
+		require.False(t, t.Failed())
+		digest := sha256.Sum256([]byte(table))
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		k := apikey.Key{ID: "k1", Owner: "alice", Digest: digest[:], Enabled: true, CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, s.Create(ctx, k))
+		// Running it again keeps the table and its rows.
+		require.NoError(t, s.Migrate(ctx))
+		got, err := s.Get(ctx, "k1")
+		require.NoError(t, err)
+		require.Equal(t, "alice", got.Owner)
+		// And the unique digest index exists.
+		k.ID = "k2"
+		require.ErrorIs(t, s.Create(ctx, k), apikey.ErrDuplicate)
+	})
+}
+
+// TestSQLStoreTimes checks what the suite cannot ask of every store: times
+// in another zone or with nanoseconds are stored as UTC microseconds.
+func TestSQLStoreTimes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		s, _ := newTable(t, db, b.dialect)
+		zone := time.FixedZone("UTC+5:30", 5*3600+30*60)
+		created := time.Date(2024, 2, 29, 23, 59, 59, 987654321, zone)
+		digest := sha256.Sum256([]byte("times"))
+		require.NoError(t, s.Create(ctx, apikey.Key{ID: "k1", Digest: digest[:], CreatedAt: created, UpdatedAt: created, ExpiresAt: created, LastUsedAt: created}))
+		got, err := s.Get(ctx, "k1")
+		require.NoError(t, err)
+		want := time.Date(2024, 2, 29, 18, 29, 59, 987654000, time.UTC)
+		for name, tm := range map[string]time.Time{"CreatedAt": got.CreatedAt, "UpdatedAt": got.UpdatedAt, "ExpiresAt": got.ExpiresAt, "LastUsedAt": got.LastUsedAt} {
+			assert.Equal(t, want, tm, name) // == on time.Time: UTC and exact
+		}
+		// The zero time survives NOT NULL columns too.
+		digest = sha256.Sum256([]byte("zero"))
+		require.NoError(t, s.Create(ctx, apikey.Key{ID: "k2", Digest: digest[:]}))
+		got, err = s.Get(ctx, "k2")
+		require.NoError(t, err)
+		assert.True(t, got.CreatedAt.IsZero() && got.UpdatedAt.IsZero() && got.ExpiresAt.IsZero() && got.LastUsedAt.IsZero(), "%+v", got)
+	})
+}
+
+// TestSQLStoreMySQLTimeSettings checks that the parseTime and loc DSN
+// parameters do not change the times a MySQL store reads or writes.
+func TestSQLStoreMySQLTimeSettings(t *testing.T) {
+	dsn := os.Getenv(envMySQL)
+	if dsn == "" {
+		t.Skipf("set %s to run this test against a MySQL or MariaDB server", envMySQL)
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	require.NoError(t, err)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		ny = time.FixedZone("UTC-5", -5*3600)
+	}
+	var stores []*apikey.SQLStore
+	var table string
+	for i, set := range []struct {
+		parseTime bool
+		loc       *time.Location
+	}{{true, time.UTC}, {false, time.UTC}, {true, ny}, {false, ny}} {
+		c := cfg.Clone()
+		c.ParseTime, c.Loc = set.parseTime, set.loc
+		db := openDSN(t, "mysql", c.FormatDSN())
+		if i == 0 {
+			var s *apikey.SQLStore
+			s, table = newTable(t, db, apikey.MySQL)
+			stores = append(stores, s)
+			continue
+		}
+		s, err := apikey.NewSQLStore(db, apikey.MySQL, apikey.WithTable(table))
+		require.NoError(t, err)
+		stores = append(stores, s)
+	}
+	ctx := context.Background()
+	tm := time.Date(2025, 7, 1, 12, 30, 45, 123456000, time.UTC)
+	for i, s := range stores {
+		digest := sha256.Sum256([]byte{byte(i)})
+		require.NoError(t, s.Create(ctx, apikey.Key{ID: fmt.Sprint("k", i), Digest: digest[:], CreatedAt: tm, UpdatedAt: tm, ExpiresAt: tm}))
+	}
+	for i, s := range stores {
+		keys, err := s.List(ctx, apikey.ListOptions{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, keys, len(stores))
+		for _, k := range keys {
+			assert.Equal(t, tm, k.CreatedAt, "store %d reading %s", i, k.ID)
+			assert.Equal(t, tm, k.ExpiresAt, "store %d reading %s", i, k.ID)
+			assert.True(t, k.LastUsedAt.IsZero())
+		}
+	}
+	require.NoError(t, stores[3].RecordLastUsed(ctx, map[string]time.Time{"k0": tm}))
+	k, err := stores[0].Get(ctx, "k0")
+	require.NoError(t, err)
+	assert.Equal(t, tm, k.LastUsedAt)
+}
+
+func TestSQLStoreFindByDigestUsesIndex(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		db := openPostgres(t)
+		s, table := newTable(t, db, apikey.Postgres)
+		_, err := db.Exec(`INSERT INTO ` + table + ` (id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at)
+			SELECT 'k' || lpad(g::text, 8, '0'), 'owner' || (g % 50), '', '', '[]', '{}', 'ak_x', 'sha256', sha256(g::text::bytea), true, now(), now()
+			FROM generate_series(1, 5000) AS g`)
+		require.NoError(t, err)
+		_, err = db.Exec("ANALYZE " + table)
+		require.NoError(t, err)
+		digest := sha256.Sum256([]byte("4242"))
+		plan := explain(t, db, "EXPLAIN "+apikey.FindByDigestQuery(s), digest[:])
+		t.Log(plan)
+		idx := table + "_digest_key"
+		assert.NotContains(t, plan, "Seq Scan")
+		assert.True(t, strings.Contains(plan, "Index Scan using "+idx) || strings.Contains(plan, "Index Only Scan using "+idx), "plan does not use %s:\n%s", idx, plan)
+		k, err := s.FindByDigest(context.Background(), digest[:])
+		require.NoError(t, err)
+		require.Equal(t, "k00004242", k.ID)
+	})
+	t.Run("mysql", func(t *testing.T) {
+		t.Parallel()
+		db := openMySQL(t)
+		s, table := newTable(t, db, apikey.MySQL)
+		digits := "(SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+		_, err := db.Exec(`INSERT INTO ` + table + ` (id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at)
+			SELECT CONCAT('k', LPAD(g.n, 8, '0')), CONCAT('owner', g.n % 50), '', '', '[]', '{}', 'ak_x', 'sha256', UNHEX(SHA2(CAST(g.n AS CHAR), 256)), TRUE, NOW(6), NOW(6)
+			FROM (SELECT a.n + 10*b.n + 100*c.n + 1000*d.n + 1 AS n FROM ` + digits + ` a, ` + digits + ` b, ` + digits + ` c, ` + digits + ` d) AS g
+			WHERE g.n <= 5000`)
+		require.NoError(t, err)
+		_, err = db.Exec("ANALYZE TABLE " + table)
+		require.NoError(t, err)
+		digest := sha256.Sum256([]byte("4242"))
+		rows := explainRows(t, db, "EXPLAIN "+apikey.FindByDigestQuery(s), digest[:])
+		require.Len(t, rows, 1, "%v", rows)
+		t.Log(rows[0])
+		assert.Contains(t, []string{"const", "eq_ref", "ref"}, rows[0]["type"], "access type")
+		assert.Equal(t, "digest_key", rows[0]["key"], "index used")
+		k, err := s.FindByDigest(context.Background(), digest[:])
+		require.NoError(t, err)
+		require.Equal(t, "k00004242", k.ID)
+	})
+}
+
+func explain(t *testing.T, db *sql.DB, query string, args ...any) string {
+	t.Helper()
+	var lines []string
+	for _, r := range explainRows(t, db, query, args...) {
+		for _, v := range r {
+			lines = append(lines, v)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func explainRows(t *testing.T, db *sql.DB, query string, args ...any) []map[string]string {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var out []map[string]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		row := map[string]string{}
+		for i, c := range cols {
+			row[c] = vals[i].String
+		}
+		out = append(out, row)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// TestSQLStoreRecordLastUsedStatements counts the statements RecordLastUsed
+// sends through the driver: one per call, however many keys, until a call
+// holds more than one chunk of 500.
+func TestSQLStoreRecordLastUsedStatements(t *testing.T) {
+	base, err := sql.Open("sqlite", "")
+	require.NoError(t, err)
+	conn := &countingConnector{dsn: sqliteDSN(t), drv: base.Driver()}
+	require.NoError(t, base.Close())
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	s, _ := newTable(t, db, apikey.SQLite)
+	ctx := context.Background()
+
+	used := map[string]time.Time{}
+	when := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	for i := range 1200 {
+		id := fmt.Sprintf("k%05d", i)
+		digest := sha256.Sum256([]byte(id))
+		require.NoError(t, s.Create(ctx, apikey.Key{ID: id, Digest: digest[:], CreatedAt: when, UpdatedAt: when}))
+		if i < 300 {
+			used[id] = when.Add(time.Duration(i) * time.Microsecond)
+		}
+	}
+	used["gone"] = when
+
+	stmts := conn.count(func() { require.NoError(t, s.RecordLastUsed(ctx, used)) })
+	require.Len(t, stmts, 1, "300 keys must take one statement: %q", stmts)
+	require.True(t, strings.HasPrefix(stmts[0], "UPDATE "), stmts[0])
+	keys, err := s.List(ctx, apikey.ListOptions{Limit: 2000})
+	require.NoError(t, err)
+	for i, k := range keys {
+		if i < 300 {
+			require.Equal(t, used[k.ID], k.LastUsedAt, k.ID)
+		} else {
+			require.True(t, k.LastUsedAt.IsZero(), k.ID)
+		}
+	}
+
+	all := map[string]time.Time{}
+	for _, k := range keys {
+		all[k.ID] = when.Add(time.Hour)
+	}
+	stmts = conn.count(func() { require.NoError(t, s.RecordLastUsed(ctx, all)) })
+	require.Len(t, stmts, 3, "1200 keys go in chunks of 500")
+	keys, err = s.List(ctx, apikey.ListOptions{Limit: 2000})
+	require.NoError(t, err)
+	for _, k := range keys {
+		require.Equal(t, when.Add(time.Hour), k.LastUsedAt, k.ID)
+	}
+
+	stmts = conn.count(func() { require.NoError(t, s.RecordLastUsed(ctx, nil)) })
+	require.Empty(t, stmts, "nothing to record, nothing to send")
+}
+
+// countingConnector opens connections of an underlying driver and records
+// every statement sent through them while counting is on.
+type countingConnector struct {
+	dsn string
+	drv driver.Driver
+
+	mu       sync.Mutex
+	counting bool
+	stmts    []string
+}
+
+func (c *countingConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, c: c}, nil
+}
+
+func (c *countingConnector) Driver() driver.Driver { return c.drv }
+
+func (c *countingConnector) record(query string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counting {
+		c.stmts = append(c.stmts, query)
+	}
+}
+
+// count returns the statements sent while fn ran.
+func (c *countingConnector) count(fn func()) []string {
+	c.mu.Lock()
+	c.counting, c.stmts = true, nil
+	c.mu.Unlock()
+	fn()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counting = false
+	return c.stmts
+}
+
+type countingConn struct {
+	driver.Conn
+	c *countingConnector
+}
+
+func (cc *countingConn) Prepare(query string) (driver.Stmt, error) {
+	cc.c.record(query)
+	return cc.Conn.Prepare(query)
+}
+
+func (cc *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	cc.c.record(query)
+	if p, ok := cc.Conn.(driver.ConnPrepareContext); ok {
+		return p.PrepareContext(ctx, query)
+	}
+	return cc.Conn.Prepare(query)
+}
+
+func (cc *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	e, ok := cc.Conn.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip // database/sql then prepares, which is counted
+	}
+	cc.c.record(query)
+	return e.ExecContext(ctx, query, args)
+}
+
+func (cc *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := cc.Conn.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	cc.c.record(query)
+	return q.QueryContext(ctx, query, args)
+}
+
+func (cc *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	b, ok := cc.Conn.(driver.ConnBeginTx)
+	if !ok {
+		return nil, fmt.Errorf("countingConn: %T has no BeginTx", cc.Conn)
+	}
+	return b.BeginTx(ctx, opts)
+}
