@@ -24,13 +24,14 @@ import (
 // batch per interval (see [WithLastUsedInterval]). Call [Manager.Close] on
 // shutdown to write the last batch.
 type Manager struct {
-	store   Store
-	prefix  string
-	hashers []Hasher // hashers[0] makes new digests; all are tried to verify
-	hashIDs []string // hashers[i].ID(), read once
-	now     func() time.Time
-	logger  *slog.Logger
-	usage   *usageRecorder
+	store    Store
+	prefix   string
+	accepted []string // other prefixes Verify accepts
+	hashers  []Hasher // hashers[0] makes new digests; all are tried to verify
+	hashIDs  []string // hashers[i].ID(), read once
+	now      func() time.Time
+	logger   *slog.Logger
+	usage    *usageRecorder
 }
 
 // Option configures a Manager; see New.
@@ -40,6 +41,15 @@ type Option func(*Manager)
 // (DefaultPrefix, "ak", otherwise). New panics if it fails ValidatePrefix.
 func WithPrefix(prefix string) Option {
 	return func(m *Manager) { m.prefix = prefix }
+}
+
+// WithAcceptedPrefixes makes the Manager also accept keys with these
+// prefixes, besides its own: keys issued before a change of WithPrefix, or
+// by a tool configured with another prefix. It panics in New if one fails
+// ValidatePrefix. Accepting a prefix opens nothing: a key verifies only if
+// its digest, which covers the whole key, prefix included, is stored.
+func WithAcceptedPrefixes(prefixes ...string) Option {
+	return func(m *Manager) { m.accepted = append(m.accepted, prefixes...) }
 }
 
 // WithHashers sets how digests are made: current makes the digest of every
@@ -93,8 +103,10 @@ func New(store Store, opts ...Option) *Manager {
 	for _, opt := range opts {
 		opt(m)
 	}
-	if err := ValidatePrefix(m.prefix); err != nil {
-		panic(err.Error())
+	for _, p := range append([]string{m.prefix}, m.accepted...) {
+		if err := ValidatePrefix(p); err != nil {
+			panic(err.Error())
+		}
 	}
 	seen := map[string]bool{}
 	for _, h := range m.hashers {
@@ -282,7 +294,7 @@ func CleanScopes(scopes []string) ([]string, error) {
 // The returned Principal's Scopes and Metadata are shared: do not modify
 // them.
 func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
-	if !hasValidShape(key, m.prefix) {
+	if !m.hasAcceptedShape(key) {
 		return Principal{}, ErrMalformedKey
 	}
 	for i, h := range m.hashers {
@@ -312,6 +324,20 @@ func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	return Principal{}, ErrUnknownKey
+}
+
+// hasAcceptedShape reports whether key is well formed with the Manager's
+// prefix or one of its accepted prefixes.
+func (m *Manager) hasAcceptedShape(key string) bool {
+	if hasValidShape(key, m.prefix) {
+		return true
+	}
+	for _, p := range m.accepted {
+		if hasValidShape(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Get returns the key with the given ID, or an error wrapping ErrNotFound.

@@ -549,3 +549,26 @@ func TestConcurrentCreateVerifyDisable(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, m.Close())
 }
+
+func TestAcceptedPrefixes(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	old := newManager(t, store, apikey.WithPrefix("old"))
+	oldPlain, _ := mustCreate(t, old, apikey.NewKey{})
+
+	m := newManager(t, store, apikey.WithPrefix("new"))
+	_, err := m.Verify(ctx, oldPlain)
+	require.ErrorIs(t, err, apikey.ErrMalformedKey, "other prefixes are refused by default")
+
+	m = newManager(t, store, apikey.WithPrefix("new"), apikey.WithAcceptedPrefixes("old"))
+	_, err = m.Verify(ctx, oldPlain)
+	require.NoError(t, err)
+	newPlain, _ := mustCreate(t, m, apikey.NewKey{})
+	assert.True(t, strings.HasPrefix(newPlain, "new_"), "new keys use the new prefix")
+
+	// The prefix is part of what is hashed: swapping it breaks the key.
+	swapped := "new_" + strings.TrimPrefix(oldPlain, "old_")
+	_, err = m.Verify(ctx, swapped)
+	require.Error(t, err)
+	assert.Panics(t, func() { apikey.New(store, apikey.WithAcceptedPrefixes("bad-")) })
+}

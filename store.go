@@ -22,6 +22,13 @@ var (
 // Keys a Store returns are snapshots: the caller must not modify their
 // Scopes, Metadata or Digest. A Store must not keep references to the
 // slices and maps of a Key passed to it.
+//
+// What a Store may assume of its input, because the Manager guarantees it:
+// times are UTC with microsecond precision (what SQL columns keep); IDs and
+// digests are non-empty and at most 64 bytes; strings are valid UTF-8 with
+// no NUL. Stores may return empty Scopes and Metadata as nil. The
+// conformance suite in internal/storetest checks every store against this
+// contract.
 type Store interface {
 	// Create stores a new key. It returns an error wrapping ErrDuplicate when
 	// a key with the same ID or digest exists.
@@ -32,16 +39,18 @@ type Store interface {
 	// wrapping ErrNotFound. It is on the hot path of every request: it must
 	// be one indexed lookup, never a scan.
 	FindByDigest(ctx context.Context, digest []byte) (Key, error)
-	// List returns up to opts.Limit keys in ascending ID order, only those
-	// with an ID greater than opts.After, and only those of opts.Owner when
-	// it is not empty.
+	// List returns up to opts.Limit keys in ascending ID order (comparing
+	// bytes, as Go strings do), only those with an ID greater than
+	// opts.After, and only those of opts.Owner when it is not empty. A Limit
+	// of zero or less lists nothing.
 	List(ctx context.Context, opts ListOptions) ([]Key, error)
 	// Update applies fn to the key with the given ID and stores the result,
 	// atomically: no other write to that key happens in between. It returns
 	// the stored key, an error wrapping ErrNotFound, or fn's error unchanged
 	// (storing nothing). Only the Owner, Name, Description, Scopes,
 	// Metadata, Enabled, ExpiresAt and UpdatedAt fields are stored; changes
-	// fn makes to the others are ignored.
+	// fn makes to the others are ignored. fn runs while the store holds a
+	// lock on the key: it must be quick and must not call the store.
 	Update(ctx context.Context, id string, fn func(*Key) error) (Key, error)
 	// Delete removes the key with the given ID, or returns an error wrapping
 	// ErrNotFound.
