@@ -228,8 +228,20 @@ func (c *CachedStore) List(ctx context.Context, opts ListOptions) ([]Key, error)
 	return c.next.List(ctx, opts)
 }
 
-// RecordLastUsed implements Store. It does not touch the cache: last-used
-// times play no part in verification.
+// RecordLastUsed implements Store, and moves the LastUsedAt of cached keys
+// forward the same way, so FindByDigest agrees with the store.
 func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
-	return c.next.RecordLastUsed(ctx, used)
+	if err := c.next.RecordLastUsed(ctx, used); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, t := range used {
+		d, ok := c.ids[id]
+		if e := c.entries[d]; ok && e.key.LastUsedAt.Before(t) {
+			e.key.LastUsedAt = t // a copy of the Key: shared slices untouched
+			c.entries[d] = e
+		}
+	}
+	return nil
 }

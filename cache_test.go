@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -256,4 +257,10 @@ func TestNewCachedStorePanicsOnMisconfiguration(t *testing.T) {
 	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithNegativeCacheTTL(-1)) })
 	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithCacheSize(0)) })
 	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithCacheClock(nil)) })
+}
+
+func TestCachedStoreConformance(t *testing.T) {
+	storetest.Run(t, func(*testing.T) apikey.Store {
+		return apikey.NewCachedStore(apikey.NewMemoryStore())
+	})
 }

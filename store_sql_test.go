@@ -34,7 +34,7 @@ const (
 type backend struct {
 	name    string
 	dialect apikey.Dialect
-	open    func(t *testing.T) *sql.DB
+	open    func(t testing.TB) *sql.DB
 }
 
 var backends = []backend{
@@ -43,8 +43,8 @@ var backends = []backend{
 	{"mysql", apikey.MySQL, openMySQL},
 }
 
-func openPostgres(t *testing.T) *sql.DB { return openFromEnv(t, envPostgres, "pgx", "PostgreSQL") }
-func openMySQL(t *testing.T) *sql.DB    { return openFromEnv(t, envMySQL, "mysql", "MySQL or MariaDB") }
+func openPostgres(t testing.TB) *sql.DB { return openFromEnv(t, envPostgres, "pgx", "PostgreSQL") }
+func openMySQL(t testing.TB) *sql.DB    { return openFromEnv(t, envMySQL, "mysql", "MySQL or MariaDB") }
 
 // forEachBackend runs fn in a subtest per backend, in parallel, each with
 // its own *sql.DB.
@@ -57,11 +57,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend, db *sql.DB)) 
 	}
 }
 
-func sqliteDSN(t *testing.T) string {
+func sqliteDSN(t testing.TB) string {
 	return "file:" + filepath.Join(t.TempDir(), "keys.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
 }
 
-func openSQLite(t *testing.T) *sql.DB {
+func openSQLite(t testing.TB) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", sqliteDSN(t))
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func openSQLite(t *testing.T) *sql.DB {
 // openFromEnv opens the server named by the DSN in env, or skips the test
 // when env is empty. A DSN that does not answer fails the test: a CI job
 // that sets it must not pass by skipping.
-func openFromEnv(t *testing.T, env, driverName, server string) *sql.DB {
+func openFromEnv(t testing.TB, env, driverName, server string) *sql.DB {
 	t.Helper()
 	dsn := os.Getenv(env)
 	if dsn == "" {
@@ -81,7 +81,7 @@ func openFromEnv(t *testing.T, env, driverName, server string) *sql.DB {
 	return openDSN(t, driverName, dsn)
 }
 
-func openDSN(t *testing.T, driverName, dsn string) *sql.DB {
+func openDSN(t testing.TB, driverName, dsn string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open(driverName, dsn)
 	require.NoError(t, err)
@@ -96,7 +96,7 @@ func openDSN(t *testing.T, driverName, dsn string) *sql.DB {
 
 // newTable returns a store on a fresh, migrated table that is dropped when
 // t ends, so tests and concurrent runs never share rows.
-func newTable(t *testing.T, db *sql.DB, d apikey.Dialect) (*apikey.SQLStore, string) {
+func newTable(t testing.TB, db *sql.DB, d apikey.Dialect) (*apikey.SQLStore, string) {
 	t.Helper()
 	table := "apikey_test_" + strings.ToLower(rand.Text()[:12])
 	s, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
@@ -342,7 +342,7 @@ func TestSQLStoreFindByDigestUsesIndex(t *testing.T) {
 	})
 }
 
-func explain(t *testing.T, db *sql.DB, query string, args ...any) string {
+func explain(t testing.TB, db *sql.DB, query string, args ...any) string {
 	t.Helper()
 	var lines []string
 	for _, r := range explainRows(t, db, query, args...) {
@@ -353,7 +353,7 @@ func explain(t *testing.T, db *sql.DB, query string, args ...any) string {
 	return strings.Join(lines, "\n")
 }
 
-func explainRows(t *testing.T, db *sql.DB, query string, args ...any) []map[string]string {
+func explainRows(t testing.TB, db *sql.DB, query string, args ...any) []map[string]string {
 	t.Helper()
 	rows, err := db.Query(query, args...)
 	require.NoError(t, err)
@@ -515,4 +515,13 @@ func (cc *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 		return nil, fmt.Errorf("countingConn: %T has no BeginTx", cc.Conn)
 	}
 	return b.BeginTx(ctx, opts)
+}
+
+func TestCachedSQLStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		storetest.Run(t, func(t *testing.T) apikey.Store {
+			s, _ := newTable(t, db, b.dialect)
+			return apikey.NewCachedStore(s)
+		})
+	})
 }

@@ -1,0 +1,123 @@
+package apikey_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkStores runs the full middleware path with a valid key over each
+// store, so a cache hit on SQL reads against the memory store in one run:
+//
+//	go test -run '^$' -bench 'Stores' -benchmem -count 6 . | benchstat -col /store -
+//
+// "+cache" is the store behind NewCachedStore (every request after the
+// first is a hit); the plain SQL rows are a round trip per request (a miss).
+// PostgreSQL rows run when APIKEY_POSTGRES_DSN is set.
+func BenchmarkStores(b *testing.B) {
+	type target struct {
+		name  string
+		store func(b *testing.B) apikey.Store
+	}
+	sqlStore := func(open func(testing.TB) *sql.DB, d apikey.Dialect) func(b *testing.B) apikey.Store {
+		return func(b *testing.B) apikey.Store {
+			s, _ := newTable(b, open(b), d)
+			return s
+		}
+	}
+	cached := func(inner func(b *testing.B) apikey.Store) func(b *testing.B) apikey.Store {
+		return func(b *testing.B) apikey.Store { return apikey.NewCachedStore(inner(b)) }
+	}
+	targets := []target{
+		{"memory", func(*testing.B) apikey.Store { return apikey.NewMemoryStore() }},
+		{"sqlite+cache", cached(sqlStore(openSQLite, apikey.SQLite))},
+		{"sqlite", sqlStore(openSQLite, apikey.SQLite)},
+	}
+	if os.Getenv(envPostgres) != "" {
+		targets = append(targets,
+			target{"postgres+cache", cached(sqlStore(openPostgres, apikey.Postgres))},
+			target{"postgres", sqlStore(openPostgres, apikey.Postgres)})
+	}
+	for _, tg := range targets {
+		b.Run("store="+tg.name, func(b *testing.B) {
+			m := apikey.New(tg.store(b), apikey.WithLastUsedInterval(time.Minute))
+			defer m.Close()
+			var plain string
+			for i := range 1000 {
+				p, _, err := m.Create(context.Background(), apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 500 {
+					plain = p
+				}
+			}
+			h := m.Middleware()(benchHandler(func(r *http.Request) string {
+				p, _ := apikey.FromContext(r.Context())
+				return p.Owner
+			}))
+			benchSink = ""
+			runRequests(b, h, plain)
+			if benchSink != "alice" {
+				b.Fatalf("handler saw owner %q, want alice", benchSink)
+			}
+		})
+	}
+}
+
+// BenchmarkPostgresMillionKeys verifies keys against a table of 1,000,000
+// rows, without a cache: every request is one indexed query. It needs
+// APIKEY_POSTGRES_DSN and APIKEY_BENCH_1M=1 (filling the table takes about
+// a minute), so CI does not pay for it.
+func BenchmarkPostgresMillionKeys(b *testing.B) {
+	if os.Getenv("APIKEY_BENCH_1M") == "" {
+		b.Skip("set APIKEY_BENCH_1M=1 (and APIKEY_POSTGRES_DSN) to fill a 1,000,000-key table")
+	}
+	ctx := context.Background()
+	db := openPostgres(b)
+	s, table := newTable(b, db, apikey.Postgres)
+	fillMillion(b, db, table)
+	m := apikey.New(s, apikey.WithLastUsedInterval(time.Minute))
+	defer m.Close()
+	plain, _, err := m.Create(ctx, apikey.NewKey{Owner: "alice"})
+	require.NoError(b, err)
+	unknown, _, err := apikey.New(apikey.NewMemoryStore()).Create(ctx, apikey.NewKey{Owner: "x"})
+	require.NoError(b, err)
+
+	plan := explain(b, db, apikey.FindByDigestQuery(s), apikey.SHA256().Digest(plain))
+	require.NotContains(b, plan, "Seq Scan", plan)
+	b.Logf("plan at 1,000,001 rows:\n%s", plan)
+
+	for _, c := range []struct{ name, key string }{{"valid", plain}, {"unknown", unknown}} {
+		b.Run("key="+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := m.Verify(ctx, c.key)
+				if c.name == "valid" && err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// fillMillion inserts 1,000,000 rows with distinct SHA-256 digests in the
+// database itself, which is far faster than a million Creates.
+func fillMillion(b *testing.B, db *sql.DB, table string) {
+	start := time.Now()
+	_, err := db.Exec(fmt.Sprintf(`INSERT INTO %s (id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at)
+		SELECT lpad(g::text, 26, '0'), 'owner' || (g %% 1000), '', '', '[]', '{}', 'ak_xxxx', 'sha256',
+		       sha256(('key' || g)::bytea), true, now(), now()
+		FROM generate_series(1, 1000000) AS g`, table))
+	require.NoError(b, err)
+	_, err = db.Exec("ANALYZE " + table)
+	require.NoError(b, err)
+	b.Logf("filled 1,000,000 rows in %v", time.Since(start).Round(time.Second))
+}
