@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +52,18 @@ var (
 	// store's own error is wrapped beside it. Requests are refused (fail
 	// closed), with 503 by default.
 	ErrStoreUnavailable = errors.New("apikey: key store unavailable")
+	// ErrIPNotAllowed means the key is valid but the client address is
+	// outside its AllowedIPs (403 by default).
+	ErrIPNotAllowed = errors.New("apikey: client address not allowed for this key")
+	// ErrRateLimited means the key made more requests than its rate limit
+	// allows in the current window (429 by default). The error is a
+	// *RateLimitError with the limit's state.
+	ErrRateLimited = errors.New("apikey: rate limit exceeded")
+	// ErrUsageExhausted means a usage-limited key has no uses left.
+	ErrUsageExhausted = errors.New("apikey: API key usage limit reached")
+	// ErrKeyTooOld means the key is older than the hard maximum lifetime
+	// (see [WithMaxKeyAge]).
+	ErrKeyTooOld = errors.New("apikey: API key older than its maximum lifetime")
 	// ErrInvalidInput means an argument to a Manager method was invalid, for
 	// example an empty owner or a scope with spaces. The wrapped message says
 	// which.
@@ -93,6 +106,37 @@ type Key struct {
 	// LastUsedAt is the last successful verification as last flushed to the
 	// store (see [WithLastUsedInterval]); the zero time means never.
 	LastUsedAt time.Time
+	// RateLimit caps the requests made with the key; the zero value means
+	// the Manager's default (see [WithDefaultRateLimit]).
+	RateLimit RateLimit
+	// AllowedIPs, when not empty, are the only client address ranges the
+	// key works from (see [WithTrustedProxies] for clients behind proxies).
+	AllowedIPs []netip.Prefix
+	// RemainingUses, when not nil, is how many more requests the key may
+	// make; once it reaches zero the key is refused with ErrUsageExhausted.
+	// nil means no limit.
+	RemainingUses *int64
+}
+
+// RateLimit is a number of requests allowed per window of time, counted in
+// fixed windows (see [Limiter]).
+type RateLimit struct {
+	Limit  int
+	Window time.Duration
+}
+
+// IsZero reports whether r sets no limit.
+func (r RateLimit) IsZero() bool { return r.Limit == 0 && r.Window == 0 }
+
+// checkRateLimit refuses a half-set or negative limit.
+func checkRateLimit(r RateLimit) error {
+	if r.IsZero() {
+		return nil
+	}
+	if r.Limit <= 0 || r.Window < time.Millisecond {
+		return fmt.Errorf("%w: a rate limit needs a positive limit and a window of at least 1ms", ErrInvalidInput)
+	}
+	return nil
 }
 
 // Expired reports whether the key has an expiry time at or before now.
@@ -105,6 +149,11 @@ func (k Key) Clone() Key {
 	k.Scopes = slices.Clone(k.Scopes)
 	k.Metadata = maps.Clone(k.Metadata)
 	k.Digest = slices.Clone(k.Digest)
+	k.AllowedIPs = slices.Clone(k.AllowedIPs)
+	if k.RemainingUses != nil {
+		n := *k.RemainingUses
+		k.RemainingUses = &n
+	}
 	return k
 }
 

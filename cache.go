@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -40,7 +41,7 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-var _ Store = (*CachedStore)(nil)
+var _ UsageStore = (*CachedStore)(nil)
 
 // Defaults for NewCachedStore.
 const (
@@ -244,4 +245,18 @@ func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.T
 		}
 	}
 	return nil
+}
+
+// SpendUse implements UsageStore when the store behind the cache does; it
+// never answers from the cache. When a key runs out, its entry is dropped.
+func (c *CachedStore) SpendUse(ctx context.Context, id string) (int64, error) {
+	us, ok := c.next.(UsageStore)
+	if !ok {
+		return 0, fmt.Errorf("%w: %T cannot count key uses", ErrStoreUnavailable, c.next)
+	}
+	left, err := us.SpendUse(ctx, id)
+	if left == 0 || err != nil {
+		c.Invalidate(id)
+	}
+	return left, err
 }

@@ -48,8 +48,9 @@ type Store interface {
 	// atomically: no other write to that key happens in between. It returns
 	// the stored key, an error wrapping ErrNotFound, or fn's error unchanged
 	// (storing nothing). Only the Owner, Name, Description, Scopes,
-	// Metadata, Enabled, ExpiresAt and UpdatedAt fields are stored; changes
-	// fn makes to the others are ignored. fn runs while the store holds a
+	// Metadata, Enabled, ExpiresAt, UpdatedAt, RateLimit, AllowedIPs and
+	// RemainingUses fields are stored; changes fn makes to the others are
+	// ignored. fn runs while the store holds a
 	// lock on the key: it must be quick and must not call the store.
 	Update(ctx context.Context, id string, fn func(*Key) error) (Key, error)
 	// Delete removes the key with the given ID, or returns an error wrapping
@@ -78,3 +79,17 @@ const (
 	DefaultListLimit = 100
 	MaxListLimit     = 1000
 )
+
+// A UsageStore can spend the uses of usage-limited keys (Key.RemainingUses)
+// atomically, so that N requests racing for a key with K uses left make
+// exactly K succeed, across every process sharing the store. Every store in
+// this package implements it; the Manager refuses usage-limited keys kept
+// in a store that does not.
+type UsageStore interface {
+	Store
+	// SpendUse takes one use of the key with the given ID and returns how
+	// many are left. It returns an error wrapping ErrUsageExhausted when none
+	// were left (taking nothing), ErrNotFound when there is no such key, and
+	// -1 with no error when the key has no usage limit.
+	SpendUse(ctx context.Context, id string) (remaining int64, err error)
+}

@@ -18,7 +18,7 @@ type MemoryStore struct {
 	ids      []string        // sorted, for List
 }
 
-var _ Store = (*MemoryStore)(nil)
+var _ UsageStore = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -112,6 +112,9 @@ func (s *MemoryStore) Update(_ context.Context, id string, fn func(*Key) error) 
 	next.Enabled = changed.Enabled
 	next.ExpiresAt = changed.ExpiresAt
 	next.UpdatedAt = changed.UpdatedAt
+	next.RateLimit = changed.RateLimit
+	next.AllowedIPs = slices.Clone(changed.AllowedIPs)
+	next.RemainingUses = changed.Clone().RemainingUses
 	s.put(&next)
 	return next, nil
 }
@@ -152,4 +155,24 @@ func (s *MemoryStore) RecordLastUsed(_ context.Context, used map[string]time.Tim
 func (s *MemoryStore) put(k *Key) {
 	s.byID[k.ID] = k
 	s.byDigest[string(k.Digest)] = k
+}
+
+// SpendUse implements UsageStore.
+func (s *MemoryStore) SpendUse(_ context.Context, id string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.byID[id]
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	case k.RemainingUses == nil:
+		return -1, nil
+	case *k.RemainingUses <= 0:
+		return 0, fmt.Errorf("%w: key %s", ErrUsageExhausted, id)
+	}
+	next := *k
+	n := *k.RemainingUses - 1
+	next.RemainingUses = &n
+	s.put(&next)
+	return n, nil
 }

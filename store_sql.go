@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -91,7 +92,7 @@ type SQLStore struct {
 	q       sqlQueries
 }
 
-var _ Store = (*SQLStore)(nil)
+var _ UsageStore = (*SQLStore)(nil)
 
 // sqlQueries holds every statement text, built once from the table name.
 type sqlQueries struct {
@@ -109,13 +110,18 @@ type sqlQueries struct {
 	listByOwner  string
 	update       string
 	delete       string
+	// spendUse takes one use where one is left; spendMySQL does the same on
+	// MySQL, which has no UPDATE ... RETURNING, by setting LAST_INSERT_ID.
+	spendUse   string
+	spendMySQL string
+	usesLeft   string
 	// lastUsedHead, lastUsedRow, lastUsedSep and lastUsedTail are joined
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
 	lastUsedHead, lastUsedRow, lastUsedSep, lastUsedTail string
 }
 
-const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at"
+const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses"
 
 // NewSQLStore returns a Store on db using the given dialect and table
 // (DefaultSQLTable unless [WithTable] says otherwise). It does no I/O: call
@@ -145,14 +151,17 @@ func NewSQLStore(db *sql.DB, dialect Dialect, opts ...SQLOption) (*SQLStore, err
 
 func buildQueries(d Dialect, t string) sqlQueries {
 	var q sqlQueries
-	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
 	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
-	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ? WHERE id = ?"
+	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
+	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - 1 WHERE id = ? AND remaining_uses > 0 RETURNING remaining_uses"
+	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - 1) WHERE id = ? AND remaining_uses > 0"
+	q.usesLeft = "SELECT remaining_uses FROM " + t + " WHERE id = ?"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
 
 	// Each dialect's RecordLastUsed joins the table to a list of (id, time)
@@ -178,7 +187,11 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	created_at TIMESTAMPTZ NOT NULL,
 	updated_at TIMESTAMPTZ NOT NULL,
 	expires_at TIMESTAMPTZ,
-	last_used_at TIMESTAMPTZ
+	last_used_at TIMESTAMPTZ,
+	rate_limit INTEGER NOT NULL DEFAULT 0,
+	rate_window_us BIGINT NOT NULL DEFAULT 0,
+	allowed_ips TEXT,
+	remaining_uses BIGINT
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -208,6 +221,10 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	updated_at DATETIME(6) NOT NULL,
 	expires_at DATETIME(6) NULL,
 	last_used_at DATETIME(6) NULL,
+	rate_limit INT NOT NULL DEFAULT 0,
+	rate_window_us BIGINT NOT NULL DEFAULT 0,
+	allowed_ips MEDIUMTEXT NULL,
+	remaining_uses BIGINT NULL,
 	PRIMARY KEY (id),
 	UNIQUE KEY digest_key (digest),
 	KEY owner_id_idx (owner, id)
@@ -235,7 +252,11 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL,
 	expires_at INTEGER,
-	last_used_at INTEGER
+	last_used_at INTEGER,
+	rate_limit INTEGER NOT NULL DEFAULT 0,
+	rate_window_us INTEGER NOT NULL DEFAULT 0,
+	allowed_ips TEXT,
+	remaining_uses INTEGER
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -248,7 +269,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		q.lastUsedTail = ")) AS v WHERE t.id = v.id AND" + forward
 	}
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.usesLeft} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
@@ -336,11 +357,16 @@ func (s *SQLStore) Create(ctx context.Context, key Key) error {
 	if err != nil {
 		return err
 	}
+	ips, err := encodeIPs(key.AllowedIPs)
+	if err != nil {
+		return err
+	}
 	_, err = s.db.ExecContext(ctx, s.q.create,
 		key.ID, key.Owner, key.Name, key.Description, scopes, metadata,
 		key.Start, key.Hash, key.Digest, key.Enabled,
 		s.timeArg(key.CreatedAt, false), s.timeArg(key.UpdatedAt, false),
-		s.timeArg(key.ExpiresAt, true), s.timeArg(key.LastUsedAt, true))
+		s.timeArg(key.ExpiresAt, true), s.timeArg(key.LastUsedAt, true),
+		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses))
 	if err != nil {
 		if isUniqueViolation(err) {
 			// The driver's message is left out: it may quote the digest.
@@ -440,13 +466,21 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	next.Enabled = changed.Enabled
 	next.ExpiresAt = normTime(changed.ExpiresAt)
 	next.UpdatedAt = normTime(changed.UpdatedAt)
+	next.RateLimit = RateLimit{Limit: changed.RateLimit.Limit, Window: changed.RateLimit.Window.Truncate(time.Microsecond)}
+	next.AllowedIPs = normIPs(slices.Clone(changed.AllowedIPs))
+	next.RemainingUses = changed.Clone().RemainingUses
 	scopes, metadata, err := encodeLists(next.Scopes, next.Metadata)
+	if err != nil {
+		return Key{}, err
+	}
+	ips, err := encodeIPs(next.AllowedIPs)
 	if err != nil {
 		return Key{}, err
 	}
 	_, err = tx.ExecContext(ctx, s.q.update,
 		next.Owner, next.Name, next.Description, scopes, metadata, next.Enabled,
-		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false), id)
+		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false),
+		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), id)
 	if err != nil {
 		return Key{}, fmt.Errorf("apikey: updating key %s: %w", id, err)
 	}
@@ -470,6 +504,45 @@ func (s *SQLStore) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: ID %s", ErrNotFound, id)
 	}
 	return nil
+}
+
+// SpendUse implements UsageStore with one conditional UPDATE, so the
+// database serialises concurrent spenders of the same key.
+func (s *SQLStore) SpendUse(ctx context.Context, id string) (int64, error) {
+	if s.dialect == MySQL {
+		res, err := s.db.ExecContext(ctx, s.q.spendMySQL, id)
+		if err != nil {
+			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			left, err := res.LastInsertId()
+			if err != nil {
+				return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+			}
+			return left, nil
+		}
+	} else {
+		var left int64
+		err := s.db.QueryRowContext(ctx, s.q.spendUse, id).Scan(&left)
+		if err == nil {
+			return left, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		}
+	}
+	// Nothing was taken: tell a missing key from an unlimited or spent one.
+	var left sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.q.usesLeft, id).Scan(&left)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	case err != nil:
+		return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+	case !left.Valid:
+		return -1, nil
+	}
+	return 0, fmt.Errorf("%w: key %s", ErrUsageExhausted, id)
 }
 
 // lastUsedChunk is the most keys RecordLastUsed puts in one statement: two
@@ -523,13 +596,26 @@ func (s *SQLStore) lastUsedStatement(ids []string, used map[string]time.Time) (s
 // scanKey reads one row of sqlColumns.
 func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	var k Key
-	var scopes, metadata []byte
+	var scopes, metadata, ips []byte
+	var windowUS int64
+	var remaining sql.NullInt64
 	err := row.Scan(&k.ID, &k.Owner, &k.Name, &k.Description, &scopes, &metadata,
 		&k.Start, &k.Hash, &k.Digest, &k.Enabled,
 		&sqlTime{&k.CreatedAt, s.dialect}, &sqlTime{&k.UpdatedAt, s.dialect},
-		&sqlTime{&k.ExpiresAt, s.dialect}, &sqlTime{&k.LastUsedAt, s.dialect})
+		&sqlTime{&k.ExpiresAt, s.dialect}, &sqlTime{&k.LastUsedAt, s.dialect},
+		&k.RateLimit.Limit, &windowUS, &ips, &remaining)
 	if err != nil {
 		return Key{}, err
+	}
+	k.RateLimit.Window = time.Duration(windowUS) * time.Microsecond
+	if remaining.Valid {
+		k.RemainingUses = &remaining.Int64
+	}
+	if len(ips) > 0 {
+		if err := json.Unmarshal(ips, &k.AllowedIPs); err != nil {
+			return Key{}, fmt.Errorf("decoding allowed IPs of key %s: %w", k.ID, err)
+		}
+		k.AllowedIPs = normIPs(k.AllowedIPs)
 	}
 	if len(scopes) > 0 {
 		if err := json.Unmarshal(scopes, &k.Scopes); err != nil {
@@ -567,6 +653,33 @@ func encodeLists(scopes []string, metadata map[string]string) (string, string, e
 		return "", "", fmt.Errorf("apikey: encoding metadata: %w", err)
 	}
 	return s, strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// encodeIPs turns allowed IP ranges into the JSON text stored for them.
+func encodeIPs(ips []netip.Prefix) (string, error) {
+	if len(ips) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(ips)
+	if err != nil {
+		return "", fmt.Errorf("%w: allowed IPs: %w", ErrInvalidInput, err)
+	}
+	return string(b), nil
+}
+
+func normIPs(ips []netip.Prefix) []netip.Prefix {
+	if len(ips) == 0 {
+		return nil
+	}
+	return ips
+}
+
+// nullInt is the column value of an optional count.
+func nullInt(n *int64) any {
+	if n == nil {
+		return nil
+	}
+	return *n
 }
 
 // normScopes and normMetadata make empty lists nil, so a key reads back the

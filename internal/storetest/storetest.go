@@ -15,6 +15,7 @@ import (
 	"maps"
 	"math"
 	mrand "math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +59,8 @@ func Run(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"RecordLastUsed", testRecordLastUsed},
 		{"RecordLastUsedEmpty", testRecordLastUsedEmpty},
 		{"Concurrent", testConcurrent},
+		{"SpendUse", testSpendUse},
+		{"SpendUseConcurrent", testSpendUseConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +149,17 @@ func requireSameKey(t *testing.T, want, got apikey.Key) {
 	requireSameTime(t, "UpdatedAt of "+want.ID, want.UpdatedAt, got.UpdatedAt)
 	requireSameTime(t, "ExpiresAt of "+want.ID, want.ExpiresAt, got.ExpiresAt)
 	requireSameTime(t, "LastUsedAt of "+want.ID, want.LastUsedAt, got.LastUsedAt)
+	assert.Equal(t, want.RateLimit, got.RateLimit, "RateLimit of %s", want.ID)
+	if len(want.AllowedIPs) == 0 {
+		assert.Empty(t, got.AllowedIPs, "AllowedIPs of %s", want.ID)
+	} else {
+		assert.Equal(t, want.AllowedIPs, got.AllowedIPs, "AllowedIPs of %s", want.ID)
+	}
+	if want.RemainingUses == nil {
+		assert.Nil(t, got.RemainingUses, "RemainingUses of %s", want.ID)
+	} else if assert.NotNil(t, got.RemainingUses, "RemainingUses of %s", want.ID) {
+		assert.Equal(t, *want.RemainingUses, *got.RemainingUses, "RemainingUses of %s", want.ID)
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -212,6 +226,13 @@ func testCreateRoundTrip(t *testing.T, s apikey.Store) {
 		UpdatedAt:  at(2),
 		ExpiresAt:  time.Date(2099, 12, 31, 23, 59, 59, 999999000, time.UTC),
 		LastUsedAt: at(3),
+		RateLimit:  apikey.RateLimit{Limit: 120, Window: 90*time.Second + 250*time.Millisecond},
+		AllowedIPs: []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"),
+			netip.MustParsePrefix("192.168.1.7/32"),
+			netip.MustParsePrefix("2001:db8::/32"),
+		},
+		RemainingUses: uses(5),
 	}
 	// Zero bytes at both ends catch digests kept as text or padded.
 	k.Digest[0], k.Digest[31] = 0, 0
@@ -452,6 +473,9 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	want.Enabled = false
 	want.ExpiresAt = at(100)
 	want.UpdatedAt = at(99)
+	want.RateLimit = apikey.RateLimit{Limit: 7, Window: time.Hour}
+	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	want.RemainingUses = uses(0)
 	calls := 0
 	got, err := s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		calls++
@@ -460,6 +484,7 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 		cur.Scopes = slices.Clone(want.Scopes)
 		cur.Metadata = maps.Clone(want.Metadata)
 		cur.Enabled, cur.ExpiresAt, cur.UpdatedAt = want.Enabled, want.ExpiresAt, want.UpdatedAt
+		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = want.RateLimit, slices.Clone(want.AllowedIPs), uses(0)
 		return nil
 	})
 	require.NoError(t, err)
@@ -475,9 +500,11 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 
 	// Clearing fields stores them cleared.
 	want.Scopes, want.Metadata, want.ExpiresAt, want.Enabled = nil, nil, time.Time{}, true
+	want.RateLimit, want.AllowedIPs, want.RemainingUses = apikey.RateLimit{}, nil, nil
 	want.UpdatedAt = at(120)
 	got, err = s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		cur.Scopes, cur.Metadata, cur.ExpiresAt, cur.Enabled = nil, nil, time.Time{}, true
+		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = apikey.RateLimit{}, nil, nil
 		cur.UpdatedAt = want.UpdatedAt
 		return nil
 	})
@@ -731,4 +758,85 @@ func testConcurrent(t *testing.T, s apikey.Store) {
 		require.Equal(t, "updated", k.Name)
 		require.False(t, k.LastUsedAt.IsZero(), "key %s has no last-used time", k.ID)
 	}
+}
+
+func uses(n int64) *int64 { return &n }
+
+func usageStore(t *testing.T, s apikey.Store) apikey.UsageStore {
+	t.Helper()
+	us, ok := s.(apikey.UsageStore)
+	if !ok {
+		t.Skipf("%T does not implement apikey.UsageStore", s)
+	}
+	return us
+}
+
+func testSpendUse(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	limited, unlimited := newKey("alice"), newKey("alice")
+	limited.RemainingUses = uses(3)
+	mustCreate(t, s, limited, unlimited)
+	for _, want := range []int64{2, 1, 0} {
+		left, err := us.SpendUse(ctx, limited.ID)
+		require.NoError(t, err)
+		require.Equal(t, want, left)
+	}
+	for range 2 {
+		_, err := us.SpendUse(ctx, limited.ID)
+		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+	}
+	got := mustGet(t, s, limited.ID)
+	require.NotNil(t, got.RemainingUses)
+	require.Zero(t, *got.RemainingUses, "a spent key stays at zero, never below")
+	found, err := s.FindByDigest(ctx, limited.Digest)
+	require.NoError(t, err)
+	require.Zero(t, *found.RemainingUses)
+
+	left, err := us.SpendUse(ctx, unlimited.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), left, "no limit")
+	require.Nil(t, mustGet(t, s, unlimited.ID).RemainingUses)
+
+	_, err = us.SpendUse(ctx, "no-such-key")
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+
+	// Topping a key up through Update makes it usable again.
+	_, err = s.Update(ctx, limited.ID, func(k *apikey.Key) error { k.RemainingUses = uses(1); return nil })
+	require.NoError(t, err)
+	left, err = us.SpendUse(ctx, limited.ID)
+	require.NoError(t, err)
+	require.Zero(t, left)
+}
+
+// testSpendUseConcurrent races many spenders for a key with a few uses:
+// exactly that many must succeed, whatever the interleaving.
+func testSpendUseConcurrent(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	const uses, goroutines, attempts = 25, 8, 10
+	k := newKey("alice")
+	k.RemainingUses = &[]int64{uses}[0]
+	mustCreate(t, s, k)
+	var ok, exhausted atomic.Int64
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range attempts {
+				_, err := us.SpendUse(ctx, k.ID)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, apikey.ErrUsageExhausted):
+					exhausted.Add(1)
+				default:
+					t.Errorf("SpendUse: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(uses), ok.Load(), "successful spends")
+	require.Equal(t, int64(goroutines*attempts-uses), exhausted.Load(), "refused spends")
+	require.Zero(t, *mustGet(t, s, k.ID).RemainingUses)
 }
