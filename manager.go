@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,16 @@ type Manager struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	usage    *usageRecorder
+
+	limiter      Limiter
+	defaultLimit RateLimit
+	static       map[[32]byte]*Key // by staticDigest
+	staticKeys   []StaticKey       // as given; hashed in New
+	observe      func(context.Context, Event)
+
+	warnAge, maxAge time.Duration // WithMaxKeyAge
+	warnMu          sync.Mutex
+	warned          map[string]time.Time // key ID -> last lifetime warning
 }
 
 // Option configures a Manager; see New.
@@ -85,6 +96,36 @@ func WithLogger(l *slog.Logger) Option {
 	return func(m *Manager) { m.logger = l }
 }
 
+// WithLimiter sets the Limiter that counts requests for rate limits; the
+// default is a NewMemoryLimiter, which counts per process.
+func WithLimiter(l Limiter) Option {
+	return func(m *Manager) { m.limiter = l }
+}
+
+// WithDefaultRateLimit applies a rate limit of limit requests per window to
+// every key that has no RateLimit of its own. A request over it is refused
+// with ErrRateLimited (429 with Retry-After from the middleware).
+func WithDefaultRateLimit(limit int, window time.Duration) Option {
+	return func(m *Manager) { m.defaultLimit = RateLimit{Limit: limit, Window: window} }
+}
+
+// WithMaxKeyAge sets a key's lifetime, counted from its creation. A key
+// older than recommended still verifies, but the Manager logs a warning
+// (once an hour per key, through WithLogger's logger) asking to rotate it;
+// a key older than max is refused with ErrKeyTooOld. Zero turns either
+// off. Static keys have no age.
+func WithMaxKeyAge(recommended, max time.Duration) Option {
+	return func(m *Manager) { m.warnAge, m.maxAge = recommended, max }
+}
+
+// WithStaticKeys adds keys given by configuration (see StaticKey and
+// StaticKeysFromEnv). They are checked after the store, in the order given
+// when two share a plaintext (the first wins). New hashes them and keeps
+// no plaintext; it panics if one is invalid.
+func WithStaticKeys(keys ...StaticKey) Option {
+	return func(m *Manager) { m.staticKeys = append(m.staticKeys, keys...) }
+}
+
 // New returns a Manager for store. It panics if store is nil or an option
 // is invalid (a bad prefix, a nil or duplicate Hasher), since that is a
 // programming error found at start-up.
@@ -122,6 +163,35 @@ func New(store Store, opts ...Option) *Manager {
 	if m.now == nil {
 		panic("apikey: WithClock given a nil function")
 	}
+	if m.limiter == nil {
+		m.limiter = NewMemoryLimiter()
+	}
+	if err := checkRateLimit(m.defaultLimit); err != nil {
+		panic("apikey: WithDefaultRateLimit: " + err.Error())
+	}
+	if m.warnAge < 0 || m.maxAge < 0 {
+		panic("apikey: WithMaxKeyAge given a negative duration")
+	}
+	ids := map[string]bool{}
+	for _, sk := range m.staticKeys {
+		if err := checkStaticKey(sk); err != nil {
+			panic(err.Error())
+		}
+		if ids[sk.ID] {
+			panic("apikey: WithStaticKeys given two keys with ID " + sk.ID)
+		}
+		ids[sk.ID] = true
+		scopes, _ := CleanScopes(sk.Scopes)
+		d := staticDigest(sk.Key)
+		if m.static == nil {
+			m.static = map[[32]byte]*Key{}
+		}
+		if _, dup := m.static[d]; !dup {
+			m.static[d] = &Key{ID: sk.ID, Owner: sk.Owner, Name: sk.Name, Scopes: scopes,
+				Enabled: true, RateLimit: sk.RateLimit, AllowedIPs: slices.Clone(sk.AllowedIPs)}
+		}
+	}
+	m.staticKeys = nil // the plaintexts are not kept
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
@@ -152,6 +222,15 @@ type NewKey struct {
 	// ExpiresAt is when the key stops working; zero means never. It must be
 	// in the future.
 	ExpiresAt time.Time
+	// RateLimit, when set, caps the key's requests per window instead of
+	// the Manager's default.
+	RateLimit RateLimit
+	// AllowedIPs, when set, are the only client address ranges the key
+	// works from.
+	AllowedIPs []netip.Prefix
+	// MaxUses, when above zero, is how many requests the key may make in
+	// all; zero means no limit.
+	MaxUses int64
 }
 
 // Limits on the fields of a NewKey.
@@ -164,6 +243,7 @@ const (
 	maxMetadata       = 64
 	maxMetadataKeyLen = 128
 	maxMetadataValLen = 1024
+	maxAllowedIPs     = 100
 )
 
 // Create makes a new key and stores its digest. It returns the plaintext
@@ -183,6 +263,14 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 		Metadata:    maps.Clone(nk.Metadata),
 		Enabled:     true,
 		ExpiresAt:   nk.ExpiresAt.UTC().Truncate(time.Microsecond),
+		RateLimit:   nk.RateLimit,
+		AllowedIPs:  maskPrefixes(nk.AllowedIPs),
+		RemainingUses: func() *int64 {
+			if nk.MaxUses == 0 {
+				return nil
+			}
+			return &nk.MaxUses
+		}(),
 	}, now)
 }
 
@@ -203,6 +291,19 @@ func (m *Manager) issue(ctx context.Context, k Key, now time.Time) (string, Key,
 		return "", Key{}, fmt.Errorf("apikey: storing new key: %w", err)
 	}
 	return plain, k.Clone(), nil
+}
+
+// maskPrefixes returns prefixes with their host bits cleared, so
+// 10.1.2.3/8 is stored as the 10.0.0.0/8 it means.
+func maskPrefixes(prefixes []netip.Prefix) []netip.Prefix {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	out := make([]netip.Prefix, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.Masked()
+	}
+	return out
 }
 
 func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
@@ -235,6 +336,20 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 		if err := checkText("metadata value", v, maxMetadataValLen, true); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkRateLimit(nk.RateLimit); err != nil {
+		return nil, err
+	}
+	if len(nk.AllowedIPs) > maxAllowedIPs {
+		return nil, fmt.Errorf("%w: at most %d allowed IP ranges", ErrInvalidInput, maxAllowedIPs)
+	}
+	for _, p := range nk.AllowedIPs {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: invalid allowed IP range %v", ErrInvalidInput, p)
+		}
+	}
+	if nk.MaxUses < 0 {
+		return nil, fmt.Errorf("%w: negative MaxUses", ErrInvalidInput)
 	}
 	if !nk.ExpiresAt.IsZero() && !nk.ExpiresAt.After(now) {
 		return nil, fmt.Errorf("%w: expiry %s is not in the future", ErrInvalidInput, nk.ExpiresAt.Format(time.RFC3339))
@@ -288,42 +403,178 @@ func CleanScopes(scopes []string) ([]string, error) {
 // refuses a malformed key (ErrMalformedKey) without asking the store; an
 // unknown, disabled or expired key costs the same work, one digest and one
 // lookup per configured Hasher, and fails with ErrUnknownKey,
-// ErrKeyDisabled or ErrKeyExpired. A store failure is reported as
-// ErrStoreUnavailable wrapping the store's error, never as an invalid key.
+// ErrKeyDisabled or ErrKeyExpired. It then applies the key's policy: its
+// maximum age, rate limit (ErrRateLimited) and remaining uses
+// (ErrUsageExhausted). A store or limiter failure is reported as
+// ErrStoreUnavailable wrapping the cause, never as an invalid key.
 //
-// The returned Principal's Scopes and Metadata are shared: do not modify
-// them.
+// Verify knows no client address, so it refuses keys with AllowedIPs
+// (ErrIPNotAllowed); use VerifyFrom for those. The returned Principal's
+// Scopes and Metadata are shared: do not modify them.
 func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
-	if !m.hasAcceptedShape(key) {
-		return Principal{}, ErrMalformedKey
-	}
-	for i, h := range m.hashers {
-		digest := h.Digest(key)
-		k, err := m.store.FindByDigest(ctx, digest)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+	p, _, err := m.verify(ctx, key, nil)
+	return p, err
+}
+
+// VerifyFrom is Verify for a request from the client address client, which
+// keys with AllowedIPs are checked against.
+func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr) (Principal, error) {
+	p, _, err := m.verify(ctx, key, knownAddr(client))
+	return p, err
+}
+
+// verify is the one decision path, shared by Verify, VerifyFrom and the
+// middleware. It returns the rate-limit state for keys that have a limit.
+func (m *Manager) verify(ctx context.Context, key string, client *clientAddr) (Principal, LimitStatus, error) {
+	if m.observe == nil {
+		p, st, err := m.decide(ctx, key, client)
 		if err != nil {
-			return Principal{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			return Principal{}, st, err
 		}
-		if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
-			continue
+		return p, st, nil
+	}
+	start := time.Now()
+	p, st, err := m.decide(ctx, key, client)
+	m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err, ClientIP: client.get(), Latency: time.Since(start)})
+	if err != nil {
+		return Principal{}, st, err
+	}
+	return p, st, nil
+}
+
+// refused reports a decision made before any key was looked up, such as
+// a request with no key, to the observer.
+func (m *Manager) refused(ctx context.Context, err error, client *clientAddr) {
+	if m.observe != nil {
+		m.observe(ctx, Event{Err: err, ClientIP: client.get()})
+	}
+}
+
+// decide finds the key, in the store and then among the static keys, and
+// admits it or not. On refusal of a found key, the Principal still names it
+// (for the observer).
+func (m *Manager) decide(ctx context.Context, key string, client *clientAddr) (Principal, LimitStatus, error) {
+	shaped := m.hasAcceptedShape(key)
+	if shaped {
+		for i, h := range m.hashers {
+			digest := h.Digest(key)
+			k, err := m.store.FindByDigest(ctx, digest)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return Principal{}, LimitStatus{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			}
+			if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
+				continue
+			}
+			return m.admit(ctx, &k, client, true)
 		}
-		if !k.Enabled {
-			return Principal{}, ErrKeyDisabled
+		if err := ctx.Err(); err != nil {
+			return Principal{}, LimitStatus{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
-		// Reading the clock costs more than the rest of this loop on some
-		// machines: do it only for keys that can expire.
-		if !k.ExpiresAt.IsZero() && k.Expired(m.clock()) {
-			return Principal{}, ErrKeyExpired
+	}
+	if len(m.static) > 0 && len(key) <= maxStaticKeyLen {
+		if k, ok := m.static[staticDigest(key)]; ok {
+			return m.admit(ctx, k, client, false)
 		}
+	}
+	if !shaped {
+		return Principal{}, LimitStatus{}, ErrMalformedKey
+	}
+	return Principal{}, LimitStatus{}, ErrUnknownKey
+}
+
+// admit applies a found key's policy, in an order that spends nothing on a
+// request that will be refused: state, age, client address, rate limit,
+// and last the remaining uses (a rate-limited request spends no use).
+func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored bool) (Principal, LimitStatus, error) {
+	p := principalOf(k)
+	if !k.Enabled {
+		return p, LimitStatus{}, ErrKeyDisabled
+	}
+	// Reading the clock costs more than the rest of a cache hit on some
+	// machines: read it only for keys and settings that need it.
+	var now time.Time
+	if !k.ExpiresAt.IsZero() {
+		if now = m.clock(); k.Expired(now) {
+			return p, LimitStatus{}, ErrKeyExpired
+		}
+	}
+	if (m.maxAge > 0 || m.warnAge > 0) && !k.CreatedAt.IsZero() {
+		if now.IsZero() {
+			now = m.clock()
+		}
+		age := now.Sub(k.CreatedAt)
+		if m.maxAge > 0 && age > m.maxAge {
+			return p, LimitStatus{}, ErrKeyTooOld
+		}
+		if m.warnAge > 0 && age > m.warnAge {
+			m.warnOld(k, age, now)
+		}
+	}
+	if len(k.AllowedIPs) > 0 {
+		if a := client.get(); !a.IsValid() || !inPrefixes(a, k.AllowedIPs) {
+			return p, LimitStatus{}, ErrIPNotAllowed
+		}
+	}
+	var st LimitStatus
+	limit := k.RateLimit
+	if limit.IsZero() {
+		limit = m.defaultLimit
+	}
+	if !limit.IsZero() {
+		if now.IsZero() {
+			now = m.clock()
+		}
+		var err error
+		if st, err = m.limiter.Allow(ctx, k.ID, limit, now); err != nil {
+			return p, LimitStatus{}, fmt.Errorf("%w: rate limiter: %w", ErrStoreUnavailable, err)
+		}
+		if !st.Allowed {
+			return p, st, &RateLimitError{Status: st}
+		}
+	}
+	if k.RemainingUses != nil && stored {
+		us, ok := m.store.(UsageStore)
+		if !ok {
+			return p, st, fmt.Errorf("%w: %T cannot count key uses", ErrStoreUnavailable, m.store)
+		}
+		switch _, err := us.SpendUse(ctx, k.ID); {
+		case errors.Is(err, ErrUsageExhausted):
+			return p, st, ErrUsageExhausted
+		case errors.Is(err, ErrNotFound):
+			return p, st, ErrUnknownKey // revoked since it was found
+		case err != nil:
+			return p, st, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+	}
+	if stored {
 		m.usage.record(k.ID, m.clock)
-		return principalOf(&k), nil
 	}
-	if err := ctx.Err(); err != nil {
-		return Principal{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	return p, st, nil
+}
+
+// lifetimeWarnEvery is how often the same old key is logged.
+const lifetimeWarnEvery = time.Hour
+
+// warnOld logs that a key is past its recommended lifetime, at most once
+// per key per lifetimeWarnEvery.
+func (m *Manager) warnOld(k *Key, age time.Duration, now time.Time) {
+	m.warnMu.Lock()
+	last, seen := m.warned[k.ID]
+	if seen && now.Sub(last) < lifetimeWarnEvery {
+		m.warnMu.Unlock()
+		return
 	}
-	return Principal{}, ErrUnknownKey
+	if m.warned == nil {
+		m.warned = map[string]time.Time{}
+	}
+	m.warned[k.ID] = now
+	m.warnMu.Unlock()
+	m.logger.Warn("apikey: key is older than its recommended lifetime; rotate it",
+		"key_id", k.ID, "owner", k.Owner, "name", k.Name,
+		"age", age.Round(time.Second).String(), "recommended", m.warnAge.String())
 }
 
 // hasAcceptedShape reports whether key is well formed with the Manager's
@@ -435,13 +686,16 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (s
 		return "", Key{}, fmt.Errorf("%w: key %s", ErrKeyExpired, id)
 	}
 	plain, next, err := m.issue(ctx, Key{
-		Owner:       old.Owner,
-		Name:        old.Name,
-		Description: old.Description,
-		Scopes:      slices.Clone(old.Scopes),
-		Metadata:    maps.Clone(old.Metadata),
-		Enabled:     old.Enabled,
-		ExpiresAt:   old.ExpiresAt,
+		Owner:         old.Owner,
+		Name:          old.Name,
+		Description:   old.Description,
+		Scopes:        slices.Clone(old.Scopes),
+		Metadata:      maps.Clone(old.Metadata),
+		Enabled:       old.Enabled,
+		ExpiresAt:     old.ExpiresAt,
+		RateLimit:     old.RateLimit,
+		AllowedIPs:    slices.Clone(old.AllowedIPs),
+		RemainingUses: old.Clone().RemainingUses,
 	}, now)
 	if err != nil {
 		return "", Key{}, err

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // A Source is a place in a request where the middleware looks for a key.
@@ -87,18 +90,23 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 // StatusCode maps an error from the middleware or Verify to the HTTP status
 // the default error handler answers with: 401 for a missing, malformed,
-// unknown, disabled or expired key; 400 for conflicting keys; 403 for a
-// missing scope; 503 when the store failed or timed out; 500 otherwise.
+// unknown, disabled, expired or too old key; 400 for conflicting keys; 403
+// for a missing scope, a refused client address or a spent usage limit; 429
+// over a rate limit; 503 when the store or limiter failed or timed out; 500
+// otherwise.
 func StatusCode(err error) int {
 	switch {
 	case errors.Is(err, ErrMissingKey), errors.Is(err, ErrMalformedKey),
 		errors.Is(err, ErrUnknownKey), errors.Is(err, ErrKeyDisabled),
-		errors.Is(err, ErrKeyExpired):
+		errors.Is(err, ErrKeyExpired), errors.Is(err, ErrKeyTooOld):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrConflictingKeys):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrInsufficientScope):
+	case errors.Is(err, ErrInsufficientScope), errors.Is(err, ErrIPNotAllowed),
+		errors.Is(err, ErrUsageExhausted):
 		return http.StatusForbidden
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable
@@ -107,8 +115,9 @@ func StatusCode(err error) int {
 }
 
 // Message returns the short text the default error handler shows a client
-// for err. Disabled, expired, unknown and malformed keys all read "Invalid
-// API key", so a client learns no more than that its key does not work.
+// for err. Disabled, expired, too old, unknown and malformed keys all read
+// "Invalid API key", so a client learns no more than that its key does not
+// work; a valid key refused for its policy is told why.
 func Message(err error) string {
 	switch StatusCode(err) {
 	case http.StatusUnauthorized:
@@ -119,7 +128,15 @@ func Message(err error) string {
 	case http.StatusBadRequest:
 		return "Conflicting API keys"
 	case http.StatusForbidden:
+		switch {
+		case errors.Is(err, ErrIPNotAllowed):
+			return "Access denied from this IP address"
+		case errors.Is(err, ErrUsageExhausted):
+			return "API key usage limit reached"
+		}
 		return "Insufficient scope"
+	case http.StatusTooManyRequests:
+		return "Rate limit exceeded"
 	case http.StatusServiceUnavailable:
 		return "Service unavailable"
 	}
@@ -155,6 +172,7 @@ type middlewareConfig struct {
 	strip     bool
 	preflight bool
 	skip      func(*http.Request) bool
+	trusted   []netip.Prefix
 }
 
 // WithSources sets where the middleware looks for a key, replacing
@@ -219,11 +237,18 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 	}
 	missing, invalid := challenges(cfg.sources, cfg.realm)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
-		if StatusCode(err) == http.StatusUnauthorized {
+		switch StatusCode(err) {
+		case http.StatusUnauthorized:
 			if errors.Is(err, ErrMissingKey) {
 				w.Header().Set("WWW-Authenticate", missing)
 			} else {
 				w.Header().Set("WWW-Authenticate", invalid)
+			}
+		case http.StatusTooManyRequests:
+			var rl *RateLimitError
+			if errors.As(err, &rl) {
+				setRateLimitHeaders(w.Header(), rl.Status)
+				w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(rl.Status.Reset), 10))
 			}
 		}
 		cfg.onError(w, r, err)
@@ -234,15 +259,20 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 				next.ServeHTTP(w, r)
 				return
 			}
+			client := clientAddr{r: r, trusted: cfg.trusted}
 			key, err := extractKey(r, cfg.sources)
+			if err != nil {
+				m.refused(r.Context(), err, &client)
+				fail(w, r, err)
+				return
+			}
+			p, st, err := m.verify(r.Context(), key, &client)
 			if err != nil {
 				fail(w, r, err)
 				return
 			}
-			p, err := m.Verify(r.Context(), key)
-			if err != nil {
-				fail(w, r, err)
-				return
+			if st.Limit > 0 {
+				setRateLimitHeaders(w.Header(), st)
 			}
 			info := &authInfo{principal: p, onError: fail}
 			r = r.WithContext(context.WithValue(r.Context(), contextKey{}, info))
@@ -252,6 +282,21 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// setRateLimitHeaders reports a key's rate-limit window the way the IETF
+// RateLimit header fields draft does: the limit, the requests left, and the
+// seconds until the window resets.
+func setRateLimitHeaders(h http.Header, st LimitStatus) {
+	h.Set("RateLimit-Limit", strconv.Itoa(st.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(max(st.Remaining, 0)))
+	h.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(st.Reset), 10))
+}
+
+// ceilSeconds rounds d up to whole seconds, and never below 1: a client
+// told to retry after 0 seconds would retry at once.
+func ceilSeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
 }
 
 func checkSources(sources []Source) error {

@@ -1,0 +1,91 @@
+package apikey
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// AdminScope is the scope of the admin key read by StaticKeysFromEnv, and
+// the scope the admin API treats as "manages every key".
+const AdminScope = "admin"
+
+// StaticKey is a key given by configuration rather than created in a
+// store, such as an ADMIN_API_KEY environment variable. The Manager keeps
+// only its digest. Static keys are checked after the store, and pass the
+// same checks as stored keys: scopes, allow-lists, rate limits.
+type StaticKey struct {
+	// Key is the plaintext: 16 to 256 printable ASCII characters with no
+	// spaces or commas. It need not have the Manager's prefix.
+	Key string
+	// ID names the key in logs, events and the Principal, such as
+	// "static:admin". It must be unique and must not collide with stored
+	// key IDs; "static:" keeps it apart from generated IDs.
+	ID     string
+	Owner  string
+	Name   string
+	Scopes []string
+	// RateLimit and AllowedIPs work as for stored keys.
+	RateLimit  RateLimit
+	AllowedIPs []netip.Prefix
+}
+
+// Limits on static keys. A short operator-chosen key is guessable; 16
+// characters is a floor, not a recommendation: generate them.
+const (
+	minStaticKeyLen = 16
+	maxStaticKeyLen = 256
+)
+
+// StaticKeysFromEnv reads the keys the code-Q&A dashboards we learn from
+// use: ADMIN_API_KEY, one key with owner "admin" and scope AdminScope, and
+// VALID_API_KEYS, a comma-separated list of keys with owner "static" and
+// no scopes. Unset or empty variables give no keys; a key that is too
+// short or has spaces is an error (wrapping ErrInvalidInput) naming the
+// variable, never the key.
+func StaticKeysFromEnv(getenv func(string) string) ([]StaticKey, error) {
+	var keys []StaticKey
+	if admin := strings.TrimSpace(getenv("ADMIN_API_KEY")); admin != "" {
+		keys = append(keys, StaticKey{Key: admin, ID: "static:admin", Owner: "admin", Name: "ADMIN_API_KEY", Scopes: []string{AdminScope}})
+	}
+	n := 0
+	for _, v := range strings.Split(getenv("VALID_API_KEYS"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n++
+		keys = append(keys, StaticKey{Key: v, ID: fmt.Sprintf("static:valid-%d", n), Owner: "static", Name: fmt.Sprintf("VALID_API_KEYS #%d", n)})
+	}
+	for _, k := range keys {
+		if err := checkStaticKey(k); err != nil {
+			return nil, fmt.Errorf("%w (from %s)", err, strings.SplitN(k.Name, " ", 2)[0])
+		}
+	}
+	return keys, nil
+}
+
+func checkStaticKey(k StaticKey) error {
+	if len(k.Key) < minStaticKeyLen || len(k.Key) > maxStaticKeyLen {
+		return fmt.Errorf("%w: static key %s must be %d to %d characters", ErrInvalidInput, k.ID, minStaticKeyLen, maxStaticKeyLen)
+	}
+	for i := 0; i < len(k.Key); i++ {
+		if c := k.Key[i]; c <= ' ' || c > '~' || c == ',' {
+			return fmt.Errorf("%w: static key %s must be printable ASCII without spaces or commas", ErrInvalidInput, k.ID)
+		}
+	}
+	if k.ID == "" || k.Owner == "" {
+		return fmt.Errorf("%w: static key needs an ID and an owner", ErrInvalidInput)
+	}
+	if _, err := CleanScopes(k.Scopes); err != nil {
+		return err
+	}
+	return checkRateLimit(k.RateLimit)
+}
+
+// staticDigest is how static keys are looked up: plain SHA-256 of the
+// whole key, whatever Hashers the Manager uses for stored keys (static keys
+// never reach a store).
+func staticDigest(key string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(key))
+}
