@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -130,5 +131,45 @@ func BenchmarkMiddlewareRefusals(b *testing.B) {
 		{"reason=disabled", disabled},
 	} {
 		b.Run(c.name, func(b *testing.B) { runRequests(b, h, c.key) })
+	}
+}
+
+// BenchmarkPolicy shows what each per-key policy costs on the hot path,
+// beside a key that has none (which must cost what BenchmarkMiddleware's
+// apikey row does):
+//
+//	go test -run '^$' -bench 'Policy' -benchmem -count 6 . | benchstat -col /policy -
+func BenchmarkPolicy(b *testing.B) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		opts []apikey.Option
+		key  apikey.NewKey
+	}{
+		{"none", nil, apikey.NewKey{}},
+		{"ratelimit", nil, apikey.NewKey{RateLimit: apikey.RateLimit{Limit: 1 << 30, Window: time.Hour}}},
+		{"allowlist", nil, apikey.NewKey{AllowedIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}},
+		{"expiry", nil, apikey.NewKey{ExpiresAt: time.Now().Add(time.Hour)}},
+		{"observer", []apikey.Option{apikey.WithObserver(func(context.Context, apikey.Event) {})}, apikey.NewKey{}},
+	}
+	for _, c := range cases {
+		b.Run("policy="+c.name, func(b *testing.B) {
+			m := apikey.New(apikey.NewMemoryStore(), append(c.opts, apikey.WithLastUsedInterval(time.Minute))...)
+			defer m.Close()
+			c.key.Owner = "alice"
+			plain, _, err := m.Create(ctx, c.key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := m.Middleware()(benchHandler(func(r *http.Request) string {
+				p, _ := apikey.FromContext(r.Context())
+				return p.Owner
+			}))
+			benchSink = ""
+			runRequests(b, h, plain)
+			if benchSink != "alice" {
+				b.Fatalf("handler saw owner %q, want alice", benchSink)
+			}
+		})
 	}
 }

@@ -288,9 +288,17 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 // RateLimit header fields draft does: the limit, the requests left, and the
 // seconds until the window resets.
 func setRateLimitHeaders(h http.Header, st LimitStatus) {
-	h.Set("RateLimit-Limit", strconv.Itoa(st.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(max(st.Remaining, 0)))
-	h.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(st.Reset), 10))
+	// Canonical keys set directly, sharing one backing array: Header.Set
+	// would canonicalise each name and allocate a slice per header on
+	// every request of a rate-limited key.
+	v := []string{
+		strconv.Itoa(st.Limit),
+		strconv.Itoa(max(st.Remaining, 0)),
+		strconv.FormatInt(ceilSeconds(st.Reset), 10),
+	}
+	h["Ratelimit-Limit"] = v[0:1:1]
+	h["Ratelimit-Remaining"] = v[1:2:2]
+	h["Ratelimit-Reset"] = v[2:3:3]
 }
 
 // ceilSeconds rounds d up to whole seconds, and never below 1: a client
