@@ -149,3 +149,21 @@ func TestCloneIsDeep(t *testing.T) {
 	assert.Equal(t, "a", p.Scopes[0])
 	assert.Equal(t, "1", p.Metadata["x"])
 }
+
+func TestAuthContextKeepsParent(t *testing.T) {
+	type other struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), other{}, "kept"))
+	ctx := NewContext(parent, Principal{Owner: "alice"})
+	assert.Equal(t, "kept", ctx.Value(other{}), "other values pass through")
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	cancel()
+	<-child.Done() // cancellation propagates through the auth context
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	p, ok := FromContext(child)
+	assert.True(t, ok)
+	assert.Equal(t, "alice", p.Owner)
+	// A nested principal shadows the outer one, as WithValue would.
+	inner, _ := FromContext(NewContext(child, Principal{Owner: "bob"}))
+	assert.Equal(t, "bob", inner.Owner)
+}

@@ -24,9 +24,11 @@ type Hasher interface {
 	// ID names the algorithm and, for keyed hashes, which secret; it is
 	// stored with each key. It must be unique among a Manager's hashers.
 	ID() string
-	// Digest returns the digest of key. It must be deterministic and safe for
-	// concurrent use.
-	Digest(key string) []byte
+	// Sum appends the digest of key to b and returns the resulting slice,
+	// as hash.Hash's Sum does, so the caller chooses where the digest
+	// lives. It must be deterministic and safe for concurrent use, and must
+	// not keep b.
+	Sum(b []byte, key string) []byte
 }
 
 // SHA256 returns the default Hasher: plain SHA-256, with ID "sha256".
@@ -36,7 +38,7 @@ type sha256Hasher struct{}
 
 func (sha256Hasher) ID() string { return "sha256" }
 
-func (sha256Hasher) Digest(key string) []byte {
+func (sha256Hasher) Sum(b []byte, key string) []byte {
 	var sum [sha256.Size]byte
 	if len(key) <= maxKeyLen {
 		// Copying to the stack spares the heap allocation []byte(key)
@@ -47,7 +49,7 @@ func (sha256Hasher) Digest(key string) []byte {
 	} else {
 		sum = sha256.Sum256([]byte(key))
 	}
-	return sum[:]
+	return append(b, sum[:]...)
 }
 
 // MinSecretLen is the shortest secret HMACSHA256 accepts, in bytes.
@@ -81,13 +83,13 @@ type hmacHasher struct {
 
 func (h *hmacHasher) ID() string { return h.id }
 
-func (h *hmacHasher) Digest(key string) []byte {
+func (h *hmacHasher) Sum(b []byte, key string) []byte {
 	mac := h.pool.Get().(hash.Hash)
 	mac.Reset()
 	_, _ = io.WriteString(mac, key)
-	sum := mac.Sum(make([]byte, 0, sha256.Size))
+	b = mac.Sum(b)
 	h.pool.Put(mac)
-	return sum
+	return b
 }
 
 // equalDigests compares two digests in constant time.

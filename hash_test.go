@@ -15,7 +15,7 @@ func TestSHA256Hasher(t *testing.T) {
 	h := SHA256()
 	assert.Equal(t, "sha256", h.ID())
 	sum := sha256.Sum256([]byte("ak_x"))
-	assert.Equal(t, sum[:], h.Digest("ak_x"))
+	assert.Equal(t, sum[:], h.Sum(nil, "ak_x"))
 }
 
 func TestHMACSHA256Hasher(t *testing.T) {
@@ -31,16 +31,16 @@ func TestHMACSHA256Hasher(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(h.Digest("ak_x")))
+				assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(h.Sum(nil, "ak_x")))
 			}
 		})
 	}
 	wg.Wait()
-	assert.NotEqual(t, SHA256().Digest("ak_x"), h.Digest("ak_x"))
+	assert.NotEqual(t, SHA256().Sum(nil, "ak_x"), h.Sum(nil, "ak_x"))
 
 	// Changing the caller's secret slice afterwards must not change digests.
 	secret[0] = 'X'
-	assert.Equal(t, want, h.Digest("ak_x"))
+	assert.Equal(t, want, h.Sum(nil, "ak_x"))
 }
 
 func TestHMACSHA256Refuses(t *testing.T) {
@@ -64,4 +64,17 @@ func TestEqualDigests(t *testing.T) {
 	assert.False(t, equalDigests([]byte{1, 2}, []byte{1, 3}))
 	assert.False(t, equalDigests([]byte{1, 2}, []byte{1}))
 	assert.False(t, equalDigests(nil, []byte{1}))
+}
+
+func TestHasherSumAppends(t *testing.T) {
+	pepper, err := HMACSHA256("v1", make([]byte, 32))
+	require.NoError(t, err)
+	for _, h := range []Hasher{SHA256(), pepper} {
+		prefix := []byte("head")
+		out := h.Sum(prefix, "ak_x")
+		assert.Equal(t, "head", string(out[:4]), h.ID())
+		assert.Equal(t, h.Sum(nil, "ak_x"), out[4:], h.ID())
+		buf := make([]byte, 0, 64)
+		assert.Equal(t, h.Sum(nil, "ak_x"), h.Sum(buf, "ak_x"), h.ID())
+	}
 }

@@ -285,7 +285,7 @@ func (m *Manager) issue(ctx context.Context, k Key, now time.Time) (string, Key,
 	}
 	k.Start = keyStart(plain)
 	k.Hash = m.hashers[0].ID()
-	k.Digest = m.hashers[0].Digest(plain)
+	k.Digest = m.hashers[0].Sum(nil, plain)
 	k.CreatedAt, k.UpdatedAt = now, now
 	if err := m.store.Create(ctx, k); err != nil {
 		return "", Key{}, fmt.Errorf("apikey: storing new key: %w", err)
@@ -412,29 +412,31 @@ func CleanScopes(scopes []string) ([]string, error) {
 // (ErrIPNotAllowed); use VerifyFrom for those. The returned Principal's
 // Scopes and Metadata are shared: do not modify them.
 func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
-	p, _, err := m.verify(ctx, key, nil)
+	p, _, err := m.verify(ctx, key, nil, nil)
 	return p, err
 }
 
 // VerifyFrom is Verify for a request from the client address client, which
 // keys with AllowedIPs are checked against.
 func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr) (Principal, error) {
-	p, _, err := m.verify(ctx, key, knownAddr(client))
+	p, _, err := m.verify(ctx, key, knownAddr(client), nil)
 	return p, err
 }
 
 // verify is the one decision path, shared by Verify, VerifyFrom and the
 // middleware. It returns the rate-limit state for keys that have a limit.
-func (m *Manager) verify(ctx context.Context, key string, client *clientAddr) (Principal, LimitStatus, error) {
+// Digests are computed into buf when it is large enough (the middleware
+// lends space in an allocation it makes anyway).
+func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, buf []byte) (Principal, LimitStatus, error) {
 	if m.observe == nil {
-		p, st, err := m.decide(ctx, key, client)
+		p, st, err := m.decide(ctx, key, client, buf)
 		if err != nil {
 			return Principal{}, st, err
 		}
 		return p, st, nil
 	}
 	start := time.Now()
-	p, st, err := m.decide(ctx, key, client)
+	p, st, err := m.decide(ctx, key, client, buf)
 	m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err, ClientIP: client.get(), Latency: time.Since(start)})
 	if err != nil {
 		return Principal{}, st, err
@@ -453,11 +455,11 @@ func (m *Manager) refused(ctx context.Context, err error, client *clientAddr) {
 // decide finds the key, in the store and then among the static keys, and
 // admits it or not. On refusal of a found key, the Principal still names it
 // (for the observer).
-func (m *Manager) decide(ctx context.Context, key string, client *clientAddr) (Principal, LimitStatus, error) {
+func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, buf []byte) (Principal, LimitStatus, error) {
 	shaped := m.hasAcceptedShape(key)
 	if shaped {
 		for i, h := range m.hashers {
-			digest := h.Digest(key)
+			digest := h.Sum(buf[:0], key)
 			k, err := m.store.FindByDigest(ctx, digest)
 			if errors.Is(err, ErrNotFound) {
 				continue

@@ -266,7 +266,10 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 				fail(w, r, err)
 				return
 			}
-			p, st, err := m.verify(r.Context(), key, &client)
+			// One allocation for the request's context, which also holds
+			// the digest while the key is verified.
+			ac := &authContext{}
+			p, st, err := m.verify(r.Context(), key, &client, ac.digest[:0])
 			if err != nil {
 				fail(w, r, err)
 				return
@@ -274,8 +277,8 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			if st.Limit > 0 {
 				setRateLimitHeaders(w.Header(), st)
 			}
-			info := &authInfo{principal: p, onError: fail}
-			r = r.WithContext(context.WithValue(r.Context(), contextKey{}, info))
+			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail}
+			r = r.WithContext(ac)
 			if cfg.strip {
 				stripCredentials(r, cfg.sources)
 			}

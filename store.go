@@ -37,7 +37,8 @@ type Store interface {
 	Get(ctx context.Context, id string) (Key, error)
 	// FindByDigest returns the key with the given digest, or an error
 	// wrapping ErrNotFound. It is on the hot path of every request: it must
-	// be one indexed lookup, never a scan.
+	// be one indexed lookup, never a scan. It must not keep digest, whose
+	// memory the caller reuses.
 	FindByDigest(ctx context.Context, digest []byte) (Key, error)
 	// List returns up to opts.Limit keys in ascending ID order (comparing
 	// bytes, as Go strings do), only those with an ID greater than
