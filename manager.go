@@ -323,30 +323,14 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(nk.Metadata) > maxMetadata {
-		return nil, fmt.Errorf("%w: at most %d metadata entries", ErrInvalidInput, maxMetadata)
-	}
-	for k, v := range nk.Metadata {
-		if k == "" {
-			return nil, fmt.Errorf("%w: metadata key is empty", ErrInvalidInput)
-		}
-		if err := checkText("metadata key", k, maxMetadataKeyLen, false); err != nil {
-			return nil, err
-		}
-		if err := checkText("metadata value", v, maxMetadataValLen, true); err != nil {
-			return nil, err
-		}
+	if err := checkMetadata(nk.Metadata); err != nil {
+		return nil, err
 	}
 	if err := checkRateLimit(nk.RateLimit); err != nil {
 		return nil, err
 	}
-	if len(nk.AllowedIPs) > maxAllowedIPs {
-		return nil, fmt.Errorf("%w: at most %d allowed IP ranges", ErrInvalidInput, maxAllowedIPs)
-	}
-	for _, p := range nk.AllowedIPs {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("%w: invalid allowed IP range %v", ErrInvalidInput, p)
-		}
+	if err := checkPrefixes(nk.AllowedIPs); err != nil {
+		return nil, err
 	}
 	if nk.MaxUses < 0 {
 		return nil, fmt.Errorf("%w: negative MaxUses", ErrInvalidInput)

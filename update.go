@@ -1,0 +1,164 @@
+package apikey
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// A KeyChange is one change for [Manager.Update], made by SetName,
+// SetScopes, SetEnabled and the other Set functions, which check their
+// input.
+type KeyChange struct {
+	apply func(*Key)
+	err   error
+}
+
+// SetName changes a key's name.
+func SetName(name string) KeyChange {
+	return KeyChange{err: checkText("name", name, maxNameLen, false), apply: func(k *Key) { k.Name = name }}
+}
+
+// SetDescription changes a key's description.
+func SetDescription(description string) KeyChange {
+	return KeyChange{err: checkText("description", description, maxDescriptionLen, true), apply: func(k *Key) { k.Description = description }}
+}
+
+// SetScopes replaces a key's scopes; no scopes removes them all.
+func SetScopes(scopes ...string) KeyChange {
+	clean, err := CleanScopes(scopes)
+	return KeyChange{err: err, apply: func(k *Key) { k.Scopes = clean }}
+}
+
+// SetMetadata replaces a key's metadata; nil removes it.
+func SetMetadata(metadata map[string]string) KeyChange {
+	m := maps.Clone(metadata)
+	return KeyChange{err: checkMetadata(m), apply: func(k *Key) { k.Metadata = m }}
+}
+
+// SetEnabled enables or disables a key.
+func SetEnabled(enabled bool) KeyChange {
+	return KeyChange{apply: func(k *Key) { k.Enabled = enabled }}
+}
+
+// SetExpiry sets when a key stops working; the zero time removes the
+// expiry. A time in the past expires the key at once.
+func SetExpiry(t time.Time) KeyChange {
+	t = t.UTC().Truncate(time.Microsecond)
+	if t.IsZero() {
+		t = time.Time{}
+	}
+	return KeyChange{apply: func(k *Key) { k.ExpiresAt = t }}
+}
+
+// SetRateLimit sets a key's own rate limit; the zero RateLimit returns it
+// to the Manager's default.
+func SetRateLimit(r RateLimit) KeyChange {
+	return KeyChange{err: checkRateLimit(r), apply: func(k *Key) { k.RateLimit = r }}
+}
+
+// SetAllowedIPs sets the client address ranges a key works from; none
+// removes the restriction.
+func SetAllowedIPs(prefixes ...netip.Prefix) KeyChange {
+	err := checkPrefixes(prefixes)
+	masked := maskPrefixes(prefixes)
+	return KeyChange{err: err, apply: func(k *Key) { k.AllowedIPs = masked }}
+}
+
+// SetRemainingUses gives a key n more uses in all (n >= 0; zero refuses
+// it from now on). Use NoUsageLimit to lift the limit.
+func SetRemainingUses(n int64) KeyChange {
+	var err error
+	if n < 0 {
+		err = fmt.Errorf("%w: negative remaining uses", ErrInvalidInput)
+	}
+	return KeyChange{err: err, apply: func(k *Key) { k.RemainingUses = &n }}
+}
+
+// NoUsageLimit lifts a key's usage limit.
+func NoUsageLimit() KeyChange {
+	return KeyChange{apply: func(k *Key) { k.RemainingUses = nil }}
+}
+
+// Update applies changes to the key with the given ID, atomically, and
+// returns the stored key. Invalid changes are refused before the store is
+// touched (ErrInvalidInput); an unknown ID is ErrNotFound. UpdatedAt is set
+// to now. The owner, secret and creation time of a key never change.
+func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (Key, error) {
+	for _, c := range changes {
+		if c.apply == nil {
+			return Key{}, fmt.Errorf("%w: zero KeyChange; use the Set functions", ErrInvalidInput)
+		}
+		if c.err != nil {
+			return Key{}, c.err
+		}
+	}
+	now := m.clock()
+	k, err := m.store.Update(ctx, id, func(k *Key) error {
+		for _, c := range changes {
+			c.apply(k)
+		}
+		k.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	return k.Clone(), nil
+}
+
+// KeyState is the state of a key at a given time, for lists and displays.
+type KeyState string
+
+// The states of a key; see Key.State.
+const (
+	StateEnabled   KeyState = "enabled"
+	StateDisabled  KeyState = "disabled"
+	StateExpired   KeyState = "expired"
+	StateExhausted KeyState = "exhausted"
+)
+
+// State returns whether k would be refused at now for its own state:
+// disabled, expired, exhausted (no uses left), or else enabled.
+func (k Key) State(now time.Time) KeyState {
+	switch {
+	case !k.Enabled:
+		return StateDisabled
+	case k.Expired(now):
+		return StateExpired
+	case k.RemainingUses != nil && *k.RemainingUses <= 0:
+		return StateExhausted
+	}
+	return StateEnabled
+}
+
+func checkPrefixes(prefixes []netip.Prefix) error {
+	if len(prefixes) > maxAllowedIPs {
+		return fmt.Errorf("%w: at most %d allowed IP ranges", ErrInvalidInput, maxAllowedIPs)
+	}
+	if slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return !p.IsValid() }) {
+		return fmt.Errorf("%w: invalid allowed IP range", ErrInvalidInput)
+	}
+	return nil
+}
+
+func checkMetadata(metadata map[string]string) error {
+	if len(metadata) > maxMetadata {
+		return fmt.Errorf("%w: at most %d metadata entries", ErrInvalidInput, maxMetadata)
+	}
+	for k, v := range metadata {
+		if k == "" {
+			return fmt.Errorf("%w: metadata key is empty", ErrInvalidInput)
+		}
+		if err := checkText("metadata key", k, maxMetadataKeyLen, false); err != nil {
+			return err
+		}
+		if err := checkText("metadata value", v, maxMetadataValLen, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package apikey_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUpdate(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewCachedStore(apikey.NewMemoryStore()), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{Name: "ci", Scopes: []string{"a"}, MaxUses: 3})
+
+	clock.Advance(time.Minute)
+	got, err := m.Update(ctx, k.ID,
+		apikey.SetName("deploy"),
+		apikey.SetDescription("multi\nline"),
+		apikey.SetScopes("b", "c", "b"),
+		apikey.SetMetadata(map[string]string{"team": "ops"}),
+		apikey.SetExpiry(clock.Now().Add(time.Hour)),
+		apikey.SetRateLimit(apikey.RateLimit{Limit: 5, Window: time.Second}),
+		apikey.SetAllowedIPs(netip.MustParsePrefix("192.0.2.9/24")),
+		apikey.NoUsageLimit(),
+	)
+	require.NoError(t, err)
+	assert.Equal(t, "deploy", got.Name)
+	assert.Equal(t, "multi\nline", got.Description)
+	assert.Equal(t, []string{"b", "c"}, got.Scopes)
+	assert.Equal(t, map[string]string{"team": "ops"}, got.Metadata)
+	assert.Equal(t, clock.Now().Add(time.Hour), got.ExpiresAt)
+	assert.Equal(t, apikey.RateLimit{Limit: 5, Window: time.Second}, got.RateLimit)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, got.AllowedIPs)
+	assert.Nil(t, got.RemainingUses)
+	assert.Equal(t, clock.Now(), got.UpdatedAt)
+	assert.Equal(t, k.CreatedAt, got.CreatedAt)
+	assert.Equal(t, k.Owner, got.Owner)
+
+	// The change is seen by verification at once, through the cache.
+	p, err := m.VerifyFrom(ctx, plain, netip.MustParseAddr("192.0.2.200"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b", "c"}, p.Scopes)
+	_, err = m.Update(ctx, k.ID, apikey.SetEnabled(false))
+	require.NoError(t, err)
+	_, err = m.VerifyFrom(ctx, plain, netip.MustParseAddr("192.0.2.200"))
+	require.ErrorIs(t, err, apikey.ErrKeyDisabled)
+	_, err = m.Update(ctx, k.ID, apikey.SetEnabled(true), apikey.SetExpiry(time.Time{}), apikey.SetRemainingUses(0))
+	require.NoError(t, err)
+	_, err = m.VerifyFrom(ctx, plain, netip.MustParseAddr("192.0.2.200"))
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+
+	// Bad changes are refused before the store is touched.
+	before, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	for name, c := range map[string]apikey.KeyChange{
+		"scope with space":  apikey.SetScopes("a b"),
+		"long name":         apikey.SetName(strings.Repeat("n", 300)),
+		"control character": apikey.SetDescription("\x00"),
+		"half rate limit":   apikey.SetRateLimit(apikey.RateLimit{Limit: 3}),
+		"invalid prefix":    apikey.SetAllowedIPs(netip.Prefix{}),
+		"negative uses":     apikey.SetRemainingUses(-1),
+		"empty metadata":    apikey.SetMetadata(map[string]string{"": "x"}),
+		"zero KeyChange":    {},
+	} {
+		_, err := m.Update(ctx, k.ID, apikey.SetName("should not stick"), c)
+		assert.ErrorIs(t, err, apikey.ErrInvalidInput, name)
+	}
+	after, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+
+	_, err = m.Update(ctx, "missing", apikey.SetName("x"))
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
+}
+
+func TestKeyState(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	zero, two := int64(0), int64(2)
+	for want, k := range map[apikey.KeyState]apikey.Key{
+		apikey.StateEnabled:   {Enabled: true, RemainingUses: &two},
+		apikey.StateDisabled:  {Enabled: false, ExpiresAt: now.Add(-time.Hour)},
+		apikey.StateExpired:   {Enabled: true, ExpiresAt: now},
+		apikey.StateExhausted: {Enabled: true, RemainingUses: &zero},
+	} {
+		assert.Equal(t, want, k.State(now))
+	}
+}
