@@ -159,31 +159,54 @@ func (k Key) Clone() Key {
 
 // Principal is who a verified request acts for: the key and its owner.
 //
-// The Scopes and Metadata of a Principal taken from a request context are
-// shared between requests: read them, do not modify them (use [Principal.Clone]
-// for a copy to change).
+// Its scopes and metadata are read through methods that return copies:
+// the Principal of a request shares them with the verification cache and
+// the other requests made with the same key, so handing out the slice or
+// map itself would let one handler's write corrupt them all.
 type Principal struct {
-	KeyID    string
-	Owner    string
-	Name     string
-	Scopes   []string
-	Metadata map[string]string
+	// KeyID is the ID of the key used, or "static:…" for a static key.
+	KeyID string
+	// Owner is who the key acts for.
+	Owner string
+	// Name is the key's label.
+	Name string
+
+	scopes   []string
+	metadata map[string]string
 }
+
+// Scopes returns a copy of the principal's scopes.
+func (p Principal) Scopes() []string { return slices.Clone(p.scopes) }
 
 // HasScope reports whether the principal was granted scope.
 func (p Principal) HasScope(scope string) bool {
-	return slices.Contains(p.Scopes, scope)
+	return slices.Contains(p.scopes, scope)
 }
 
-// Clone returns a deep copy of p.
-func (p Principal) Clone() Principal {
-	p.Scopes = slices.Clone(p.Scopes)
-	p.Metadata = maps.Clone(p.Metadata)
+// Metadata returns a copy of the key's metadata.
+func (p Principal) Metadata() map[string]string { return maps.Clone(p.metadata) }
+
+// MetadataValue returns one metadata value of the key.
+func (p Principal) MetadataValue(name string) (string, bool) {
+	v, ok := p.metadata[name]
+	return v, ok
+}
+
+// WithScopes returns a copy of p with the given scopes, for building
+// principals in tests (see NewContext).
+func (p Principal) WithScopes(scopes ...string) Principal {
+	p.scopes = slices.Clip(slices.Clone(scopes))
+	return p
+}
+
+// WithMetadata returns a copy of p with the given metadata, for tests.
+func (p Principal) WithMetadata(metadata map[string]string) Principal {
+	p.metadata = maps.Clone(metadata)
 	return p
 }
 
 func principalOf(k *Key) Principal {
-	return Principal{KeyID: k.ID, Owner: k.Owner, Name: k.Name, Scopes: k.Scopes, Metadata: k.Metadata}
+	return Principal{KeyID: k.ID, Owner: k.Owner, Name: k.Name, scopes: k.Scopes, metadata: k.Metadata}
 }
 
 // authInfo is what the middleware puts on the request context: the

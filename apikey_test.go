@@ -128,7 +128,7 @@ func TestNewIDSortsByTime(t *testing.T) {
 func TestContextHelpers(t *testing.T) {
 	_, ok := FromContext(context.Background())
 	assert.False(t, ok)
-	p := Principal{KeyID: "k1", Owner: "alice", Scopes: []string{"read"}}
+	p := Principal{KeyID: "k1", Owner: "alice"}.WithScopes("read")
 	got, ok := FromContext(NewContext(context.Background(), p))
 	require.True(t, ok)
 	assert.Equal(t, p, got)
@@ -143,11 +143,13 @@ func TestCloneIsDeep(t *testing.T) {
 	assert.Equal(t, "a", k.Scopes[0])
 	assert.Equal(t, "1", k.Metadata["x"])
 	assert.Equal(t, byte(1), k.Digest[0])
-	p := Principal{Scopes: []string{"a"}, Metadata: map[string]string{"x": "1"}}
-	pc := p.Clone()
-	pc.Scopes[0], pc.Metadata["x"] = "b", "2"
-	assert.Equal(t, "a", p.Scopes[0])
-	assert.Equal(t, "1", p.Metadata["x"])
+	p := Principal{}.WithScopes("a").WithMetadata(map[string]string{"x": "1"})
+	scopes, meta := p.Scopes(), p.Metadata()
+	scopes[0], meta["x"] = "b", "2"
+	assert.Equal(t, []string{"a"}, p.Scopes(), "Scopes returns a copy")
+	v, ok := p.MetadataValue("x")
+	assert.True(t, ok)
+	assert.Equal(t, "1", v, "Metadata returns a copy")
 }
 
 func TestAuthContextKeepsParent(t *testing.T) {

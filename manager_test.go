@@ -115,11 +115,21 @@ func TestCreateAndVerify(t *testing.T) {
 
 	p, err := m.Verify(ctx, plain)
 	require.NoError(t, err)
-	assert.Equal(t, apikey.Principal{
-		KeyID: k.ID, Owner: "alice", Name: "ci",
-		Scopes:   []string{"bots:read", "bots:write"},
-		Metadata: map[string]string{"team": "infra"},
-	}, p)
+	assert.Equal(t, apikey.Principal{KeyID: k.ID, Owner: "alice", Name: "ci"}.
+		WithScopes("bots:read", "bots:write").
+		WithMetadata(map[string]string{"team": "infra"}), p)
+	assert.Equal(t, []string{"bots:read", "bots:write"}, p.Scopes())
+	v, ok := p.MetadataValue("team")
+	assert.True(t, ok)
+	assert.Equal(t, "infra", v)
+
+	// A handler changing what it was given changes nothing stored.
+	p.Scopes()[0] = "admin"
+	p.Metadata()["team"] = "mallory"
+	again, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"bots:read", "bots:write"}, again.Scopes())
+	assert.Equal(t, map[string]string{"team": "infra"}, again.Metadata())
 
 	got, err := m.Get(ctx, k.ID)
 	require.NoError(t, err)

@@ -356,7 +356,7 @@ func TestRequireScopes(t *testing.T) {
 	assert.ErrorIs(t, seen, apikey.ErrInsufficientScope)
 
 	// A principal set by NewContext (as in handler tests) is honoured.
-	ctx := apikey.NewContext(context.Background(), apikey.Principal{Owner: "t", Scopes: []string{"bots:read"}})
+	ctx := apikey.NewContext(context.Background(), apikey.Principal{Owner: "t"}.WithScopes("bots:read"))
 	assert.Equal(t, http.StatusOK, serve(apikey.RequireScopes("bots:read")(whoami), get("/").WithContext(ctx)).Code)
 	assert.Equal(t, http.StatusForbidden, serve(apikey.RequireScopes("x")(whoami), get("/").WithContext(ctx)).Code)
 }

@@ -45,7 +45,7 @@ func TestUpdate(t *testing.T) {
 	// The change is seen by verification at once, through the cache.
 	p, err := m.VerifyFrom(ctx, plain, netip.MustParseAddr("192.0.2.200"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"b", "c"}, p.Scopes)
+	assert.Equal(t, []string{"b", "c"}, p.Scopes())
 	_, err = m.Update(ctx, k.ID, apikey.SetEnabled(false))
 	require.NoError(t, err)
 	_, err = m.VerifyFrom(ctx, plain, netip.MustParseAddr("192.0.2.200"))

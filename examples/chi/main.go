@@ -108,7 +108,7 @@ func newRouter(keys *apikey.Manager) http.Handler {
 // whoami answers with the principal the key belongs to.
 func whoami(w http.ResponseWriter, r *http.Request) {
 	p, _ := apikey.FromContext(r.Context())
-	writeJSON(w, map[string]any{"key_id": p.KeyID, "owner": p.Owner, "name": p.Name, "scopes": p.Scopes})
+	writeJSON(w, map[string]any{"key_id": p.KeyID, "owner": p.Owner, "name": p.Name, "scopes": p.Scopes()})
 }
 
 func listBots(w http.ResponseWriter, r *http.Request) {
