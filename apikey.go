@@ -64,6 +64,10 @@ var (
 	// ErrKeyTooOld means the key is older than the hard maximum lifetime
 	// (see [WithMaxKeyAge]).
 	ErrKeyTooOld = errors.New("apikey: API key older than its maximum lifetime")
+	// ErrConflict means a key changed while an operation on it was under
+	// way, or was already rotated; nothing was changed, and the operation
+	// may be tried again.
+	ErrConflict = errors.New("apikey: key changed concurrently")
 	// ErrInvalidInput means an argument to a Manager method was invalid, for
 	// example an empty owner or a scope with spaces. The wrapped message says
 	// which.
@@ -116,6 +120,9 @@ type Key struct {
 	// make; once it reaches zero the key is refused with ErrUsageExhausted.
 	// nil means no limit.
 	RemainingUses *int64
+	// RotatedTo is the ID of the key that replaced this one in a rotation
+	// (see [Manager.Rotate]), or "" if it was never rotated.
+	RotatedTo string
 }
 
 // RateLimit is a number of requests allowed per window of time, counted in

@@ -280,7 +280,9 @@ func (m *Manager) issue(ctx context.Context, k Key, now time.Time) (string, Key,
 	if err != nil {
 		return "", Key{}, err
 	}
-	if k.ID, err = newID(now); err != nil {
+	// The ID's time part comes from the real clock, not WithClock's: a
+	// test clock set in the future would otherwise pin every later ID.
+	if k.ID, err = newID(time.Now()); err != nil {
 		return "", Key{}, err
 	}
 	k.Start = keyStart(plain)
@@ -335,6 +337,8 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 	if nk.MaxUses < 0 {
 		return nil, fmt.Errorf("%w: negative MaxUses", ErrInvalidInput)
 	}
+	nk.ExpiresAt = nk.ExpiresAt.UTC().Truncate(time.Microsecond)
+	nk.RateLimit.Window = nk.RateLimit.Window.Truncate(time.Microsecond)
 	if !nk.ExpiresAt.IsZero() && !nk.ExpiresAt.After(now) {
 		return nil, fmt.Errorf("%w: expiry %s is not in the future", ErrInvalidInput, nk.ExpiresAt.Format(time.RFC3339))
 	}
@@ -579,6 +583,9 @@ func (m *Manager) hasAcceptedShape(key string) bool {
 
 // Get returns the key with the given ID, or an error wrapping ErrNotFound.
 func (m *Manager) Get(ctx context.Context, id string) (Key, error) {
+	if err := checkID(id); err != nil {
+		return Key{}, err
+	}
 	k, err := m.store.Get(ctx, id)
 	if err != nil {
 		return Key{}, err
@@ -603,6 +610,12 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) (Page, error) {
 		opts.Limit = DefaultListLimit
 	case opts.Limit > MaxListLimit:
 		opts.Limit = MaxListLimit
+	}
+	if err := checkText("owner", opts.Owner, maxOwnerLen, false); err != nil {
+		return Page{}, err
+	}
+	if err := checkText("cursor", opts.After, 64, false); err != nil {
+		return Page{}, err
 	}
 	limit := opts.Limit
 	opts.Limit++ // one more tells whether there is a next page
@@ -634,6 +647,9 @@ func (m *Manager) Enable(ctx context.Context, id string) (Key, error) {
 }
 
 func (m *Manager) setEnabled(ctx context.Context, id string, enabled bool) (Key, error) {
+	if err := checkID(id); err != nil {
+		return Key{}, err
+	}
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
 		if k.Enabled != enabled {
 			k.Enabled = enabled
@@ -651,25 +667,42 @@ func (m *Manager) setEnabled(ctx context.Context, id string, enabled bool) (Key,
 // enabled again. It returns an error wrapping ErrNotFound if there is no
 // such key.
 func (m *Manager) Revoke(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
 	return m.store.Delete(ctx, id)
 }
 
 // Rotate issues a new key with the same owner, name, description, scopes,
-// metadata, expiry and enabled state as the key with the given ID, and makes
-// the old key expire after grace (at once when grace is zero, never later
-// than it would have). It returns the new plaintext key, shown once, and the
-// new record. An expired key cannot be rotated (ErrKeyExpired).
+// metadata, expiry, policy and enabled state as the key with the given ID,
+// and makes the old key expire after grace (at once when grace is zero,
+// never later than it would have). It returns the new plaintext key, shown
+// once, and the new record; the old record's RotatedTo names the new one.
+//
+// A key is rotated once: rotating it again, or while another process
+// rotates or changes it, fails with ErrConflict and changes nothing. An
+// expired key cannot be rotated (ErrKeyExpired). A usage-limited key
+// passes its remaining uses to the new key, so it must be rotated with no
+// grace (ErrInvalidInput otherwise): two live keys would double its uses.
 func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (string, Key, error) {
 	if grace < 0 {
 		return "", Key{}, fmt.Errorf("%w: negative grace period", ErrInvalidInput)
+	}
+	if err := checkID(id); err != nil {
+		return "", Key{}, err
 	}
 	old, err := m.store.Get(ctx, id)
 	if err != nil {
 		return "", Key{}, err
 	}
 	now := m.clock()
-	if old.Expired(now) {
+	switch {
+	case old.Expired(now):
 		return "", Key{}, fmt.Errorf("%w: key %s", ErrKeyExpired, id)
+	case old.RotatedTo != "":
+		return "", Key{}, fmt.Errorf("%w: key %s was already rotated to %s", ErrConflict, id, old.RotatedTo)
+	case old.RemainingUses != nil && grace > 0:
+		return "", Key{}, fmt.Errorf("%w: key %s has a usage limit; rotate it with no grace period", ErrInvalidInput, id)
 	}
 	plain, next, err := m.issue(ctx, Key{
 		Owner:         old.Owner,
@@ -686,23 +719,45 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (s
 	if err != nil {
 		return "", Key{}, err
 	}
-	end := now.Add(grace)
+	end := now.Add(grace).Truncate(time.Microsecond)
 	_, err = m.store.Update(ctx, id, func(k *Key) error {
+		// The new key copied old: if the key changed since (disabled, used,
+		// rotated elsewhere), the copy is stale and must not go live.
+		if k.RotatedTo != "" || k.Enabled != old.Enabled || !k.ExpiresAt.Equal(old.ExpiresAt) ||
+			!k.UpdatedAt.Equal(old.UpdatedAt) || !sameUses(k.RemainingUses, old.RemainingUses) {
+			return fmt.Errorf("%w: key %s changed while it was rotated", ErrConflict, id)
+		}
 		if k.ExpiresAt.IsZero() || end.Before(k.ExpiresAt) {
 			k.ExpiresAt = end
-			k.UpdatedAt = now
 		}
+		k.RotatedTo = next.ID
+		k.UpdatedAt = now
 		return nil
 	})
 	if err != nil {
-		// Without the old key's expiry the rotation did not happen: take
-		// the new key back rather than leave two live keys.
+		// The old key was not retired: take the new key back rather than
+		// leave two live keys.
 		if derr := m.store.Delete(context.WithoutCancel(ctx), next.ID); derr != nil {
 			return "", Key{}, fmt.Errorf("apikey: rotating %s: %w (and removing the new key %s: %v)", id, err, next.ID, derr)
 		}
 		return "", Key{}, fmt.Errorf("apikey: rotating %s: %w", id, err)
 	}
 	return plain, next, nil
+}
+
+func sameUses(a, b *int64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// checkID answers ErrNotFound for an ID no store could hold (not 1 to 64
+// bytes of UTF-8 without control characters), so stores only ever see
+// well-formed IDs: SQL databases reject some byte sequences with errors of
+// their own, which would read as a store failure.
+func checkID(id string) error {
+	if id == "" || len(id) > 64 || checkText("id", id, 64, false) != nil {
+		return fmt.Errorf("%w: ID %q", ErrNotFound, id)
+	}
+	return nil
 }
 
 // Flush writes the last-used times collected so far to the store, in one

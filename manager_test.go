@@ -582,3 +582,106 @@ func TestAcceptedPrefixes(t *testing.T) {
 	require.Error(t, err)
 	assert.Panics(t, func() { apikey.New(store, apikey.WithAcceptedPrefixes("bad-")) })
 }
+
+// Review finding 2: a rotation must not give a key that was disabled
+// meanwhile an enabled successor.
+func TestRotateRacingDisable(t *testing.T) {
+	ctx := context.Background()
+	store := &disableDuringGet{MemoryStore: apikey.NewMemoryStore()}
+	m := newManager(t, store)
+	_, k := mustCreate(t, m, apikey.NewKey{})
+	store.disable = func() {
+		_, err := m.Disable(ctx, k.ID)
+		require.NoError(t, err)
+	}
+	_, _, err := m.Rotate(ctx, k.ID, time.Hour)
+	require.ErrorIs(t, err, apikey.ErrConflict)
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Keys, 1, "the successor was taken back")
+	assert.False(t, page.Keys[0].Enabled)
+	assert.Empty(t, page.Keys[0].RotatedTo)
+}
+
+// disableDuringGet runs disable right after the first Get, as if an admin
+// disabled the key while Rotate was copying it.
+type disableDuringGet struct {
+	*apikey.MemoryStore
+	disable func()
+}
+
+func (s *disableDuringGet) Get(ctx context.Context, id string) (apikey.Key, error) {
+	k, err := s.MemoryStore.Get(ctx, id)
+	if f := s.disable; f != nil {
+		s.disable = nil
+		f()
+	}
+	return k, err
+}
+
+func TestRotateOnce(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, k := mustCreate(t, m, apikey.NewKey{})
+	var wg sync.WaitGroup
+	var ok, conflict atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			_, _, err := m.Rotate(ctx, k.ID, time.Hour)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, apikey.ErrConflict):
+				conflict.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), ok.Load(), "one successor, however many rotate at once")
+	assert.Equal(t, int64(7), conflict.Load())
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, page.Keys, 2)
+	old, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, page.Keys[1].ID, old.RotatedTo)
+}
+
+// Review finding 3: rotating a usage-limited key must not double its uses.
+func TestRotateUsageLimitedKey(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	oldPlain, k := mustCreate(t, m, apikey.NewKey{MaxUses: 2})
+	_, err := m.Verify(ctx, oldPlain)
+	require.NoError(t, err)
+	_, _, err = m.Rotate(ctx, k.ID, time.Hour)
+	require.ErrorIs(t, err, apikey.ErrInvalidInput, "no grace for usage-limited keys")
+	newPlain, next, err := m.Rotate(ctx, k.ID, 0)
+	require.NoError(t, err)
+	require.NotNil(t, next.RemainingUses)
+	assert.Equal(t, int64(1), *next.RemainingUses, "the uses left move to the new key")
+	_, err = m.Verify(ctx, oldPlain)
+	require.ErrorIs(t, err, apikey.ErrKeyExpired)
+	_, err = m.Verify(ctx, newPlain)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, newPlain)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "two uses in all, across both keys")
+}
+
+// Review finding 5: a sub-microsecond expiry must not make a key that is
+// born expired, nor a rotation store nanoseconds some stores drop.
+func TestSubMicrosecondTimes(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	_, _, err := m.Create(ctx, apikey.NewKey{Owner: "a", ExpiresAt: clock.Now().Add(500 * time.Nanosecond)})
+	require.ErrorIs(t, err, apikey.ErrInvalidInput, "truncated to the microsecond, it is not in the future")
+	_, k := mustCreate(t, m, apikey.NewKey{})
+	_, _, err = m.Rotate(ctx, k.ID, 1500*time.Nanosecond)
+	require.NoError(t, err)
+	old, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, clock.Now().Add(time.Microsecond), old.ExpiresAt)
+}

@@ -170,7 +170,7 @@ type middlewareConfig struct {
 	onError   ErrorHandler
 	realm     string
 	strip     bool
-	preflight bool
+	preflight http.Handler
 	skip      func(*http.Request) bool
 	trusted   []netip.Prefix
 }
@@ -203,11 +203,21 @@ func WithStripCredentials() MiddlewareOption {
 	return func(c *middlewareConfig) { c.strip = true }
 }
 
-// WithPreflight lets CORS preflight requests (OPTIONS with Origin and
-// Access-Control-Request-Method headers) through without a key: browsers
+// WithPreflight answers CORS preflight requests (OPTIONS with Origin and
+// Access-Control-Request-Method headers) without asking for a key: browsers
 // never send credentials on a preflight, so challenging it breaks them.
-func WithPreflight() MiddlewareOption {
-	return func(c *middlewareConfig) { c.preflight = true }
+// Preflights go to cors, your CORS handler, and never to the protected
+// handler, which would otherwise run without a principal for any route
+// that accepts every method. With a nil cors they get 204 No Content.
+func WithPreflight(cors http.Handler) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		c.preflight = cors
+		if cors == nil {
+			c.preflight = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNoContent)
+			})
+		}
+	}
 }
 
 // WithSkip lets requests for which skip returns true through without a key,
@@ -255,7 +265,11 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if cfg.skip != nil && cfg.skip(r) || cfg.preflight && isPreflight(r) {
+			if cfg.preflight != nil && isPreflight(r) {
+				cfg.preflight.ServeHTTP(w, r)
+				return
+			}
+			if cfg.skip != nil && cfg.skip(r) {
 				next.ServeHTTP(w, r)
 				return
 			}

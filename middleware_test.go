@@ -297,24 +297,45 @@ func TestMiddlewareStripCredentials(t *testing.T) {
 
 func TestMiddlewareSkipAndPreflight(t *testing.T) {
 	f := newFixture(t)
-	open := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	protectedRan := false
+	// A handler for every method, as mux.HandleFunc("/purge", ...) is: it
+	// must never run without a key, preflight or not.
+	protected := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protectedRan = true
 		_, ok := apikey.FromContext(r.Context())
 		assert.False(t, ok, "skipped requests carry no principal")
 		w.WriteHeader(http.StatusNoContent)
 	})
-	h := f.m.Middleware(apikey.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/healthz" }), apikey.WithPreflight())(open)
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		w.WriteHeader(http.StatusOK)
+	})
+	h := f.m.Middleware(apikey.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/healthz" }), apikey.WithPreflight(cors))(protected)
 	assert.Equal(t, http.StatusNoContent, serve(h, get("/healthz")).Code)
+	assert.True(t, protectedRan, "skipped routes reach the handler")
+	protectedRan = false
 	assert.Equal(t, http.StatusUnauthorized, serve(h, get("/healthzz")).Code)
 
-	pre := httptest.NewRequest(http.MethodOptions, "/api", nil)
-	pre.Header.Set("Origin", "https://app.example")
-	pre.Header.Set("Access-Control-Request-Method", "POST")
-	assert.Equal(t, http.StatusNoContent, serve(h, pre).Code)
+	pre := func() *http.Request {
+		r := httptest.NewRequest(http.MethodOptions, "/purge", nil)
+		r.Header.Set("Origin", "https://app.example")
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		return r
+	}
+	w := serve(h, pre())
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "https://app.example", w.Header().Get("Access-Control-Allow-Origin"), "the CORS handler answered")
+	assert.False(t, protectedRan, "a preflight never reaches the protected handler")
 
-	notPre := httptest.NewRequest(http.MethodOptions, "/api", nil)
+	noCORS := f.m.Middleware(apikey.WithPreflight(nil))(protected)
+	assert.Equal(t, http.StatusNoContent, serve(noCORS, pre()).Code)
+	assert.False(t, protectedRan)
+
+	notPre := httptest.NewRequest(http.MethodOptions, "/purge", nil)
 	assert.Equal(t, http.StatusUnauthorized, serve(h, notPre).Code, "a bare OPTIONS is not a preflight")
-	strict := f.m.Middleware()(open)
-	assert.Equal(t, http.StatusUnauthorized, serve(strict, pre).Code, "preflights need the option")
+	strict := f.m.Middleware()(protected)
+	assert.Equal(t, http.StatusUnauthorized, serve(strict, pre()).Code, "preflights need the option")
+	assert.False(t, protectedRan)
 }
 
 func TestMiddlewarePanicsOnMisconfiguration(t *testing.T) {

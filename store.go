@@ -49,9 +49,9 @@ type Store interface {
 	// atomically: no other write to that key happens in between. It returns
 	// the stored key, an error wrapping ErrNotFound, or fn's error unchanged
 	// (storing nothing). Only the Owner, Name, Description, Scopes,
-	// Metadata, Enabled, ExpiresAt, UpdatedAt, RateLimit, AllowedIPs and
-	// RemainingUses fields are stored; changes fn makes to the others are
-	// ignored. fn runs while the store holds a
+	// Metadata, Enabled, ExpiresAt, UpdatedAt, RateLimit, AllowedIPs,
+	// RemainingUses and RotatedTo fields are stored; changes fn makes to the
+	// others are ignored. fn runs while the store holds a
 	// lock on the key: it must be quick and must not call the store.
 	Update(ctx context.Context, id string, fn func(*Key) error) (Key, error)
 	// Delete removes the key with the given ID, or returns an error wrapping

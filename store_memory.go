@@ -115,6 +115,7 @@ func (s *MemoryStore) Update(_ context.Context, id string, fn func(*Key) error) 
 	next.RateLimit = changed.RateLimit
 	next.AllowedIPs = slices.Clone(changed.AllowedIPs)
 	next.RemainingUses = changed.Clone().RemainingUses
+	next.RotatedTo = changed.RotatedTo
 	s.put(&next)
 	return next, nil
 }

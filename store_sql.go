@@ -121,7 +121,7 @@ type sqlQueries struct {
 	lastUsedHead, lastUsedRow, lastUsedSep, lastUsedTail string
 }
 
-const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses"
+const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to"
 
 // NewSQLStore returns a Store on db using the given dialect and table
 // (DefaultSQLTable unless [WithTable] says otherwise). It does no I/O: call
@@ -151,13 +151,13 @@ func NewSQLStore(db *sql.DB, dialect Dialect, opts ...SQLOption) (*SQLStore, err
 
 func buildQueries(d Dialect, t string) sqlQueries {
 	var q sqlQueries
-	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
 	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
-	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ? WHERE id = ?"
+	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - 1 WHERE id = ? AND remaining_uses > 0 RETURNING remaining_uses"
 	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - 1) WHERE id = ? AND remaining_uses > 0"
@@ -191,7 +191,8 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rate_limit INTEGER NOT NULL DEFAULT 0,
 	rate_window_us BIGINT NOT NULL DEFAULT 0,
 	allowed_ips TEXT,
-	remaining_uses BIGINT
+	remaining_uses BIGINT,
+	rotated_to VARCHAR(64) NOT NULL DEFAULT ''
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -225,6 +226,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rate_window_us BIGINT NOT NULL DEFAULT 0,
 	allowed_ips MEDIUMTEXT NULL,
 	remaining_uses BIGINT NULL,
+	rotated_to VARBINARY(64) NOT NULL DEFAULT '',
 	PRIMARY KEY (id),
 	UNIQUE KEY digest_key (digest),
 	KEY owner_id_idx (owner, id)
@@ -256,7 +258,8 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rate_limit INTEGER NOT NULL DEFAULT 0,
 	rate_window_us INTEGER NOT NULL DEFAULT 0,
 	allowed_ips TEXT,
-	remaining_uses INTEGER
+	remaining_uses INTEGER,
+	rotated_to TEXT NOT NULL DEFAULT ''
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -366,7 +369,7 @@ func (s *SQLStore) Create(ctx context.Context, key Key) error {
 		key.Start, key.Hash, key.Digest, key.Enabled,
 		s.timeArg(key.CreatedAt, false), s.timeArg(key.UpdatedAt, false),
 		s.timeArg(key.ExpiresAt, true), s.timeArg(key.LastUsedAt, true),
-		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses))
+		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses), key.RotatedTo)
 	if err != nil {
 		if isUniqueViolation(err) {
 			// The driver's message is left out: it may quote the digest.
@@ -469,6 +472,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	next.RateLimit = RateLimit{Limit: changed.RateLimit.Limit, Window: changed.RateLimit.Window.Truncate(time.Microsecond)}
 	next.AllowedIPs = normIPs(slices.Clone(changed.AllowedIPs))
 	next.RemainingUses = changed.Clone().RemainingUses
+	next.RotatedTo = changed.RotatedTo
 	scopes, metadata, err := encodeLists(next.Scopes, next.Metadata)
 	if err != nil {
 		return Key{}, err
@@ -480,7 +484,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	_, err = tx.ExecContext(ctx, s.q.update,
 		next.Owner, next.Name, next.Description, scopes, metadata, next.Enabled,
 		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false),
-		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), id)
+		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), next.RotatedTo, id)
 	if err != nil {
 		return Key{}, fmt.Errorf("apikey: updating key %s: %w", id, err)
 	}
@@ -603,7 +607,7 @@ func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 		&k.Start, &k.Hash, &k.Digest, &k.Enabled,
 		&sqlTime{&k.CreatedAt, s.dialect}, &sqlTime{&k.UpdatedAt, s.dialect},
 		&sqlTime{&k.ExpiresAt, s.dialect}, &sqlTime{&k.LastUsedAt, s.dialect},
-		&k.RateLimit.Limit, &windowUS, &ips, &remaining)
+		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo)
 	if err != nil {
 		return Key{}, err
 	}

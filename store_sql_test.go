@@ -525,3 +525,71 @@ func TestCachedSQLStore(t *testing.T) {
 		})
 	})
 }
+
+// Review finding 5: IDs and cursors no store could hold are answered as
+// not found or invalid on every backend, never as a store failure.
+func TestManagerRefusesMalformedIDs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		s, _ := newTable(t, db, b.dialect)
+		m := apikey.New(s)
+		defer m.Close()
+		for _, id := range []string{"", "\xff\xfe", "a\x00b", strings.Repeat("k", 65)} {
+			_, err := m.Get(ctx, id)
+			assert.ErrorIs(t, err, apikey.ErrNotFound, "Get %q", id)
+			_, err = m.Disable(ctx, id)
+			assert.ErrorIs(t, err, apikey.ErrNotFound, "Disable %q", id)
+			_, err = m.Update(ctx, id, apikey.SetName("x"))
+			assert.ErrorIs(t, err, apikey.ErrNotFound, "Update %q", id)
+			_, _, err = m.Rotate(ctx, id, 0)
+			assert.ErrorIs(t, err, apikey.ErrNotFound, "Rotate %q", id)
+			assert.ErrorIs(t, m.Revoke(ctx, id), apikey.ErrNotFound, "Revoke %q", id)
+		}
+		for _, opts := range []apikey.ListOptions{{After: "a\x00"}, {Owner: "\xff"}} {
+			_, err := m.List(ctx, opts)
+			assert.ErrorIs(t, err, apikey.ErrInvalidInput, "List %+v", opts)
+		}
+	})
+}
+
+// No column of any backend holds the plaintext key or a long run of it.
+func TestSQLRowsNeverHoldPlaintext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		s, table := newTable(t, db, b.dialect)
+		m := apikey.New(s)
+		defer m.Close()
+		var secrets []string
+		for range 5 {
+			plain, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice", Name: "n", Metadata: map[string]string{"m": "v"}})
+			require.NoError(t, err)
+			secrets = append(secrets, plain[len("ak_"):])
+			_, err = m.Verify(ctx, plain)
+			require.NoError(t, err)
+			_, _, err = m.Rotate(ctx, k.ID, time.Hour)
+			require.NoError(t, err)
+		}
+		require.NoError(t, m.Flush(ctx))
+		rows, err := db.Query("SELECT * FROM " + table)
+		require.NoError(t, err)
+		defer rows.Close()
+		cols, err := rows.Columns()
+		require.NoError(t, err)
+		n := 0
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			row := fmt.Sprintf("%v %s", vals, vals)
+			for _, secret := range secrets {
+				assert.NotContains(t, row, secret[:12], "a stored row holds part of a key")
+			}
+			n++
+		}
+		require.NoError(t, rows.Err())
+		assert.Equal(t, 10, n)
+	})
+}

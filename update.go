@@ -57,6 +57,7 @@ func SetExpiry(t time.Time) KeyChange {
 // SetRateLimit sets a key's own rate limit; the zero RateLimit returns it
 // to the Manager's default.
 func SetRateLimit(r RateLimit) KeyChange {
+	r.Window = r.Window.Truncate(time.Microsecond) // what SQL stores keep
 	return KeyChange{err: checkRateLimit(r), apply: func(k *Key) { k.RateLimit = r }}
 }
 
@@ -88,6 +89,9 @@ func NoUsageLimit() KeyChange {
 // touched (ErrInvalidInput); an unknown ID is ErrNotFound. UpdatedAt is set
 // to now. The owner, secret and creation time of a key never change.
 func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (Key, error) {
+	if err := checkID(id); err != nil {
+		return Key{}, err
+	}
 	for _, c := range changes {
 		if c.apply == nil {
 			return Key{}, fmt.Errorf("%w: zero KeyChange; use the Set functions", ErrInvalidInput)

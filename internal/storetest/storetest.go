@@ -160,6 +160,7 @@ func requireSameKey(t *testing.T, want, got apikey.Key) {
 	} else if assert.NotNil(t, got.RemainingUses, "RemainingUses of %s", want.ID) {
 		assert.Equal(t, *want.RemainingUses, *got.RemainingUses, "RemainingUses of %s", want.ID)
 	}
+	assert.Equal(t, want.RotatedTo, got.RotatedTo, "RotatedTo of %s", want.ID)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -233,6 +234,7 @@ func testCreateRoundTrip(t *testing.T, s apikey.Store) {
 			netip.MustParsePrefix("2001:db8::/32"),
 		},
 		RemainingUses: uses(5),
+		RotatedTo:     "key-next",
 	}
 	// Zero bytes at both ends catch digests kept as text or padded.
 	k.Digest[0], k.Digest[31] = 0, 0
@@ -476,6 +478,7 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	want.RateLimit = apikey.RateLimit{Limit: 7, Window: time.Hour}
 	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
 	want.RemainingUses = uses(0)
+	want.RotatedTo = "key-successor"
 	calls := 0
 	got, err := s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		calls++
@@ -485,6 +488,7 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 		cur.Metadata = maps.Clone(want.Metadata)
 		cur.Enabled, cur.ExpiresAt, cur.UpdatedAt = want.Enabled, want.ExpiresAt, want.UpdatedAt
 		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = want.RateLimit, slices.Clone(want.AllowedIPs), uses(0)
+		cur.RotatedTo = want.RotatedTo
 		return nil
 	})
 	require.NoError(t, err)
