@@ -619,9 +619,34 @@ func (s *disableDuringGet) Get(ctx context.Context, id string) (apikey.Key, erro
 	return k, err
 }
 
+// barrierGet holds every Get until n of them have read the key, so n
+// rotations all copy the same old record before any of them retires it.
+type barrierGet struct {
+	*apikey.MemoryStore
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func (s *barrierGet) Get(ctx context.Context, id string) (apikey.Key, error) {
+	k, err := s.MemoryStore.Get(ctx, id)
+	s.mu.Lock()
+	if s.arrived++; s.arrived == s.n {
+		close(s.all)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.all:
+	case <-time.After(5 * time.Second):
+	}
+	return k, err
+}
+
 func TestRotateOnce(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, apikey.NewMemoryStore())
+	store := &barrierGet{MemoryStore: apikey.NewMemoryStore(), n: 8, all: make(chan struct{})}
+	m := newManager(t, store)
 	_, k := mustCreate(t, m, apikey.NewKey{})
 	var wg sync.WaitGroup
 	var ok, conflict atomic.Int64
@@ -643,8 +668,8 @@ func TestRotateOnce(t *testing.T) {
 	assert.Equal(t, int64(7), conflict.Load())
 	page, err := m.List(ctx, apikey.ListOptions{})
 	require.NoError(t, err)
-	assert.Len(t, page.Keys, 2)
-	old, err := m.Get(ctx, k.ID)
+	assert.Len(t, page.Keys, 2, "the losers' successors were taken back")
+	old, err := store.MemoryStore.Get(ctx, k.ID)
 	require.NoError(t, err)
 	assert.Equal(t, page.Keys[1].ID, old.RotatedTo)
 }
