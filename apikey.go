@@ -221,6 +221,12 @@ func principalOf(k *Key) Principal {
 type authInfo struct {
 	principal Principal
 	onError   ErrorHandler
+	// manager and key let a nested middleware of the same Manager see that
+	// this request's key was already verified, and not count it again
+	// against its rate limit or uses. key is unexported and lives only as
+	// long as the request, which carried it anyway.
+	manager *Manager
+	key     string
 }
 
 type contextKey struct{}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -560,6 +561,15 @@ func (m *Manager) warnOld(k *Key, age time.Duration, now time.Time) {
 	if m.warned == nil {
 		m.warned = map[string]time.Time{}
 	}
+	if len(m.warned) >= 10_000 {
+		// Keep the map as small as the set of old keys in use: entries
+		// older than the interval no longer suppress anything.
+		for id, t := range m.warned {
+			if now.Sub(t) >= lifetimeWarnEvery {
+				delete(m.warned, id)
+			}
+		}
+	}
 	m.warned[k.ID] = now
 	m.warnMu.Unlock()
 	m.logger.Warn("apikey: key is older than its recommended lifetime; rotate it",
@@ -778,10 +788,18 @@ func (m *Manager) Close() error {
 
 // usageRecorder collects last-used times in memory and writes them in
 // batches from a goroutine started on first use.
+//
+// Every successful request calls record, so its common case takes no lock:
+// seen maps a key ID to the flush window in which it was last recorded, and
+// a key already recorded in the current window returns after two atomic
+// loads. Only a key's first use in a window takes the mutex.
 type usageRecorder struct {
 	interval time.Duration
 	store    Store
 	logger   *slog.Logger
+
+	window atomic.Int64 // bumped by every flush
+	seen   sync.Map     // key ID -> *atomic.Int64: the window it was recorded in
 
 	mu      sync.Mutex
 	pending map[string]time.Time
@@ -795,18 +813,29 @@ type usageRecorder struct {
 
 // record notes a use of key id. Only the first use of a key in each flush
 // window reads the clock and is written, so LastUsedAt is exact to within
-// one interval (as django-rest-knox does) and later uses in the window cost
-// a map lookup.
+// one interval (as django-rest-knox does).
 func (u *usageRecorder) record(id string, now func() time.Time) {
 	if u.interval <= 0 {
 		return
 	}
+	w := u.window.Load()
+	if v, ok := u.seen.Load(id); ok && v.(*atomic.Int64).Load() == w {
+		return
+	}
 	u.mu.Lock()
+	w = u.window.Load() // flush bumps it under mu
 	if u.pending == nil {
 		u.pending = make(map[string]time.Time)
 	}
 	if _, ok := u.pending[id]; !ok {
 		u.pending[id] = now()
+	}
+	if v, ok := u.seen.Load(id); ok {
+		v.(*atomic.Int64).Store(w)
+	} else {
+		n := new(atomic.Int64)
+		n.Store(w)
+		u.seen.Store(id, n)
 	}
 	if !u.started && !u.stopped {
 		u.started = true
@@ -855,7 +884,16 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 	u.mu.Lock()
 	batch := u.pending
 	u.pending = nil
+	w := u.window.Add(1) // uses from now on belong to the next batch
 	u.mu.Unlock()
+	// Forget keys not used for a window, so seen stays as small as the set
+	// of keys in use (revoked keys leave it).
+	u.seen.Range(func(id, v any) bool {
+		if v.(*atomic.Int64).Load() < w-1 {
+			u.seen.Delete(id)
+		}
+		return true
+	})
 	if len(batch) == 0 {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -275,6 +276,14 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			}
 			client := clientAddr{r: r, trusted: cfg.trusted}
 			key, err := extractKey(r, cfg.sources)
+			if prev := infoFromContext(r.Context()); prev != nil && prev.manager == m &&
+				(err == nil && key == prev.key || errors.Is(err, ErrMissingKey)) {
+				// Verified by an outer middleware of this Manager (which may
+				// have stripped the key): verifying again would count the
+				// request twice against its rate limit and uses.
+				next.ServeHTTP(w, r)
+				return
+			}
 			if err != nil {
 				m.refused(r.Context(), err, &client)
 				fail(w, r, err)
@@ -291,7 +300,7 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			if st.Limit > 0 {
 				setRateLimitHeaders(w.Header(), st)
 			}
-			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail}
+			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail, manager: m, key: key}
 			r = r.WithContext(ac)
 			if cfg.strip {
 				stripCredentials(r, cfg.sources)
@@ -488,25 +497,66 @@ func stripCredentials(r *http.Request, sources []Source) {
 				r.Header["Authorization"] = kept
 			}
 		case querySource:
-			if r.URL == nil || r.URL.RawQuery == "" {
-				continue
+			if r.URL != nil && r.URL.RawQuery != "" {
+				u := *r.URL
+				u.RawQuery = withoutParam(u.RawQuery, s.name)
+				r.URL = &u
+				r.RequestURI = u.RequestURI()
 			}
-			u := *r.URL
-			q := u.Query()
-			q.Del(s.name)
-			u.RawQuery = q.Encode()
-			r.URL = &u
-			r.RequestURI = u.RequestURI()
+			// An outer handler may have parsed the form already.
+			if r.Form != nil {
+				r.Form = cloneValuesWithout(r.Form, s.name)
+			}
+			if r.PostForm != nil {
+				r.PostForm = cloneValuesWithout(r.PostForm, s.name)
+			}
 		}
 	}
+}
+
+// withoutParam returns raw without the pairs named param, keeping every
+// other byte as it was: re-encoding would reorder the query and drop pairs
+// url.ParseQuery refuses, such as those holding a ';'.
+func withoutParam(raw, param string) string {
+	var kept []string
+	for rest := raw; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(name, "%+") {
+			if n, err := url.QueryUnescape(name); err == nil {
+				name = n
+			}
+		}
+		if name != param {
+			kept = append(kept, pair)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+func cloneValuesWithout(v url.Values, name string) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		if k != name {
+			c[k] = vs
+		}
+	}
+	return c
 }
 
 // RequireScopes returns middleware that lets a request through only when the
 // Principal the API key middleware verified has every one of scopes;
 // otherwise it answers 403 (ErrInsufficientScope) through that middleware's
-// error handler. Without a Principal on the context it answers 401, so a
-// route can never be opened by forgetting the key middleware.
+// error handler. Without a Principal on the context it answers 401 with
+// DefaultErrorHandler, so a route can never be opened by forgetting the
+// key middleware. It panics if a scope is invalid (see CleanScopes), since
+// such a scope could never be granted.
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	if _, err := CleanScopes(scopes); err != nil || len(scopes) == 0 {
+		panic(fmt.Sprintf("apikey: RequireScopes needs at least one valid scope, got %q", scopes))
+	}
+	scopes = slices.Clone(scopes)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info := infoFromContext(r.Context())

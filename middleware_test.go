@@ -196,10 +196,10 @@ func TestMiddlewareSourceSelectionAndOrder(t *testing.T) {
 	w = serve(custom, get("/", "X-API-Key", f.valid))
 	assert.Equal(t, `ApiKey realm="bots"`, w.Header().Get("WWW-Authenticate"))
 
-	// With a broken Bearer header first in the order, its error is the one
-	// reported; with X-API-Key first the conflict is seen instead.
+	// The order decides which of two problems is reported: here a broken
+	// Bearer header and two different X-API-Key values.
 	req := func() *http.Request {
-		return get("/", "Authorization", "Bearer a,b", "X-API-Key", f.valid)
+		return get("/", "Authorization", "Bearer a,b", "X-API-Key", f.valid, "X-API-Key", f.other)
 	}
 	var seen error
 	record := apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
@@ -207,11 +207,11 @@ func TestMiddlewareSourceSelectionAndOrder(t *testing.T) {
 		apikey.DefaultErrorHandler(w, r, err)
 	})
 	bearerFirst := f.m.Middleware(record, apikey.WithSources(apikey.FromAuthorization("Bearer"), apikey.FromHeader("X-API-Key")))(whoami)
-	serve(bearerFirst, req())
+	assert.Equal(t, http.StatusUnauthorized, serve(bearerFirst, req()).Code)
 	assert.ErrorIs(t, seen, apikey.ErrMalformedKey)
 	headerFirst := f.m.Middleware(record, apikey.WithSources(apikey.FromHeader("X-API-Key"), apikey.FromAuthorization("Bearer")))(whoami)
-	serve(headerFirst, req())
-	assert.ErrorIs(t, seen, apikey.ErrMalformedKey, "a malformed Authorization is refused whatever the order")
+	assert.Equal(t, http.StatusBadRequest, serve(headerFirst, req()).Code)
+	assert.ErrorIs(t, seen, apikey.ErrConflictingKeys)
 }
 
 func TestMiddlewareErrorHandler(t *testing.T) {
@@ -345,6 +345,9 @@ func TestMiddlewarePanicsOnMisconfiguration(t *testing.T) {
 	assert.Panics(t, func() { m.Middleware(apikey.WithSources(apikey.FromHeader(""))) })
 	assert.Panics(t, func() { m.Middleware(apikey.WithErrorHandler(nil)) })
 	assert.Panics(t, func() { m.Middleware(apikey.WithRealm(`a"b`)) })
+	assert.Panics(t, func() { apikey.RequireScopes() })
+	assert.Panics(t, func() { apikey.RequireScopes("") })
+	assert.Panics(t, func() { apikey.RequireScopes("bots read") })
 }
 
 func TestRequireScopes(t *testing.T) {
@@ -414,4 +417,63 @@ func TestMiddlewareConcurrentRequests(t *testing.T) {
 	for range 8 {
 		require.NoError(t, <-errs)
 	}
+}
+
+// Review finding 7: a global middleware and a sub-router's of the same
+// Manager verify a request once, so its uses and rate limit count once.
+func TestNestedMiddlewareCountsOnce(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	plain, k := mustCreate(t, m, apikey.NewKey{MaxUses: 2, RateLimit: apikey.RateLimit{Limit: 10, Window: time.Hour}})
+	for _, outer := range []apikey.MiddlewareOption{apikey.WithRealm("api"), apikey.WithStripCredentials()} {
+		h := m.Middleware(outer)(m.Middleware()(whoami))
+		w := serve(h, get("/", "X-API-Key", plain))
+		require.Equal(t, http.StatusOK, w.Code)
+		assert.Equal(t, "alice", w.Body.String())
+	}
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), *got.RemainingUses, "two requests, two uses")
+
+	// Another Manager's middleware inside still verifies for itself, and a
+	// different key inside is verified, not waved through.
+	other := newManager(t, apikey.NewMemoryStore())
+	h := m.Middleware()(other.Middleware()(whoami))
+	fresh, _ := mustCreate(t, m, apikey.NewKey{})
+	assert.Equal(t, http.StatusUnauthorized, serve(h, get("/", "X-API-Key", fresh)).Code)
+	bob, _ := mustCreate(t, m, apikey.NewKey{Owner: "bob"})
+	injectOther := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("X-API-Key", bob)
+		m.Middleware()(whoami).ServeHTTP(w, r)
+	})
+	w := serve(m.Middleware()(injectOther), get("/", "X-API-Key", fresh))
+	assert.Equal(t, "bob", w.Body.String(), "a changed key is verified again")
+}
+
+// Review finding 8: stripping removes the key in every spelling and leaves
+// the rest of the query exactly as it was.
+func TestStripKeepsTheRestOfTheQuery(t *testing.T) {
+	f := newFixture(t)
+	var seen *http.Request
+	h := f.m.Middleware(apikey.WithStripCredentials())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r }))
+	key := url.QueryEscape(f.valid)
+	tests := []struct{ query, want string }{
+		{"a=1;b=2&x-api-key=" + key + "&c=3", "a=1;b=2&c=3"},
+		{"z=9&x%2Dapi%2Dkey=" + key + "&a=%20x+y", "z=9&a=%20x+y"},
+		{"x-api-key=" + key, ""},
+		{"x-api-key=" + key + "&x-api-key=" + key + "&keep", "keep"},
+	}
+	for _, tt := range tests {
+		r := get("/p?" + tt.query)
+		require.Equal(t, http.StatusOK, serve(h, r).Code, tt.query)
+		assert.Equal(t, tt.want, seen.URL.RawQuery, tt.query)
+		assert.NotContains(t, seen.RequestURI, f.valid[3:])
+	}
+	// A form parsed before the middleware loses the key too.
+	r := get("/p?x-api-key=" + key + "&q=1")
+	require.NoError(t, r.ParseForm())
+	serve(h, r)
+	assert.Empty(t, seen.Form.Get("x-api-key"))
+	assert.Equal(t, "1", seen.Form.Get("q"))
+	assert.Equal(t, f.valid, r.Form.Get("x-api-key"), "the caller's request is left alone")
 }
