@@ -39,7 +39,8 @@ var (
 	// example one in X-API-Key and another in Authorization.
 	ErrConflictingKeys = errors.New("apikey: conflicting API keys in request")
 	// ErrUnknownKey means the key is well formed but no store holds it (it
-	// was never issued, or it was revoked).
+	// was never issued, or it was revoked). Verification returns it; the
+	// Manager's methods that take a key ID return ErrNotFound instead.
 	ErrUnknownKey = errors.New("apikey: unknown API key")
 	// ErrKeyDisabled means the key exists but is disabled.
 	ErrKeyDisabled = errors.New("apikey: API key disabled")
@@ -102,8 +103,9 @@ type Key struct {
 	Digest []byte
 	// Enabled is false for a disabled key, which is refused until enabled.
 	Enabled bool
-	// CreatedAt and UpdatedAt are set by the Manager.
+	// CreatedAt is when the key was created.
 	CreatedAt time.Time
+	// UpdatedAt is when the key was last changed by the Manager.
 	UpdatedAt time.Time
 	// ExpiresAt is when the key stops working; the zero time means never.
 	ExpiresAt time.Time
@@ -128,7 +130,9 @@ type Key struct {
 // RateLimit is a number of requests allowed per window of time, counted in
 // fixed windows (see [Limiter]).
 type RateLimit struct {
-	Limit  int
+	// Limit is the number of requests allowed in each window.
+	Limit int
+	// Window is the length of a window, at least a millisecond.
 	Window time.Duration
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -243,4 +244,106 @@ func ExampleParseKey() {
 	// Output:
 	// lbk <nil>
 	// apikey: malformed API key
+}
+
+func ExampleWithPreflight() {
+	keys := apikey.New(apikey.NewMemoryStore())
+	defer keys.Close()
+	// Browsers send CORS preflights without credentials: let your CORS
+	// handler answer them, and keep them away from the protected routes.
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "https://app.example")
+		w.Header().Set("Access-Control-Allow-Headers", "X-API-Key")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handler := keys.Middleware(apikey.WithPreflight(cors))(http.NotFoundHandler())
+
+	r := httptest.NewRequest(http.MethodOptions, "/orders", nil)
+	r.Header.Set("Origin", "https://app.example")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+	// Output:
+	// 204 https://app.example
+}
+
+func ExampleWithStaticKeys() {
+	env := map[string]string{"ADMIN_API_KEY": "change-me-0123456789abcdef"}
+	static, err := apikey.StaticKeysFromEnv(func(name string) string { return env[name] })
+	if err != nil {
+		panic(err) // names the variable, never the key
+	}
+	keys := apikey.New(apikey.NewMemoryStore(), apikey.WithStaticKeys(static...))
+	defer keys.Close()
+
+	p, err := keys.Verify(context.Background(), "change-me-0123456789abcdef")
+	fmt.Println(p.KeyID, p.Owner, p.HasScope(apikey.AdminScope), err)
+	// Output:
+	// static:admin admin true <nil>
+}
+
+func ExampleManager_Update() {
+	ctx := context.Background()
+	keys := apikey.New(apikey.NewMemoryStore())
+	defer keys.Close()
+	_, key, _ := keys.Create(ctx, apikey.NewKey{Owner: "alice", Name: "ci", Scopes: []string{"bots:read"}})
+
+	key, err := keys.Update(ctx, key.ID,
+		apikey.SetName("ci (nightly)"),
+		apikey.SetScopes("bots:read", "bots:write"),
+		apikey.SetRateLimit(apikey.RateLimit{Limit: 100, Window: time.Minute}),
+		apikey.SetAllowedIPs(netip.MustParsePrefix("192.0.2.0/24")),
+	)
+	fmt.Println(key.Name, key.Scopes, key.RateLimit.Limit, key.AllowedIPs, err)
+
+	_, err = keys.Update(ctx, key.ID, apikey.SetScopes("not valid"))
+	fmt.Println(errors.Is(err, apikey.ErrInvalidInput))
+	// Output:
+	// ci (nightly) [bots:read bots:write] 100 [192.0.2.0/24] <nil>
+	// true
+}
+
+func ExampleWithDefaultRateLimit() {
+	ctx := context.Background()
+	keys := apikey.New(apikey.NewMemoryStore(), apikey.WithDefaultRateLimit(2, time.Minute))
+	defer keys.Close()
+	plain, _, _ := keys.Create(ctx, apikey.NewKey{Owner: "alice"})
+	handler := keys.Middleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+
+	for range 3 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-API-Key", plain)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("RateLimit-Remaining"), w.Header().Get("Retry-After") != "")
+	}
+	// Output:
+	// 200 1 false
+	// 200 0 false
+	// 429 0 true
+}
+
+func ExampleWithTrustedProxies() {
+	ctx := context.Background()
+	keys := apikey.New(apikey.NewMemoryStore())
+	defer keys.Close()
+	office, _, _ := keys.Create(ctx, apikey.NewKey{Owner: "alice", AllowedIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}})
+	// The load balancer at 10.0.0.0/8 says who the client is; nobody else
+	// is believed.
+	handler := keys.Middleware(apikey.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))(
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+
+	for _, peer := range []string{"10.1.2.3:80", "198.51.100.7:4000"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", "203.0.113.50")
+		r.Header.Set("X-API-Key", office)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(peer, w.Code)
+	}
+	// Output:
+	// 10.1.2.3:80 200
+	// 198.51.100.7:4000 403
 }

@@ -39,6 +39,7 @@ type RateLimitError struct {
 	Status LimitStatus
 }
 
+// Error says the limit was exceeded and when the next window starts.
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("%v: %d requests per window, next window in %v", ErrRateLimited, e.Status.Limit, e.Status.Reset)
 }

@@ -391,8 +391,10 @@ func CleanScopes(scopes []string) ([]string, error) {
 // Verify checks a plaintext key and returns the principal it acts for. It
 // refuses a malformed key (ErrMalformedKey) without asking the store; an
 // unknown, disabled or expired key costs the same work, one digest and one
-// lookup per configured Hasher, and fails with ErrUnknownKey,
-// ErrKeyDisabled or ErrKeyExpired. It then applies the key's policy: its
+// store lookup, and fails with ErrUnknownKey, ErrKeyDisabled or
+// ErrKeyExpired. With several Hashers (WithHashers), lookups stop at the
+// first that finds the key, so an unknown key costs one per Hasher; a
+// usage-limited key costs a second round trip, to spend the use. It then applies the key's policy: its
 // maximum age, rate limit (ErrRateLimited) and remaining uses
 // (ErrUsageExhausted). A store or limiter failure is reported as
 // ErrStoreUnavailable wrapping the cause, never as an invalid key.
@@ -605,6 +607,7 @@ func (m *Manager) Get(ctx context.Context, id string) (Key, error) {
 
 // Page is one page of keys from [Manager.List].
 type Page struct {
+	// Keys are copies the caller owns, in ascending ID order.
 	Keys []Key
 	// Next is the cursor for the following page (ListOptions.After), or ""
 	// when this is the last page.

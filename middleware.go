@@ -147,8 +147,10 @@ func Message(err error) string {
 // ErrorBody is the JSON body of the default error response, the shape
 // LangBot clients expect: {"code":-1,"msg":"Invalid API key"}.
 type ErrorBody struct {
-	Code int    `json:"code"`
-	Msg  string `json:"msg"`
+	// Code is always -1 for an error, as LangBot's API answers.
+	Code int `json:"code"`
+	// Msg is Message(err): short, fixed text safe to show anyone.
+	Msg string `json:"msg"`
 }
 
 // DefaultErrorHandler answers with StatusCode(err) and an ErrorBody whose

@@ -10,9 +10,10 @@ import (
 // Event describes one verification decision, for metrics and audit logs
 // (see [WithObserver]). It never holds the key itself.
 type Event struct {
-	// KeyID and Owner identify the key when one was found (even if it was
-	// then refused, for example as disabled); both are empty otherwise.
+	// KeyID identifies the key when one was found (even if it was then
+	// refused, for example as disabled), and is empty otherwise.
 	KeyID string
+	// Owner is the found key's owner, or empty.
 	Owner string
 	// Err is nil when the request was let through, and otherwise the reason
 	// it was refused (ErrMissingKey, ErrKeyDisabled, ErrRateLimited...).

@@ -22,9 +22,12 @@ type StaticKey struct {
 	// ID names the key in logs, events and the Principal, such as
 	// "static:admin". It must be unique and must not collide with stored
 	// key IDs; "static:" keeps it apart from generated IDs.
-	ID     string
-	Owner  string
-	Name   string
+	ID string
+	// Owner is who the key acts for, as for stored keys.
+	Owner string
+	// Name is a label for logs, such as the variable it came from.
+	Name string
+	// Scopes are the permissions granted, such as AdminScope.
 	Scopes []string
 	// RateLimit and AllowedIPs work as for stored keys.
 	RateLimit  RateLimit

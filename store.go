@@ -8,7 +8,9 @@ import (
 
 // Errors a Store returns. Stores wrap them with detail; test with errors.Is.
 var (
-	// ErrNotFound means no key has the given ID or digest.
+	// ErrNotFound means no key has the given ID or digest. Stores and the
+	// Manager's methods that take a key ID return it; verification of a
+	// plaintext key returns ErrUnknownKey instead.
 	ErrNotFound = errors.New("apikey: key not found")
 	// ErrDuplicate means a key with the same ID or digest already exists.
 	ErrDuplicate = errors.New("apikey: duplicate key")

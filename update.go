@@ -87,7 +87,7 @@ func NoUsageLimit() KeyChange {
 // Update applies changes to the key with the given ID, atomically, and
 // returns the stored key. Invalid changes are refused before the store is
 // touched (ErrInvalidInput); an unknown ID is ErrNotFound. UpdatedAt is set
-// to now. The owner, secret and creation time of a key never change.
+// to now, whether or not a change differs from the stored value. The owner, secret and creation time of a key never change.
 func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (Key, error) {
 	if err := checkID(id); err != nil {
 		return Key{}, err
