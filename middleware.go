@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -156,13 +158,28 @@ type ErrorBody struct {
 // DefaultErrorHandler answers with StatusCode(err) and an ErrorBody whose
 // Code is -1 and Msg is Message(err). It never includes the key.
 func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
+	// Refusals are what a flood of bad keys costs: canonical header names
+	// set directly over one backing array, and a body made once per message.
+	v := []string{"application/json; charset=utf-8", "no-store", "nosniff"}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = v[0:1:1]
+	h["Cache-Control"] = v[1:2:2]
+	h["X-Content-Type-Options"] = v[2:3:3]
 	w.WriteHeader(StatusCode(err))
-	// Messages are fixed ASCII without quotes: no JSON encoder needed.
-	_, _ = fmt.Fprintf(w, `{"code":-1,"msg":%q}`+"\n", Message(err))
+	_, _ = w.Write(errorBody(Message(err)))
+}
+
+// errorBodies holds the JSON body of each message Message returns.
+var errorBodies sync.Map // string -> []byte
+
+func errorBody(msg string) []byte {
+	if b, ok := errorBodies.Load(msg); ok {
+		return b.([]byte)
+	}
+	b, _ := json.Marshal(ErrorBody{Code: -1, Msg: msg})
+	b = append(b, '\n')
+	errorBodies.Store(msg, b)
+	return b
 }
 
 // MiddlewareOption configures Manager.Middleware.
@@ -252,10 +269,12 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
 		switch StatusCode(err) {
 		case http.StatusUnauthorized:
+			// "Www-Authenticate" is the canonical form: Header.Set would
+			// allocate to find that out on every refusal.
 			if errors.Is(err, ErrMissingKey) {
-				w.Header().Set("WWW-Authenticate", missing)
+				w.Header()["Www-Authenticate"] = []string{missing}
 			} else {
-				w.Header().Set("WWW-Authenticate", invalid)
+				w.Header()["Www-Authenticate"] = []string{invalid}
 			}
 		case http.StatusTooManyRequests:
 			var rl *RateLimitError
