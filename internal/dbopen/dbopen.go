@@ -279,7 +279,11 @@ type Error struct {
 	err error
 }
 
+// Error returns the redacted message.
 func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the driver's error, for errors.Is and errors.As; print it
+// only where a password in it would do no harm.
 func (e *Error) Unwrap() error { return e.err }
 
 func newError(setting, what string, err error) *Error {
