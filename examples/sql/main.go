@@ -1,0 +1,213 @@
+// Command sql is a net/http service whose keys live in a SQL database and
+// are made with the apikey command, the way a production service runs:
+//
+//	go run ./cmd/apikey create --owner alice --name demo   # prints a key, once
+//	go run ./examples/sql                                  # 127.0.0.1:8080
+//	curl -H 'X-API-Key: <key>' http://127.0.0.1:8080/
+//
+// Both read the database from --db, else $APIKEY_DB, else the SQLite file
+// ./apikey.db, so with no setting at all they share a file in the current
+// directory. PostgreSQL and MySQL work the same way:
+//
+//	export APIKEY_DB='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+//
+// Every route needs a key. Verifications are cached (apikey.NewCachedStore)
+// so a known key costs no query; the price is that a key disabled or
+// revoked by the apikey command, another process, is refused here only
+// after the cache TTL (-cache-ttl, 10s by default). Last-used times are
+// written every 30 seconds and at shutdown.
+//
+// The service accepts keys with the prefixes in -prefixes (ak, the apikey
+// command's default): add any prefix given to "apikey create --prefix".
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/dbopen"
+)
+
+// config is what the flags say.
+type config struct {
+	addr string
+	// db is the database setting, resolved from -db or APIKEY_DB;
+	// dbFromFlag says it came from -db, so the apikey command needs it
+	// too (it reads APIKEY_DB itself).
+	db         string
+	dbFromFlag bool
+	// prefixes are the key prefixes accepted; the first is the one keys
+	// made here would get.
+	prefixes []string
+	cacheTTL time.Duration
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := flag.String("db", "", "key database: postgres://…, mysql://… or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
+	prefixes := flag.String("prefixes", apikey.DefaultPrefix, "comma-separated key prefixes to accept")
+	cacheTTL := flag.Duration("cache-ttl", apikey.DefaultCacheTTL, "how long a verified key is cached: the most a change made by the apikey command takes to apply here")
+	flag.Parse()
+	p, err := parsePrefixes(*prefixes)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := config{
+		addr:       *addr,
+		db:         dbopen.Setting(*db, os.Getenv),
+		dbFromFlag: *db != "",
+		prefixes:   p,
+		cacheTTL:   *cacheTTL,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// parsePrefixes splits the -prefixes flag and checks each prefix, so a
+// typo is an error at start rather than a panic in apikey.New.
+func parsePrefixes(s string) ([]string, error) {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if err := apikey.ValidatePrefix(p); err != nil {
+			return nil, fmt.Errorf("-prefixes: %w", err)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-prefixes: give at least one prefix")
+	}
+	return out, nil
+}
+
+// run serves on cfg.addr until ctx is done, after printing where its keys
+// come from and how to try it to out.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	if cfg.cacheTTL <= 0 {
+		return errors.New("-cache-ttl must be positive")
+	}
+	db, dialect, err := dbopen.Open(ctx, cfg.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := apikey.NewSQLStore(db, dialect)
+	if err != nil {
+		return err
+	}
+	// The service creates the table too, so it starts on an empty
+	// database; Migrate never alters an existing table.
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	cached := apikey.NewCachedStore(store, apikey.WithCacheTTL(cfg.cacheTTL))
+	keys := apikey.New(cached, apikey.WithPrefix(cfg.prefixes[0]), apikey.WithAcceptedPrefixes(cfg.prefixes[1:]...))
+	defer keys.Close() // writes the last batch of last-used times, before db.Close
+	count, err := countKeys(ctx, keys)
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", whoami)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "Listening on %s\n", base)
+	fmt.Fprintf(out, "Keys from %s (table %s): %s; accepted prefixes: %s; cache TTL %s\n\n",
+		dbopen.Redact(cfg.db), apikey.DefaultSQLTable, count, strings.Join(cfg.prefixes, ", "), cfg.cacheTTL)
+	fmt.Fprintf(out, "Create a key with the apikey command, then call the service with it:\n")
+	for _, line := range walkthrough(cfg, base) {
+		fmt.Fprintf(out, "  %s\n", line)
+	}
+
+	// Every route, known or not, is behind the middleware: an unknown
+	// path answers 401 without a key and 404 only with one.
+	srv := &http.Server{Handler: keys.Middleware()(mux), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// walkthrough returns the commands a new user types: create a key, call
+// the service, disable the key.
+func walkthrough(cfg config, base string) []string {
+	cmd := "go run ./cmd/apikey"
+	if cfg.dbFromFlag {
+		// Redacted: the user types the password back in, rather than
+		// this program printing it.
+		cmd += " --db " + shellQuote(dbopen.Redact(cfg.db))
+	}
+	return []string{
+		cmd + " create --owner alice --name demo",
+		"curl -H 'X-API-Key: <key>' " + base + "/",
+		fmt.Sprintf("%s disable <id>    # refused here within %s, the cache TTL", cmd, cfg.cacheTTL),
+	}
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// countKeys says how many keys the database holds, reading at most one
+// page: enough to tell a new user whether the service has keys yet.
+func countKeys(ctx context.Context, keys *apikey.Manager) (string, error) {
+	page, err := keys.List(ctx, apikey.ListOptions{Limit: apikey.MaxListLimit})
+	if err != nil {
+		return "", err
+	}
+	switch n := len(page.Keys); {
+	case page.Next != "":
+		return fmt.Sprintf("more than %d keys", n), nil
+	case n == 1:
+		return "1 key", nil
+	default:
+		return fmt.Sprintf("%d keys", n), nil
+	}
+}
+
+// whoami answers with the principal the key belongs to.
+func whoami(w http.ResponseWriter, r *http.Request) {
+	p, _ := apikey.FromContext(r.Context())
+	scopes := p.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"key_id": p.KeyID, "owner": p.Owner, "name": p.Name, "scopes": scopes})
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/cli"
+	"github.com/go-apikey/apikey/internal/exampletest"
+)
+
+const testTTL = 200 * time.Millisecond
+
+// apikeyCmd runs a "go run ./cmd/apikey ..." line the example printed, with
+// extra arguments, as the command would, and returns its output.
+func apikeyCmd(t *testing.T, line string, extra ...string) string {
+	t.Helper()
+	line, _, _ = strings.Cut(line, " #") // a comment, as the shell would drop it
+	words := strings.Fields(line)
+	require.Equal(t, []string{"go", "run", "./cmd/apikey"}, words[:3], line)
+	var stdout, stderr bytes.Buffer
+	noEnv := func(string) string { return "" }
+	code := cli.Run(context.Background(), append(words[3:], extra...), &stdout, &stderr, noEnv)
+	require.Equal(t, cli.ExitOK, code, "%s %v: %s", line, extra, stderr.String())
+	return stdout.String()
+}
+
+func lineWith(t *testing.T, out, part string) string {
+	t.Helper()
+	for l := range strings.SplitSeq(out, "\n") {
+		if strings.Contains(l, part) {
+			return strings.TrimSpace(l)
+		}
+	}
+	t.Fatalf("no line with %q in:\n%s", part, out)
+	return ""
+}
+
+// waitFor calls the service until it answers want, and fails if that takes
+// longer than the cache TTL and a margin.
+func waitFor(t *testing.T, curl string, want int) {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(testTTL + 2*time.Second)
+	for {
+		status, _ := exampletest.Do(t, curl)
+		if status == want {
+			t.Logf("answered %d after %s", want, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d, not %d, %s after the change (cache TTL %s)", status, want, time.Since(start), testTTL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAsNewUser follows what the example prints: create a key with the
+// apikey command, call the service with it, disable it with the command
+// and see the service refuse it once the cache lets go.
+func TestAsNewUser(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "apikey.db")
+	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
+		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak", "sk"}, cacheTTL: testTTL}, out)
+	}, "the cache TTL")
+	assert.Contains(t, out, "Keys from "+db+" (table api_keys): 0 keys")
+
+	create := lineWith(t, out, "create --owner alice --name demo")
+	var created struct{ Key, ID string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json")), &created))
+
+	curlTemplate := lineWith(t, out, "curl -H 'X-API-Key: <key>'")
+	curl := strings.Replace(curlTemplate, "<key>", created.Key, 1)
+	status, body := exampletest.Do(t, curl)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.JSONEq(t, `{"key_id":"`+created.ID+`","owner":"alice","name":"demo","scopes":[]}`, body)
+
+	// Refused: a wrong key, a key that was never issued, no key at all,
+	// and any other route without a key.
+	unknown, _, err := apikey.New(apikey.NewMemoryStore()).Create(context.Background(), apikey.NewKey{Owner: "mallory"})
+	require.NoError(t, err)
+	base := strings.Fields(curlTemplate)[len(strings.Fields(curlTemplate))-1]
+	for _, line := range []string{
+		strings.Replace(curlTemplate, "<key>", "ak_wrong", 1),
+		strings.Replace(curlTemplate, "<key>", unknown, 1),
+		"curl " + base,
+		"curl " + base + "admin",
+	} {
+		status, body := exampletest.Do(t, line)
+		assert.Equal(t, http.StatusUnauthorized, status, line)
+		assert.Contains(t, body, `"code":-1`)
+	}
+	status, _ = exampletest.Do(t, strings.Replace(curl, base, base+"admin", 1))
+	assert.Equal(t, http.StatusNotFound, status, "with a key, an unknown route is just not found")
+
+	// A key with another accepted prefix works too.
+	var other struct{ Key string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json", "--prefix", "sk")), &other))
+	status, _ = exampletest.Do(t, strings.Replace(curlTemplate, "<key>", other.Key, 1))
+	assert.Equal(t, http.StatusOK, status)
+
+	// Changes made by the command apply here within the cache TTL.
+	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.ID, 1)
+	assert.Contains(t, apikeyCmd(t, disable), "is now disabled")
+	waitFor(t, curl, http.StatusUnauthorized)
+	apikeyCmd(t, strings.Replace(disable, " disable ", " enable ", 1))
+	waitFor(t, curl, http.StatusOK)
+	apikeyCmd(t, strings.Replace(disable, " disable ", " revoke ", 1))
+	waitFor(t, curl, http.StatusUnauthorized)
+}
+
+// A service started on a database that has keys says how many.
+func TestCountsKeys(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "apikey.db")
+	for range 2 {
+		apikeyCmd(t, "go run ./cmd/apikey --db "+db+" create --owner alice")
+	}
+	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
+		return run(ctx, config{addr: addr, db: db, prefixes: []string{"ak"}, cacheTTL: time.Second}, out)
+	}, "the cache TTL")
+	assert.Contains(t, out, "(table api_keys): 2 keys")
+	// The database came from APIKEY_DB here, which the command reads too.
+	assert.Contains(t, out, "\n  go run ./cmd/apikey create --owner alice --name demo\n")
+}
+
+func TestWalkthroughRedactsPassword(t *testing.T) {
+	lines := walkthrough(config{db: "postgres://app:hunter2@db:5432/keys", dbFromFlag: true, cacheTTL: time.Second}, "http://h")
+	assert.Equal(t, "go run ./cmd/apikey --db postgres://app:xxxxx@db:5432/keys create --owner alice --name demo", lines[0])
+	lines = walkthrough(config{db: "my keys.db", dbFromFlag: true, cacheTTL: time.Second}, "http://h")
+	assert.Equal(t, "go run ./cmd/apikey --db 'my keys.db' create --owner alice --name demo", lines[0])
+}
+
+func TestParsePrefixes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"ak", []string{"ak"}, false},
+		{"ak, sk_live,lbk", []string{"ak", "sk_live", "lbk"}, false},
+		{"", nil, true},
+		{" , ", nil, true},
+		{"ak,9x", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parsePrefixes(tt.in)
+		if tt.err {
+			assert.Error(t, err, tt.in)
+			continue
+		}
+		assert.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, got)
+	}
+}
+
+func TestRefusesToStart(t *testing.T) {
+	ctx := context.Background()
+	err := run(ctx, config{addr: "127.0.0.1:0", db: "postgres://u:hunter2@127.0.0.1:1/x", prefixes: []string{"ak"}, cacheTTL: time.Second}, io.Discard)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2")
+	err = run(ctx, config{addr: "127.0.0.1:0", db: filepath.Join(t.TempDir(), "k.db"), prefixes: []string{"ak"}}, io.Discard)
+	assert.ErrorContains(t, err, "-cache-ttl")
+}

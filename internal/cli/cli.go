@@ -1,0 +1,325 @@
+// Package cli is the apikey command: it creates, lists, shows, disables,
+// enables, rotates and revokes the keys a service verifies, in the same SQL
+// table the service's apikey.SQLStore reads. It lives here rather than in
+// cmd/apikey so that tests of other packages (the SQL example) can run it
+// as a user would.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/dbopen"
+)
+
+// Exit codes of Run.
+const (
+	// ExitOK means the command did what was asked.
+	ExitOK = 0
+	// ExitFailed means the command was understood but refused (no such
+	// key, an invalid value, an expired key to rotate) or failed (the
+	// database did not answer). The reason is on stderr.
+	ExitFailed = 1
+	// ExitUsage means the command line itself was wrong: an unknown
+	// command or flag, a missing argument or required flag.
+	ExitUsage = 2
+)
+
+// command is one subcommand of apikey.
+type command struct {
+	name    string
+	args    string // the positional arguments, for usage lines ("ID")
+	summary string
+	help    string // more detail for "apikey help <name>"
+	// flags registers the command's own flags besides the shared ones.
+	flags func(fs *flag.FlagSet, o *options)
+	// nargs is the number of positional arguments the command takes.
+	nargs int
+	run   func(ctx context.Context, e *env, o *options, args []string) error
+}
+
+// commands in the order usage lists them.
+var commands = []*command{
+	createCmd, listCmd, showCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd,
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// usageError is an error in the command line, answered with ExitUsage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// env is what a command runs with: its output and a way to reach the
+// database once its flags are known to be right.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// Run runs the apikey command with args (without the program name),
+// printing results to stdout and errors to stderr, and returns the exit
+// code: ExitOK, ExitFailed or ExitUsage. getenv reads the environment
+// (os.Getenv when nil); tests pass their own.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	o := &options{table: apikey.DefaultSQLTable}
+
+	// Shared flags may come before the command name too: apikey --db x list.
+	top := newFlagSet("apikey")
+	addShared(top, o)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return ExitOK
+		}
+		return usageFailed(stderr, "", err)
+	}
+	if top.NArg() == 0 {
+		printUsage(stderr)
+		return ExitUsage
+	}
+	name, rest := top.Arg(0), top.Args()[1:]
+	if name == "help" {
+		// apikey help create --db x: the shared flags may be there too.
+		fs := newFlagSet("apikey help")
+		addShared(fs, o)
+		topics, err := parseInterleaved(fs, rest)
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			return usageFailed(stderr, "", err)
+		}
+		return help(stdout, stderr, topics)
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		return usageFailed(stderr, "", usagef("unknown command %q", name))
+	}
+
+	fs := newFlagSet("apikey " + cmd.name)
+	addShared(fs, o)
+	if cmd.flags != nil {
+		cmd.flags(fs, o)
+	}
+	positional, err := parseInterleaved(fs, rest)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandUsage(stdout, cmd)
+			return ExitOK
+		}
+		return usageFailed(stderr, cmd.name, err)
+	}
+	o.set = map[string]bool{}
+	top.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	switch {
+	case len(positional) < cmd.nargs:
+		return usageFailed(stderr, cmd.name, usagef("missing %s", cmd.args))
+	case len(positional) > cmd.nargs:
+		return usageFailed(stderr, cmd.name, usagef("unexpected argument %q", positional[cmd.nargs]))
+	}
+
+	if err := cmd.run(ctx, e, o, positional); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return usageFailed(stderr, cmd.name, err)
+		}
+		fmt.Fprintf(stderr, "apikey %s: %s\n", cmd.name, strings.TrimPrefix(err.Error(), "apikey: "))
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// newFlagSet returns a FlagSet that prints nothing itself: Run decides
+// where usage goes (stdout when asked for, stderr on a mistake).
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+func usageFailed(stderr io.Writer, cmd string, err error) int {
+	if cmd == "" {
+		fmt.Fprintf(stderr, "apikey: %v\nRun 'apikey help' for usage.\n", err)
+	} else {
+		fmt.Fprintf(stderr, "apikey %s: %v\nRun 'apikey help %s' for usage.\n", cmd, err, cmd)
+	}
+	return ExitUsage
+}
+
+func help(stdout, stderr io.Writer, args []string) int {
+	switch len(args) {
+	case 0:
+		printUsage(stdout)
+		return ExitOK
+	case 1:
+		if cmd := lookup(args[0]); cmd != nil {
+			printCommandUsage(stdout, cmd)
+			return ExitOK
+		}
+		return usageFailed(stderr, "", usagef("unknown command %q", args[0]))
+	}
+	return usageFailed(stderr, "", usagef("help takes at most one command"))
+}
+
+const sharedHelp = `Flags of every command (before or after the command name):
+  --db SETTING   the key database (default: $APIKEY_DB, else ./apikey.db):
+                   postgres://user:pass@host:5432/db?sslmode=disable
+                   mysql://user:pass@host:3306/db
+                   path/to/keys.db, sqlite://path or file:path?… (SQLite)
+  --table NAME   the table holding the keys (default api_keys)
+  --json         print JSON instead of text
+`
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `apikey manages the API keys of a service built on github.com/go-apikey/apikey,
+in the same table its SQLStore reads.
+
+Usage:
+  apikey <command> [flags] [ID]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-8s %s\n\n", "help", "show help for a command: apikey help create")
+	fmt.Fprint(w, sharedHelp)
+	fmt.Fprint(w, `
+Every command but migrate first creates the table if it does not exist, so a
+new database needs no separate step.
+
+Keys are hashed with SHA-256, the library's default Hasher. A service that
+uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret
+pepper) will not accept keys made here: create its keys in the service. Keys
+made with --prefix must use a prefix the service accepts (apikey.WithPrefix
+or WithAcceptedPrefixes).
+
+Exit status: 0 done; 1 refused (no such key, an invalid value) or failed (the
+database did not answer); 2 the command line was wrong.
+`)
+}
+
+func printCommandUsage(w io.Writer, c *command) {
+	line := "apikey " + c.name + " [flags]"
+	if c.args != "" {
+		line += " " + c.args
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", line, c.help)
+	fs := newFlagSet(c.name)
+	if c.flags != nil {
+		c.flags(fs, &options{table: apikey.DefaultSQLTable})
+	}
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprint(w, "\nFlags:\n")
+			first = false
+		}
+		// Like flag.PrintDefaults, but with the --name spelling the rest
+		// of the help uses.
+		typ, usage := flag.UnquoteUsage(f)
+		if typ == "value" {
+			typ = ""
+		}
+		fmt.Fprintf(w, "  %s\n      %s", strings.TrimSpace("--"+f.Name+" "+typ), usage)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+	fmt.Fprint(w, "\n"+sharedHelp)
+}
+
+// open opens the database, makes sure the table exists (unless migrate is
+// false) and returns a store on it. The caller closes db.
+func (e *env) open(ctx context.Context, o *options, migrate bool) (*apikey.SQLStore, func(), error) {
+	setting := dbopen.Setting(o.db, e.getenv)
+	db, dialect, err := dbopen.Open(ctx, setting)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() { db.Close() }
+	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(o.table))
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	if migrate {
+		if err := store.Migrate(ctx); err != nil {
+			closeDB()
+			return nil, nil, fmt.Errorf("database %s: %w", dbopen.Redact(setting), err)
+		}
+	}
+	return store, closeDB, nil
+}
+
+// manager returns a Manager that issues keys with prefix. It records no
+// last-used times, since the command verifies nothing, and logs nowhere.
+func manager(store apikey.Store, prefix string) (*apikey.Manager, error) {
+	if err := apikey.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	return apikey.New(store,
+		apikey.WithPrefix(prefix),
+		apikey.WithLastUsedInterval(0),
+		apikey.WithLogger(slog.New(slog.DiscardHandler)),
+	), nil
+}
+
+// withManager opens the database and runs fn with a Manager on it.
+func (e *env) withManager(ctx context.Context, o *options, prefix string, fn func(m *apikey.Manager, s *apikey.SQLStore) error) error {
+	store, closeDB, err := e.open(ctx, o, true)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	m, err := manager(store, prefix)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return fn(m, store)
+}
+
+// prefixOf returns the prefix of a key from its Start ("sk_live_4qGZ" is
+// "sk_live"), so a rotated key keeps the prefix of the key it replaces.
+func prefixOf(start string) string {
+	if i := strings.LastIndexByte(start, '_'); i > 0 {
+		return start[:i]
+	}
+	return apikey.DefaultPrefix
+}
+
+// sortedMetadata returns metadata as "k=v" strings in key order, so text
+// output does not change from run to run.
+func sortedMetadata(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}

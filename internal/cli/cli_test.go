@@ -1,0 +1,629 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/dbopen"
+)
+
+// result is what one run of the command gave.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// cmdEnv runs the command against one database and table, as a user with
+// a clean environment would.
+type cmdEnv struct {
+	t     *testing.T
+	db    string
+	table string
+	env   map[string]string
+}
+
+func newEnv(t *testing.T) *cmdEnv {
+	return &cmdEnv{t: t, db: filepath.Join(t.TempDir(), "keys.db"), table: apikey.DefaultSQLTable}
+}
+
+// run runs the command with --db and --table appended.
+func (c *cmdEnv) run(args ...string) result {
+	c.t.Helper()
+	return c.runRaw(append(args, "--db", c.db, "--table", c.table)...)
+}
+
+// runRaw runs the command with exactly args.
+func (c *cmdEnv) runRaw(args ...string) result {
+	c.t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), args, &stdout, &stderr, func(name string) string { return c.env[name] })
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// ok runs the command and fails the test unless it succeeded.
+func (c *cmdEnv) ok(args ...string) string {
+	c.t.Helper()
+	r := c.run(args...)
+	require.Equal(c.t, ExitOK, r.code, "apikey %v\nstdout: %s\nstderr: %s", args, r.stdout, r.stderr)
+	assert.Empty(c.t, r.stderr, "apikey %v", args)
+	return r.stdout
+}
+
+// issued is create's or rotate's JSON output.
+type issued struct {
+	Key          string            `json:"key"`
+	ID           string            `json:"id"`
+	Owner        string            `json:"owner"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	Scopes       []string          `json:"scopes"`
+	Metadata     map[string]string `json:"metadata"`
+	Start        string            `json:"start"`
+	Enabled      bool              `json:"enabled"`
+	State        string            `json:"state"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	ExpiresAt    *time.Time        `json:"expires_at"`
+	LastUsedAt   *time.Time        `json:"last_used_at"`
+	Replaces     string            `json:"replaces"`
+	OldExpiresAt *time.Time        `json:"old_expires_at"`
+}
+
+func (c *cmdEnv) create(args ...string) issued {
+	c.t.Helper()
+	var k issued
+	out := c.ok(append([]string{"create", "--json"}, args...)...)
+	require.NoError(c.t, json.Unmarshal([]byte(out), &k), out)
+	return k
+}
+
+// manager is what a service on the same database would verify keys with.
+func (c *cmdEnv) manager(opts ...apikey.Option) (*apikey.Manager, *apikey.SQLStore) {
+	c.t.Helper()
+	db, dialect, err := dbopen.Open(context.Background(), c.db)
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { db.Close() })
+	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(c.table))
+	require.NoError(c.t, err)
+	m := apikey.New(store, append(opts, apikey.WithLastUsedInterval(0))...)
+	c.t.Cleanup(func() { m.Close() })
+	return m, store
+}
+
+func (c *cmdEnv) verify(key string, opts ...apikey.Option) (apikey.Principal, error) {
+	c.t.Helper()
+	m, _ := c.manager(opts...)
+	return m.Verify(context.Background(), key)
+}
+
+func TestHelp(t *testing.T) {
+	c := newEnv(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "Commands:"},
+		{[]string{"-h"}, "Commands:"},
+		{[]string{"--help"}, "Commands:"},
+		{[]string{"help", "create"}, "Usage: apikey create [flags]"},
+		{[]string{"create", "-h"}, "--expires-in lifetime"},
+		{[]string{"show", "--help"}, "Usage: apikey show [flags] ID"},
+		{[]string{"rotate", "X", "-h"}, "--grace duration"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := c.runRaw(tt.args...)
+			assert.Equal(t, ExitOK, r.code)
+			assert.Contains(t, r.stdout, tt.want)
+			assert.Contains(t, r.stdout, "--db SETTING", "every help names the shared flags")
+			assert.Empty(t, r.stderr)
+		})
+	}
+	r := c.runRaw("help")
+	for _, cmd := range commands {
+		assert.Contains(t, r.stdout, "\n  "+cmd.name+" ", "usage lists %s", cmd.name)
+	}
+	assert.Contains(t, r.stdout, "SHA-256", "the hasher limitation is documented")
+	_, err := os.Stat(c.db)
+	assert.True(t, os.IsNotExist(err), "help opens no database")
+}
+
+func TestUsageErrors(t *testing.T) {
+	c := newEnv(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "Usage:"},
+		{"unknown command", []string{"frob"}, `unknown command "frob"`},
+		{"help for unknown command", []string{"help", "frob"}, `unknown command "frob"`},
+		{"unknown flag", []string{"list", "--colour"}, "flag provided but not defined: -colour"},
+		{"unknown global flag", []string{"--colour", "list"}, "flag provided but not defined"},
+		{"owner missing", []string{"create", "--name", "x"}, "--owner is required"},
+		{"two expiries", []string{"create", "--owner", "a", "--expires-in", "1h", "--expires-at", "2099-01-01T00:00:00Z"}, "not both"},
+		{"bad lifetime", []string{"create", "--owner", "a", "--expires-in", "soon"}, "720h or 30d"},
+		{"bad days", []string{"create", "--owner", "a", "--expires-in", "xd"}, "720h or 30d"},
+		{"bad time", []string{"create", "--owner", "a", "--expires-at", "tomorrow"}, "RFC 3339"},
+		{"meta without =", []string{"create", "--owner", "a", "--meta", "team"}, "key=value"},
+		{"meta twice", []string{"create", "--owner", "a", "--meta", "k=1", "--meta", "k=2"}, `"k" given twice`},
+		{"create takes no ID", []string{"create", "--owner", "a", "ID"}, `unexpected argument "ID"`},
+		{"show without ID", []string{"show"}, "missing ID"},
+		{"show with two IDs", []string{"show", "A", "B"}, `unexpected argument "B"`},
+		{"disable without ID", []string{"disable"}, "missing ID"},
+		{"enable without ID", []string{"enable"}, "missing ID"},
+		{"revoke without ID", []string{"revoke"}, "missing ID"},
+		{"rotate without ID", []string{"rotate", "--grace", "1h"}, "missing ID"},
+		{"bad grace", []string{"rotate", "A", "--grace", "long"}, "720h or 30d"},
+		{"all with limit", []string{"list", "--all", "--limit", "5"}, "--all"},
+		{"zero limit", []string{"list", "--limit", "0"}, "--limit must be at least 1"},
+		{"bad bool", []string{"list", "--json=maybe"}, "invalid boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.run(tt.args...)
+			assert.Equal(t, ExitUsage, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tt.want)
+			assert.Empty(t, r.stdout)
+		})
+	}
+	_, err := os.Stat(c.db)
+	assert.True(t, os.IsNotExist(err), "usage errors are found before the database is opened")
+}
+
+func TestCreateText(t *testing.T) {
+	c := newEnv(t)
+	out := c.ok("create", "--owner", "alice", "--name", "ci", "--description", "CI job",
+		"--scope", "bots:read,bots:write", "--scope", "reports:read", "--meta", "team=infra", "--meta", "env=prod")
+	assert.Contains(t, out, "Store it now: it will not be shown again.")
+	key := regexp.MustCompile(`(?m)^    (ak_\S+)$`).FindStringSubmatch(out)
+	require.NotNil(t, key, "the key is printed on a line of its own:\n%s", out)
+	id := regexp.MustCompile(`(?m)^ID:\s+(\S+)$`).FindStringSubmatch(out)
+	require.NotNil(t, id, "the key ID is printed:\n%s", out)
+	assert.Equal(t, 1, strings.Count(out, key[1]), "the key is printed once")
+
+	p, err := c.verify(key[1])
+	require.NoError(t, err, "the printed key verifies on the same database")
+	assert.Equal(t, apikey.Principal{
+		KeyID:    id[1],
+		Owner:    "alice",
+		Name:     "ci",
+		Scopes:   []string{"bots:read", "bots:write", "reports:read"},
+		Metadata: map[string]string{"team": "infra", "env": "prod"},
+	}, p)
+}
+
+func TestCreateJSON(t *testing.T) {
+	c := newEnv(t)
+	before := time.Now()
+	out := c.ok("create", "--json", "--owner", "alice", "--expires-in", "30d")
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &raw), out)
+	for _, field := range []string{"key", "id", "owner", "name", "description", "scopes", "metadata", "start",
+		"enabled", "state", "created_at", "updated_at", "expires_at", "last_used_at"} {
+		assert.Contains(t, raw, field)
+	}
+	assert.NotContains(t, raw, "digest")
+	assert.NotContains(t, raw, "hash")
+	assert.NotContains(t, raw, "replaces", "only rotate says what a key replaces")
+	assert.Nil(t, raw["last_used_at"])
+	assert.Equal(t, []any{}, raw["scopes"], "empty lists are [] for scripts")
+	assert.Equal(t, map[string]any{}, raw["metadata"])
+
+	var k issued
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	assert.Equal(t, "enabled", k.State)
+	assert.True(t, k.Enabled)
+	assert.True(t, strings.HasPrefix(k.Key, k.Start), "start %q is the start of the key", k.Start)
+	require.NotNil(t, k.ExpiresAt)
+	assert.WithinDuration(t, before.Add(30*24*time.Hour), *k.ExpiresAt, time.Minute)
+	p, err := c.verify(k.Key)
+	require.NoError(t, err)
+	assert.Equal(t, k.ID, p.KeyID)
+
+	k = c.create("--owner", "bob", "--expires-at", "2099-01-31T00:00:00Z")
+	require.NotNil(t, k.ExpiresAt)
+	assert.Equal(t, time.Date(2099, 1, 31, 0, 0, 0, 0, time.UTC), *k.ExpiresAt)
+	k = c.create("--owner", "carol")
+	assert.Nil(t, k.ExpiresAt, "no expiry is null")
+}
+
+func TestCreateWithPrefix(t *testing.T) {
+	c := newEnv(t)
+	k := c.create("--owner", "alice", "--prefix", "sk_live")
+	assert.True(t, strings.HasPrefix(k.Key, "sk_live_"), k.Key)
+	_, err := c.verify(k.Key)
+	assert.ErrorIs(t, err, apikey.ErrMalformedKey, "a service must accept the prefix")
+	_, err = c.verify(k.Key, apikey.WithAcceptedPrefixes("sk_live"))
+	assert.NoError(t, err)
+}
+
+// Values the command line carries well but the library refuses: exit 1.
+func TestCreateRefused(t *testing.T) {
+	c := newEnv(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"scope with a space", []string{"--scope", "bots read"}, "invalid input"},
+		{"expiry in the past", []string{"--expires-at", "2001-01-01T00:00:00Z"}, "not in the future"},
+		{"negative lifetime", []string{"--expires-in", "-1h"}, "not in the future"},
+		{"bad prefix", []string{"--prefix", "9x"}, "prefix"},
+		{"control character", []string{"--name", "a\x1b[31mb"}, "control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.run(append([]string{"create", "--owner", "alice"}, tt.args...)...)
+			assert.Equal(t, ExitFailed, r.code)
+			assert.Contains(t, r.stderr, tt.want)
+			assert.True(t, strings.HasPrefix(r.stderr, "apikey create: "), r.stderr)
+			assert.Empty(t, r.stdout)
+		})
+	}
+	c.table = "bad-name"
+	r := c.run("create", "--owner", "alice")
+	assert.Equal(t, ExitFailed, r.code)
+	assert.Contains(t, r.stderr, "table name")
+	c.table = apikey.DefaultSQLTable
+	assert.Contains(t, c.ok("list"), "No keys.", "nothing was created by the refused commands")
+}
+
+// expire makes a key expired, as time would, by writing its expiry.
+func expire(t *testing.T, store *apikey.SQLStore, id string) {
+	_, err := store.Update(context.Background(), id, func(k *apikey.Key) error {
+		k.ExpiresAt = time.Now().Add(-time.Hour)
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+func TestListAndShow(t *testing.T) {
+	c := newEnv(t)
+	a1 := c.create("--owner", "alice", "--name", "ci")
+	a2 := c.create("--owner", "alice")
+	b1 := c.create("--owner", "bob", "--name", "old")
+	c.ok("disable", a2.ID)
+	_, store := c.manager()
+	expire(t, store, b1.ID)
+
+	out := c.ok("list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 4, out)
+	assert.Regexp(t, `^ID\s+START\s+OWNER\s+NAME\s+STATE\s+EXPIRES\s+LAST USED$`, lines[0])
+	assert.Regexp(t, `^`+a1.ID+`\s+`+a1.Start+`\s+alice\s+ci\s+enabled\s+never\s+never$`, lines[1])
+	assert.Regexp(t, `^`+a2.ID+`\s+`+a2.Start+`\s+alice\s+-\s+disabled\s+never\s+never$`, lines[2])
+	assert.Regexp(t, `^`+b1.ID+`\s+`+b1.Start+`\s+bob\s+old\s+expired\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+never$`, lines[3])
+
+	out = c.ok("list", "--owner", "bob")
+	assert.Contains(t, out, b1.ID)
+	assert.NotContains(t, out, a1.ID)
+	assert.Equal(t, "No keys for nobody.\n", c.ok("list", "--owner", "nobody"))
+
+	var listed []issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("list", "--json")), &listed))
+	require.Len(t, listed, 3)
+	assert.Equal(t, []string{"enabled", "disabled", "expired"}, []string{listed[0].State, listed[1].State, listed[2].State})
+	assert.Empty(t, listed[0].Key, "list never prints a key")
+	assert.Equal(t, "[]\n", c.ok("list", "--json", "--owner", "nobody"))
+
+	out = c.ok("show", a1.ID)
+	for _, want := range []string{
+		"ID:          " + a1.ID, "Start:       " + a1.Start, "Owner:       alice", "Name:        ci",
+		"State:       enabled", "Scopes:      none", "Expires:     never", "Last used:   never",
+	} {
+		assert.Contains(t, out, want+"\n")
+	}
+	var shown issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("show", b1.ID, "--json")), &shown))
+	assert.Equal(t, "expired", shown.State)
+	assert.Equal(t, b1.ID, shown.ID)
+	assert.Equal(t, "bob", shown.Owner)
+}
+
+func TestListPaging(t *testing.T) {
+	c := newEnv(t)
+	var ids []string
+	for range 5 {
+		ids = append(ids, c.create("--owner", "alice").ID)
+	}
+	r := c.run("list", "--limit", "2")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, 3, strings.Count(r.stdout, "\n"), "a header and two keys:\n%s", r.stdout)
+	assert.Equal(t, "More keys follow: apikey list --after "+ids[1]+", or --all.\n", r.stderr)
+
+	r = c.run("list", "--limit", "2", "--after", ids[1], "--json")
+	var page []issued
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page), "the hint stays off stdout")
+	require.Len(t, page, 2)
+	assert.Equal(t, []string{ids[2], ids[3]}, []string{page[0].ID, page[1].ID})
+
+	// --all follows every page; make the pages small to see it do so.
+	old := allPageSize
+	allPageSize = 2
+	t.Cleanup(func() { allPageSize = old })
+	var all []issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("list", "--all", "--json")), &all))
+	var got []string
+	for _, k := range all {
+		got = append(got, k.ID)
+	}
+	assert.Equal(t, ids, got)
+}
+
+// TestNoSecretsInOutput runs every command that prints a key's record and
+// looks for the key, its secret part and its digest in every encoding.
+func TestNoSecretsInOutput(t *testing.T) {
+	c := newEnv(t)
+	k := c.create("--owner", "alice", "--name", "ci", "--scope", "bots:read")
+	other := c.create("--owner", "bob")
+	digest := sha256.Sum256([]byte(k.Key))
+	secrets := map[string]string{
+		"key":               k.Key,
+		"secret part":       strings.TrimPrefix(k.Key, "ak_")[:20],
+		"hex digest":        hex.EncodeToString(digest[:]),
+		"HEX digest":        strings.ToUpper(hex.EncodeToString(digest[:])),
+		"base64 digest":     base64.StdEncoding.EncodeToString(digest[:]),
+		"raw base64 digest": base64.RawStdEncoding.EncodeToString(digest[:]),
+		"url base64 digest": base64.RawURLEncoding.EncodeToString(digest[:]),
+		"digest bytes":      string(digest[:]),
+	}
+	var outputs []string
+	for _, args := range [][]string{
+		{"list"}, {"list", "--json"}, {"list", "--all"}, {"list", "--owner", "alice", "--json"},
+		{"show", k.ID}, {"show", k.ID, "--json"},
+		{"disable", k.ID}, {"disable", k.ID, "--json"}, {"enable", k.ID}, {"enable", k.ID, "--json"},
+		{"migrate"}, {"migrate", "--json"},
+		{"rotate", other.ID, "--grace", "1h"}, {"rotate", other.ID, "--json"},
+		{"revoke", k.ID}, {"revoke", k.ID, "--json"}, {"show", k.ID},
+	} {
+		r := c.run(args...)
+		outputs = append(outputs, r.stdout, r.stderr)
+	}
+	all := strings.Join(outputs, "\n")
+	require.Contains(t, all, k.ID, "the outputs are about the key")
+	for what, s := range secrets {
+		// Not NotContains: its failure message would print every output.
+		assert.False(t, strings.Contains(all, s), "output holds the %s", what)
+	}
+	assert.NotContains(t, all, `"digest"`)
+	assert.NotContains(t, all, `"hash"`)
+	assert.NotContains(t, all, "sha256")
+}
+
+func TestDisableEnable(t *testing.T) {
+	c := newEnv(t)
+	k := c.create("--owner", "alice")
+	out := c.ok("disable", k.ID)
+	assert.Equal(t, "Key "+k.ID+" ("+k.Start+") is now disabled.\n", out)
+	_, err := c.verify(k.Key)
+	assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
+	c.ok("disable", k.ID) // disabling twice is not an error
+
+	var j issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("enable", k.ID, "--json")), &j))
+	assert.Equal(t, "enabled", j.State)
+	assert.True(t, j.Enabled)
+	_, err = c.verify(k.Key)
+	assert.NoError(t, err)
+
+	// Enabling an expired key says it is still refused.
+	_, store := c.manager()
+	expire(t, store, k.ID)
+	out = c.ok("enable", k.ID)
+	assert.Contains(t, out, "is now expired")
+	assert.Contains(t, out, "still refused")
+
+	for _, cmd := range []string{"disable", "enable"} {
+		r := c.run(cmd, "01NOSUCHKEY")
+		assert.Equal(t, ExitFailed, r.code)
+		assert.Equal(t, "apikey "+cmd+": key not found: ID 01NOSUCHKEY\n", r.stderr)
+	}
+}
+
+func TestRotate(t *testing.T) {
+	c := newEnv(t)
+	old := c.create("--owner", "alice", "--name", "ci", "--scope", "bots:read", "--meta", "team=infra")
+
+	out := c.ok("rotate", old.ID, "--grace", "1h")
+	assert.Contains(t, out, "Store it now: it will not be shown again.")
+	newKey := regexp.MustCompile(`(?m)^    (ak_\S+)$`).FindStringSubmatch(out)
+	require.NotNil(t, newKey, out)
+	assert.Regexp(t, `The old key `+old.ID+` works until \S+Z\.`, out)
+
+	p, err := c.verify(newKey[1])
+	require.NoError(t, err)
+	assert.Equal(t, "alice", p.Owner)
+	assert.Equal(t, []string{"bots:read"}, p.Scopes)
+	assert.Equal(t, map[string]string{"team": "infra"}, p.Metadata)
+	assert.NotEqual(t, old.ID, p.KeyID)
+	_, err = c.verify(old.Key)
+	assert.NoError(t, err, "the old key works during the grace period")
+	var shown issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("show", old.ID, "--json")), &shown))
+	require.NotNil(t, shown.ExpiresAt)
+	assert.WithinDuration(t, time.Now().Add(time.Hour), *shown.ExpiresAt, time.Minute)
+
+	// Without --grace the old key stops at once.
+	second := c.create("--owner", "bob")
+	var rotated issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", second.ID, "--json")), &rotated))
+	assert.Equal(t, second.ID, rotated.Replaces)
+	require.NotNil(t, rotated.OldExpiresAt)
+	_, err = c.verify(second.Key)
+	assert.ErrorIs(t, err, apikey.ErrKeyExpired)
+	_, err = c.verify(rotated.Key)
+	assert.NoError(t, err)
+
+	// An expired key cannot be rotated; an unknown one is not found.
+	r := c.run("rotate", second.ID)
+	assert.Equal(t, ExitFailed, r.code)
+	assert.Contains(t, r.stderr, "expired")
+	assert.Empty(t, r.stdout)
+	r = c.run("rotate", "01NOSUCHKEY")
+	assert.Equal(t, ExitFailed, r.code)
+	assert.Contains(t, r.stderr, "not found")
+	r = c.run("rotate", old.ID, "--grace", "-1h")
+	assert.Equal(t, ExitFailed, r.code)
+	assert.Contains(t, r.stderr, "negative grace")
+}
+
+func TestRotateKeepsPrefix(t *testing.T) {
+	c := newEnv(t)
+	old := c.create("--owner", "alice", "--prefix", "sk_live")
+	var next issued
+	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", old.ID, "--json", "--grace", "1h")), &next))
+	assert.True(t, strings.HasPrefix(next.Key, "sk_live_"), "rotated %s into %s", old.Key, next.Key)
+	_, err := c.verify(next.Key, apikey.WithPrefix("sk_live"))
+	assert.NoError(t, err)
+
+	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", next.ID, "--json", "--prefix", "ak")), &next))
+	assert.True(t, strings.HasPrefix(next.Key, "ak_"), "--prefix changes the prefix: %s", next.Key)
+}
+
+func TestRevoke(t *testing.T) {
+	c := newEnv(t)
+	k := c.create("--owner", "alice")
+	assert.Equal(t, "Key "+k.ID+" revoked.\n", c.ok("revoke", k.ID))
+	_, err := c.verify(k.Key)
+	assert.ErrorIs(t, err, apikey.ErrUnknownKey)
+
+	r := c.run("show", k.ID)
+	assert.Equal(t, ExitFailed, r.code)
+	assert.Equal(t, "apikey show: key not found: ID "+k.ID+"\n", r.stderr)
+	assert.Empty(t, r.stdout)
+	r = c.run("revoke", k.ID)
+	assert.Equal(t, ExitFailed, r.code)
+	assert.Contains(t, r.stderr, "not found")
+}
+
+func TestMigrate(t *testing.T) {
+	c := newEnv(t)
+	assert.Equal(t, "Table api_keys is ready in "+c.db+".\n", c.ok("migrate"))
+	c.ok("migrate") // idempotent
+	c.table = "partner_keys"
+	c.ok("migrate")
+	k := c.create("--owner", "alice")
+	assert.Contains(t, c.ok("list"), k.ID)
+	_, err := c.verify(k.Key)
+	assert.NoError(t, err)
+	c.table = apikey.DefaultSQLTable
+	assert.NotContains(t, c.ok("list"), k.ID, "--table keeps keys apart")
+}
+
+func TestDatabaseSetting(t *testing.T) {
+	dir := t.TempDir()
+	fromEnv := filepath.Join(dir, "env.db")
+	fromFlag := filepath.Join(dir, "flag.db")
+	c := &cmdEnv{t: t, env: map[string]string{dbopen.EnvVar: fromEnv}}
+
+	// Shared flags work before the command name too.
+	r := c.runRaw("--json", "create", "--owner", "alice")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.FileExists(t, fromEnv, "APIKEY_DB names the database")
+	assert.True(t, json.Valid([]byte(r.stdout)), "--json before the command applies to it")
+
+	r = c.runRaw("--db", fromFlag, "create", "--owner", "bob")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.FileExists(t, fromFlag, "--db wins over APIKEY_DB")
+
+	// With neither, ./apikey.db.
+	t.Chdir(dir)
+	c.env = nil
+	r = c.runRaw("list")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.FileExists(t, filepath.Join(dir, dbopen.Default))
+}
+
+func TestUnreachableDatabase(t *testing.T) {
+	c := newEnv(t)
+	for _, setting := range []string{
+		"postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable",
+		"mysql://u:hunter2@127.0.0.1:1/x",
+		filepath.Join(t.TempDir(), "no", "such", "dir", "keys.db"),
+		"root:hunter2@tcp(127.0.0.1:1)/x",
+	} {
+		t.Run(setting, func(t *testing.T) {
+			c.db = setting
+			r := c.run("list")
+			assert.Equal(t, ExitFailed, r.code)
+			assert.True(t, strings.HasPrefix(r.stderr, "apikey list: database "), r.stderr)
+			assert.NotContains(t, r.stderr, "hunter2")
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+// TestServers runs a few commands against PostgreSQL and MySQL when their
+// DSNs are set, through --db as a user would give them.
+func TestServers(t *testing.T) {
+	servers := []struct {
+		name, env string
+		setting   func(dsn string) string
+	}{
+		{"postgres", "APIKEY_POSTGRES_DSN", func(dsn string) string { return dsn }},
+		{"mysql", "APIKEY_MYSQL_DSN", mysqlURL},
+	}
+	for _, s := range servers {
+		t.Run(s.name, func(t *testing.T) {
+			dsn := os.Getenv(s.env)
+			if dsn == "" {
+				t.Skipf("set %s to run the command against %s", s.env, s.name)
+			}
+			c := &cmdEnv{t: t, db: s.setting(dsn), table: "apikey_cli_" + strings.ToLower(rand.Text()[:10])}
+			t.Cleanup(func() {
+				db, _, err := dbopen.Open(context.Background(), c.db)
+				require.NoError(t, err)
+				defer db.Close()
+				_, err = db.Exec("DROP TABLE IF EXISTS " + c.table)
+				assert.NoError(t, err)
+			})
+			k := c.create("--owner", "alice", "--scope", "bots:read")
+			p, err := c.verify(k.Key)
+			require.NoError(t, err)
+			assert.Equal(t, "alice", p.Owner)
+			assert.Contains(t, c.ok("list"), k.ID)
+			c.ok("disable", k.ID)
+			_, err = c.verify(k.Key)
+			assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
+			c.ok("enable", k.ID)
+			var rotated issued
+			require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", k.ID, "--grace", "1h", "--json")), &rotated))
+			_, err = c.verify(rotated.Key)
+			assert.NoError(t, err)
+			c.ok("revoke", rotated.ID)
+			assert.Equal(t, ExitFailed, c.run("show", rotated.ID).code)
+		})
+	}
+}
+
+// mysqlURL turns a go-sql-driver DSN, as APIKEY_MYSQL_DSN holds, into the
+// mysql:// URL a user would type.
+func mysqlURL(dsn string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		panic(err)
+	}
+	u := url.URL{Scheme: "mysql", User: url.User(cfg.User), Host: cfg.Addr, Path: "/" + cfg.DBName}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	}
+	return u.String()
+}

@@ -1,0 +1,348 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/dbopen"
+)
+
+var createCmd = &command{
+	name:    "create",
+	summary: "create a key and print it, once",
+	help: `Creates a key for --owner and prints it once: only its SHA-256 digest is
+stored, so it cannot be shown again. With --json, prints {"key": "...", "id": ...}
+and the rest of the record.
+
+  apikey create --owner alice --name ci --scope bots:read,bots:write --expires-in 90d`,
+	flags: func(fs *flag.FlagSet, o *options) {
+		fs.StringVar(&o.owner, "owner", "", "the principal the key acts for (required)")
+		fs.StringVar(&o.name, "name", "", "a short label, such as ci")
+		fs.StringVar(&o.description, "description", "", "free text")
+		fs.Var(&o.scopes, "scope", "a `scope` to grant; repeat it or separate scopes with commas")
+		fs.Var(&o.meta, "meta", "metadata `key=value`; repeat for more")
+		fs.Var(&o.expiresIn, "expires-in", "`lifetime`, such as 720h or 30d (default: never expires)")
+		fs.Var(&o.expiresAt, "expires-at", "expiry as an RFC 3339 `time`, such as 2026-01-31T00:00:00Z")
+		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "key prefix; the service must accept it")
+	},
+	run: runCreate,
+}
+
+func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
+	if o.owner == "" {
+		return usagef("--owner is required")
+	}
+	if o.expiresIn.set && !o.expiresAt.t.IsZero() {
+		return usagef("give --expires-in or --expires-at, not both")
+	}
+	nk := apikey.NewKey{
+		Owner:       o.owner,
+		Name:        o.name,
+		Description: o.description,
+		Scopes:      o.scopes,
+		Metadata:    o.meta,
+		ExpiresAt:   o.expiresAt.t,
+	}
+	if o.expiresIn.set {
+		nk.ExpiresAt = time.Now().Add(o.expiresIn.d)
+	}
+	return e.withManager(ctx, o, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		plain, k, err := m.Create(ctx, nk)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return writeJSON(e.stdout, issuedJSON{Key: plain, keyJSON: toJSON(k, time.Now())})
+		}
+		fmt.Fprintf(e.stdout, "Created key %s for %s.\n", k.ID, k.Owner)
+		printSecret(e, plain)
+		printSummary(e, k)
+		return nil
+	})
+}
+
+// printSecret shows a new plaintext key: the one place it is ever printed.
+func printSecret(e *env, plain string) {
+	fmt.Fprintf(e.stdout, "\n    %s\n\nStore it now: it will not be shown again.\n\n", plain)
+}
+
+// printSummary shows what a caller of a new key needs to know.
+func printSummary(e *env, k apikey.Key) {
+	w := newFieldWriter(e.stdout)
+	w.field("ID", k.ID)
+	w.field("Owner", k.Owner)
+	if k.Name != "" {
+		w.field("Name", k.Name)
+	}
+	w.field("Scopes", joinOr(k.Scopes, "none"))
+	w.field("State", state(k, time.Now()))
+	w.field("Expires", textTime(k.ExpiresAt))
+}
+
+var listCmd = &command{
+	name:    "list",
+	summary: "list keys, never their secrets",
+	help: `Lists keys in creation order: their ID, the start of the key (enough to
+recognise it, useless to an attacker), owner, name, state, expiry and last use.
+Prints at most --limit keys; --all lists every one, page by page.`,
+	flags: func(fs *flag.FlagSet, o *options) {
+		fs.StringVar(&o.owner, "owner", "", "list only this owner's keys")
+		fs.IntVar(&o.limit, "limit", apikey.DefaultListLimit, fmt.Sprintf("most keys to list (at most %d)", apikey.MaxListLimit))
+		fs.StringVar(&o.after, "after", "", "list keys after this ID (the next page)")
+		fs.BoolVar(&o.all, "all", false, "list every key")
+	},
+	run: runList,
+}
+
+// allPageSize is how many keys list --all reads per query; a variable so
+// tests can make paging happen with a few keys.
+var allPageSize = apikey.MaxListLimit
+
+func runList(ctx context.Context, e *env, o *options, _ []string) error {
+	if o.all && (o.set["limit"] || o.set["after"]) {
+		return usagef("--all lists every key: give it without --limit or --after")
+	}
+	if o.limit < 1 {
+		return usagef("--limit must be at least 1")
+	}
+	return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		opts := apikey.ListOptions{Owner: o.owner, After: o.after, Limit: o.limit}
+		if o.all {
+			opts.Limit = allPageSize
+		}
+		var keys []apikey.Key
+		var next string
+		for {
+			page, err := m.List(ctx, opts)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, page.Keys...)
+			next = page.Next
+			if !o.all || next == "" {
+				break
+			}
+			opts.After = next
+		}
+		now := time.Now()
+		if o.json {
+			out := make([]keyJSON, len(keys))
+			for i, k := range keys {
+				out[i] = toJSON(k, now)
+			}
+			if err := writeJSON(e.stdout, out); err != nil {
+				return err
+			}
+		} else {
+			printTable(e.stdout, keys, now, o.owner)
+		}
+		if next != "" {
+			// On stderr, so JSON on stdout stays one document.
+			fmt.Fprintf(e.stderr, "More keys follow: apikey list --after %s, or --all.\n", next)
+		}
+		return nil
+	})
+}
+
+var showCmd = &command{
+	name:    "show",
+	args:    "ID",
+	nargs:   1,
+	summary: "show every field of a key but its secret",
+	help:    "Shows one key: everything but the key itself and its digest.",
+	run: func(ctx context.Context, e *env, o *options, args []string) error {
+		return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+			k, err := m.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return printKey(e, o, k)
+		})
+	},
+}
+
+func printKey(e *env, o *options, k apikey.Key) error {
+	now := time.Now()
+	if o.json {
+		return writeJSON(e.stdout, toJSON(k, now))
+	}
+	w := newFieldWriter(e.stdout)
+	w.field("ID", k.ID)
+	w.field("Start", k.Start)
+	w.field("Owner", k.Owner)
+	w.field("Name", k.Name)
+	w.field("Description", k.Description)
+	w.field("State", state(k, now))
+	w.field("Scopes", joinOr(k.Scopes, "none"))
+	w.field("Metadata", joinOr(sortedMetadata(k.Metadata), "none"))
+	w.field("Created", textTime(k.CreatedAt))
+	w.field("Updated", textTime(k.UpdatedAt))
+	w.field("Expires", textTime(k.ExpiresAt))
+	w.field("Last used", textTime(k.LastUsedAt))
+	return nil
+}
+
+var disableCmd = &command{
+	name:    "disable",
+	args:    "ID",
+	nargs:   1,
+	summary: "refuse a key until it is enabled again",
+	help: `Disables a key without deleting it: the service refuses it until 'apikey enable'.
+A service caching verifications (apikey.NewCachedStore) sees the change within
+its cache TTL.`,
+	run: func(ctx context.Context, e *env, o *options, args []string) error {
+		return setEnabled(ctx, e, o, args[0], false)
+	},
+}
+
+var enableCmd = &command{
+	name:    "enable",
+	args:    "ID",
+	nargs:   1,
+	summary: "let a disabled key work again",
+	help:    "Enables a disabled key. An expired key stays refused: rotate or recreate it.",
+	run: func(ctx context.Context, e *env, o *options, args []string) error {
+		return setEnabled(ctx, e, o, args[0], true)
+	},
+}
+
+func setEnabled(ctx context.Context, e *env, o *options, id string, enabled bool) error {
+	return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		var k apikey.Key
+		var err error
+		if enabled {
+			k, err = m.Enable(ctx, id)
+		} else {
+			k, err = m.Disable(ctx, id)
+		}
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if o.json {
+			return writeJSON(e.stdout, toJSON(k, now))
+		}
+		fmt.Fprintf(e.stdout, "Key %s (%s) is now %s.\n", k.ID, k.Start, state(k, now))
+		if enabled && k.Expired(now) {
+			fmt.Fprintf(e.stdout, "It expired at %s, so it is still refused.\n", textTime(k.ExpiresAt))
+		}
+		return nil
+	})
+}
+
+var rotateCmd = &command{
+	name:    "rotate",
+	args:    "ID",
+	nargs:   1,
+	summary: "issue a new key and retire the old one after --grace",
+	help: `Issues a new key with the same owner, name, scopes, metadata, expiry and state,
+prints it once, and makes the old key expire after --grace (at once by
+default: right for a leaked key; give the clients time with --grace 24h).
+The new key keeps the old key's prefix unless --prefix says otherwise.
+An expired key cannot be rotated.`,
+	flags: func(fs *flag.FlagSet, o *options) {
+		fs.Var(&o.grace, "grace", "how long the old key keeps working: a `duration` such as 24h or 7d (default: it stops at once)")
+		fs.StringVar(&o.prefix, "prefix", "", "prefix of the new key (default: the old key's)")
+	},
+	run: runRotate,
+}
+
+func runRotate(ctx context.Context, e *env, o *options, args []string) error {
+	id := args[0]
+	store, closeDB, err := e.open(ctx, o, true)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	prefix := o.prefix
+	if prefix == "" {
+		// Manager.Rotate issues keys with the Manager's prefix: read the
+		// old key first so the new one looks like it.
+		old, err := store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		prefix = prefixOf(old.Start)
+	}
+	m, err := manager(store, prefix)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	plain, k, err := m.Rotate(ctx, id, o.grace.d)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	// The old key's new expiry, to tell the user; it may be gone already
+	// if someone revoked it in between, which changes nothing here.
+	old, oldErr := store.Get(ctx, id)
+	if o.json {
+		out := issuedJSON{Key: plain, keyJSON: toJSON(k, now), Replaces: id}
+		if oldErr == nil {
+			out.OldExpiresAt = jsonTime(old.ExpiresAt)
+		}
+		return writeJSON(e.stdout, out)
+	}
+	fmt.Fprintf(e.stdout, "Rotated key %s: the new key is %s, for %s.\n", id, k.ID, k.Owner)
+	printSecret(e, plain)
+	if oldErr == nil {
+		if old.Expired(now) {
+			fmt.Fprintf(e.stdout, "The old key %s no longer works.\n\n", id)
+		} else {
+			fmt.Fprintf(e.stdout, "The old key %s works until %s.\n\n", id, textTime(old.ExpiresAt))
+		}
+	}
+	printSummary(e, k)
+	return nil
+}
+
+var revokeCmd = &command{
+	name:    "revoke",
+	args:    "ID",
+	nargs:   1,
+	summary: "delete a key for good",
+	help: `Deletes a key: it cannot be enabled again. To stop a key for a while, use
+'apikey disable'. A service caching verifications sees the change within its
+cache TTL.`,
+	run: func(ctx context.Context, e *env, o *options, args []string) error {
+		return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+			if err := m.Revoke(ctx, args[0]); err != nil {
+				return err
+			}
+			if o.json {
+				return writeJSON(e.stdout, map[string]any{"id": args[0], "revoked": true})
+			}
+			fmt.Fprintf(e.stdout, "Key %s revoked.\n", args[0])
+			return nil
+		})
+	},
+}
+
+var migrateCmd = &command{
+	name:    "migrate",
+	summary: "create the key table if it does not exist",
+	help: `Creates the key table and its indexes if they do not exist; it never alters an
+existing table. Every other command does this first, so it is only needed
+where the service's database user may not create tables (run it once with a
+user that may) or to check that the database answers.`,
+	run: func(ctx context.Context, e *env, o *options, _ []string) error {
+		store, closeDB, err := e.open(ctx, o, false)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		setting := dbopen.Redact(dbopen.Setting(o.db, e.getenv))
+		if err := store.Migrate(ctx); err != nil {
+			return fmt.Errorf("database %s: %w", setting, err)
+		}
+		if o.json {
+			return writeJSON(e.stdout, map[string]any{"database": setting, "table": o.table, "migrated": true})
+		}
+		fmt.Fprintf(e.stdout, "Table %s is ready in %s.\n", o.table, setting)
+		return nil
+	},
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options holds every flag of every command; each command registers the
+// ones it takes on its own FlagSet.
+type options struct {
+	// shared by every command
+	db    string
+	table string
+	json  bool
+
+	// create
+	owner       string
+	name        string
+	description string
+	prefix      string
+	scopes      scopeList
+	meta        metadata
+	expiresIn   lifetime
+	expiresAt   timestamp
+
+	// list
+	limit int
+	after string
+	all   bool
+
+	// rotate
+	grace lifetime
+
+	// set records which flags the command line gave, to refuse
+	// combinations such as --limit with --all.
+	set map[string]bool
+}
+
+// scopeList is a repeatable flag whose values may also be comma separated:
+// --scope a --scope b,c gives [a b c].
+type scopeList []string
+
+func (s *scopeList) String() string { return strings.Join(*s, ",") }
+
+func (s *scopeList) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*s = append(*s, part)
+		}
+	}
+	return nil
+}
+
+// metadata is a repeatable key=value flag. A key given twice is refused
+// rather than silently keeping one of the values.
+type metadata map[string]string
+
+func (m *metadata) String() string {
+	if m == nil {
+		return ""
+	}
+	var parts []string
+	for k, v := range *m {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m *metadata) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return errors.New("want key=value")
+	}
+	if *m == nil {
+		*m = metadata{}
+	}
+	if _, dup := (*m)[k]; dup {
+		return fmt.Errorf("key %q given twice", k)
+	}
+	(*m)[k] = val
+	return nil
+}
+
+// lifetime is a duration flag that also takes whole days, such as 30d,
+// since key lifetimes are counted in days far more often than in hours.
+type lifetime struct {
+	d   time.Duration
+	set bool
+}
+
+func (l *lifetime) String() string {
+	if l == nil || !l.set {
+		return ""
+	}
+	return l.d.String()
+}
+
+func (l *lifetime) Set(v string) error {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return errors.New("want a duration such as 720h or 30d")
+		}
+		l.d, l.set = time.Duration(n)*24*time.Hour, true
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("want a duration such as 720h or 30d")
+	}
+	l.d, l.set = d, true
+	return nil
+}
+
+// timestamp is an RFC 3339 time flag, such as 2026-01-31T00:00:00Z.
+type timestamp struct{ t time.Time }
+
+func (ts *timestamp) String() string {
+	if ts == nil || ts.t.IsZero() {
+		return ""
+	}
+	return ts.t.Format(time.RFC3339)
+}
+
+func (ts *timestamp) Set(v string) error {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return errors.New("want an RFC 3339 time such as 2026-01-31T00:00:00Z")
+	}
+	ts.t = t
+	return nil
+}
+
+// addShared registers the flags every command takes.
+func addShared(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.db, "db", o.db, "database: postgres://…, mysql://…, or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
+	fs.StringVar(&o.table, "table", o.table, "table holding the keys")
+	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of text")
+}
+
+// parseInterleaved parses fs from args, allowing flags after positional
+// arguments (apikey show ID --json), which flag.Parse alone stops at. Words
+// after "--" are positional whatever they look like.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return append(positional, tail...), nil
+}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/go-apikey/apikey"
+)
+
+// keyJSON is a key as the command prints it with --json. It has no field
+// for the digest or the hasher: nothing printed can help find a key.
+type keyJSON struct {
+	ID          string            `json:"id"`
+	Owner       string            `json:"owner"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Scopes      []string          `json:"scopes"`
+	Metadata    map[string]string `json:"metadata"`
+	Start       string            `json:"start"`
+	Enabled     bool              `json:"enabled"`
+	State       string            `json:"state"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	ExpiresAt   *time.Time        `json:"expires_at"`
+	LastUsedAt  *time.Time        `json:"last_used_at"`
+}
+
+// issuedJSON is what create and rotate print with --json: the plaintext
+// key, once, and the new record.
+type issuedJSON struct {
+	Key string `json:"key"`
+	keyJSON
+	// Replaces and OldExpiresAt are set by rotate: the old key's ID and
+	// when it stops working.
+	Replaces     string     `json:"replaces,omitempty"`
+	OldExpiresAt *time.Time `json:"old_expires_at,omitempty"`
+}
+
+func toJSON(k apikey.Key, now time.Time) keyJSON {
+	j := keyJSON{
+		ID:          k.ID,
+		Owner:       k.Owner,
+		Name:        k.Name,
+		Description: k.Description,
+		Scopes:      k.Scopes,
+		Metadata:    k.Metadata,
+		Start:       k.Start,
+		Enabled:     k.Enabled,
+		State:       state(k, now),
+		CreatedAt:   k.CreatedAt.UTC(),
+		UpdatedAt:   k.UpdatedAt.UTC(),
+		ExpiresAt:   jsonTime(k.ExpiresAt),
+		LastUsedAt:  jsonTime(k.LastUsedAt),
+	}
+	// [] and {} rather than null: scripts can iterate without a check.
+	if j.Scopes == nil {
+		j.Scopes = []string{}
+	}
+	if j.Metadata == nil {
+		j.Metadata = map[string]string{}
+	}
+	return j
+}
+
+// jsonTime is nil (JSON null) for the zero time, which means never.
+func jsonTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// state is what the service would make of the key now: expired keys and
+// disabled keys are both refused; expired says more, since enabling will
+// not bring the key back.
+func state(k apikey.Key, now time.Time) string {
+	switch {
+	case k.Expired(now):
+		return "expired"
+	case !k.Enabled:
+		return "disabled"
+	}
+	return "enabled"
+}
+
+// textTime formats a time for people: UTC to the second, or "never".
+func textTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func joinOr(items []string, none string) string {
+	if len(items) == 0 {
+		return none
+	}
+	return strings.Join(items, ", ")
+}
+
+// fieldWriter prints "Name:  value" lines with aligned values; values of
+// several lines (descriptions) stay aligned too.
+type fieldWriter struct{ w io.Writer }
+
+func newFieldWriter(w io.Writer) fieldWriter { return fieldWriter{w} }
+
+const fieldWidth = 13
+
+func (f fieldWriter) field(name, value string) {
+	value = strings.ReplaceAll(value, "\n", "\n"+strings.Repeat(" ", fieldWidth))
+	line := fmt.Sprintf("%-*s%s", fieldWidth, name+":", value)
+	fmt.Fprintln(f.w, strings.TrimRight(line, " "))
+}
+
+// printTable prints keys as a table, one per line.
+func printTable(w io.Writer, keys []apikey.Key, now time.Time, owner string) {
+	if len(keys) == 0 {
+		if owner != "" {
+			fmt.Fprintf(w, "No keys for %s.\n", owner)
+		} else {
+			fmt.Fprintln(w, "No keys. Create one with: apikey create --owner NAME")
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTART\tOWNER\tNAME\tSTATE\tEXPIRES\tLAST USED")
+	for _, k := range keys {
+		name := k.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			k.ID, k.Start, k.Owner, name, state(k, now), textTime(k.ExpiresAt), textTime(k.LastUsedAt))
+	}
+	tw.Flush()
+}

@@ -1,0 +1,326 @@
+// Package dbopen opens the key database named by one setting, the same way
+// for the apikey command and the SQL example, so a key created by one is
+// found by the other.
+//
+// A setting is one of:
+//
+//	postgres://user:pass@host:5432/db?sslmode=disable   PostgreSQL, through pgx
+//	postgresql://…                                      the same
+//	mysql://user:pass@host:3306/db?param=value          MySQL or MariaDB
+//	sqlite://path/to/keys.db                            SQLite file
+//	file:keys.db?mode=rwc                               SQLite URI, as given
+//	path/to/keys.db                                     SQLite file (anything else)
+//
+// The library itself imports no driver; this package does, which is why it
+// lives in internal/ and is used only by commands and examples.
+package dbopen
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	_ "modernc.org/sqlite"             // registers driver "sqlite"
+
+	"github.com/go-apikey/apikey"
+)
+
+// Default is the setting used when neither a flag nor EnvVar gives one: a
+// SQLite file in the current directory, so a first run needs no server.
+const Default = "apikey.db"
+
+// EnvVar is the environment variable read when no flag names the database.
+const EnvVar = "APIKEY_DB"
+
+// PingTimeout bounds how long Open waits for the database to answer, so an
+// unreachable server fails the command instead of hanging it.
+const PingTimeout = 10 * time.Second
+
+// Setting returns the database setting to use: flagValue if it is not
+// empty, else the EnvVar environment variable read through getenv (or
+// os.Getenv when getenv is nil), else Default. Tests pass their own
+// getenv so they never depend on the caller's environment.
+func Setting(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if v := getenv(EnvVar); v != "" {
+		return v
+	}
+	return Default
+}
+
+// target is what a setting resolves to: the driver to open, its DSN (which
+// may hold a password: never print it), and the store dialect.
+type target struct {
+	driver  string
+	dsn     string
+	dialect apikey.Dialect
+	// dir is the directory a SQLite file will be created in, when known,
+	// so a missing one is reported in plain words rather than as SQLite's
+	// "unable to open database file".
+	dir string
+}
+
+// Driver-native forms that would otherwise be taken for SQLite paths and
+// fail with a confusing message (or create a file named after them).
+var (
+	mysqlNativeDSN = regexp.MustCompile(`@(tcp|unix)\(`)
+	pgKeywordDSN   = regexp.MustCompile(`(^|\s)(host|dbname|user|password|sslmode)=`)
+	urlScheme      = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+	// pgKeywordPassword matches the value of password= in a keyword DSN,
+	// quoted or not, for Redact.
+	pgKeywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+)
+
+// sqlitePragmas are added to every SQLite DSN: a busy timeout so that the
+// command and a running server wait for each other's writes instead of
+// failing with "database is locked", and WAL so readers (the server) never
+// block the writer (the command).
+var sqlitePragmas = []string{"busy_timeout(5000)", "journal_mode(WAL)"}
+
+// parse resolves a setting without any I/O.
+func parse(setting string) (target, error) {
+	if setting == "" {
+		return target{}, errors.New("empty database setting")
+	}
+	if m := urlScheme.FindStringSubmatch(setting); m != nil {
+		switch strings.ToLower(m[1]) {
+		case "postgres", "postgresql":
+			return target{driver: "pgx", dsn: setting, dialect: apikey.Postgres}, nil
+		case "mysql":
+			dsn, err := mysqlDSN(setting)
+			if err != nil {
+				return target{}, err
+			}
+			return target{driver: "mysql", dsn: dsn, dialect: apikey.MySQL}, nil
+		case "sqlite", "sqlite3":
+			path, query, _ := strings.Cut(setting[len(m[0]):], "?")
+			return sqliteTarget(path, query)
+		default:
+			return target{}, fmt.Errorf("unsupported database scheme %q: use postgres://, mysql://, sqlite:// or a file path", m[1])
+		}
+	}
+	if strings.HasPrefix(setting, "file:") {
+		path, query, _ := strings.Cut(setting, "?")
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return target{}, fmt.Errorf("bad SQLite URI query: %w", err)
+		}
+		return target{driver: "sqlite", dsn: path + "?" + withPragmas(q).Encode(), dialect: apikey.SQLite}, nil
+	}
+	if mysqlNativeDSN.MatchString(setting) {
+		return target{}, errors.New("this looks like a go-sql-driver DSN; write it as a URL: mysql://user:pass@host:3306/db")
+	}
+	if pgKeywordDSN.MatchString(setting) {
+		return target{}, errors.New("this looks like a PostgreSQL keyword DSN; write it as a URL: postgres://user:pass@host:5432/db")
+	}
+	if setting == ":memory:" {
+		return target{}, errors.New("an in-memory SQLite database would vanish when the command exits: name a file")
+	}
+	return sqliteTarget(setting, "")
+}
+
+// sqliteTarget makes a SQLite URI for a plain file path, escaping the
+// characters a URI would otherwise read as syntax.
+func sqliteTarget(path, query string) (target, error) {
+	if path == "" {
+		return target{}, errors.New("empty SQLite file path")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return target{}, fmt.Errorf("bad SQLite query: %w", err)
+	}
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return target{
+		driver:  "sqlite",
+		dsn:     "file:" + escaped + "?" + withPragmas(q).Encode(),
+		dialect: apikey.SQLite,
+		dir:     filepath.Dir(path),
+	}, nil
+}
+
+// withPragmas adds each of sqlitePragmas that q does not already set, so a
+// user's own busy_timeout or journal_mode wins.
+func withPragmas(q url.Values) url.Values {
+	for _, p := range sqlitePragmas {
+		name, _, _ := strings.Cut(p, "(")
+		set := false
+		for _, have := range q["_pragma"] {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(have)), name) {
+				set = true
+			}
+		}
+		if !set {
+			q.Add("_pragma", p)
+		}
+	}
+	return q
+}
+
+// mysqlDSN converts mysql://user:pass@host:port/db?params into the form
+// go-sql-driver/mysql reads, user:pass@tcp(host:port)/db?params.
+func mysqlDSN(setting string) (string, error) {
+	u, err := url.Parse(setting)
+	if err != nil {
+		// url.Error quotes the whole URL, password included.
+		return "", errors.New("bad mysql:// URL (is a special character in the password not percent-encoded?)")
+	}
+	if u.Hostname() == "" {
+		return "", errors.New("mysql:// URL needs a host, as in mysql://user@127.0.0.1:3306/db")
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" || strings.Contains(db, "/") {
+		return "", errors.New("mysql:// URL needs one database name, as in mysql://user@127.0.0.1:3306/db")
+	}
+	// Parsing only the database and parameters lets the driver check the
+	// parameters without ever seeing the password in a string it might
+	// quote in an error.
+	cfg, err := mysql.ParseDSN("/" + url.PathEscape(db) + "?" + u.RawQuery)
+	if err != nil {
+		return "", fmt.Errorf("bad mysql:// parameters: %w", err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "3306"
+	}
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(u.Hostname(), port)
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	return cfg.FormatDSN(), nil
+}
+
+// Redact returns setting with any password replaced by "xxxxx", for
+// messages. SQLite paths are returned unchanged: they hold no secret.
+func Redact(setting string) string {
+	m := urlScheme.FindStringSubmatch(setting)
+	if m == nil {
+		// Not a URL, but it may be a DSN pasted in the driver's own form,
+		// which Open refuses with a message that quotes it.
+		if loc := mysqlNativeDSN.FindStringIndex(setting); loc != nil {
+			if user, _, ok := strings.Cut(setting[:loc[0]], ":"); ok {
+				return user + ":xxxxx" + setting[loc[0]:]
+			}
+		}
+		return pgKeywordPassword.ReplaceAllString(setting, "${1}xxxxx")
+	}
+	u, err := url.Parse(setting)
+	if err != nil {
+		// Cannot tell where the password ends: hide all of the userinfo.
+		rest := setting[len(m[0]):]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return m[0] + "xxxxx" + rest[at:]
+		}
+		return m[0] + "xxxxx"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if secretParam(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// secretParam reports whether a query parameter carries a secret, such as
+// pgx's password and sslpassword.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "pass") || strings.Contains(n, "secret")
+}
+
+// secrets returns the passwords a setting holds, so they can be scrubbed
+// from driver errors that might quote them.
+func secrets(setting string) []string {
+	u, err := url.Parse(setting)
+	if err != nil || !urlScheme.MatchString(setting) {
+		return nil
+	}
+	var out []string
+	add := func(s string) {
+		if s != "" {
+			out = append(out, s, url.QueryEscape(s), url.PathEscape(s))
+		}
+	}
+	if p, ok := u.User.Password(); ok {
+		add(p)
+	}
+	for k, vs := range u.Query() {
+		if secretParam(k) {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	return out
+}
+
+// Error is the error Open returns. Its message names the database by its
+// redacted setting and never holds a password; Unwrap gives the driver's
+// error as it was.
+type Error struct {
+	msg string
+	err error
+}
+
+// Error returns the redacted message.
+func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the driver's error, for errors.Is and errors.As; print it
+// only where a password in it would do no harm.
+func (e *Error) Unwrap() error { return e.err }
+
+func newError(setting, what string, err error) *Error {
+	detail := ""
+	if err != nil {
+		detail = ": " + err.Error()
+		for _, s := range secrets(setting) {
+			detail = strings.ReplaceAll(detail, s, "xxxxx")
+		}
+	}
+	return &Error{msg: fmt.Sprintf("database %s: %s%s", Redact(setting), what, detail), err: err}
+}
+
+// Open opens the database a setting names, checks that it answers (within
+// PingTimeout) and returns it with the dialect to give apikey.NewSQLStore.
+// A SQLite file is created if it does not exist, with a busy timeout and
+// WAL journaling. Errors are *Error values whose message never holds a
+// password.
+func Open(ctx context.Context, setting string) (*sql.DB, apikey.Dialect, error) {
+	t, err := parse(setting)
+	if err != nil {
+		return nil, 0, newError(setting, err.Error(), nil)
+	}
+	if t.dir != "" {
+		if fi, err := os.Stat(t.dir); err != nil || !fi.IsDir() {
+			return nil, 0, newError(setting, fmt.Sprintf("directory %s does not exist", t.dir), nil)
+		}
+	}
+	db, err := sql.Open(t.driver, t.dsn)
+	if err != nil {
+		return nil, 0, newError(setting, "cannot open", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, 0, newError(setting, "cannot connect", err)
+	}
+	return db, t.dialect, nil
+}

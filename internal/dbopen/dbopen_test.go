@@ -1,0 +1,258 @@
+package dbopen
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey"
+)
+
+func TestSetting(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(name string) string {
+			if name == EnvVar {
+				return v
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		name, flag, env, want string
+	}{
+		{"flag wins", "a.db", "b.db", "a.db"},
+		{"env when no flag", "", "postgres://h/db", "postgres://h/db"},
+		{"default last", "", "", Default},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Setting(tt.flag, env(tt.env)))
+		})
+	}
+	t.Setenv(EnvVar, "from-os.db")
+	assert.Equal(t, "from-os.db", Setting("", nil), "nil getenv reads the process environment")
+}
+
+func TestParse(t *testing.T) {
+	const pragmas = "_pragma=busy_timeout%285000%29&_pragma=journal_mode%28WAL%29"
+	tests := []struct {
+		setting string
+		driver  string
+		dsn     string
+		dialect apikey.Dialect
+	}{
+		{"postgres://u:p@db:5432/app?sslmode=disable", "pgx", "postgres://u:p@db:5432/app?sslmode=disable", apikey.Postgres},
+		{"postgresql://u@db/app", "pgx", "postgresql://u@db/app", apikey.Postgres},
+		{"mysql://root@127.0.0.1:3306/test", "mysql", "root@tcp(127.0.0.1:3306)/test", apikey.MySQL},
+		{"mysql://root:s3cret@db/app", "mysql", "root:s3cret@tcp(db:3306)/app", apikey.MySQL},
+		{"mysql://u:p%40ss%2Fw@[::1]:3307/app?parseTime=true&loc=Europe%2FParis", "mysql",
+			"u:p@ss/w@tcp([::1]:3307)/app?loc=Europe%2FParis&parseTime=true", apikey.MySQL},
+		{"apikey.db", "sqlite", "file:apikey.db?" + pragmas, apikey.SQLite},
+		{"/var/lib/keys/k.db", "sqlite", "file:/var/lib/keys/k.db?" + pragmas, apikey.SQLite},
+		{"odd?name#1%.db", "sqlite", "file:odd%3fname%231%25.db?" + pragmas, apikey.SQLite},
+		{"sqlite://keys.db", "sqlite", "file:keys.db?" + pragmas, apikey.SQLite},
+		{"sqlite:///tmp/keys.db?_txlock=immediate", "sqlite", "file:/tmp/keys.db?" + pragmas + "&_txlock=immediate", apikey.SQLite},
+		{"file:keys.db?mode=rwc", "sqlite", "file:keys.db?" + pragmas + "&mode=rwc", apikey.SQLite},
+		// A user's own pragma is kept, not doubled.
+		{"file:k.db?_pragma=busy_timeout(100)", "sqlite", "file:k.db?_pragma=busy_timeout%28100%29&_pragma=journal_mode%28WAL%29", apikey.SQLite},
+	}
+	for _, tt := range tests {
+		t.Run(tt.setting, func(t *testing.T) {
+			got, err := parse(tt.setting)
+			require.NoError(t, err)
+			assert.Equal(t, tt.driver, got.driver)
+			assert.Equal(t, tt.dsn, got.dsn)
+			assert.Equal(t, tt.dialect, got.dialect)
+		})
+	}
+}
+
+// The converted MySQL DSN must mean what the URL meant to the driver too.
+func TestMySQLDSNRoundTrip(t *testing.T) {
+	got, err := parse("mysql://u:p%40ss%2Fw@db.example:3307/app?parseTime=true")
+	require.NoError(t, err)
+	cfg, err := mysql.ParseDSN(got.dsn)
+	require.NoError(t, err)
+	assert.Equal(t, "u", cfg.User)
+	assert.Equal(t, "p@ss/w", cfg.Passwd)
+	assert.Equal(t, "tcp", cfg.Net)
+	assert.Equal(t, "db.example:3307", cfg.Addr)
+	assert.Equal(t, "app", cfg.DBName)
+	assert.True(t, cfg.ParseTime)
+}
+
+func TestParseRefuses(t *testing.T) {
+	tests := []struct {
+		setting, want string
+	}{
+		{"", "empty"},
+		{"mysql://root@127.0.0.1:3306/", "database name"},
+		{"mysql:///test", "needs a host"},
+		{"mysql://h/db?parseTime=maybe", "parameters"},
+		{"root:pw@tcp(127.0.0.1:3306)/test", "mysql://"},
+		{"host=db user=u password=pw dbname=app", "postgres://"},
+		{"mariadb://h/db", "unsupported database scheme"},
+		{"sqlite://", "empty SQLite"},
+		{":memory:", "in-memory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.setting, func(t *testing.T) {
+			_, err := parse(tt.setting)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u:hunter2@db:5432/app?sslmode=disable", "postgres://u:xxxxx@db:5432/app?sslmode=disable"},
+		{"postgres://u@db/app?password=hunter2&sslpassword=hunter3", "postgres://u@db/app?password=xxxxx&sslpassword=xxxxx"},
+		{"mysql://root:hunter2@127.0.0.1:3306/test", "mysql://root:xxxxx@127.0.0.1:3306/test"},
+		{"mysql://root@127.0.0.1:3306/test", "mysql://root@127.0.0.1:3306/test"},
+		// Unparseable (a raw space in the host): all userinfo goes.
+		{"postgres://u:hun ter2@d b/app", "postgres://xxxxx@d b/app"},
+		{"keys/apikey.db", "keys/apikey.db"},
+		// Driver-native forms, which Open refuses by quoting them.
+		{"root:hunter2@tcp(127.0.0.1:3306)/test", "root:xxxxx@tcp(127.0.0.1:3306)/test"},
+		{"root@tcp(127.0.0.1:3306)/test", "root@tcp(127.0.0.1:3306)/test"},
+		{"host=db password=hunter2 dbname=app", "host=db password=xxxxx dbname=app"},
+		{"host=db PASSWORD = 'hunter2 \\' x' dbname=app", "host=db PASSWORD = xxxxx dbname=app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := Redact(tt.in)
+			assert.Equal(t, tt.want, got)
+			assert.NotContains(t, got, "hunter")
+		})
+	}
+}
+
+func TestErrorsNeverHoldThePassword(t *testing.T) {
+	ctx := context.Background()
+	for _, setting := range []string{
+		// Port 1 refuses at once: the driver's error comes back quickly.
+		"postgres://u:hunter2@127.0.0.1:1/app?sslmode=disable",
+		"postgres://u@127.0.0.1:1/app?sslmode=disable&password=hunter2",
+		"mysql://u:hunter2@127.0.0.1:1/app",
+		"mysql://u:hunter2@127.0.0.1:1/app?parseTime=maybe",
+		"mysql://u:hun%zzter2@127.0.0.1:1/app",
+		"pgsql://u:hunter2@127.0.0.1:1/app",
+		"u:hunter2@tcp(127.0.0.1:1)/app",
+		"host=127.0.0.1:1 password=hunter2",
+	} {
+		t.Run(setting, func(t *testing.T) {
+			db, _, err := Open(ctx, setting)
+			require.Error(t, err)
+			assert.Nil(t, db)
+			assert.NotContains(t, err.Error(), "hunter")
+			assert.Contains(t, err.Error(), "127.0.0.1:1", "the message names the database")
+			var e *Error
+			assert.True(t, errors.As(err, &e))
+		})
+	}
+}
+
+// scrubbing replaces a password wherever a driver might quote it.
+func TestNewErrorScrubsDriverMessages(t *testing.T) {
+	err := newError("postgres://u:p%40ss@h/db", "cannot connect", errors.New("auth failed for p@ss (p%40ss)"))
+	assert.NotContains(t, err.Error(), "p@ss")
+	assert.NotContains(t, err.Error(), "p%40ss")
+	assert.Contains(t, err.Error(), "cannot connect")
+}
+
+func TestOpenSQLite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	for _, setting := range []string{path, "sqlite://" + path, "file:" + path} {
+		t.Run(setting, func(t *testing.T) {
+			db, dialect, err := Open(ctx, setting)
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			assert.Equal(t, apikey.SQLite, dialect)
+			var timeout int
+			require.NoError(t, db.QueryRow("PRAGMA busy_timeout").Scan(&timeout))
+			assert.Equal(t, 5000, timeout)
+			var mode string
+			require.NoError(t, db.QueryRow("PRAGMA journal_mode").Scan(&mode))
+			assert.Equal(t, "wal", mode)
+			useStore(t, db, dialect)
+		})
+	}
+	_, err := os.Stat(path)
+	assert.NoError(t, err, "the file is created where the setting says")
+
+	_, _, err = Open(ctx, filepath.Join(t.TempDir(), "missing", "keys.db"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "does not exist")
+}
+
+func TestOpenPostgres(t *testing.T) {
+	dsn := os.Getenv("APIKEY_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("set APIKEY_POSTGRES_DSN to open PostgreSQL")
+	}
+	db, dialect, err := Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	assert.Equal(t, apikey.Postgres, dialect)
+	useStore(t, db, dialect)
+}
+
+func TestOpenMySQL(t *testing.T) {
+	dsn := os.Getenv("APIKEY_MYSQL_DSN")
+	if dsn == "" {
+		t.Skip("set APIKEY_MYSQL_DSN to open MySQL or MariaDB")
+	}
+	db, dialect, err := Open(context.Background(), MySQLURL(t, dsn))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	assert.Equal(t, apikey.MySQL, dialect)
+	useStore(t, db, dialect)
+}
+
+// MySQLURL turns a go-sql-driver DSN, as APIKEY_MYSQL_DSN holds, into the
+// mysql:// URL form a user would type.
+func MySQLURL(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	require.NoError(t, err)
+	u := url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + cfg.DBName}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	return u.String()
+}
+
+// useStore checks the opened database works for a store: it migrates a
+// throw-away table, creates a key and verifies it.
+func useStore(t *testing.T, db *sql.DB, d apikey.Dialect) {
+	t.Helper()
+	ctx := context.Background()
+	table := "dbopen_test_" + strings.ToLower(rand.Text()[:10])
+	store, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
+	require.NoError(t, err)
+	require.NoError(t, store.Migrate(ctx))
+	t.Cleanup(func() {
+		_, err := db.Exec("DROP TABLE " + table)
+		assert.NoError(t, err)
+	})
+	m := apikey.New(store, apikey.WithLastUsedInterval(0))
+	plain, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice"})
+	require.NoError(t, err)
+	p, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+	assert.Equal(t, k.ID, p.KeyID)
+}
