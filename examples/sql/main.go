@@ -204,7 +204,7 @@ func countKeys(ctx context.Context, keys *apikey.Manager) (string, error) {
 // whoami answers with the principal the key belongs to.
 func whoami(w http.ResponseWriter, r *http.Request) {
 	p, _ := apikey.FromContext(r.Context())
-	scopes := p.Scopes
+	scopes := p.Scopes()
 	if scopes == nil {
 		scopes = []string{}
 	}

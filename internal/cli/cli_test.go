@@ -201,13 +201,9 @@ func TestCreateText(t *testing.T) {
 
 	p, err := c.verify(key[1])
 	require.NoError(t, err, "the printed key verifies on the same database")
-	assert.Equal(t, apikey.Principal{
-		KeyID:    id[1],
-		Owner:    "alice",
-		Name:     "ci",
-		Scopes:   []string{"bots:read", "bots:write", "reports:read"},
-		Metadata: map[string]string{"team": "infra", "env": "prod"},
-	}, p)
+	assert.Equal(t, apikey.Principal{KeyID: id[1], Owner: "alice", Name: "ci"}.
+		WithScopes("bots:read", "bots:write", "reports:read").
+		WithMetadata(map[string]string{"team": "infra", "env": "prod"}), p)
 }
 
 func TestCreateJSON(t *testing.T) {
@@ -451,8 +447,8 @@ func TestRotate(t *testing.T) {
 	p, err := c.verify(newKey[1])
 	require.NoError(t, err)
 	assert.Equal(t, "alice", p.Owner)
-	assert.Equal(t, []string{"bots:read"}, p.Scopes)
-	assert.Equal(t, map[string]string{"team": "infra"}, p.Metadata)
+	assert.Equal(t, []string{"bots:read"}, p.Scopes())
+	assert.Equal(t, map[string]string{"team": "infra"}, p.Metadata())
 	assert.NotEqual(t, old.ID, p.KeyID)
 	_, err = c.verify(old.Key)
 	assert.NoError(t, err, "the old key works during the grace period")

@@ -86,13 +86,7 @@ func writeJSON(w io.Writer, v any) error {
 // disabled keys are both refused; expired says more, since enabling will
 // not bring the key back.
 func state(k apikey.Key, now time.Time) string {
-	switch {
-	case k.Expired(now):
-		return "expired"
-	case !k.Enabled:
-		return "disabled"
-	}
-	return "enabled"
+	return string(k.State(now))
 }
 
 // textTime formats a time for people: UTC to the second, or "never".
