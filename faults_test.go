@@ -1,0 +1,200 @@
+package apikey_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tcpProxy forwards a local port to a server and can cut every connection
+// and refuse new ones, as a database that went away does.
+type tcpProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{t: t, target: target}
+	p.start("127.0.0.1:0")
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *tcpProxy) start(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(p.t, err)
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); s.Close() }()
+			go func() { _, _ = io.Copy(c, s); c.Close() }()
+		}
+	}()
+}
+
+// stop closes the listener and cuts every connection.
+func (p *tcpProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// restart listens again on the same address.
+func (p *tcpProxy) restart() { p.start(p.addr) }
+
+// The database goes away in the middle of a run and comes back: requests
+// are refused with 503 while it is gone, none passes unchecked, service
+// recovers by itself, and last-used times of the outage are written late,
+// not lost.
+func TestPostgresOutageAndRecovery(t *testing.T) {
+	dsn := os.Getenv(envPostgres)
+	if dsn == "" {
+		t.Skipf("set %s to run this test against a PostgreSQL server", envPostgres)
+	}
+	ctx := context.Background()
+	direct := openPostgres(t)
+	_, table := newTable(t, direct, apikey.Postgres)
+
+	proxy := newTCPProxy(t, "127.0.0.1:5432")
+	proxied := openDSN(t, "pgx", strings.Replace(dsn, "127.0.0.1:5432", proxy.addr, 1))
+	proxied.SetConnMaxLifetime(time.Minute)
+	store, err := apikey.NewSQLStore(proxied, apikey.Postgres, apikey.WithTable(table))
+	require.NoError(t, err)
+	m := newManager(t, store, apikey.WithLastUsedInterval(time.Hour))
+	plain, k := mustCreate(t, m, apikey.NewKey{})
+
+	ran := 0
+	h := m.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran++ }))
+	call := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-API-Key", plain)
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r.WithContext(c))
+		return w.Code
+	}
+	require.Equal(t, http.StatusOK, call())
+	require.NoError(t, m.Flush(ctx))
+
+	proxy.stop()
+	before := ran
+	for range 5 {
+		assert.Equal(t, http.StatusServiceUnavailable, call(), "refused while the database is away")
+	}
+	assert.Equal(t, before, ran, "no request passed unchecked")
+	_, err = m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
+	assert.False(t, errors.Is(err, apikey.ErrUnknownKey))
+
+	proxy.restart()
+	require.Eventually(t, func() bool { return call() == http.StatusOK }, 10*time.Second, 50*time.Millisecond,
+		"service comes back by itself")
+
+	// A use recorded while the flush cannot reach the database is kept and
+	// written once it can.
+	proxy.stop()
+	time.Sleep(10 * time.Millisecond)
+	require.Error(t, m.Flush(ctx), "nothing pending would flush without error")
+	proxy.restart()
+	require.Eventually(t, func() bool { return m.Flush(ctx) == nil }, 10*time.Second, 50*time.Millisecond)
+	var lastUsed sql.NullTime
+	require.NoError(t, direct.QueryRow("SELECT last_used_at FROM "+table+" WHERE id = $1", k.ID).Scan(&lastUsed))
+	assert.True(t, lastUsed.Valid, "the use was written after the outage")
+}
+
+// hangingStore never answers FindByDigest until the caller gives up.
+type hangingStore struct{ *apikey.MemoryStore }
+
+func (hangingStore) FindByDigest(ctx context.Context, _ []byte) (apikey.Key, error) {
+	<-ctx.Done()
+	return apikey.Key{}, ctx.Err()
+}
+
+// A store slower than the request's deadline: the middleware honours the
+// deadline, answers 503, and leaves no goroutine behind.
+func TestSlowStoreHonoursDeadline(t *testing.T) {
+	m := newManager(t, hangingStore{apikey.NewMemoryStore()})
+	plain, _ := mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
+	// A deadline on the request context, as a server's own timeout
+	// middleware sets it: the 503 must come from the API key middleware.
+	withDeadline := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+	srv := httptest.NewServer(withDeadline(m.Middleware()(whoami)))
+	defer srv.Close()
+	base := runtime.NumGoroutine()
+
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			req.Header.Set("X-API-Key", plain)
+			resp, err := srv.Client().Do(req)
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.JSONEq(t, `{"code":-1,"msg":"Service unavailable"}`, string(body))
+		})
+	}
+	wg.Wait()
+
+	// Direct calls with a deadline get ErrStoreUnavailable, not a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+
+	srv.Client().CloseIdleConnections()
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= base+2 }, 5*time.Second, 20*time.Millisecond,
+		"goroutines left behind: %d, was %d", runtime.NumGoroutine(), base)
+}
