@@ -243,7 +243,7 @@ type authContext struct {
 	info authInfo
 	// digest is where the middleware has the key's digest computed, sparing
 	// it an allocation of its own.
-	digest [64]byte
+	digest [32]byte
 }
 
 // Value returns the authInfo for contextKey and asks the parent for
