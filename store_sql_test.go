@@ -593,3 +593,51 @@ func TestSQLRowsNeverHoldPlaintext(t *testing.T) {
 		assert.Equal(t, 10, n)
 	})
 }
+
+// Create, verify, disable and rotate from many goroutines on every store,
+// with and without the cache, under -race.
+func TestManagerConcurrencyOnEveryStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		for _, cached := range []bool{false, true} {
+			s, _ := newTable(t, db, b.dialect)
+			var store apikey.Store = s
+			if cached {
+				store = apikey.NewCachedStore(s)
+			}
+			m := apikey.New(store, apikey.WithLastUsedInterval(20*time.Millisecond))
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Go(func() {
+					for i := range 8 {
+						plain, k, err := m.Create(ctx, apikey.NewKey{Owner: fmt.Sprint("o", g), MaxUses: 100})
+						if !assert.NoError(t, err) {
+							return
+						}
+						_, err = m.Verify(ctx, plain)
+						assert.NoError(t, err)
+						switch i % 3 {
+						case 0:
+							_, err = m.Disable(ctx, k.ID)
+							assert.NoError(t, err)
+							_, err = m.Verify(ctx, plain)
+							assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
+						case 1:
+							next, _, err := m.Rotate(ctx, k.ID, 0)
+							assert.NoError(t, err)
+							_, err = m.Verify(ctx, next)
+							assert.NoError(t, err)
+							_, err = m.Verify(ctx, plain)
+							assert.ErrorIs(t, err, apikey.ErrKeyExpired)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			require.NoError(t, m.Close())
+			page, err := m.List(ctx, apikey.ListOptions{Limit: apikey.MaxListLimit})
+			require.NoError(t, err)
+			assert.Len(t, page.Keys, 4*8+4*3, "every created and rotated key is stored once")
+		}
+	})
+}
