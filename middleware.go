@@ -338,11 +338,15 @@ func setRateLimitHeaders(h http.Header, st LimitStatus) {
 	// Canonical keys set directly, sharing one backing array: Header.Set
 	// would canonicalise each name and allocate a slice per header on
 	// every request of a rate-limited key.
-	v := []string{
-		strconv.Itoa(st.Limit),
-		strconv.Itoa(max(st.Remaining, 0)),
-		strconv.FormatInt(ceilSeconds(st.Reset), 10),
-	}
+	// The three numbers share one string, made from a stack buffer.
+	var buf [64]byte
+	b := strconv.AppendInt(buf[:0], int64(st.Limit), 10)
+	n1 := len(b)
+	b = strconv.AppendInt(b, int64(max(st.Remaining, 0)), 10)
+	n2 := len(b)
+	b = strconv.AppendInt(b, ceilSeconds(st.Reset), 10)
+	all := string(b)
+	v := []string{all[:n1], all[n1:n2], all[n2:]}
 	h["Ratelimit-Limit"] = v[0:1:1]
 	h["Ratelimit-Remaining"] = v[1:2:2]
 	h["Ratelimit-Reset"] = v[2:3:3]
