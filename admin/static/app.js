@@ -81,16 +81,15 @@
     for (const s of k.scopes) scopes.append(el("span", s, "scope"));
     add("Scopes", scopes);
     add("State", el("span", k.state, `state state-${k.state}`));
-    add("Created", when(k.created_at, "—")).title = k.created_at;
-    add("Expires", when(k.expires_at, "never")).title = k.expires_at || "";
-    add("Last used", when(k.last_used_at, "never")).title = k.last_used_at || "";
+    add("Created", when(k.created_at, "—"), "when").title = k.created_at;
+    add("Expires", when(k.expires_at, "never"), "when").title = k.expires_at || "";
+    add("Last used", when(k.last_used_at, "never"), "when").title = k.last_used_at || "";
     const actions = document.createElement("span");
     actions.className = "actions";
-    actions.append(
-      button(k.enabled ? "Disable" : "Enable", "toggle", k.id, "small"),
-      button("Rotate", "rotate", k.id, "small"),
-      button("Delete", "delete", k.id, "small danger"),
-    );
+    actions.append(button(k.enabled ? "Disable" : "Enable", "toggle", k.id, "small"));
+    // An expired key, or one already rotated, cannot be rotated (409).
+    if (k.state !== "expired" && !k.rotated_to) actions.append(button("Rotate", "rotate", k.id, "small"));
+    actions.append(button("Delete", "delete", k.id, "small danger"));
     add("Actions", actions, "actions-cell");
     return tr;
   }
