@@ -84,6 +84,7 @@ package admin
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -215,6 +216,12 @@ func Public(prefix string) func(*http.Request) bool {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if path == "" {
+		// The mount point without its slash ("/admin" stripped of
+		// "/admin"): the page's relative URLs need the slash.
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" && !strings.HasPrefix(u.Path, "//") {
+			http.Redirect(w, r, u.Path+"/", http.StatusMovedPermanently)
+			return
+		}
 		path = "/"
 	}
 	if slices.Contains(publicPaths, path) {

@@ -41,7 +41,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, p apikey.Principa
 	if h.ownKeysOnly && !p.HasScope(apikey.AdminScope) {
 		// DefaultAuthorize shows no other owner's keys: list by the
 		// principal's owner rather than read everyone's and drop them.
-		if owner != "" && owner != p.Owner {
+		if p.Owner == "" || (owner != "" && owner != p.Owner) {
 			writeJSON(w, http.StatusOK, listResponse{Keys: []keyJSON{}})
 			return
 		}

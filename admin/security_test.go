@@ -205,3 +205,41 @@ func TestLeakScanner(t *testing.T) {
 	e.exchanges = []exchange{{"GET", "/", 200, strings.ToUpper(hex.EncodeToString(k.Digest))}}
 	assert.NotEmpty(t, e.leaks())
 }
+
+// TestMountPointWithoutSlash: /admin answers with a redirect to /admin/,
+// whose relative URLs the page needs, also where the router does not.
+func TestMountPointWithoutSlash(t *testing.T) {
+	keys := apikey.New(apikey.NewMemoryStore())
+	defer keys.Close()
+	h := http.StripPrefix("/admin", admin.New(keys))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/admin", nil))
+	assert.Equal(t, http.StatusMovedPermanently, w.Code)
+	assert.Equal(t, "/admin/", w.Header().Get("Location"))
+}
+
+// TestPrincipalWithoutOwner: a principal with neither an owner nor
+// AdminScope sees nothing, and lists without reading the store.
+func TestPrincipalWithoutOwner(t *testing.T) {
+	store := &recordingStore{MemoryStore: apikey.NewMemoryStore()}
+	keys := apikey.New(store)
+	defer keys.Close()
+	_, k, err := keys.Create(context.Background(), apikey.NewKey{Owner: "a"})
+	require.NoError(t, err)
+	store.down.Store(true) // any store read would answer 503
+	h := admin.New(keys)
+	for path, want := range map[string]int{"/keys": 200, "/keys?owner=a": 200} {
+		r := httptest.NewRequest("GET", path, nil)
+		r = r.WithContext(apikey.NewContext(r.Context(), apikey.Principal{KeyID: "session"}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, want, w.Code, path)
+		assert.JSONEq(t, `{"keys":[],"next":""}`, w.Body.String(), path)
+	}
+	store.down.Store(false)
+	r := httptest.NewRequest("GET", "/keys/"+k.ID, nil)
+	r = r.WithContext(apikey.NewContext(r.Context(), apikey.Principal{KeyID: "session"}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, 404, w.Code)
+}
