@@ -109,7 +109,7 @@ type env struct {
 // when the test ends, searched for digests and plaintexts (see leaks).
 func newEnv(t *testing.T, opts ...admin.Option) *env {
 	t.Helper()
-	e := &env{t: t, store: &recordingStore{MemoryStore: apikey.NewMemoryStore()}}
+	e := &env{t: t, store: newRecordingStore()}
 	e.keys = apikey.New(e.store, apikey.WithStaticKeys(apikey.StaticKey{
 		Key: adminKey, ID: "static:admin", Owner: "root", Name: "admin", Scopes: []string{apikey.AdminScope},
 	}))
@@ -128,6 +128,22 @@ func newEnv(t *testing.T, opts ...admin.Option) *env {
 		}
 	})
 	return e
+}
+
+// watch records the responses of h and searches them for leaks when t
+// ends, as newEnv does, for tests that build their own handler on store.
+func watch(t *testing.T, store *recordingStore, h http.Handler) http.Handler {
+	e := &env{t: t, store: store}
+	t.Cleanup(func() {
+		for _, problem := range e.leaks() {
+			t.Error(problem)
+		}
+	})
+	return e.record(h)
+}
+
+func newRecordingStore() *recordingStore {
+	return &recordingStore{MemoryStore: apikey.NewMemoryStore()}
 }
 
 // record keeps a copy of every response body.

@@ -65,14 +65,15 @@ func TestPage(t *testing.T) {
 // TestHostWrapsEverything: a host that puts one key middleware around all
 // its routes lets the page through with Public, and the API stays closed.
 func TestHostWrapsEverything(t *testing.T) {
-	keys := apikey.New(apikey.NewMemoryStore(), apikey.WithStaticKeys(apikey.StaticKey{
+	store := newRecordingStore()
+	keys := apikey.New(store, apikey.WithStaticKeys(apikey.StaticKey{
 		Key: adminKey, ID: "static:admin", Owner: "root", Scopes: []string{apikey.AdminScope},
 	}))
 	defer keys.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(keys)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") })
-	srv := httptest.NewServer(keys.Middleware(apikey.WithSkip(admin.Public("/admin")))(mux))
+	srv := httptest.NewServer(watch(t, store, keys.Middleware(apikey.WithSkip(admin.Public("/admin")))(mux)))
 	defer srv.Close()
 
 	get := func(method, path, key string) int {
@@ -104,13 +105,14 @@ func TestHostWrapsEverything(t *testing.T) {
 // TestPrincipalFromHost: a principal the host put on the context (after
 // its own login, say) is used as it is, with no key asked for.
 func TestPrincipalFromHost(t *testing.T) {
-	keys := apikey.New(apikey.NewMemoryStore())
+	store := newRecordingStore()
+	keys := apikey.New(store)
 	defer keys.Close()
 	_, mine, err := keys.Create(context.Background(), apikey.NewKey{Owner: "erin"})
 	require.NoError(t, err)
 	_, theirs, err := keys.Create(context.Background(), apikey.NewKey{Owner: "frank"})
 	require.NoError(t, err)
-	h := http.StripPrefix("/admin", admin.New(keys))
+	h := watch(t, store, http.StripPrefix("/admin", admin.New(keys)))
 	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Cookie") == "session=erin" {
 			r = r.WithContext(apikey.NewContext(r.Context(), apikey.Principal{Owner: "erin"}))
@@ -181,7 +183,7 @@ func TestRevokedKeyStopsWorking(t *testing.T) {
 // TestLeakScanner makes sure the check every test runs at its end (see
 // env.leaks) would catch a digest or a repeated plaintext.
 func TestLeakScanner(t *testing.T) {
-	e := &env{t: t, store: &recordingStore{MemoryStore: apikey.NewMemoryStore()}}
+	e := &env{t: t, store: newRecordingStore()}
 	e.keys = apikey.New(e.store)
 	defer e.keys.Close()
 	plain, k, err := e.keys.Create(context.Background(), apikey.NewKey{Owner: "a"})
@@ -209,9 +211,10 @@ func TestLeakScanner(t *testing.T) {
 // TestMountPointWithoutSlash: /admin answers with a redirect to /admin/,
 // whose relative URLs the page needs, also where the router does not.
 func TestMountPointWithoutSlash(t *testing.T) {
-	keys := apikey.New(apikey.NewMemoryStore())
+	store := newRecordingStore()
+	keys := apikey.New(store)
 	defer keys.Close()
-	h := http.StripPrefix("/admin", admin.New(keys))
+	h := watch(t, store, http.StripPrefix("/admin", admin.New(keys)))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/admin", nil))
 	assert.Equal(t, http.StatusMovedPermanently, w.Code)
@@ -221,13 +224,13 @@ func TestMountPointWithoutSlash(t *testing.T) {
 // TestPrincipalWithoutOwner: a principal with neither an owner nor
 // AdminScope sees nothing, and lists without reading the store.
 func TestPrincipalWithoutOwner(t *testing.T) {
-	store := &recordingStore{MemoryStore: apikey.NewMemoryStore()}
+	store := newRecordingStore()
 	keys := apikey.New(store)
 	defer keys.Close()
 	_, k, err := keys.Create(context.Background(), apikey.NewKey{Owner: "a"})
 	require.NoError(t, err)
 	store.down.Store(true) // any store read would answer 503
-	h := admin.New(keys)
+	h := watch(t, store, admin.New(keys))
 	for path, want := range map[string]int{"/keys": 200, "/keys?owner=a": 200} {
 		r := httptest.NewRequest("GET", path, nil)
 		r = r.WithContext(apikey.NewContext(r.Context(), apikey.Principal{KeyID: "session"}))
