@@ -37,6 +37,10 @@
 // not manage answers 404 exactly as a missing key does, so nobody learns
 // which IDs exist. Creating or changing a key into one the principal may
 // not manage (for another owner, or with a scope it lacks) answers 403.
+// An owner may change anything else on its own keys, limits included
+// (expiry, rate limit, uses, allowed IPs): a host that sets limits its
+// users must not lift replaces the function, which is also asked about the
+// key a change would make.
 //
 // # Requests and responses
 //
@@ -66,7 +70,9 @@
 //
 // A list reads ?limit= keys (1 to 1000, 50 by default) after the cursor
 // ?after=, the next field of the previous page; next is "" on the last
-// page, and may lead to an empty page when a state filter is given.
+// page. A filtered list (by state, or by a WithAuthorize function) reads
+// the store's pages until its own is full or the store has no more keys;
+// its next may then lead to an empty page.
 // Without AdminScope, a list holds the principal's own keys only.
 //
 // A create takes name, owner (the principal's own when empty),

@@ -244,7 +244,7 @@ func TestCreate(t *testing.T) {
 		{name: "half a rate limit", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"rate_limit":{"limit":5}}`, msg: "rate_limit.window"},
 		{name: "zero limit", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"rate_limit":{"limit":0,"window":"1m"}}`, msg: "positive limit"},
 		{name: "bad IP", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"allowed_ips":["10.0.0.0/33"]}`, msg: "allowed_ips"},
-		{name: "negative max_uses", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"max_uses":-1}`, msg: "MaxUses"},
+		{name: "negative max_uses", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"max_uses":-1}`, msg: "max_uses must not be negative"},
 		{name: "control character", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"name":"a\u0007b"}`, msg: "name contains a control character"},
 		{name: "store down", method: "POST", path: "/admin/keys", as: "admin", status: 503, body: `{"name":"x"}`, msg: "Service unavailable",
 			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},

@@ -108,6 +108,9 @@ func (c *createRequest) newKey(p apikey.Principal, now time.Time) (apikey.NewKey
 	if nk.Owner == "" {
 		nk.Owner = p.Owner
 	}
+	if c.MaxUses < 0 {
+		return nk, errors.New("max_uses must not be negative; leave it out for no limit")
+	}
 	switch {
 	case c.ExpiresAt != "" && c.TTL != "":
 		return nk, errors.New("give expires_at or ttl, not both")
