@@ -236,6 +236,19 @@ func TestBrowser(t *testing.T) {
 	assert.Equal(t, 7, layout.VisibleRows)
 	shoot("admin-narrow.png")
 
+	// A small laptop or a tablet held sideways: the table, and every row's
+	// buttons, fit without scrolling.
+	do("tablet-sized screen",
+		chromedp.EmulateViewport(1024, 768),
+		chromedp.Sleep(100*time.Millisecond),
+	)
+	fit, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.documentElement.clientWidth, document.documentElement.scrollWidth,
+		Math.max(...[...document.querySelectorAll("#rows button")].map(b => Math.ceil(b.getBoundingClientRect().right)))]`))
+	require.NoError(t, err)
+	assert.Equal(t, fit[0], fit[1], "no horizontal scrolling at 1024px")
+	assert.LessOrEqual(t, fit[2], fit[0], "every button on screen at 1024px")
+	shoot("admin-tablet.png")
+
 	do("delete it after the confirm dialog",
 		chromedp.Click(chromedp.CSS(row+` button[data-action=delete]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(row)),

@@ -41,10 +41,18 @@
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
+  // when shows a time as local "YYYY-MM-DD HH:MM", which may wrap only
+  // between the date and the time.
   function when(s, none) {
     if (!s) return none;
     const d = new Date(s);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    const out = document.createElement("span");
+    out.append(
+      el("span", `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`, "nowrap"), " ",
+      el("span", `${pad(d.getHours())}:${pad(d.getMinutes())}`, "nowrap"),
+    );
+    out.title = s;
+    return out;
   }
 
   function el(tag, text, cls) {
@@ -81,9 +89,9 @@
     for (const s of k.scopes) scopes.append(el("span", s, "scope"));
     add("Scopes", scopes);
     add("State", el("span", k.state, `state state-${k.state}`));
-    add("Created", when(k.created_at, "—"), "when").title = k.created_at;
-    add("Expires", when(k.expires_at, "never"), "when").title = k.expires_at || "";
-    add("Last used", when(k.last_used_at, "never"), "when").title = k.last_used_at || "";
+    add("Created", when(k.created_at, "—"), "when");
+    add("Expires", when(k.expires_at, "never"), "when");
+    add("Last used", when(k.last_used_at, "never"), "when");
     const actions = document.createElement("span");
     actions.className = "actions";
     actions.append(button(k.enabled ? "Disable" : "Enable", "toggle", k.id, "small"));
