@@ -1,0 +1,300 @@
+// Package admin is a mountable HTTP handler for managing the keys of an
+// [apikey.Manager]: a JSON API (list, create, show, change, rotate and
+// revoke keys) and a small web page that calls it.
+//
+// Mount it under any prefix, stripping the prefix:
+//
+//	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(keys)))
+//
+// With chi, mount it the same way: r.Handle("/admin/*",
+// http.StripPrefix("/admin", admin.New(keys))).
+//
+// # Authentication
+//
+// The page (GET / and its two assets, relative to the mount point) holds no
+// data and is public: a browser cannot send a key when it navigates to it.
+// It asks for a key once, keeps it in a JavaScript variable only, and sends
+// it as X-API-Key on its API calls.
+//
+// Every other path is the API, and needs a principal. When the request
+// already carries one (the host verified it with its own middleware, or put
+// one there with [apikey.NewContext] after a session login), the handler
+// uses it. Otherwise it verifies the request's key itself with the
+// Manager's middleware (keys from the X-API-Key header or Authorization:
+// Bearer or Token, never from the query string). So the API cannot be left
+// open by mounting the handler without middleware, and the page cannot be
+// locked away by forgetting anything: mounting it bare is the recommended
+// way. A host that wraps all its routes in one key middleware must let the
+// page through with [apikey.WithSkip] and [Public]; the API behind it stays
+// protected either way.
+//
+// # Authorization
+//
+// Which keys a principal may see and change is decided by one function,
+// [DefaultAuthorize] unless [WithAuthorize] replaces it: a principal with
+// [apikey.AdminScope] manages every key; any other principal manages only
+// keys of its own Owner that grant no scope it lacks itself. A key it may
+// not manage answers 404 exactly as a missing key does, so nobody learns
+// which IDs exist. Creating or changing a key into one the principal may
+// not manage (for another owner, or with a scope it lacks) answers 403.
+// An owner may change anything else on its own keys, limits included
+// (expiry, rate limit, uses, allowed IPs): a host that sets limits its
+// users must not lift replaces the function, which is also asked about the
+// key a change would make.
+//
+// # Requests and responses
+//
+// Bodies are JSON, with snake_case fields; errors have the library's shape,
+// {"code":-1,"msg":"..."}. POST and PATCH requests must say Content-Type:
+// application/json (415 otherwise), so a cross-site HTML form cannot make
+// them, and their bodies are limited to 64 KiB (413). Unknown fields, bad
+// scopes, times and durations answer 400 saying what was wrong. A store
+// failure answers 503. No response ever holds a key's digest; the
+// plaintext key appears once, in the answer to the create or rotate that
+// made it.
+//
+//	GET    keys?after=&limit=&owner=&state=   list: {"keys":[...],"next":"..."}
+//	POST   keys                               create: 201 {"plaintext":"ak_...","key":{...}}
+//	GET    keys/{id}                          show: {...}
+//	PATCH  keys/{id}                          change: {...}
+//	POST   keys/{id}/rotate                   rotate: 201 {"plaintext":"ak_...","key":{...}}
+//	DELETE keys/{id}                          revoke: 204
+//
+// A key is shown as an object with id, owner, name, description, scopes,
+// metadata, start (its non-secret beginning, such as "ak_4qGZ"), state
+// (enabled, disabled, expired or exhausted), enabled, created_at,
+// updated_at, expires_at, last_used_at (RFC 3339 times, null for never),
+// rate_limit ({"limit":100,"window":"1m0s"} or null), allowed_ips,
+// remaining_uses (null for no usage limit) and rotated_to (null unless it
+// was rotated).
+//
+// A list reads ?limit= keys (1 to 1000, 50 by default) after the cursor
+// ?after=, the next field of the previous page; next is "" on the last
+// page. A filtered list (by state, or by a WithAuthorize function) reads
+// the store's pages until its own is full or the store has no more keys;
+// its next may then lead to an empty page.
+// Without AdminScope, a list holds the principal's own keys only.
+//
+// A create takes name, owner (the principal's own when empty),
+// description, scopes, metadata, expires_at (RFC 3339) or ttl (a Go
+// duration, "720h"), rate_limit, allowed_ips (addresses or CIDR ranges)
+// and max_uses. A change (PATCH) takes name, description, scopes,
+// metadata, enabled, expires_at, rate_limit, allowed_ips and
+// remaining_uses; fields left out do not change, and null clears
+// expires_at, rate_limit and remaining_uses (no expiry, the Manager's
+// default limit, no usage limit). A rotation takes an optional grace, a Go
+// duration the old key keeps working ("24h"); an expired key, or one
+// already rotated, answers 409.
+package admin
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/go-apikey/apikey"
+)
+
+// An Option configures the handler New returns.
+type Option func(*handler)
+
+// WithAuthorize replaces DefaultAuthorize: authorize reports whether
+// principal p may see and manage key k. It is asked about a stored key
+// before the key is shown, listed, changed, rotated or revoked (false: 404,
+// or left out of a list), and about the key a create or a change would
+// make (false: 403), so it can refuse, say, a scope or an owner. It must be
+// quick and safe for concurrent use.
+//
+// Listing with a function other than DefaultAuthorize reads the keys of
+// every owner and keeps those it allows, which may read the whole store
+// for a principal that sees few keys.
+func WithAuthorize(authorize func(p apikey.Principal, k apikey.Key) bool) Option {
+	return func(h *handler) {
+		h.authorize = authorize
+		h.ownKeysOnly = false
+	}
+}
+
+// WithMiddlewareOptions adds options to the Manager middleware that
+// verifies keys on API requests carrying no principal yet. They come after
+// the handler's own (header sources only, credentials stripped), so
+// [apikey.WithSources] here replaces its sources.
+func WithMiddlewareOptions(opts ...apikey.MiddlewareOption) Option {
+	return func(h *handler) { h.mwOpts = append(h.mwOpts, opts...) }
+}
+
+// WithLogger sets where store failures (answered 503) are logged; the
+// default is slog.Default(). Logs never hold a key or a digest.
+func WithLogger(l *slog.Logger) Option {
+	return func(h *handler) { h.logger = l }
+}
+
+// DefaultAuthorize is the authorization New uses unless WithAuthorize
+// replaces it. A principal with apikey.AdminScope manages every key. Any
+// other principal manages the keys of its own Owner whose scopes it holds
+// all of itself: rotating a key hands out a new plaintext with the key's
+// scopes, so managing a key is as good as holding it, and a principal must
+// not reach a key more powerful than its own.
+func DefaultAuthorize(p apikey.Principal, k apikey.Key) bool {
+	if p.HasScope(apikey.AdminScope) {
+		return true
+	}
+	if p.Owner == "" || k.Owner != p.Owner {
+		return false
+	}
+	for _, s := range k.Scopes {
+		if !p.HasScope(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// New returns the admin handler for m's keys: the page at "/" and the API
+// under "/keys", relative to where it is mounted. See the package
+// documentation for how it authenticates and authorizes. It panics if m is
+// nil or an option is invalid.
+func New(m *apikey.Manager, opts ...Option) http.Handler {
+	if m == nil {
+		panic("admin: New called with a nil Manager")
+	}
+	h := &handler{m: m, authorize: DefaultAuthorize, ownKeysOnly: true, logger: slog.Default()}
+	for _, opt := range opts {
+		opt(h)
+	}
+	if h.authorize == nil {
+		panic("admin: WithAuthorize given a nil function")
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	mw := append([]apikey.MiddlewareOption{
+		apikey.WithSources(
+			apikey.FromHeader("X-API-Key"),
+			apikey.FromAuthorization("Bearer"),
+			apikey.FromAuthorization("Token"),
+		),
+		apikey.WithStripCredentials(),
+		apikey.WithRealm("admin"),
+	}, h.mwOpts...)
+	h.verify = m.Middleware(mw...)(http.HandlerFunc(h.serveAPI))
+	return h
+}
+
+type handler struct {
+	m         *apikey.Manager
+	authorize func(apikey.Principal, apikey.Key) bool
+	// ownKeysOnly is true while authorize is DefaultAuthorize, which lets
+	// a principal without AdminScope list by its own owner instead of
+	// reading every key.
+	ownKeysOnly bool
+	mwOpts      []apikey.MiddlewareOption
+	logger      *slog.Logger
+	verify      http.Handler // serveAPI behind the Manager's middleware
+}
+
+// publicPaths are the page and its assets, relative to the mount point.
+var publicPaths = []string{"/", "/app.js", "/app.css"}
+
+// Public returns a function for apikey.WithSkip that lets through the
+// requests for the admin page and its assets when the handler is mounted
+// at prefix (such as "/admin"), and nothing else:
+//
+//	keys.Middleware(apikey.WithSkip(admin.Public("/admin")))
+//
+// It is needed only when a key middleware wraps the admin handler; the API
+// behind it still requires a principal.
+func Public(prefix string) func(*http.Request) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return func(r *http.Request) bool {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return false
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+		return ok && slices.Contains(publicPaths, rest)
+	}
+}
+
+// ServeHTTP serves the page and its assets to anyone, and the API to
+// requests with a principal.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if path == "" {
+		// The mount point without its slash ("/admin" stripped of
+		// "/admin"): the page's relative URLs need the slash.
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" && !strings.HasPrefix(u.Path, "//") {
+			http.Redirect(w, r, u.Path+"/", http.StatusMovedPermanently)
+			return
+		}
+		path = "/"
+	}
+	if slices.Contains(publicPaths, path) {
+		servePage(w, r, path)
+		return
+	}
+	apiHeaders(w.Header())
+	if _, ok := apikey.FromContext(r.Context()); ok {
+		h.serveAPI(w, r)
+		return
+	}
+	h.verify.ServeHTTP(w, r)
+}
+
+// apiHeaders are set on every API response: nothing is cached (a create
+// answer holds a plaintext key) or sniffed, framed or rendered as a page.
+func apiHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// serveAPI routes an API request with a principal on its context.
+func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		// The middleware refuses a request without a key; this is only
+		// reached if an option (such as WithSkip) let one through.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	switch {
+	case len(parts) == 1 && parts[0] == "keys":
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.list(w, r, p)
+		case http.MethodPost:
+			h.create(w, r, p)
+		default:
+			methodNotAllowed(w, "GET, HEAD, POST")
+		}
+	case len(parts) == 2 && parts[0] == "keys" && parts[1] != "":
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.get(w, r, p, parts[1])
+		case http.MethodPatch:
+			h.patch(w, r, p, parts[1])
+		case http.MethodDelete:
+			h.revoke(w, r, p, parts[1])
+		default:
+			methodNotAllowed(w, "GET, HEAD, PATCH, DELETE")
+		}
+	case len(parts) == 3 && parts[0] == "keys" && parts[1] != "" && parts[2] == "rotate":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		h.rotate(w, r, p, parts[1])
+	default:
+		writeError(w, http.StatusNotFound, "Not found")
+	}
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+}

@@ -1,0 +1,289 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/go-apikey/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// findChromium returns the path of a Chromium or Chrome binary, or "".
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestBrowser uses the page as a person would, in headless Chromium:
+// unlock it with the admin key, create a key and read it off the page,
+// call the host's route with it, disable it, rotate another, delete it,
+// and look at the layout on a desktop and a phone-sized screen.
+//
+// Screenshots go to the test's temporary directory, and also to
+// $ADMIN_SCREENSHOT_DIR when it is set.
+func TestBrowser(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome in PATH); on Debian: apt-get install -y chromium")
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	// A few keys of every state, so the list has something to show.
+	e.create(apikey.NewKey{Owner: "alice", Name: "deploy bot", Scopes: []string{"bots:read", "bots:write"}, ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
+	_, partner := e.create(apikey.NewKey{Owner: "acme-corp", Name: "partner backend", Description: "orders sync", Scopes: []string{"orders:read"}})
+	_, old := e.create(apikey.NewKey{Owner: "bob", Name: "old laptop", Scopes: []string{"reports:read"}})
+	_, err := e.keys.Disable(ctx, old)
+	require.NoError(t, err)
+	_, trial := e.create(apikey.NewKey{Owner: "carol", Name: "trial", MaxUses: 1})
+	_, err = e.keys.Update(ctx, trial, apikey.SetRemainingUses(0))
+	require.NoError(t, err)
+	_, gone := e.create(apikey.NewKey{Owner: "dave", Name: "q3 report", Scopes: []string{"reports:read"}})
+	_, err = e.keys.Update(ctx, gone, apikey.SetExpiry(time.Now().Add(-time.Hour)))
+	require.NoError(t, err)
+	partnerPlain := e.plains[1]
+	require.Equal(t, 200, e.do("GET", "/", partnerPlain, "").status) // so it has a last use
+	require.NoError(t, e.keys.Flush(ctx))
+
+	shots := t.TempDir()
+	keep := os.Getenv("ADMIN_SCREENSHOT_DIR")
+	screenshot := func(name string, buf []byte) {
+		require.NoError(t, os.WriteFile(filepath.Join(shots, name), buf, 0o644))
+		if keep != "" {
+			require.NoError(t, os.WriteFile(filepath.Join(keep, name), buf, 0o644))
+		}
+		t.Logf("screenshot %s (%d KB)", filepath.Join(shots, name), len(buf)/1024)
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(tctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	// Accept every confirm(), and collect script errors and console
+	// messages of level error or warning, which is where the browser
+	// reports CSP violations.
+	var mu sync.Mutex
+	var problems, dialogs []string
+	dialogEvents := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	console := chromedp.Console(bctx)
+	go func() {
+		for ev, err := range dialogEvents {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			dialogs = append(dialogs, ev.Message)
+			mu.Unlock()
+			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(bctx, steps...), what)
+	}
+	value := func(what string, sel chromedp.ID) string {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Value(sel))
+		require.NoError(t, err, what)
+		return v
+	}
+	text := func(what string, sel chromedp.CSS) string {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Text(sel))
+		require.NoError(t, err, what)
+		return v
+	}
+	shoot := func(name string) {
+		t.Helper()
+		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err, name)
+		screenshot(name, buf)
+	}
+
+	start := time.Now()
+	do("open the page",
+		chromedp.Navigate(e.srv.URL+"/admin/"),
+		chromedp.WaitVisible(chromedp.ID("login-key")),
+	)
+	t.Logf("browser up and page loaded in %v", time.Since(start).Round(time.Millisecond))
+
+	do("unlock",
+		chromedp.SendKeys(chromedp.ID("login-key"), adminKey),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("app")),
+		chromedp.WaitVisible(chromedp.CSS(`#rows tr[data-id="`+partner+`"]`)),
+	)
+	assert.Empty(t, value("the key field is cleared", "login-key"))
+
+	do("create a key",
+		chromedp.Click(chromedp.CSS("#create-box summary")),
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=name]`), "browser ci"),
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=owner]`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=scopes]`), "bots:read, reports:read"),
+		chromedp.Click(chromedp.CSS(`#create-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+	)
+	plain := value("read the new key", "secret-value")
+	require.True(t, strings.HasPrefix(plain, "ak_"), "the page shows the new key, got %q", plain)
+	assert.Contains(t, text("read the warning", "#secret .warn"), "won't be shown again")
+	do("copy it",
+		chromedp.Click(chromedp.ID("copy")),
+		chromedp.WaitVisible(chromedp.ID("copy-status")),
+	)
+	assert.Contains(t, text("copy status", "#copy-status"), "Copied")
+
+	created := findByName(t, e, "browser ci")
+	assert.Equal(t, []string{"bots:read", "reports:read"}, created.Scopes)
+	assert.Equal(t, "alice", created.Owner)
+	assert.Equal(t, 200, e.do("GET", "/", plain, "").status, "the key from the page works")
+
+	row := `#rows tr[data-id="` + created.ID + `"]`
+	do("the new key is listed", chromedp.WaitVisible(chromedp.CSS(row)))
+	shoot("admin-wide.png")
+
+	do("disable it",
+		chromedp.Click(chromedp.CSS(row+` button[data-action=toggle]`)),
+		chromedp.WaitVisible(chromedp.CSS(row+` .state-disabled`)),
+	)
+	assert.Equal(t, 401, e.do("GET", "/", plain, "").status, "a key disabled in the page is refused")
+
+	do("rotate the partner key",
+		chromedp.Click(chromedp.CSS(`#rows tr[data-id="`+partner+`"] button[data-action=rotate]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+		chromedp.Steps(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](`(v => v.startsWith("ak_") && v !== `+fmt.Sprintf("%q", plain)+`)(document.getElementById("secret-value").value)`)(ctx, t)
+			return chromedp.Void{}, err
+		}),
+	)
+	rotated := value("read the rotated key", "secret-value")
+	assert.Equal(t, 200, e.do("GET", "/", rotated, "").status, "the rotated key works")
+	assert.Equal(t, 200, e.do("GET", "/", partnerPlain, "").status, "the old one works during its grace period")
+
+	do("phone-sized screen",
+		chromedp.Click(chromedp.ID("secret-done")),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		chromedp.Sleep(100*time.Millisecond), // reflow
+	)
+	type layoutCheck struct {
+		Width, ScrollWidth int
+		Overflowing        []string
+		RowDisplay         string
+		HeadDisplay        string
+		VisibleRows        int
+	}
+	layout, err := chromedp.Run(bctx, chromedp.Evaluate[layoutCheck](`(() => {
+		const w = document.documentElement.clientWidth;
+		const over = [];
+		for (const el of document.querySelectorAll("body *")) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && (r.right > w + 1 || r.left < -1)) over.push(el.tagName + "#" + el.id + "." + el.className + " " + Math.round(r.left) + ".." + Math.round(r.right));
+		}
+		const rows = [...document.querySelectorAll("#rows tr")].filter(tr => tr.getBoundingClientRect().height > 0);
+		return {Width: w, ScrollWidth: document.documentElement.scrollWidth, Overflowing: over,
+			RowDisplay: getComputedStyle(document.querySelector("#rows tr")).display,
+			HeadDisplay: getComputedStyle(document.querySelector("#keys thead")).display,
+			VisibleRows: rows.length};
+	})()`))
+	require.NoError(t, err)
+	assert.Equal(t, 390, layout.Width)
+	assert.LessOrEqual(t, layout.ScrollWidth, layout.Width, "no horizontal scrolling")
+	assert.Empty(t, layout.Overflowing, "elements past the right edge")
+	assert.Equal(t, "block", layout.RowDisplay, "rows become cards")
+	assert.Equal(t, "none", layout.HeadDisplay)
+	assert.Equal(t, 7, layout.VisibleRows)
+	shoot("admin-narrow.png")
+
+	// A small laptop or a tablet held sideways: the table, and every row's
+	// buttons, fit without scrolling.
+	do("tablet-sized screen",
+		chromedp.EmulateViewport(1024, 768),
+		chromedp.Sleep(100*time.Millisecond),
+	)
+	fit, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.documentElement.clientWidth, document.documentElement.scrollWidth,
+		Math.max(...[...document.querySelectorAll("#rows button")].map(b => Math.ceil(b.getBoundingClientRect().right)))]`))
+	require.NoError(t, err)
+	assert.Equal(t, fit[0], fit[1], "no horizontal scrolling at 1024px")
+	assert.LessOrEqual(t, fit[2], fit[0], "every button on screen at 1024px")
+	shoot("admin-tablet.png")
+
+	do("delete it after the confirm dialog",
+		chromedp.Click(chromedp.CSS(row+` button[data-action=delete]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(row)),
+	)
+	_, err = e.keys.Get(ctx, created.ID)
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
+	assert.Equal(t, 401, e.do("GET", "/", plain, "").status)
+
+	stored, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify([localStorage.length, sessionStorage.length, document.cookie])`))
+	require.NoError(t, err)
+	assert.Equal(t, `[0,0,""]`, stored, "nothing kept in storage or cookies")
+	do("lock forgets the key",
+		chromedp.Click(chromedp.ID("lock")),
+		chromedp.WaitVisible(chromedp.ID("login-key")),
+		chromedp.WaitNotVisible(chromedp.ID("app")),
+	)
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, problems, "script errors, warnings or CSP violations")
+	require.Len(t, dialogs, 2, "a confirm before rotating and before deleting")
+	assert.Contains(t, dialogs[0], "Rotate")
+	assert.Contains(t, dialogs[1], `Delete "browser ci"`)
+	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+func findByName(t *testing.T, e *env, name string) apikey.Key {
+	t.Helper()
+	page, err := e.keys.List(context.Background(), apikey.ListOptions{Limit: apikey.MaxListLimit})
+	require.NoError(t, err)
+	for _, k := range page.Keys {
+		if k.Name == name {
+			return k
+		}
+	}
+	t.Fatalf("no key named %q", name)
+	return apikey.Key{}
+}

@@ -1,0 +1,428 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-apikey/apikey"
+)
+
+// maxBodyBytes bounds a request body; larger ones answer 413.
+const maxBodyBytes = 64 << 10
+
+// keyJSON is a key as the API shows it: never its digest or hash name.
+// Absent values are null, empty lists [] and empty metadata {}, so every
+// field is always there.
+type keyJSON struct {
+	ID          string            `json:"id"`
+	Owner       string            `json:"owner"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Scopes      []string          `json:"scopes"`
+	Metadata    map[string]string `json:"metadata"`
+	// Start is the non-secret beginning of the key, such as "ak_4qGZ".
+	Start string `json:"start"`
+	// State is enabled, disabled, expired or exhausted (no uses left).
+	State         apikey.KeyState `json:"state"`
+	Enabled       bool            `json:"enabled"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	ExpiresAt     *time.Time      `json:"expires_at"`
+	LastUsedAt    *time.Time      `json:"last_used_at"`
+	RateLimit     *rateLimitJSON  `json:"rate_limit"`
+	AllowedIPs    []string        `json:"allowed_ips"`
+	RemainingUses *int64          `json:"remaining_uses"`
+	RotatedTo     *string         `json:"rotated_to"`
+}
+
+// rateLimitJSON is a rate limit: limit requests per window, a Go duration
+// such as "1m" or "1h30m".
+type rateLimitJSON struct {
+	Limit  int    `json:"limit"`
+	Window string `json:"window"`
+}
+
+func toJSON(k apikey.Key, now time.Time) keyJSON {
+	j := keyJSON{
+		ID: k.ID, Owner: k.Owner, Name: k.Name, Description: k.Description,
+		Scopes: k.Scopes, Metadata: k.Metadata, Start: k.Start,
+		State: k.State(now), Enabled: k.Enabled,
+		CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
+		AllowedIPs:    make([]string, len(k.AllowedIPs)),
+		RemainingUses: k.RemainingUses,
+	}
+	if j.Scopes == nil {
+		j.Scopes = []string{}
+	}
+	if j.Metadata == nil {
+		j.Metadata = map[string]string{}
+	}
+	if !k.ExpiresAt.IsZero() {
+		j.ExpiresAt = &k.ExpiresAt
+	}
+	if !k.LastUsedAt.IsZero() {
+		j.LastUsedAt = &k.LastUsedAt
+	}
+	if !k.RateLimit.IsZero() {
+		j.RateLimit = &rateLimitJSON{Limit: k.RateLimit.Limit, Window: k.RateLimit.Window.String()}
+	}
+	for i, p := range k.AllowedIPs {
+		j.AllowedIPs[i] = p.String()
+	}
+	if k.RotatedTo != "" {
+		j.RotatedTo = &k.RotatedTo
+	}
+	return j
+}
+
+// createRequest is the body of POST keys. Owner defaults to the
+// principal's own; ExpiresAt (RFC 3339) and TTL (a Go duration such as
+// "720h") are two ways to set an expiry, of which at most one may be given.
+type createRequest struct {
+	Name        string            `json:"name"`
+	Owner       string            `json:"owner"`
+	Description string            `json:"description"`
+	Scopes      []string          `json:"scopes"`
+	Metadata    map[string]string `json:"metadata"`
+	ExpiresAt   string            `json:"expires_at"`
+	TTL         string            `json:"ttl"`
+	RateLimit   *rateLimitJSON    `json:"rate_limit"`
+	AllowedIPs  []string          `json:"allowed_ips"`
+	MaxUses     int64             `json:"max_uses"`
+}
+
+func (c *createRequest) newKey(p apikey.Principal, now time.Time) (apikey.NewKey, error) {
+	nk := apikey.NewKey{
+		Owner: c.Owner, Name: c.Name, Description: c.Description,
+		Scopes: c.Scopes, Metadata: c.Metadata, MaxUses: c.MaxUses,
+	}
+	if nk.Owner == "" {
+		nk.Owner = p.Owner
+	}
+	if c.MaxUses < 0 {
+		return nk, errors.New("max_uses must not be negative; leave it out for no limit")
+	}
+	switch {
+	case c.ExpiresAt != "" && c.TTL != "":
+		return nk, errors.New("give expires_at or ttl, not both")
+	case c.ExpiresAt != "":
+		t, err := parseTime("expires_at", c.ExpiresAt)
+		if err != nil {
+			return nk, err
+		}
+		nk.ExpiresAt = t
+	case c.TTL != "":
+		d, err := parseDuration("ttl", c.TTL)
+		if err != nil {
+			return nk, err
+		}
+		if d <= 0 {
+			return nk, errors.New("ttl must be positive")
+		}
+		nk.ExpiresAt = now.Add(d)
+	}
+	var err error
+	if c.RateLimit != nil {
+		if nk.RateLimit, err = c.RateLimit.parse(); err != nil {
+			return nk, err
+		}
+	}
+	if nk.AllowedIPs, err = parsePrefixes(c.AllowedIPs); err != nil {
+		return nk, err
+	}
+	return nk, nil
+}
+
+// patchRequest is the body of PATCH keys/{id}: only the fields present
+// change. null clears expires_at (never expires), remaining_uses (no usage
+// limit), rate_limit (the Manager's default), and empties the others but
+// enabled, which cannot be null.
+type patchRequest struct {
+	Name          optional[string]            `json:"name"`
+	Description   optional[string]            `json:"description"`
+	Scopes        optional[[]string]          `json:"scopes"`
+	Metadata      optional[map[string]string] `json:"metadata"`
+	Enabled       optional[bool]              `json:"enabled"`
+	ExpiresAt     optional[string]            `json:"expires_at"`
+	RateLimit     optional[rateLimitJSON]     `json:"rate_limit"`
+	AllowedIPs    optional[[]string]          `json:"allowed_ips"`
+	RemainingUses optional[int64]             `json:"remaining_uses"`
+}
+
+// changes turns the request into Manager.Update's changes, and a function
+// making the same changes to a copy of the key, to authorize the result.
+func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error) {
+	var changes []apikey.KeyChange
+	var edits []func(*apikey.Key)
+	add := func(c apikey.KeyChange, edit func(*apikey.Key)) {
+		changes = append(changes, c)
+		edits = append(edits, edit)
+	}
+	if pr.Name.Set {
+		add(apikey.SetName(pr.Name.V), func(k *apikey.Key) { k.Name = pr.Name.V })
+	}
+	if pr.Description.Set {
+		add(apikey.SetDescription(pr.Description.V), func(k *apikey.Key) { k.Description = pr.Description.V })
+	}
+	if pr.Scopes.Set {
+		scopes, err := apikey.CleanScopes(pr.Scopes.V)
+		if err != nil {
+			return nil, nil, errors.New(errorText(err))
+		}
+		add(apikey.SetScopes(scopes...), func(k *apikey.Key) { k.Scopes = scopes })
+	}
+	if pr.Metadata.Set {
+		add(apikey.SetMetadata(pr.Metadata.V), func(k *apikey.Key) { k.Metadata = pr.Metadata.V })
+	}
+	if pr.Enabled.Set {
+		if pr.Enabled.Null {
+			return nil, nil, errors.New("enabled must be true or false, not null")
+		}
+		add(apikey.SetEnabled(pr.Enabled.V), func(k *apikey.Key) { k.Enabled = pr.Enabled.V })
+	}
+	if pr.ExpiresAt.Set {
+		var t time.Time
+		if !pr.ExpiresAt.Null {
+			var err error
+			if t, err = parseTime("expires_at", pr.ExpiresAt.V); err != nil {
+				return nil, nil, err
+			}
+		}
+		add(apikey.SetExpiry(t), func(k *apikey.Key) { k.ExpiresAt = t })
+	}
+	if pr.RateLimit.Set {
+		var rl apikey.RateLimit
+		if !pr.RateLimit.Null {
+			var err error
+			if rl, err = pr.RateLimit.V.parse(); err != nil {
+				return nil, nil, err
+			}
+		}
+		add(apikey.SetRateLimit(rl), func(k *apikey.Key) { k.RateLimit = rl })
+	}
+	if pr.AllowedIPs.Set {
+		prefixes, err := parsePrefixes(pr.AllowedIPs.V)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(apikey.SetAllowedIPs(prefixes...), func(k *apikey.Key) { k.AllowedIPs = prefixes })
+	}
+	if pr.RemainingUses.Set {
+		if pr.RemainingUses.Null {
+			add(apikey.NoUsageLimit(), func(k *apikey.Key) { k.RemainingUses = nil })
+		} else {
+			n := pr.RemainingUses.V
+			if n < 0 {
+				return nil, nil, errors.New("remaining_uses must not be negative; null lifts the limit")
+			}
+			add(apikey.SetRemainingUses(n), func(k *apikey.Key) { k.RemainingUses = &n })
+		}
+	}
+	apply := func(k *apikey.Key) {
+		for _, e := range edits {
+			e(k)
+		}
+	}
+	return changes, apply, nil
+}
+
+// rotateRequest is the body of POST keys/{id}/rotate, which may be empty:
+// Grace is how long the old key keeps working, a Go duration ("24h");
+// none or "0s" retires it at once.
+type rotateRequest struct {
+	Grace string `json:"grace"`
+}
+
+func (rr *rotateRequest) grace() (time.Duration, error) {
+	if rr.Grace == "" {
+		return 0, nil
+	}
+	d, err := parseDuration("grace", rr.Grace)
+	if err == nil && d < 0 {
+		err = errors.New("grace must not be negative")
+	}
+	return d, err
+}
+
+// optional is a PATCH field: Set when present in the body, Null when it
+// was null.
+type optional[T any] struct {
+	Set, Null bool
+	V         T
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.V)
+}
+
+func (rl rateLimitJSON) parse() (apikey.RateLimit, error) {
+	if rl.Limit == 0 && rl.Window == "" {
+		return apikey.RateLimit{}, nil
+	}
+	d, err := parseDuration("rate_limit.window", rl.Window)
+	if err != nil {
+		return apikey.RateLimit{}, err
+	}
+	if rl.Limit <= 0 || d < time.Millisecond {
+		return apikey.RateLimit{}, errors.New("rate_limit needs a positive limit and a window of at least 1ms")
+	}
+	return apikey.RateLimit{Limit: rl.Limit, Window: d}, nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2030-01-02T15:04:05Z", field, s)
+	}
+	return t, nil
+}
+
+func parseDuration(field, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 720h, 90m or 30s", field, s)
+	}
+	return d, nil
+}
+
+// parsePrefixes reads CIDR ranges ("10.0.0.0/8") and single addresses
+// ("192.0.2.1", read as /32 or /128).
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	if len(ss) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		var err error
+		if strings.Contains(s, "/") {
+			out[i], err = netip.ParsePrefix(s)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(s); err == nil {
+				out[i] = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("allowed_ips: %q is not an IP address or a CIDR range such as 10.0.0.0/8", s)
+		}
+	}
+	return out, nil
+}
+
+// decodeBody reads a JSON object from r into v. It answers 415 unless the
+// request says Content-Type: application/json (an HTML form cannot, so
+// a cross-site form post is refused), 413 for a body over maxBodyBytes, and
+// 400 for anything but one JSON object of known fields. An empty body is
+// an empty object where emptyOK is true. It returns false when it
+// answered.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) bool {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" ||
+		(params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return false
+	}
+	if r.ContentLength > maxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
+		} else {
+			writeError(w, http.StatusBadRequest, "could not read the request body")
+		}
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if emptyOK {
+			return true
+		}
+		writeError(w, http.StatusBadRequest, "request body is empty; send a JSON object")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, jsonErrorText(err))
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid JSON: data after the object")
+		return false
+	}
+	return true
+}
+
+// jsonErrorText says what was wrong with a request body, without Go type
+// names.
+func jsonErrorText(err error) string {
+	if e, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, strings.TrimPrefix(e.Error(), "json: "))
+	}
+	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if e.Field == "" {
+			return "the body must be a JSON object"
+		}
+		return fmt.Sprintf("%s must be %s, not %s", e.Field, jsonKind(e.Type), e.Value)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "invalid JSON: the body ends too soon"
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + name
+	}
+	return "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonKind names the JSON value a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonKind(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another kind of value"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with the library's error shape, {"code":-1,"msg":...}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apikey.ErrorBody{Code: -1, Msg: msg})
+}
+
+// errorText is an error's message without the package prefixes that
+// wrapping repeats ("apikey: invalid input: ..." reads "invalid input: ...").
+func errorText(err error) string {
+	return strings.ReplaceAll(err.Error(), "apikey: ", "")
+}

@@ -1,0 +1,247 @@
+// The admin page: calls the JSON API beside it (relative URLs), sending the
+// key it was given as X-API-Key. The key lives in one variable, never in
+// storage or a cookie, and is gone on reload. Text from the API is only
+// ever set as textContent: the page's CSP forbids HTML from strings.
+"use strict";
+(() => {
+  let apiKey = null;
+  let next = "";
+  const keys = new Map(); // id -> key shown in the table
+  const $ = (id) => document.getElementById(id);
+
+  class APIError extends Error {
+    constructor(status, msg) {
+      super(msg);
+      this.status = status;
+    }
+  }
+
+  async function api(method, path, body) {
+    const init = { method, headers: { "X-API-Key": apiKey }, cache: "no-store" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    let data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch { data = null; }
+    }
+    if (!res.ok) {
+      if (res.status === 401 && apiKey !== null) lock("The key was refused; enter it again.");
+      throw new APIError(res.status, (data && data.msg) || `${res.status} ${res.statusText}`);
+    }
+    return data;
+  }
+
+  function show(el, text) {
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // when shows a time as local "YYYY-MM-DD HH:MM", which may wrap only
+  // between the date and the time.
+  function when(s, none) {
+    if (!s) return none;
+    const d = new Date(s);
+    const out = document.createElement("span");
+    out.append(
+      el("span", `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`, "nowrap"), " ",
+      el("span", `${pad(d.getHours())}:${pad(d.getMinutes())}`, "nowrap"),
+    );
+    out.title = s;
+    return out;
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function button(text, action, id, cls) {
+    const b = el("button", text, cls);
+    b.type = "button";
+    b.dataset.action = action;
+    b.dataset.id = id;
+    return b;
+  }
+
+  function row(k) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = k.id;
+    const add = (label, content, cls) => {
+      const td = document.createElement("td");
+      td.dataset.label = label;
+      if (cls) td.className = cls;
+      if (typeof content === "string") td.textContent = content; else td.append(content);
+      tr.append(td);
+      return td;
+    };
+    add("Key", el("code", `${k.start}…`));
+    add("Name", k.name || "—", "name");
+    add("Owner", k.owner);
+    const scopes = document.createElement("span");
+    if (k.scopes.length === 0) scopes.textContent = "—";
+    for (const s of k.scopes) scopes.append(el("span", s, "scope"));
+    add("Scopes", scopes);
+    add("State", el("span", k.state, `state state-${k.state}`));
+    add("Created", when(k.created_at, "—"), "when");
+    add("Expires", when(k.expires_at, "never"), "when");
+    add("Last used", when(k.last_used_at, "never"), "when");
+    const actions = document.createElement("span");
+    actions.className = "actions";
+    actions.append(button(k.enabled ? "Disable" : "Enable", "toggle", k.id, "small"));
+    // An expired key, or one already rotated, cannot be rotated (409).
+    if (k.state !== "expired" && !k.rotated_to) actions.append(button("Rotate", "rotate", k.id, "small"));
+    actions.append(button("Delete", "delete", k.id, "small danger"));
+    add("Actions", actions, "actions-cell");
+    return tr;
+  }
+
+  async function load(more) {
+    const params = new URLSearchParams({ limit: "50" });
+    const state = $("filter-state").value;
+    const owner = $("filter-owner").value.trim();
+    if (state) params.set("state", state);
+    if (owner) params.set("owner", owner);
+    if (more && next) params.set("after", next);
+    const page = await api("GET", `keys?${params}`);
+    if (!more) {
+      keys.clear();
+      $("rows").replaceChildren();
+    }
+    for (const k of page.keys) {
+      keys.set(k.id, k);
+      $("rows").append(row(k));
+    }
+    next = page.next;
+    $("more").hidden = !next;
+    $("empty").hidden = keys.size > 0;
+    $("keys").hidden = keys.size === 0;
+  }
+
+  async function refresh() {
+    show($("list-error"));
+    try { await load(false); } catch (e) { if (apiKey !== null) show($("list-error"), e.message); }
+  }
+
+  function showSecret(title, plaintext) {
+    $("secret-title").textContent = title;
+    $("secret-value").value = plaintext;
+    show($("copy-status"));
+    $("secret").hidden = false;
+    $("secret").scrollIntoView({ block: "nearest" });
+    $("secret-value").select();
+  }
+
+  function hideSecret() {
+    $("secret-value").value = "";
+    $("secret").hidden = true;
+  }
+
+  function lock(message) {
+    apiKey = null;
+    next = "";
+    keys.clear();
+    $("rows").replaceChildren();
+    hideSecret();
+    $("app").hidden = true;
+    $("lock").hidden = true;
+    $("login").hidden = false;
+    show($("login-error"), message);
+    $("login-key").focus();
+  }
+
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const input = $("login-key");
+    apiKey = input.value.trim();
+    input.value = "";
+    show($("login-error"));
+    try {
+      await load(false);
+    } catch (e) {
+      apiKey = null;
+      show($("login-error"), e.status === 401 ? "That key was refused." : e.message);
+      return;
+    }
+    $("login").hidden = true;
+    $("app").hidden = false;
+    $("lock").hidden = false;
+  });
+
+  $("lock").addEventListener("click", () => lock());
+
+  $("create-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target.elements;
+    const body = { name: f.name.value.trim() };
+    const scopes = f.scopes.value.split(/[\s,]+/).filter(Boolean);
+    if (scopes.length) body.scopes = scopes;
+    if (f.owner.value.trim()) body.owner = f.owner.value.trim();
+    if (f.description.value.trim()) body.description = f.description.value.trim();
+    if (f.ttl.value) body.ttl = f.ttl.value;
+    show($("create-error"));
+    try {
+      const res = await api("POST", "keys", body);
+      ev.target.reset();
+      showSecret(`New key "${res.key.name}" for ${res.key.owner}`, res.plaintext);
+      await refresh();
+    } catch (e) {
+      if (apiKey !== null) show($("create-error"), e.message);
+    }
+  });
+
+  $("rows").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-action]");
+    if (!b) return;
+    const k = keys.get(b.dataset.id);
+    if (!k) return;
+    const label = `"${k.name || k.id}" (${k.start}…)`;
+    const path = `keys/${encodeURIComponent(k.id)}`;
+    show($("list-error"));
+    try {
+      switch (b.dataset.action) {
+        case "toggle":
+          await api("PATCH", path, { enabled: !k.enabled });
+          break;
+        case "rotate": {
+          if (!confirm(`Rotate ${label}? A new key is shown once; the old one keeps working for 24 hours.`)) return;
+          const res = await api("POST", `${path}/rotate`, { grace: "24h" });
+          showSecret(`New key for "${res.key.name || res.key.id}" (replaces ${k.start}…)`, res.plaintext);
+          break;
+        }
+        case "delete":
+          if (!confirm(`Delete ${label}? Anything using it stops working at once. This cannot be undone.`)) return;
+          await api("DELETE", path);
+          break;
+      }
+      await refresh();
+    } catch (e) {
+      if (apiKey !== null) show($("list-error"), e.message);
+    }
+  });
+
+  $("copy").addEventListener("click", async () => {
+    const input = $("secret-value");
+    try {
+      await navigator.clipboard.writeText(input.value);
+    } catch {
+      input.select();
+      document.execCommand("copy");
+    }
+    show($("copy-status"), "Copied to the clipboard.");
+  });
+
+  $("secret-done").addEventListener("click", hideSecret);
+  $("refresh").addEventListener("click", refresh);
+  $("more").addEventListener("click", async () => {
+    try { await load(true); } catch (e) { if (apiKey !== null) show($("list-error"), e.message); }
+  });
+  $("filter-state").addEventListener("change", refresh);
+  $("filter-owner").addEventListener("change", refresh);
+})();
