@@ -48,7 +48,7 @@ type command struct {
 
 // commands in the order usage lists them.
 var commands = []*command{
-	createCmd, listCmd, showCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd,
+	createCmd, listCmd, showCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
 }
 
 func lookup(name string) *command {

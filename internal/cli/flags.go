@@ -35,6 +35,9 @@ type options struct {
 	// rotate
 	grace lifetime
 
+	// serve
+	addr string
+
 	// set records which flags the command line gave, to refuse
 	// combinations such as --limit with --all.
 	set map[string]bool
