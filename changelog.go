@@ -19,6 +19,12 @@ import (
 // some (so SpendUse logs the last use only, not every one). Every DELETE
 // is logged. On PostgreSQL the trigger also sends pg_notify(channel,
 // key_id), so a LISTENing feed hears every change when it commits.
+//
+// Objects, for those who run their own migrations (names longer than 63
+// bytes are shortened with a hash, as indexName does): the table
+// <table>_changes, the triggers <table>_changed (AFTER UPDATE) and
+// <table>_deleted (AFTER DELETE) and, on PostgreSQL, the function
+// <table>_log_change().
 
 // changeWatched are the columns whose change is always logged.
 var changeWatched = []string{
@@ -190,8 +196,10 @@ func (s *SQLStore) LastChange(ctx context.Context) (int64, error) {
 // PruneChanges deletes the change-log entries older than olderThan, by the
 // database's clock, and returns how many it deleted. It always keeps the
 // newest entry, so the log's highest Seq never goes back (MySQL before 8.0
-// restarts its counter from the highest row after a restart). Change feeds
-// call it now and then; it is cheap and safe to run from every process.
+// restarts its counter from the highest row after a restart). The feeds
+// that read the log (pollfeed, pgfeed) call it now and then; it is cheap
+// and safe to run from every process. Without one of them, call it
+// yourself now and then, or the log keeps a row for every change.
 func (s *SQLStore) PruneChanges(ctx context.Context, olderThan time.Duration) (int64, error) {
 	last, err := s.LastChange(ctx)
 	if err != nil || last == 0 {

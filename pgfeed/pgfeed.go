@@ -24,7 +24,9 @@
 // heartbeats plus the fallback TTL. Verification never waits for the feed
 // and never fails open: a cache that has dropped an entry reads the store.
 //
-// The listening connection also prunes the change log now and then.
+// The listening connection also prunes the change log now and then. It
+// must reach PostgreSQL directly, or through a pooler in session mode:
+// LISTEN does not survive transaction pooling.
 package pgfeed
 
 import (

@@ -212,8 +212,8 @@ func summarise(ds []time.Duration) Stats {
 	return Stats{N: n, P50: ds[n/2], P99: ds[int(math.Ceil(0.99*float64(n)))-1], Max: ds[n-1]}
 }
 
-// Refuse polls m until it refuses plain with want, and fails t if that
-// takes longer than limit.
+// Refuse polls every Manager in ms until each refuses plain with want,
+// fails t if that takes longer than limit, and returns how long it took.
 func Refuse(t testing.TB, ms []*apikey.Manager, plain string, want error, limit time.Duration) time.Duration {
 	t.Helper()
 	ctx := context.Background()
