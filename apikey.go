@@ -9,6 +9,23 @@
 // crypto/rand with about 178 bits of entropy. The plaintext is returned once,
 // by [Manager.Create] and [Manager.Rotate]; stores keep only a digest of it
 // (see [Hasher]) and a short non-secret [Key.Start] for display.
+//
+// # Replicas and revocation
+//
+// Several replicas can share one [SQLStore], each with a [CachedStore] in
+// front of it so a known key costs no round trip. How long a key disabled,
+// rotated or revoked on one replica may still verify on another depends on
+// the change feed the caches follow ([WithFeed]):
+//
+//	feed                               bound                           writers heard
+//	pgfeed (PostgreSQL LISTEN/NOTIFY)  under a second on one network   every writer, manual SQL too
+//	pollfeed (any SQLStore)            the poll interval (1 s)         every writer, manual SQL too
+//	redisfeed (Redis pub/sub)          under a second on one network   CachedStores with the feed
+//	none                               the cache TTL (10 s)            -
+//
+// Once a cache notices its feed is down, it keeps entries for the fallback
+// TTL at most (1 s, [WithFallbackTTL]), and starts afresh when the feed is
+// back; see [Feed].
 package apikey
 
 import (

@@ -122,3 +122,43 @@ func fillMillion(b *testing.B, db *sql.DB, table string) {
 	require.NoError(b, err)
 	b.Logf("filled 1,000,000 rows in %v", time.Since(start).Round(time.Second))
 }
+
+// BenchmarkCacheHitFeed shows that following a change feed costs a cache
+// hit nothing: the same request, a hit every time, through a cache with
+// and without a (connected) feed:
+//
+//	go test -run '^$' -bench 'CacheHitFeed' -benchmem -count 10 . | benchstat -col /feed -
+func BenchmarkCacheHitFeed(b *testing.B) {
+	for _, withFeed := range []bool{false, true} {
+		name := "feed=none"
+		if withFeed {
+			name = "feed=attached"
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := []apikey.CacheOption{apikey.WithCacheTTL(time.Hour)}
+			var f *memFeed
+			if withFeed {
+				f = newMemBus().feed()
+				opts = append(opts, apikey.WithFeed(f))
+			}
+			cache := apikey.NewCachedStore(apikey.NewMemoryStore(), opts...)
+			defer cache.Close()
+			if f != nil {
+				<-f.subscribed // connected: entries get the full TTL
+			}
+			m := apikey.New(cache, apikey.WithLastUsedInterval(time.Minute))
+			defer m.Close()
+			plain, _, err := m.Create(context.Background(), apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}})
+			require.NoError(b, err)
+			h := m.Middleware()(benchHandler(func(r *http.Request) string {
+				p, _ := apikey.FromContext(r.Context())
+				return p.Owner
+			}))
+			benchSink = ""
+			runRequests(b, h, plain)
+			if benchSink != "alice" {
+				b.Fatalf("handler saw owner %q, want alice", benchSink)
+			}
+		})
+	}
+}

@@ -17,8 +17,9 @@ import (
 // Writes through the CachedStore (Update, Delete, Create) take effect in
 // its cache at once. Writes by other processes sharing the database are
 // seen within the TTL: that is the bound on how long a key disabled,
-// rotated or revoked elsewhere may still verify here. Call
-// [CachedStore.Invalidate] from a change feed to shorten it.
+// rotated or revoked elsewhere may still verify here. A change feed
+// ([WithFeed]) shortens it to the feed's bound, about a second; see
+// [Feed] for each feed's bound and for what happens while one is down.
 //
 // Like every Store, it decides nothing: expiry is still checked by the
 // Manager at each request against the current time, so a cached key stops
@@ -30,10 +31,17 @@ type CachedStore struct {
 	maxEntries       int
 	now              func() time.Time
 
-	mu      sync.RWMutex
-	entries map[string]cacheEntry // by string(digest)
-	ids     map[string]string     // key ID -> string(digest), for positive entries
-	gen     uint64                // bumped by every invalidation
+	feed           Feed
+	fallbackTTL    time.Duration
+	stopFollowing  context.CancelFunc
+	followDone     chan struct{}
+	closeFollowing sync.Once
+
+	mu       sync.RWMutex
+	entries  map[string]cacheEntry // by string(digest)
+	ids      map[string]string     // key ID -> string(digest), for positive entries
+	gen      uint64                // bumped by every invalidation
+	feedDown bool                  // entries live at most fallbackTTL
 }
 
 type cacheEntry struct {
@@ -78,8 +86,9 @@ func WithCacheClock(now func() time.Time) CacheOption {
 }
 
 // NewCachedStore returns store behind a verification cache. It panics if
-// store is nil or an option is out of range (a TTL of zero or less, a
-// negative TTL below zero, a size below one).
+// store is nil or an option is out of range (a TTL or fallback TTL of zero
+// or less, a negative TTL below zero, a size below one). With [WithFeed],
+// it starts following the feed: call [CachedStore.Close] to stop.
 func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 	if store == nil {
 		panic("apikey: NewCachedStore called with a nil Store")
@@ -89,6 +98,7 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 		ttl:         DefaultCacheTTL,
 		negativeTTL: DefaultNegativeCacheTTL,
 		maxEntries:  DefaultCacheSize,
+		fallbackTTL: DefaultFallbackTTL,
 		now:         time.Now,
 		entries:     map[string]cacheEntry{},
 		ids:         map[string]string{},
@@ -105,6 +115,15 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 		panic("apikey: WithCacheSize needs at least one entry")
 	case c.now == nil:
 		panic("apikey: WithCacheClock given a nil function")
+	case c.fallbackTTL <= 0:
+		panic("apikey: WithFallbackTTL needs a positive duration")
+	}
+	if c.feed != nil {
+		c.feedDown = true // until the feed connects
+		var ctx context.Context
+		ctx, c.stopFollowing = context.WithCancel(context.Background())
+		c.followDone = make(chan struct{})
+		go c.follow(ctx)
 	}
 	return c
 }
@@ -125,21 +144,26 @@ func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, err
 	k, err := c.next.FindByDigest(ctx, digest)
 	switch {
 	case err == nil:
-		c.fill(gen, digest, cacheEntry{key: k, expires: c.now().Add(c.ttl)})
+		c.fill(gen, digest, k, c.ttl)
 	case errors.Is(err, ErrNotFound) && c.negativeTTL > 0:
-		c.fill(gen, digest, cacheEntry{expires: c.now().Add(c.negativeTTL)})
+		c.fill(gen, digest, Key{}, c.negativeTTL)
 	}
 	return k, err
 }
 
-// fill stores an entry read while the cache was at generation gen, unless
-// an invalidation came in between: the value read may predate it.
-func (c *CachedStore) fill(gen uint64, digest []byte, e cacheEntry) {
+// fill caches key (or "not found", when its ID is empty) for ttl, or for
+// the fallback TTL while the feed is down, unless an invalidation came in
+// since the cache was at generation gen: the value read may predate it.
+func (c *CachedStore) fill(gen uint64, digest []byte, key Key, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return
 	}
+	if c.feedDown && c.fallbackTTL < ttl {
+		ttl = c.fallbackTTL
+	}
+	e := cacheEntry{key: key, expires: c.now().Add(ttl)}
 	d := string(digest)
 	if old, ok := c.entries[d]; ok {
 		c.removeLocked(d, old)
@@ -205,17 +229,22 @@ func (c *CachedStore) Create(ctx context.Context, key Key) error {
 	return err
 }
 
-// Update implements Store and drops the key from the cache.
+// Update implements Store, drops the key from the cache and publishes it
+// to the feed, if any. It does so even when the update failed: an
+// invalidation is always safe, and a failed commit may have happened.
 func (c *CachedStore) Update(ctx context.Context, id string, fn func(*Key) error) (Key, error) {
 	k, err := c.next.Update(ctx, id, fn)
 	c.Invalidate(id)
+	c.publish(ctx, id)
 	return k, err
 }
 
-// Delete implements Store and drops the key from the cache.
+// Delete implements Store, drops the key from the cache and publishes it
+// to the feed, if any.
 func (c *CachedStore) Delete(ctx context.Context, id string) error {
 	err := c.next.Delete(ctx, id)
 	c.Invalidate(id)
+	c.publish(ctx, id)
 	return err
 }
 
@@ -248,7 +277,8 @@ func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.T
 }
 
 // SpendUse implements UsageStore when the store behind the cache does; it
-// never answers from the cache. When a key runs out, its entry is dropped.
+// never answers from the cache. When a key runs out, its entry is dropped
+// and the key published to the feed, if any.
 func (c *CachedStore) SpendUse(ctx context.Context, id string) (int64, error) {
 	us, ok := c.next.(UsageStore)
 	if !ok {
@@ -257,6 +287,9 @@ func (c *CachedStore) SpendUse(ctx context.Context, id string) (int64, error) {
 	left, err := us.SpendUse(ctx, id)
 	if left == 0 || err != nil {
 		c.Invalidate(id)
+	}
+	if left == 0 && err == nil {
+		c.publish(ctx, id)
 	}
 	return left, err
 }

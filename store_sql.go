@@ -85,6 +85,13 @@ const (
 // open the *sql.DB with the driver of your choice and name its [Dialect].
 // Create the table with [SQLStore.Migrate] or with your own migrations
 // (copy the statements Migrate runs).
+//
+// Migrate also creates a change log beside the table, "<table>_changes",
+// which triggers fill on every UPDATE that changes whether or how a key
+// verifies and on every DELETE, whoever the writer is: this store, another
+// process, the apikey command or a hand-written statement. Change feeds
+// (packages pollfeed and pgfeed) read it to tell every cache of a key's
+// change within their bound; see [SQLStore.Changes].
 type SQLStore struct {
 	db      *sql.DB
 	dialect Dialect
@@ -119,6 +126,13 @@ type sqlQueries struct {
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
 	lastUsedHead, lastUsedRow, lastUsedSep, lastUsedTail string
+
+	// The change log (see changelog.go): its triggers, created by Migrate
+	// when they do not exist (MySQL has no CREATE TRIGGER IF NOT EXISTS
+	// before 8.0.29), and the statements that read and prune it.
+	triggers                          []sqlTrigger
+	changes, lastChange, pruneChanges string
+	notifyChannel                     string
 }
 
 const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to"
@@ -271,8 +285,9 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		q.lastUsedSep = ", "
 		q.lastUsedTail = ")) AS v WHERE t.id = v.id AND" + forward
 	}
+	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.usesLeft} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.usesLeft, &q.changes, &q.pruneChanges} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
@@ -312,10 +327,17 @@ func numberPlaceholders(query string, first int) string {
 	return b.String()
 }
 
-// Migrate creates the table and its indexes if they do not exist. It is
-// idempotent and safe to run from several processes at once, for example
-// from every replica at start-up. It never alters an existing table.
+// Migrate creates the table and its indexes if they do not exist, and the
+// change log with its triggers (see [SQLStore.Changes]) if they do not
+// exist, so running it on a table made by an older version adds them. It
+// is idempotent and safe to run from several processes at once, for
+// example from every replica at start-up. It never alters an existing
+// table. The database user needs the right to create triggers (on MySQL
+// with binary logging on, also SUPER or log_bin_trust_function_creators).
 func (s *SQLStore) Migrate(ctx context.Context) error {
+	if s.dialect == SQLite {
+		return s.migrateSQLite(ctx)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
@@ -336,7 +358,39 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 			return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
 		}
 	}
+	if err := s.createTriggers(ctx, tx); err != nil {
+		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
+	}
 	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
+	}
+	return nil
+}
+
+// migrateSQLite runs the statements in one BEGIN IMMEDIATE transaction,
+// which waits for the database write lock (busy_timeout) before it reads
+// the schema. A deferred transaction would read first, and fail with
+// "database is locked" when another migrator wrote in between.
+func (s *SQLStore) migrateSQLite(ctx context.Context) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("apikey: migrating table %s: connecting: %w", s.table, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("apikey: migrating table %s: BEGIN: %w", s.table, err)
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // the error reported is the first
+		}
+	}()
+	for _, stmt := range s.q.migrate {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
 	}
 	return nil
@@ -514,13 +568,21 @@ func (s *SQLStore) Delete(ctx context.Context, id string) error {
 // database serialises concurrent spenders of the same key.
 func (s *SQLStore) SpendUse(ctx context.Context, id string) (int64, error) {
 	if s.dialect == MySQL {
-		res, err := s.db.ExecContext(ctx, s.q.spendMySQL, id)
+		// The value set by LAST_INSERT_ID(expr) is read back with SELECT
+		// on the same connection: with a trigger on the table (the change
+		// log's), MariaDB's OK packet carries 0 instead.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		}
+		defer conn.Close()
+		res, err := conn.ExecContext(ctx, s.q.spendMySQL, id)
 		if err != nil {
 			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 1 {
-			left, err := res.LastInsertId()
-			if err != nil {
+			var left int64
+			if err := conn.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&left); err != nil {
 				return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 			}
 			return left, nil

@@ -66,6 +66,10 @@ func openSQLite(t testing.TB) *sql.DB {
 	db, err := sql.Open("sqlite", sqliteDSN(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
+	// The first connection turns the new file to WAL mode, which takes an
+	// exclusive lock that no busy timeout waits for: do it before tests
+	// open connections concurrently.
+	require.NoError(t, db.Ping())
 	return db
 }
 
@@ -102,11 +106,18 @@ func newTable(t testing.TB, db *sql.DB, d apikey.Dialect) (*apikey.SQLStore, str
 	s, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() {
-		_, err := db.Exec("DROP TABLE IF EXISTS " + table)
-		assert.NoError(t, err, "dropping %s", table)
-	})
+	dropOnCleanup(t, db, s)
 	return s, table
+}
+
+// dropOnCleanup removes s's table and its change log when t ends.
+func dropOnCleanup(t testing.TB, db *sql.DB, s *apikey.SQLStore) {
+	t.Cleanup(func() {
+		for _, stmt := range apikey.DropStatements(s) {
+			_, err := db.Exec(stmt)
+			assert.NoError(t, err, stmt)
+		}
+	})
 }
 
 func TestSQLStore(t *testing.T) {
@@ -190,12 +201,9 @@ func TestSQLStoreMigrate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
 		ctx := context.Background()
 		table := "apikey_test_" + strings.ToLower(rand.Text()[:12])
-		t.Cleanup(func() {
-			_, err := db.Exec("DROP TABLE IF EXISTS " + table)
-			assert.NoError(t, err, "dropping %s", table)
-		})
 		s, err := apikey.NewSQLStore(db, b.dialect, apikey.WithTable(table))
 		require.NoError(t, err)
+		dropOnCleanup(t, db, s)
 		// Four replicas starting at once on a fresh table.
 		var wg sync.WaitGroup
 		for i := range 4 {
