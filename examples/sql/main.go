@@ -40,6 +40,8 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/pgfeed"
+	"github.com/go-apikey/apikey/pollfeed"
 )
 
 // config is what the flags say.
@@ -54,13 +56,16 @@ type config struct {
 	// made here would get.
 	prefixes []string
 	cacheTTL time.Duration
+	// table is the key table (apikey.DefaultSQLTable unless -table).
+	table string
 }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	db := flag.String("db", "", "key database: postgres://…, mysql://… or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
 	prefixes := flag.String("prefixes", apikey.DefaultPrefix, "comma-separated key prefixes to accept")
-	cacheTTL := flag.Duration("cache-ttl", apikey.DefaultCacheTTL, "how long a verified key is cached: the most a change made by the apikey command takes to apply here")
+	cacheTTL := flag.Duration("cache-ttl", apikey.DefaultCacheTTL, "how long a verified key is cached while the change feed is down (with it up, changes apply within about a second)")
+	table := flag.String("table", apikey.DefaultSQLTable, "the table holding the keys, as the apikey command's --table")
 	flag.Parse()
 	p, err := parsePrefixes(*prefixes)
 	if err != nil {
@@ -72,12 +77,27 @@ func main() {
 		dbFromFlag: *db != "",
 		prefixes:   p,
 		cacheTTL:   *cacheTTL,
+		table:      *table,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// changeFeed returns the feed that fits the database: LISTEN/NOTIFY on
+// PostgreSQL, which hears changes at once, and polling of the change log
+// that Migrate set up everywhere else.
+func changeFeed(setting string, dialect apikey.Dialect, store *apikey.SQLStore) (apikey.Feed, string, error) {
+	if dialect == apikey.Postgres {
+		f, err := pgfeed.New(setting, store)
+		if err != nil {
+			return nil, "", err
+		}
+		return f, "PostgreSQL LISTEN/NOTIFY", nil
+	}
+	return pollfeed.New(store), fmt.Sprintf("polling the change log every %s", pollfeed.DefaultInterval), nil
 }
 
 // parsePrefixes splits the -prefixes flag and checks each prefix, so a
@@ -110,7 +130,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	store, err := apikey.NewSQLStore(db, dialect)
+	if cfg.table == "" {
+		cfg.table = apikey.DefaultSQLTable
+	}
+	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(cfg.table))
 	if err != nil {
 		return err
 	}
@@ -119,7 +142,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	cached := apikey.NewCachedStore(store, apikey.WithCacheTTL(cfg.cacheTTL))
+	// The change feed that fits the database tells this process at once
+	// about keys disabled, rotated or revoked anywhere, by the apikey
+	// command included: NOTIFY on PostgreSQL, polling the change log
+	// (every second) elsewhere.
+	feed, feedName, err := changeFeed(cfg.db, dialect, store)
+	if err != nil {
+		return err
+	}
+	cached := apikey.NewCachedStore(store, apikey.WithCacheTTL(cfg.cacheTTL), apikey.WithFeed(feed))
+	defer cached.Close()
 	keys := apikey.New(cached, apikey.WithPrefix(cfg.prefixes[0]), apikey.WithAcceptedPrefixes(cfg.prefixes[1:]...))
 	defer keys.Close() // writes the last batch of last-used times, before db.Close
 	count, err := countKeys(ctx, keys)
@@ -136,8 +168,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "Listening on %s\n", base)
-	fmt.Fprintf(out, "Keys from %s (table %s): %s; accepted prefixes: %s; cache TTL %s\n\n",
-		dbopen.Redact(cfg.db), apikey.DefaultSQLTable, count, strings.Join(cfg.prefixes, ", "), cfg.cacheTTL)
+	fmt.Fprintf(out, "Keys from %s (table %s): %s; accepted prefixes: %s\n",
+		dbopen.Redact(cfg.db), cfg.table, count, strings.Join(cfg.prefixes, ", "))
+	fmt.Fprintf(out, "Changes reach this server by %s; if that is down, within %s (the cache TTL).\n\n", feedName, cfg.cacheTTL)
 	fmt.Fprintf(out, "Create a key with the apikey command, then call the service with it:\n")
 	for _, line := range walkthrough(cfg, base) {
 		fmt.Fprintf(out, "  %s\n", line)
@@ -167,10 +200,13 @@ func walkthrough(cfg config, base string) []string {
 		// this program printing it.
 		cmd += " --db " + shellQuote(dbopen.Redact(cfg.db))
 	}
+	if cfg.table != "" && cfg.table != apikey.DefaultSQLTable {
+		cmd += " --table " + cfg.table
+	}
 	return []string{
 		cmd + " create --owner alice --name demo",
 		"curl -H 'X-API-Key: <key>' " + base + "/",
-		fmt.Sprintf("%s disable <id>    # refused here within %s, the cache TTL", cmd, cfg.cacheTTL),
+		cmd + " disable <id>    # refused here within about a second: the change feed",
 	}
 }
 

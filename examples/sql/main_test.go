@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli"
 	"github.com/go-apikey/apikey/internal/exampletest"
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 const testTTL = 200 * time.Millisecond
@@ -28,6 +32,13 @@ func apikeyCmd(t *testing.T, line string, extra ...string) string {
 	line, _, _ = strings.Cut(line, " #") // a comment, as the shell would drop it
 	words := strings.Fields(line)
 	require.Equal(t, []string{"go", "run", "./cmd/apikey"}, words[:3], line)
+	for i, w := range words {
+		// The example single-quotes words the shell would split, such as a
+		// DSN with '?'; the shell removes the quotes, and so does this.
+		if len(w) >= 2 && w[0] == '\'' && w[len(w)-1] == '\'' {
+			words[i] = w[1 : len(w)-1]
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	noEnv := func(string) string { return "" }
 	code := cli.Run(context.Background(), append(words[3:], extra...), &stdout, &stderr, noEnv)
@@ -72,7 +83,7 @@ func TestAsNewUser(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "apikey.db")
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
 		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak", "sk"}, cacheTTL: testTTL}, out)
-	}, "the cache TTL")
+	}, "the change feed")
 	assert.Contains(t, out, "Keys from "+db+" (table api_keys): 0 keys")
 
 	create := lineWith(t, out, "create --owner alice --name demo")
@@ -170,4 +181,41 @@ func TestRefusesToStart(t *testing.T) {
 	assert.NotContains(t, err.Error(), "hunter2")
 	err = run(ctx, config{addr: "127.0.0.1:0", db: filepath.Join(t.TempDir(), "k.db"), prefixes: []string{"ak"}}, io.Discard)
 	assert.ErrorContains(t, err, "-cache-ttl")
+}
+
+// TestAsNewUserOnPostgres is the same walk on PostgreSQL, where the change
+// feed is LISTEN/NOTIFY: with a cache TTL of an hour, only the feed can make
+// the service refuse a key the apikey command disabled, and it must do so
+// within a second.
+func TestAsNewUserOnPostgres(t *testing.T) {
+	dsn := os.Getenv("APIKEY_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("set APIKEY_POSTGRES_DSN to walk through the example on PostgreSQL")
+	}
+	table := "apikey_walk_" + strings.ToLower(rand.Text()[:10])
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		_, err = db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_changes; DROP FUNCTION IF EXISTS " + table + "_log_change() CASCADE")
+		assert.NoError(t, err)
+	})
+	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
+		return run(ctx, config{addr: addr, db: dsn, dbFromFlag: true, prefixes: []string{"ak"}, cacheTTL: time.Hour, table: table}, out)
+	}, "the change feed")
+	assert.Contains(t, out, "by PostgreSQL LISTEN/NOTIFY")
+
+	create := lineWith(t, out, "create --owner alice --name demo")
+	assert.Contains(t, create, "--table "+table)
+	var created struct{ Key, ID string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json")), &created))
+	curl := strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1)
+	status, body := exampletest.Do(t, curl)
+	require.Equal(t, http.StatusOK, status, body)
+
+	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.ID, 1)
+	apikeyCmd(t, disable)
+	time.Sleep(time.Second)
+	status, _ = exampletest.Do(t, curl)
+	assert.Equal(t, http.StatusUnauthorized, status, "the next request after a second is refused")
 }
