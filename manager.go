@@ -35,6 +35,9 @@ type Manager struct {
 	logger   *slog.Logger
 	usage    *usageRecorder
 
+	// snapshots is the store when it can hand out its records without a
+	// copy (the memory store), for the hot path.
+	snapshots    *MemoryStore
 	limiter      Limiter
 	defaultLimit RateLimit
 	static       map[[32]byte]*Key // by staticDigest
@@ -197,6 +200,11 @@ func New(store Store, opts ...Option) *Manager {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
 	m.usage.store, m.usage.logger = store, m.logger
+	// Only the memory store itself: a type embedding it to override
+	// FindByDigest (a wrapper, a test spy) must be called through that.
+	if ms, ok := store.(*MemoryStore); ok {
+		m.snapshots = ms
+	}
 	return m
 }
 
@@ -451,6 +459,17 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 	if shaped {
 		for i, h := range m.hashers {
 			digest := h.Sum(buf[:0], key)
+			if m.snapshots != nil {
+				// The memory store's records are immutable: read in place.
+				k, ok := m.snapshots.findSnapshot(digest)
+				if !ok {
+					continue
+				}
+				if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
+					continue
+				}
+				return m.admit(ctx, k, client, true)
+			}
 			k, err := m.store.FindByDigest(ctx, digest)
 			if errors.Is(err, ErrNotFound) {
 				continue

@@ -710,3 +710,18 @@ func TestSubMicrosecondTimes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, clock.Now().Add(time.Microsecond), old.ExpiresAt)
 }
+
+// A store that embeds MemoryStore to change FindByDigest is called through
+// its own method: the Manager's in-place reads of the memory store's
+// records must not bypass it.
+func TestEmbeddedMemoryStoreIsCalled(t *testing.T) {
+	store := newSpyStore()
+	m := newManager(t, store)
+	plain, _ := mustCreate(t, m, apikey.NewKey{})
+	_, err := m.Verify(context.Background(), plain)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), store.finds.Load())
+	store.failWith(errors.New("down"))
+	_, err = m.Verify(context.Background(), plain)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
+}

@@ -177,3 +177,13 @@ func (s *MemoryStore) SpendUse(_ context.Context, id string) (int64, error) {
 	s.put(&next)
 	return n, nil
 }
+
+// findSnapshot is FindByDigest without the copy: the Manager reads the
+// record the store holds, which is never modified, only replaced. It saves
+// copying a whole Key on every request.
+func (s *MemoryStore) findSnapshot(digest []byte) (*Key, bool) {
+	s.mu.RLock()
+	k, ok := s.byDigest[string(digest)]
+	s.mu.RUnlock()
+	return k, ok
+}
