@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 	}
 	want := 3
 	if cfg.postgres != "" {
-		want = 4
+		want = 5
 	}
 	if len(results) != want {
 		t.Fatalf("%d results, want %d", len(results), want)
