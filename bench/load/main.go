@@ -235,9 +235,16 @@ func drive(ctx context.Context, cfg config, s scenario) (result, error) {
 	for c := range cfg.clients {
 		statuses[c] = map[int]int{}
 		wg.Go(func() {
-			for i := c; ctx.Err() == nil && budget.Add(-1) >= 0; i += cfg.clients {
+			for ctx.Err() == nil {
+				// One sequence shared by every client, so the mix of keys
+				// is exactly the scenario's (9 valid, 1 invalid, ...).
+				left := budget.Add(-1)
+				if left < 0 {
+					return
+				}
+				i := int64(cfg.maxRequests) - 1 - left
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				req.Header.Set("X-API-Key", s.keys[i%len(s.keys)])
+				req.Header.Set("X-API-Key", s.keys[i%int64(len(s.keys))])
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
