@@ -14,75 +14,21 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/keyjson"
 )
 
 // maxBodyBytes bounds a request body; larger ones answer 413.
 const maxBodyBytes = 64 << 10
 
-// keyJSON is a key as the API shows it: never its digest or hash name.
-// Absent values are null, empty lists [] and empty metadata {}, so every
-// field is always there.
-type keyJSON struct {
-	ID          string            `json:"id"`
-	Owner       string            `json:"owner"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Scopes      []string          `json:"scopes"`
-	Metadata    map[string]string `json:"metadata"`
-	// Start is the non-secret beginning of the key, such as "ak_4qGZ".
-	Start string `json:"start"`
-	// State is enabled, disabled, expired or exhausted (no uses left).
-	State         apikey.KeyState `json:"state"`
-	Enabled       bool            `json:"enabled"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
-	ExpiresAt     *time.Time      `json:"expires_at"`
-	LastUsedAt    *time.Time      `json:"last_used_at"`
-	RateLimit     *rateLimitJSON  `json:"rate_limit"`
-	AllowedIPs    []string        `json:"allowed_ips"`
-	RemainingUses *int64          `json:"remaining_uses"`
-	RotatedTo     *string         `json:"rotated_to"`
-}
+// keyJSON is a key as the API shows it, the same form the apikey command
+// prints: never its digest or hash name.
+type keyJSON = keyjson.Key
 
 // rateLimitJSON is a rate limit: limit requests per window, a Go duration
 // such as "1m" or "1h30m".
-type rateLimitJSON struct {
-	Limit  int    `json:"limit"`
-	Window string `json:"window"`
-}
+type rateLimitJSON = keyjson.RateLimit
 
-func toJSON(k apikey.Key, now time.Time) keyJSON {
-	j := keyJSON{
-		ID: k.ID, Owner: k.Owner, Name: k.Name, Description: k.Description,
-		Scopes: k.Scopes, Metadata: k.Metadata, Start: k.Start,
-		State: k.State(now), Enabled: k.Enabled,
-		CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
-		AllowedIPs:    make([]string, len(k.AllowedIPs)),
-		RemainingUses: k.RemainingUses,
-	}
-	if j.Scopes == nil {
-		j.Scopes = []string{}
-	}
-	if j.Metadata == nil {
-		j.Metadata = map[string]string{}
-	}
-	if !k.ExpiresAt.IsZero() {
-		j.ExpiresAt = &k.ExpiresAt
-	}
-	if !k.LastUsedAt.IsZero() {
-		j.LastUsedAt = &k.LastUsedAt
-	}
-	if !k.RateLimit.IsZero() {
-		j.RateLimit = &rateLimitJSON{Limit: k.RateLimit.Limit, Window: k.RateLimit.Window.String()}
-	}
-	for i, p := range k.AllowedIPs {
-		j.AllowedIPs[i] = p.String()
-	}
-	if k.RotatedTo != "" {
-		j.RotatedTo = &k.RotatedTo
-	}
-	return j
-}
+func toJSON(k apikey.Key, now time.Time) keyJSON { return keyjson.From(k, now) }
 
 // createRequest is the body of POST keys. Owner defaults to the
 // principal's own; ExpiresAt (RFC 3339) and TTL (a Go duration such as
@@ -132,7 +78,7 @@ func (c *createRequest) newKey(p apikey.Principal, now time.Time) (apikey.NewKey
 	}
 	var err error
 	if c.RateLimit != nil {
-		if nk.RateLimit, err = c.RateLimit.parse(); err != nil {
+		if nk.RateLimit, err = parseRateLimit(*c.RateLimit); err != nil {
 			return nk, err
 		}
 	}
@@ -203,7 +149,7 @@ func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error)
 		var rl apikey.RateLimit
 		if !pr.RateLimit.Null {
 			var err error
-			if rl, err = pr.RateLimit.V.parse(); err != nil {
+			if rl, err = parseRateLimit(pr.RateLimit.V); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -269,7 +215,8 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.V)
 }
 
-func (rl rateLimitJSON) parse() (apikey.RateLimit, error) {
+// parseRateLimit checks a rate limit from a request body.
+func parseRateLimit(rl rateLimitJSON) (apikey.RateLimit, error) {
 	if rl.Limit == 0 && rl.Window == "" {
 		return apikey.RateLimit{}, nil
 	}

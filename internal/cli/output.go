@@ -9,25 +9,13 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/keyjson"
 )
 
-// keyJSON is a key as the command prints it with --json. It has no field
-// for the digest or the hasher: nothing printed can help find a key.
-type keyJSON struct {
-	ID          string            `json:"id"`
-	Owner       string            `json:"owner"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Scopes      []string          `json:"scopes"`
-	Metadata    map[string]string `json:"metadata"`
-	Start       string            `json:"start"`
-	Enabled     bool              `json:"enabled"`
-	State       string            `json:"state"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
-	ExpiresAt   *time.Time        `json:"expires_at"`
-	LastUsedAt  *time.Time        `json:"last_used_at"`
-}
+// keyJSON is a key as the command prints it with --json, the same form
+// the admin API answers with. It has no field for the digest or the
+// hasher: nothing printed can help find a key.
+type keyJSON = keyjson.Key
 
 // issuedJSON is what create and rotate print with --json: the plaintext
 // key, once, and the new record.
@@ -40,31 +28,7 @@ type issuedJSON struct {
 	OldExpiresAt *time.Time `json:"old_expires_at,omitempty"`
 }
 
-func toJSON(k apikey.Key, now time.Time) keyJSON {
-	j := keyJSON{
-		ID:          k.ID,
-		Owner:       k.Owner,
-		Name:        k.Name,
-		Description: k.Description,
-		Scopes:      k.Scopes,
-		Metadata:    k.Metadata,
-		Start:       k.Start,
-		Enabled:     k.Enabled,
-		State:       state(k, now),
-		CreatedAt:   k.CreatedAt.UTC(),
-		UpdatedAt:   k.UpdatedAt.UTC(),
-		ExpiresAt:   jsonTime(k.ExpiresAt),
-		LastUsedAt:  jsonTime(k.LastUsedAt),
-	}
-	// [] and {} rather than null: scripts can iterate without a check.
-	if j.Scopes == nil {
-		j.Scopes = []string{}
-	}
-	if j.Metadata == nil {
-		j.Metadata = map[string]string{}
-	}
-	return j
-}
+func toJSON(k apikey.Key, now time.Time) keyJSON { return keyjson.From(k, now) }
 
 // jsonTime is nil (JSON null) for the zero time, which means never.
 func jsonTime(t time.Time) *time.Time {
