@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,10 +60,16 @@ func FuzzExtractKey(f *testing.F) {
 			}
 			return
 		}
-		if key == "" || len(key) > maxCredentialLen || strings.ContainsAny(key, " ,") && key != header {
+		if key == "" || len(key) > maxCredentialLen {
 			t.Fatalf("extracted %q", key)
 		}
 		q, _ := url.ParseQuery(rawQuery)
+		// A header or query value is the whole credential (Verify refuses
+		// one with a space for its shape); an Authorization token must not
+		// hold a space or a comma at all (RFC 7235).
+		if key != header && !slices.Contains(q["x-api-key"], key) && strings.ContainsAny(key, " ,\t") {
+			t.Fatalf("Authorization gave a token with a space or comma: %q", key)
+		}
 		candidates := append([]string{header}, q["x-api-key"]...)
 		for _, a := range []string{auth1, auth2} {
 			if i := strings.IndexByte(a, ' '); i > 0 {
