@@ -484,6 +484,12 @@ func queryValues(raw, param string, add func(string) error) error {
 		if name != param {
 			continue
 		}
+		if strings.Contains(value, ";") {
+			// Go's url.ParseQuery refuses ';' in a pair, and some proxies
+			// split on it: such a value means different keys to different
+			// readers, so it is refused rather than guessed at.
+			return ErrMalformedKey
+		}
 		if strings.ContainsAny(value, "%+") {
 			var err error
 			if value, err = url.QueryUnescape(value); err != nil {

@@ -137,6 +137,7 @@ func TestMiddlewareRefusals(t *testing.T) {
 		{"non-ASCII", get("/", "X-API-Key", "ak_ключ"), 401, "Invalid API key", invalid},
 		{"oversized", get("/", "X-API-Key", strings.Repeat("a", 4096)), 401, "Invalid API key", invalid},
 		{"bad query escape", get("/?x-api-key=%zz"), 401, "Invalid API key", invalid},
+		{"semicolon in the query key", get("/?x-api-key=" + q(f.valid) + ";x-api-key=" + q(f.other)), 401, "Invalid API key", invalid},
 		{"two keys in two headers", get("/", "X-API-Key", f.valid, "Authorization", "Bearer "+f.other), 400, "Conflicting API keys", ""},
 		{"two X-API-Key values", get("/", "X-API-Key", f.valid, "X-API-Key", f.other), 400, "Conflicting API keys", ""},
 		{"two query keys", get("/?x-api-key=" + q(f.valid) + "&x-api-key=" + q(f.other)), 400, "Conflicting API keys", ""},
