@@ -921,6 +921,8 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 	}
 	if err := u.store.RecordLastUsed(ctx, batch); err != nil {
 		// Keep the batch for the next try, without moving newer times back.
+		// Once batch is pending again, record writes to it: count it first.
+		n := len(batch)
 		u.mu.Lock()
 		if u.pending == nil {
 			u.pending = batch
@@ -932,7 +934,7 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 			}
 		}
 		u.mu.Unlock()
-		return fmt.Errorf("%w: recording last-used times of %d keys: %w", ErrStoreUnavailable, len(batch), err)
+		return fmt.Errorf("%w: recording last-used times of %d keys: %w", ErrStoreUnavailable, n, err)
 	}
 	return nil
 }

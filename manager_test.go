@@ -725,3 +725,52 @@ func TestEmbeddedMemoryStoreIsCalled(t *testing.T) {
 	_, err = m.Verify(context.Background(), plain)
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
 }
+
+// flakyLastUsed fails RecordLastUsed while failing is set, and nothing
+// else.
+type flakyLastUsed struct {
+	*apikey.MemoryStore
+	failing atomic.Bool
+	written atomic.Int64
+}
+
+func (s *flakyLastUsed) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
+	if s.failing.Load() {
+		return errors.New("timeout")
+	}
+	s.written.Add(int64(len(used)))
+	return s.MemoryStore.RecordLastUsed(ctx, used)
+}
+
+// A failed flush hands its batch back while requests keep recording uses:
+// under -race, this catches the flush reading the batch after that, and
+// checks that no use is lost through the failures.
+func TestFailedFlushRacingRecord(t *testing.T) {
+	ctx := context.Background()
+	store := &flakyLastUsed{MemoryStore: apikey.NewMemoryStore()}
+	m := newManager(t, store, apikey.WithLastUsedInterval(time.Hour))
+	var plains []string
+	for range 20 {
+		p, _ := mustCreate(t, m, apikey.NewKey{})
+		plains = append(plains, p)
+	}
+	store.failing.Store(true)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				_, err := m.Verify(ctx, plains[(g+i)%len(plains)])
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			assert.Error(t, m.Flush(ctx))
+		}
+	})
+	wg.Wait()
+	store.failing.Store(false)
+	require.NoError(t, m.Flush(ctx))
+	assert.Equal(t, int64(20), store.written.Load(), "every key's use was kept through the failures")
+}
