@@ -483,6 +483,16 @@ func validBody(key string, sep int) bool {
 	return sum <= 0xFFFFFFFF && uint32(sum) == checksum(key[:end])
 }
 
+// startPrefix returns the prefix of the key whose Key.Start is start, and
+// whether start holds a valid one.
+func startPrefix(start string) (string, bool) {
+	i := strings.LastIndexByte(start, '_')
+	if i < 0 || ValidatePrefix(start[:i]) != nil {
+		return "", false
+	}
+	return start[:i], true
+}
+
 // keyStart is the display form of a key: its prefix and a few characters.
 func keyStart(key string) string {
 	sep := len(key) - bodyLen - 1

@@ -264,7 +264,7 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 	if err != nil {
 		return "", Key{}, err
 	}
-	return m.issue(ctx, Key{
+	return m.issue(ctx, m.prefix, Key{
 		Owner:       nk.Owner,
 		Name:        nk.Name,
 		Description: nk.Description,
@@ -283,9 +283,10 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 	}, now)
 }
 
-// issue gives k a fresh ID, secret and digest and stores it.
-func (m *Manager) issue(ctx context.Context, k Key, now time.Time) (string, Key, error) {
-	plain, err := generateKey(m.prefix)
+// issue gives k a fresh ID, a secret with the given (valid) prefix and a
+// digest, and stores it.
+func (m *Manager) issue(ctx context.Context, prefix string, k Key, now time.Time) (string, Key, error) {
+	plain, err := generateKey(prefix)
 	if err != nil {
 		return "", Key{}, err
 	}
@@ -598,6 +599,15 @@ func (m *Manager) warnOld(k *Key, age time.Duration, now time.Time) {
 		"age", age.Round(time.Second).String(), "recommended", m.warnAge.String())
 }
 
+// rotationPrefix is the prefix Rotate gives the successor of old.
+func (m *Manager) rotationPrefix(old Key) string {
+	p, ok := startPrefix(old.Start)
+	if !ok || p == m.prefix || slices.Contains(m.accepted, p) {
+		return m.prefix
+	}
+	return p
+}
+
 // hasAcceptedShape reports whether key is well formed with the Manager's
 // prefix or one of its accepted prefixes.
 func (m *Manager) hasAcceptedShape(key string) bool {
@@ -711,6 +721,12 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 // never later than it would have). It returns the new plaintext key, shown
 // once, and the new record; the old record's RotatedTo names the new one.
 //
+// The new key has the Manager's prefix when the old one has it or one of
+// WithAcceptedPrefixes, so rotation moves clients off a retired prefix. A
+// key with any other prefix keeps it: a tool such as apikey serve, which
+// manages the keys of services configured with other prefixes, must not
+// hand out keys those services refuse.
+//
 // A key is rotated once: rotating it again, or while another process
 // rotates or changes it, fails with ErrConflict and changes nothing. An
 // expired key cannot be rotated (ErrKeyExpired). A usage-limited key
@@ -736,7 +752,7 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (s
 	case old.RemainingUses != nil && grace > 0:
 		return "", Key{}, fmt.Errorf("%w: key %s has a usage limit; rotate it with no grace period", ErrInvalidInput, id)
 	}
-	plain, next, err := m.issue(ctx, Key{
+	plain, next, err := m.issue(ctx, m.rotationPrefix(old), Key{
 		Owner:         old.Owner,
 		Name:          old.Name,
 		Description:   old.Description,

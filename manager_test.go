@@ -335,6 +335,42 @@ func TestRotate(t *testing.T) {
 	assert.Equal(t, k3.ExpiresAt, k3next.ExpiresAt, "the new key keeps the old expiry")
 }
 
+// Rotation moves a key off a prefix the Manager only accepts, and keeps a
+// prefix it does not know: a Manager managing another service's keys (as
+// apikey serve does) must hand out keys that service accepts.
+func TestRotatePrefix(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	service := newManager(t, store, apikey.WithPrefix("lbk"))
+	legacy := newManager(t, store, apikey.WithPrefix("sk_old"))
+	m := newManager(t, store, apikey.WithPrefix("sk_live"), apikey.WithAcceptedPrefixes("sk_old"))
+	for _, c := range []struct {
+		name   string
+		issuer *apikey.Manager
+		want   string
+	}{
+		{"own prefix kept", m, "sk_live_"},
+		{"accepted prefix retired", legacy, "sk_live_"},
+		{"foreign prefix kept", service, "lbk_"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, old := mustCreate(t, c.issuer, apikey.NewKey{})
+			plain, next, err := m.Rotate(ctx, old.ID, 0)
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(plain, c.want), "new key starts %q, want %q", next.Start, c.want)
+			assert.True(t, strings.HasPrefix(next.Start, c.want), next.Start)
+			_, err = apikey.ParseKey(plain)
+			require.NoError(t, err)
+		})
+	}
+	// The service that owns a foreign key accepts its successor.
+	_, k := mustCreate(t, service, apikey.NewKey{})
+	plain, _, err := m.Rotate(ctx, k.ID, 0)
+	require.NoError(t, err)
+	_, err = service.Verify(ctx, plain)
+	require.NoError(t, err)
+}
+
 func TestHasherRotation(t *testing.T) {
 	ctx := context.Background()
 	store := apikey.NewMemoryStore()

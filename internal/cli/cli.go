@@ -276,14 +276,18 @@ func (e *env) open(ctx context.Context, o *options, migrate bool) (*apikey.SQLSt
 	return store, closeDB, nil
 }
 
-// manager returns a Manager that issues keys with prefix. It records no
-// last-used times, since the command verifies nothing, and logs nowhere.
-func manager(store apikey.Store, prefix string) (*apikey.Manager, error) {
-	if err := apikey.ValidatePrefix(prefix); err != nil {
-		return nil, err
+// manager returns a Manager that issues keys with prefix and accepts keys
+// with the accepted prefixes too. It records no last-used times, since the
+// command verifies nothing, and logs nowhere.
+func manager(store apikey.Store, prefix string, accepted ...string) (*apikey.Manager, error) {
+	for _, p := range append([]string{prefix}, accepted...) {
+		if err := apikey.ValidatePrefix(p); err != nil {
+			return nil, err
+		}
 	}
 	return apikey.New(store,
 		apikey.WithPrefix(prefix),
+		apikey.WithAcceptedPrefixes(accepted...),
 		apikey.WithLastUsedInterval(0),
 		apikey.WithLogger(slog.New(slog.DiscardHandler)),
 	), nil

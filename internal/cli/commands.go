@@ -257,17 +257,17 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 		return err
 	}
 	defer closeDB()
-	prefix := o.prefix
-	if prefix == "" {
-		// Manager.Rotate issues keys with the Manager's prefix: read the
-		// old key first so the new one looks like it.
+	// Manager.Rotate keeps the old key's prefix unless the Manager accepts
+	// it: a new prefix from --prefix needs the old one accepted.
+	prefix, accepted := apikey.DefaultPrefix, []string(nil)
+	if o.prefix != "" {
 		old, err := store.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		prefix = prefixOf(old.Start)
+		prefix, accepted = o.prefix, []string{prefixOf(old.Start)}
 	}
-	m, err := manager(store, prefix)
+	m, err := manager(store, prefix, accepted...)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,11 @@ var serveCmd = &command{
 database, on --addr (default 127.0.0.1:8081), under /admin/. Ops can manage
 the keys of every service that shares the database from a browser.
 
+Keys created here get --prefix (default "ak"): give the prefix your service
+accepts. A rotated key keeps its own prefix. Keys are hashed with SHA-256; a
+service that hashes with a server secret (apikey.WithHashers) will not accept
+keys made here.
+
 The API needs a key with the admin scope. When the database holds no enabled
 admin key, serve creates one at start and prints it, once. The page keeps the
 key in memory only; it is asked for again after a reload.
@@ -32,14 +37,18 @@ key in memory only; it is asked for again after a reload.
 Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.StringVar(&o.addr, "addr", defaultServeAddr, "address to listen on")
+		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "prefix of the keys created here")
 	},
 	run: func(ctx context.Context, e *env, o *options, _ []string) error {
-		return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
-			plain, err := ensureAdminKey(ctx, m)
+		return e.withManager(ctx, o, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+			// Listen first: an admin key created for a server that cannot
+			// start would be stored and never shown.
+			ln, err := net.Listen("tcp", o.addr)
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", o.addr)
+			defer ln.Close()
+			plain, err := ensureAdminKey(ctx, m)
 			if err != nil {
 				return err
 			}
