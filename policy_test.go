@@ -316,6 +316,34 @@ func TestStaticKeys(t *testing.T) {
 	})
 }
 
+// A plaintext that is both a stored key and a static key is the stored
+// one: the store is asked first. Among static keys with one plaintext, the
+// first given wins, so a value in both ADMIN_API_KEY and VALID_API_KEYS is
+// the admin key.
+func TestStaticKeyPrecedence(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range []apikey.Store{apikey.NewMemoryStore(), apikey.NewCachedStore(apikey.NewMemoryStore())} {
+		plain, k := mustCreate(t, newManager(t, store), apikey.NewKey{Owner: "alice"})
+		m := newManager(t, store, apikey.WithStaticKeys(apikey.StaticKey{Key: plain, ID: "static:shadow", Owner: "mallory"}))
+		p, err := m.Verify(ctx, plain)
+		require.NoError(t, err)
+		assert.Equal(t, "alice", p.Owner, "%T: the stored key wins over a static key with its plaintext", store)
+		assert.Equal(t, k.ID, p.KeyID)
+	}
+
+	const both = "both-0123456789-abcdef"
+	env := map[string]string{"ADMIN_API_KEY": both, "VALID_API_KEYS": "svc-0123456789-abcdef," + both}
+	static, err := apikey.StaticKeysFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Len(t, static, 3)
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithStaticKeys(static...))
+	p, err := m.Verify(ctx, both)
+	require.NoError(t, err)
+	assert.Equal(t, "static:admin", p.KeyID, "the first static key with a plaintext wins")
+	assert.Equal(t, "admin", p.Owner)
+	assert.True(t, p.HasScope(apikey.AdminScope))
+}
+
 func TestStaticKeyRateLimitAndAllowList(t *testing.T) {
 	clock := newFakeClock()
 	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now), apikey.WithStaticKeys(apikey.StaticKey{
