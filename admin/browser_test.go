@@ -54,6 +54,8 @@ func TestBrowser(t *testing.T) {
 	_, gone := e.create(apikey.NewKey{Owner: "dave", Name: "q3 report", Scopes: []string{"reports:read"}})
 	_, err = e.keys.Update(ctx, gone, apikey.SetExpiry(time.Now().Add(-time.Hour)))
 	require.NoError(t, err)
+	meteredPlain, metered := e.create(apikey.NewKey{Owner: "erin", Name: "metered", MaxUses: 5})
+	require.Equal(t, 200, e.do("GET", "/", meteredPlain, "").status) // 4 uses left
 	partnerPlain := e.plains[1]
 	require.Equal(t, 200, e.do("GET", "/", partnerPlain, "").status) // so it has a last use
 	require.NoError(t, e.keys.Flush(ctx))
@@ -202,6 +204,35 @@ func TestBrowser(t *testing.T) {
 	assert.Equal(t, 200, e.do("GET", "/", rotated, "").status, "the rotated key works")
 	assert.Equal(t, 200, e.do("GET", "/", partnerPlain, "").status, "the old one works during its grace period")
 
+	// A usage-limited key is rotated with no grace period (the API refuses
+	// one): the new key takes its remaining uses, the old one stops at once.
+	do("rotate the usage-limited key",
+		chromedp.Click(chromedp.ID("secret-done")),
+		chromedp.WaitNotVisible(chromedp.ID("secret")),
+		chromedp.Click(chromedp.CSS(`#rows tr[data-id="`+metered+`"] button[data-action=rotate]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+		chromedp.Steps(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](`(v => v.startsWith("ak_"))(document.getElementById("secret-value").value)`)(ctx, t)
+			return chromedp.Void{}, err
+		}),
+	)
+	meteredNew := value("read the new usage-limited key", "secret-value")
+	assert.NotEqual(t, rotated, meteredNew)
+	assert.NotContains(t, text("the list shows no error", "#list-error"), "usage limit")
+	was, err := e.keys.Get(ctx, metered)
+	require.NoError(t, err)
+	require.NotEmpty(t, was.RotatedTo, "the old key is marked rotated")
+	do("the old key shows no Rotate button, the new one is listed",
+		chromedp.WaitVisible(chromedp.CSS(`#rows tr[data-id="`+was.RotatedTo+`"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#rows tr[data-id="`+metered+`"] button[data-action=rotate]`)),
+	)
+	assert.Equal(t, 401, e.do("GET", "/", meteredPlain, "").status, "the old usage-limited key stops at once")
+	assert.Equal(t, 200, e.do("GET", "/", meteredNew, "").status, "the new one works")
+	next, err := e.keys.Get(ctx, was.RotatedTo)
+	require.NoError(t, err)
+	require.NotNil(t, next.RemainingUses)
+	assert.Equal(t, int64(3), *next.RemainingUses, "it took the old key's 4 uses left, and spent one")
+
 	do("phone-sized screen",
 		chromedp.Click(chromedp.ID("secret-done")),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
@@ -233,7 +264,7 @@ func TestBrowser(t *testing.T) {
 	assert.Empty(t, layout.Overflowing, "elements past the right edge")
 	assert.Equal(t, "block", layout.RowDisplay, "rows become cards")
 	assert.Equal(t, "none", layout.HeadDisplay)
-	assert.Equal(t, 7, layout.VisibleRows)
+	assert.Equal(t, 9, layout.VisibleRows)
 	shoot("admin-narrow.png")
 
 	// A small laptop or a tablet held sideways: the table, and every row's
@@ -269,9 +300,12 @@ func TestBrowser(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Empty(t, problems, "script errors, warnings or CSP violations")
-	require.Len(t, dialogs, 2, "a confirm before rotating and before deleting")
+	require.Len(t, dialogs, 3, "a confirm before each rotation and before deleting")
 	assert.Contains(t, dialogs[0], "Rotate")
-	assert.Contains(t, dialogs[1], `Delete "browser ci"`)
+	assert.Contains(t, dialogs[0], "keeps working for 24 hours")
+	assert.Contains(t, dialogs[1], `Rotate "metered"`)
+	assert.Contains(t, dialogs[1], "stops working at once")
+	assert.Contains(t, dialogs[2], `Delete "browser ci"`)
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
 }
 

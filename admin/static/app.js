@@ -210,8 +210,15 @@
           await api("PATCH", path, { enabled: !k.enabled });
           break;
         case "rotate": {
-          if (!confirm(`Rotate ${label}? A new key is shown once; the old one keeps working for 24 hours.`)) return;
-          const res = await api("POST", `${path}/rotate`, { grace: "24h" });
+          // A usage-limited key passes its remaining uses to the new key,
+          // so the API refuses it a grace period (400): two live keys
+          // would double its uses.
+          const limited = k.remaining_uses !== null;
+          const after = limited
+            ? "it has a usage limit, so the old one stops working at once."
+            : "the old one keeps working for 24 hours.";
+          if (!confirm(`Rotate ${label}? A new key is shown once; ${after}`)) return;
+          const res = await api("POST", `${path}/rotate`, { grace: limited ? "0s" : "24h" });
           showSecret(`New key for "${res.key.name || res.key.id}" (replaces ${k.start}…)`, res.plaintext);
           break;
         }
