@@ -9,13 +9,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,16 +27,17 @@ import (
 // tcpProxy forwards a local port to a server and can cut every connection
 // and refuse new ones, as a database that went away does.
 type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
+	t       *testing.T
+	network string // of target: "tcp" or "unix"
+	target  string
+	addr    string
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   []net.Conn
 }
 
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, target: target}
+func newTCPProxy(t *testing.T, network, target string) *tcpProxy {
+	p := &tcpProxy{t: t, network: network, target: target}
 	p.start("127.0.0.1:0")
 	t.Cleanup(p.stop)
 	return p
@@ -50,7 +55,7 @@ func (p *tcpProxy) start(addr string) {
 			if err != nil {
 				return
 			}
-			s, err := net.Dial("tcp", p.target)
+			s, err := net.Dial(p.network, p.target)
 			if err != nil {
 				c.Close()
 				continue
@@ -94,8 +99,23 @@ func TestPostgresOutageAndRecovery(t *testing.T) {
 	direct := openPostgres(t)
 	_, table := newTable(t, direct, apikey.Postgres)
 
-	proxy := newTCPProxy(t, "127.0.0.1:5432")
-	proxied := openDSN(t, "pgx", strings.Replace(dsn, "127.0.0.1:5432", proxy.addr, 1))
+	// The same server and settings as the DSN, through a proxy that can
+	// play the outage.
+	cfg, err := pgx.ParseConfig(dsn)
+	require.NoError(t, err)
+	network, target := "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		network, target = "unix", filepath.Join(cfg.Host, ".s.PGSQL."+strconv.Itoa(int(cfg.Port)))
+	}
+	proxy := newTCPProxy(t, network, target)
+	proxyHost, proxyPort, err := net.SplitHostPort(proxy.addr)
+	require.NoError(t, err)
+	port, err := strconv.ParseUint(proxyPort, 10, 16)
+	require.NoError(t, err)
+	cfg.Host, cfg.Port, cfg.Fallbacks = proxyHost, uint16(port), nil
+	proxied := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { proxied.Close() })
+	require.NoError(t, proxied.PingContext(ctx), "through the proxy")
 	proxied.SetConnMaxLifetime(time.Minute)
 	store, err := apikey.NewSQLStore(proxied, apikey.Postgres, apikey.WithTable(table))
 	require.NoError(t, err)
@@ -115,6 +135,13 @@ func TestPostgresOutageAndRecovery(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, call())
 	require.NoError(t, m.Flush(ctx))
+	lastUsed := func() time.Time {
+		var at sql.NullTime
+		require.NoError(t, direct.QueryRow("SELECT last_used_at FROM "+table+" WHERE id = $1", k.ID).Scan(&at))
+		require.True(t, at.Valid, "last_used_at is set")
+		return at.Time
+	}
+	first := lastUsed()
 
 	proxy.stop()
 	before := ran
@@ -126,20 +153,23 @@ func TestPostgresOutageAndRecovery(t *testing.T) {
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
 	assert.False(t, errors.Is(err, apikey.ErrUnknownKey))
 
+	// The first use after this instant is the one the next batch holds.
+	back := time.Now()
 	proxy.restart()
 	require.Eventually(t, func() bool { return call() == http.StatusOK }, 10*time.Second, 50*time.Millisecond,
 		"service comes back by itself")
 
-	// A use recorded while the flush cannot reach the database is kept and
-	// written once it can.
+	// A use whose flush cannot reach the database is kept and written once
+	// it can: last_used_at moves on from the first use to it.
 	proxy.stop()
 	time.Sleep(10 * time.Millisecond)
 	require.Error(t, m.Flush(ctx), "nothing pending would flush without error")
+	assert.Equal(t, first, lastUsed(), "nothing written while the database is away")
 	proxy.restart()
 	require.Eventually(t, func() bool { return m.Flush(ctx) == nil }, 10*time.Second, 50*time.Millisecond)
-	var lastUsed sql.NullTime
-	require.NoError(t, direct.QueryRow("SELECT last_used_at FROM "+table+" WHERE id = $1", k.ID).Scan(&lastUsed))
-	assert.True(t, lastUsed.Valid, "the use was written after the outage")
+	retried := lastUsed()
+	assert.True(t, retried.After(first), "the retried batch was written: last used %v, first use %v", retried, first)
+	assert.False(t, retried.Before(back.Truncate(time.Millisecond)), "last used %v is the use after %v", retried, back)
 }
 
 // hangingStore never answers FindByDigest until the caller gives up.
