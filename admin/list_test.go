@@ -129,6 +129,53 @@ func TestListFilterReadsManyStorePages(t *testing.T) {
 	assert.JSONEq(t, `{"keys":[],"next":""}`, r.body)
 }
 
+// TestListFilterFullAtEndOfStorePage: a filtered page that fills with the
+// last key of a store page, while the store has more keys, gives a cursor,
+// and the pages after it hold the rest, each key once. When none of the
+// keys beyond match, the cursor leads to an empty last page.
+func TestListFilterFullAtEndOfStorePage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	disable := func(id string) {
+		t.Helper()
+		_, err := e.keys.Disable(ctx, id)
+		require.NoError(t, err)
+	}
+	var want []string
+	for i := range apikey.MaxListLimit { // one store page exactly
+		_, id := e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint(i)})
+		if i == 499 || i == apikey.MaxListLimit-1 {
+			disable(id)
+			want = append(want, id)
+		}
+	}
+	for i := range 10 {
+		e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint("more ", i)})
+	}
+
+	// Nothing disabled beyond the first store page: an empty last page.
+	r := e.do("GET", "/admin/keys?state=disabled&limit=2", adminKey, "")
+	require.Equal(t, 200, r.status, r.body)
+	var l listBody
+	r.json(t, &l)
+	require.Len(t, l.Keys, 2)
+	assert.Equal(t, want, []string{l.Keys[0].ID, l.Keys[1].ID})
+	assert.Equal(t, want[1], l.Next, "full, and the store has more keys: a cursor")
+	r = e.do("GET", "/admin/keys?state=disabled&limit=2&after="+l.Next, adminKey, "")
+	require.Equal(t, 200, r.status, r.body)
+	assert.JSONEq(t, `{"keys":[],"next":""}`, r.body)
+
+	// Disabled keys beyond it: the next page holds them.
+	for i := range 3 {
+		_, id := e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint("off ", i)})
+		disable(id)
+		want = append(want, id)
+	}
+	got, pages := walk(t, e, adminKey, "state=disabled", 2)
+	assert.Equal(t, want, got, "every disabled key once, in order")
+	assert.Equal(t, 3, pages)
+}
+
 // TestListAsOwner: a principal without AdminScope pages through its own
 // keys only, even among many of another owner.
 func TestListAsOwner(t *testing.T) {
