@@ -58,6 +58,15 @@ type config struct {
 	cacheTTL time.Duration
 	// table is the key table (apikey.DefaultSQLTable unless -table).
 	table string
+
+	// Test-only knobs, which no flag sets. fallbackTTL is how long cached
+	// keys live while the change feed is down (zero:
+	// apikey.DefaultFallbackTTL); a test that sets it and cacheTTL long
+	// can see a change only through the feed. feedConnected, when set, is
+	// called each time the feed connects, after the cache has emptied
+	// itself, so a test can wait until changes are followed.
+	fallbackTTL   time.Duration
+	feedConnected func()
 }
 
 func main() {
@@ -150,7 +159,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cached := apikey.NewCachedStore(store, apikey.WithCacheTTL(cfg.cacheTTL), apikey.WithFeed(feed))
+	if cfg.feedConnected != nil {
+		feed = signalingFeed{feed, cfg.feedConnected}
+	}
+	cacheOpts := []apikey.CacheOption{apikey.WithCacheTTL(cfg.cacheTTL), apikey.WithFeed(feed)}
+	if cfg.fallbackTTL > 0 {
+		cacheOpts = append(cacheOpts, apikey.WithFallbackTTL(cfg.fallbackTTL))
+	}
+	cached := apikey.NewCachedStore(store, cacheOpts...)
 	defer cached.Close()
 	keys := apikey.New(cached, apikey.WithPrefix(cfg.prefixes[0]), apikey.WithAcceptedPrefixes(cfg.prefixes[1:]...))
 	defer keys.Close() // writes the last batch of last-used times, before db.Close
@@ -235,6 +251,27 @@ func countKeys(ctx context.Context, keys *apikey.Manager) (string, error) {
 	default:
 		return fmt.Sprintf("%d keys", n), nil
 	}
+}
+
+// signalingFeed is a Feed whose subscribers also call connected after
+// each Connected (config.feedConnected).
+type signalingFeed struct {
+	apikey.Feed
+	connected func()
+}
+
+func (f signalingFeed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+	return f.Feed.Subscribe(ctx, signalingHandler{h, f.connected})
+}
+
+type signalingHandler struct {
+	apikey.FeedHandler
+	connected func()
+}
+
+func (h signalingHandler) Connected() {
+	h.FeedHandler.Connected()
+	h.connected()
 }
 
 // whoami answers with the principal the key belongs to.

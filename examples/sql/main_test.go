@@ -20,14 +20,52 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli"
 	"github.com/go-apikey/apikey/internal/exampletest"
+	"github.com/go-apikey/apikey/pollfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
-const testTTL = 200 * time.Millisecond
+// The walks cache keys for an hour, and for an hour too while the change
+// feed is down: only the feed can make the service see a change in time.
+const (
+	longTTL = time.Hour
+	// pgBound is how soon a change reaches the service by LISTEN/NOTIFY,
+	// as the example promises ("within about a second").
+	pgBound = time.Second
+	// pollBound is the polling feed's bound: its interval, plus one query
+	// and the commit of the change, which may land just after a poll.
+	pollBound = pollfeed.DefaultInterval + 500*time.Millisecond
+)
+
+// feedSignal returns a config.feedConnected and a function that waits for
+// the feed to connect, failing the test after 10s.
+func feedSignal(t *testing.T) (func(), func()) {
+	connected := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case connected <- struct{}{}:
+		default:
+		}
+	}
+	wait := func() {
+		t.Helper()
+		select {
+		case <-connected:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the change feed did not connect within 10s")
+		}
+	}
+	return signal, wait
+}
 
 // apikeyCmd runs a "go run ./cmd/apikey ..." line the example printed, with
 // extra arguments, as the command would, and returns its output.
 func apikeyCmd(t *testing.T, line string, extra ...string) string {
+	t.Helper()
+	return apikeyCmdEnv(t, func(string) string { return "" }, line, extra...)
+}
+
+// apikeyCmdEnv is apikeyCmd with the environment getenv gives.
+func apikeyCmdEnv(t *testing.T, getenv func(string) string, line string, extra ...string) string {
 	t.Helper()
 	line, _, _ = strings.Cut(line, " #") // a comment, as the shell would drop it
 	words := strings.Fields(line)
@@ -40,8 +78,7 @@ func apikeyCmd(t *testing.T, line string, extra ...string) string {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	noEnv := func(string) string { return "" }
-	code := cli.Run(context.Background(), append(words[3:], extra...), &stdout, &stderr, noEnv)
+	code := cli.Run(context.Background(), append(words[3:], extra...), &stdout, &stderr, getenv)
 	require.Equal(t, cli.ExitOK, code, "%s %v: %s", line, extra, stderr.String())
 	return stdout.String()
 }
@@ -58,11 +95,11 @@ func lineWith(t *testing.T, out, part string) string {
 }
 
 // waitFor calls the service until it answers want, and fails if that takes
-// longer than the cache TTL and a margin.
-func waitFor(t *testing.T, curl string, want int) {
+// longer than limit.
+func waitFor(t *testing.T, curl string, want int, limit time.Duration) {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(testTTL + 2*time.Second)
+	deadline := start.Add(limit)
 	for {
 		status, _ := exampletest.Do(t, curl)
 		if status == want {
@@ -70,7 +107,7 @@ func waitFor(t *testing.T, curl string, want int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still %d, not %d, %s after the change (cache TTL %s)", status, want, time.Since(start), testTTL)
+			t.Fatalf("still %d, not %d, %s after the change (limit %s)", status, want, time.Since(start).Round(time.Millisecond), limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -78,13 +115,18 @@ func waitFor(t *testing.T, curl string, want int) {
 
 // TestAsNewUser follows what the example prints: create a key with the
 // apikey command, call the service with it, disable it with the command
-// and see the service refuse it once the cache lets go.
+// and see the service refuse it. The cache keeps keys for an hour, also
+// while the feed is down, so only the polling feed can tell the service.
 func TestAsNewUser(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "apikey.db")
+	connected, waitConnected := feedSignal(t)
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
-		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak", "sk"}, cacheTTL: testTTL}, out)
+		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak", "sk"},
+			cacheTTL: longTTL, fallbackTTL: longTTL, feedConnected: connected}, out)
 	}, "the change feed")
 	assert.Contains(t, out, "Keys from "+db+" (table api_keys): 0 keys")
+	assert.Contains(t, out, "by polling the change log")
+	waitConnected()
 
 	create := lineWith(t, out, "create --owner alice --name demo")
 	var created struct{ Key, ID string }
@@ -120,14 +162,15 @@ func TestAsNewUser(t *testing.T) {
 	status, _ = exampletest.Do(t, strings.Replace(curlTemplate, "<key>", other.Key, 1))
 	assert.Equal(t, http.StatusOK, status)
 
-	// Changes made by the command apply here within the cache TTL.
+	// Changes made by the command apply here within the feed's bound,
+	// though the key is cached for an hour.
 	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.ID, 1)
 	assert.Contains(t, apikeyCmd(t, disable), "is now disabled")
-	waitFor(t, curl, http.StatusUnauthorized)
+	waitFor(t, curl, http.StatusUnauthorized, pollBound)
 	apikeyCmd(t, strings.Replace(disable, " disable ", " enable ", 1))
-	waitFor(t, curl, http.StatusOK)
+	waitFor(t, curl, http.StatusOK, pollBound)
 	apikeyCmd(t, strings.Replace(disable, " disable ", " revoke ", 1))
-	waitFor(t, curl, http.StatusUnauthorized)
+	waitFor(t, curl, http.StatusUnauthorized, pollBound)
 }
 
 // A service started on a database that has keys says how many.
@@ -184,9 +227,9 @@ func TestRefusesToStart(t *testing.T) {
 }
 
 // TestAsNewUserOnPostgres is the same walk on PostgreSQL, where the change
-// feed is LISTEN/NOTIFY: with a cache TTL of an hour, only the feed can make
-// the service refuse a key the apikey command disabled, and it must do so
-// within a second.
+// feed is LISTEN/NOTIFY: with keys cached for an hour, also while the feed
+// is down, only the feed can make the service refuse a key the apikey
+// command disabled, and it must do so within a second.
 func TestAsNewUserOnPostgres(t *testing.T) {
 	dsn := os.Getenv("APIKEY_POSTGRES_DSN")
 	if dsn == "" {
@@ -200,10 +243,13 @@ func TestAsNewUserOnPostgres(t *testing.T) {
 		_, err = db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_changes; DROP FUNCTION IF EXISTS " + table + "_log_change() CASCADE")
 		assert.NoError(t, err)
 	})
+	connected, waitConnected := feedSignal(t)
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
-		return run(ctx, config{addr: addr, db: dsn, dbFromFlag: true, prefixes: []string{"ak"}, cacheTTL: time.Hour, table: table}, out)
+		return run(ctx, config{addr: addr, db: dsn, dbFromFlag: true, prefixes: []string{"ak"}, table: table,
+			cacheTTL: longTTL, fallbackTTL: longTTL, feedConnected: connected}, out)
 	}, "the change feed")
 	assert.Contains(t, out, "by PostgreSQL LISTEN/NOTIFY")
+	waitConnected()
 
 	create := lineWith(t, out, "create --owner alice --name demo")
 	assert.Contains(t, create, "--table "+table)
@@ -215,7 +261,7 @@ func TestAsNewUserOnPostgres(t *testing.T) {
 
 	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.ID, 1)
 	apikeyCmd(t, disable)
-	time.Sleep(time.Second)
-	status, _ = exampletest.Do(t, curl)
-	assert.Equal(t, http.StatusUnauthorized, status, "the next request after a second is refused")
+	waitFor(t, curl, http.StatusUnauthorized, pgBound)
+	apikeyCmd(t, strings.Replace(disable, " disable ", " enable ", 1))
+	waitFor(t, curl, http.StatusOK, pgBound)
 }
