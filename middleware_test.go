@@ -254,6 +254,13 @@ func TestStatusCodeAndMessage(t *testing.T) {
 		{apikey.ErrInsufficientScope, 403, "Insufficient scope"},
 		{apikey.ErrStoreUnavailable, 503, "Service unavailable"},
 		{context.DeadlineExceeded, 503, "Service unavailable"},
+		{context.Canceled, 503, "Service unavailable"},
+		// The policy refusals, as README's table gives them.
+		{apikey.ErrIPNotAllowed, 403, "Access denied from this IP address"},
+		{apikey.ErrRateLimited, 429, "Rate limit exceeded"},
+		{&apikey.RateLimitError{Status: apikey.LimitStatus{Limit: 60, Reset: time.Second}}, 429, "Rate limit exceeded"},
+		{apikey.ErrUsageExhausted, 403, "API key usage limit reached"},
+		{apikey.ErrKeyTooOld, 401, "Invalid API key"},
 		{errors.New("other"), 500, "Internal server error"},
 	}
 	for _, tt := range tests {
