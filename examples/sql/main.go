@@ -12,10 +12,14 @@
 //	export APIKEY_DB='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //
 // Every route needs a key. Verifications are cached (apikey.NewCachedStore)
-// so a known key costs no query; the price is that a key disabled or
-// revoked by the apikey command, another process, is refused here only
-// after the cache TTL (-cache-ttl, 10s by default). Last-used times are
-// written every 30 seconds and at shutdown.
+// so a known key costs no query. A change feed (LISTEN/NOTIFY on
+// PostgreSQL, polling the change log every second elsewhere) drops a key
+// from the cache when the apikey command, or any other process, disables,
+// rotates or revokes it, so the change applies here within about a second;
+// while the feed is down, cached keys live one second at most, and the
+// cache TTL (-cache-ttl, 10s by default) bounds every entry. Last-used
+// times are written every 30 seconds and at shutdown, after the requests
+// under way are answered.
 //
 // The service accepts keys with the prefixes in -prefixes (ak, the apikey
 // command's default): add any prefix given to "apikey create --prefix".
@@ -65,8 +69,11 @@ type config struct {
 	// can see a change only through the feed. feedConnected, when set, is
 	// called each time the feed connects, after the cache has emptied
 	// itself, so a test can wait until changes are followed.
+	// wrapHandler, when set, wraps the server's handler, so a test can
+	// hold a request before the middleware sees it.
 	fallbackTTL   time.Duration
 	feedConnected func()
+	wrapHandler   func(http.Handler) http.Handler
 }
 
 func main() {
@@ -194,15 +201,29 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 	// Every route, known or not, is behind the middleware: an unknown
 	// path answers 401 without a key and 404 only with one.
-	srv := &http.Server{Handler: keys.Middleware()(mux), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
+	handler := keys.Middleware()(mux)
+	if cfg.wrapHandler != nil {
+		handler = cfg.wrapHandler(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err // Serve failed; it never returns nil
+	case <-ctx.Done():
+	}
+	// Serve returns as soon as Shutdown begins; Shutdown returns once the
+	// requests under way are answered. Only then may the deferred Closes
+	// run: a request still verifying would find the database closed, and
+	// its last-used time would miss the final batch.
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	<-served
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
 }

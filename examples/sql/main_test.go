@@ -265,3 +265,80 @@ func TestAsNewUserOnPostgres(t *testing.T) {
 	apikeyCmd(t, strings.Replace(disable, " disable ", " enable ", 1))
 	waitFor(t, curl, http.StatusOK, pgBound)
 }
+
+// TestShutdownAnswersRequestsUnderWay stops the service while a request is
+// under way: it is still verified against the database and answered, and
+// run returns only after it, having written its last-used time.
+func TestShutdownAnswersRequestsUnderWay(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "apikey.db")
+	entered, release := make(chan struct{}), make(chan struct{})
+	hold := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Hold") != "" {
+				close(entered)
+				<-release
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	cancels := make(chan context.CancelFunc, 1)
+	returned := make(chan error, 1)
+	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
+		ctx, cancel := context.WithCancel(ctx)
+		cancels <- cancel
+		err := run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak"}, cacheTTL: time.Minute, wrapHandler: hold}, out)
+		returned <- err
+		return err
+	}, "the change feed")
+	stop := <-cancels
+	var created struct{ Key, ID string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, lineWith(t, out, "create --owner alice"), "--json")), &created))
+
+	// A request held before the middleware: its key, never used before,
+	// is in no cache, so it is verified against the database.
+	req, err := exampletest.Curl(strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1))
+	require.NoError(t, err)
+	req.Header.Set("X-Hold", "1")
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		answered <- answer{resp.StatusCode, string(body), err}
+	}()
+	<-entered
+
+	stop()
+	select {
+	case err := <-returned:
+		close(release)
+		t.Fatalf("run returned (%v) with a request under way", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	a := <-answered
+	require.NoError(t, a.err)
+	assert.Equal(t, http.StatusOK, a.status, a.body)
+	assert.Contains(t, a.body, `"owner":"alice"`)
+	select {
+	case err := <-returned:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return once the last request was answered")
+	}
+
+	var shown struct {
+		LastUsedAt *time.Time `json:"last_used_at"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" show "+created.ID, "--json")), &shown))
+	assert.NotNil(t, shown.LastUsedAt, "the last request's use was written at shutdown")
+}
