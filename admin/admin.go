@@ -6,8 +6,16 @@
 //
 //	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(keys)))
 //
-// With chi, mount it the same way: r.Handle("/admin/*",
-// http.StripPrefix("/admin", admin.New(keys))).
+// With chi, use Mount and strip the prefix as well. chi routes on its own
+// request context and leaves r.URL.Path whole, so the handler mounted
+// without StripPrefix sees "/admin/keys" where it expects "/keys", and
+// finds neither the page nor any endpoint (404):
+//
+//	r.Mount("/admin", http.StripPrefix("/admin", admin.New(keys)))
+//
+// In a sub-router, strip the whole path of the mount point: inside
+// r.Route("/api", ...), r.Mount("/admin", http.StripPrefix("/api/admin",
+// admin.New(keys))).
 //
 // # Authentication
 //
