@@ -242,12 +242,13 @@ func principalOf(k *Key) Principal {
 type authInfo struct {
 	principal Principal
 	onError   ErrorHandler
-	// manager and key let a nested middleware of the same Manager see that
-	// this request's key was already verified, and not count it again
-	// against its rate limit or uses. key is unexported and lives only as
-	// long as the request, which carried it anyway.
+	// manager and match let a nested middleware of the same Manager see
+	// that this request's key was already verified, and not count it again
+	// against its rate limit or uses. The context never holds the key
+	// itself: a handler that prints it, or a stripped request, must not
+	// reveal it.
 	manager *Manager
-	key     string
+	match   keyMatch
 }
 
 type contextKey struct{}

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -412,31 +413,32 @@ func CleanScopes(scopes []string) ([]string, error) {
 // (ErrIPNotAllowed); use VerifyFrom for those. The returned Principal's
 // Scopes and Metadata are shared: do not modify them.
 func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
-	p, _, err := m.verify(ctx, key, nil, nil)
+	p, _, err := m.verify(ctx, key, nil, nil, nil)
 	return p, err
 }
 
 // VerifyFrom is Verify for a request from the client address client, which
 // keys with AllowedIPs are checked against.
 func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr) (Principal, error) {
-	p, _, err := m.verify(ctx, key, knownAddr(client), nil)
+	p, _, err := m.verify(ctx, key, knownAddr(client), nil, nil)
 	return p, err
 }
 
 // verify is the one decision path, shared by Verify, VerifyFrom and the
 // middleware. It returns the rate-limit state for keys that have a limit.
 // Digests are computed into buf when it is large enough (the middleware
-// lends space in an allocation it makes anyway).
-func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, buf []byte) (Principal, LimitStatus, error) {
+// lends space in an allocation it makes anyway); match, when not nil, learns
+// which digest found the key.
+func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch) (Principal, LimitStatus, error) {
 	if m.observe == nil {
-		p, st, err := m.decide(ctx, key, client, buf)
+		p, st, err := m.decide(ctx, key, client, buf, match)
 		if err != nil {
 			return Principal{}, st, err
 		}
 		return p, st, nil
 	}
 	start := time.Now()
-	p, st, err := m.decide(ctx, key, client, buf)
+	p, st, err := m.decide(ctx, key, client, buf, match)
 	m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err, ClientIP: client.get(), Latency: time.Since(start)})
 	if err != nil {
 		return Principal{}, st, err
@@ -454,8 +456,16 @@ func (m *Manager) refused(ctx context.Context, err error, client *clientAddr) {
 
 // decide finds the key, in the store and then among the static keys, and
 // admits it or not. On refusal of a found key, the Principal still names it
-// (for the observer).
-func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, buf []byte) (Principal, LimitStatus, error) {
+// (for the observer). When match is not nil, decide records in it which
+// digest found the key.
+func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch) (Principal, LimitStatus, error) {
+	// With static keys, every key pays for the static lookup, found in the
+	// store or not, so that timing does not tell a stored key from an
+	// unknown one.
+	var static *Key
+	if len(m.static) > 0 && len(key) <= maxStaticKeyLen {
+		static = m.static[staticDigest(key)]
+	}
 	shaped := m.hasAcceptedShape(key)
 	if shaped {
 		for i, h := range m.hashers {
@@ -463,12 +473,10 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 			if m.snapshots != nil {
 				// The memory store's records are immutable: read in place.
 				k, ok := m.snapshots.findSnapshot(digest)
-				if !ok {
+				if !ok || k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
 					continue
 				}
-				if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
-					continue
-				}
+				match.found(i, digest)
 				return m.admit(ctx, k, client, true)
 			}
 			k, err := m.store.FindByDigest(ctx, digest)
@@ -481,21 +489,62 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 			if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
 				continue
 			}
+			match.found(i, digest)
 			return m.admit(ctx, &k, client, true)
 		}
 		if err := ctx.Err(); err != nil {
 			return Principal{}, LimitStatus{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}
-	if len(m.static) > 0 && len(key) <= maxStaticKeyLen {
-		if k, ok := m.static[staticDigest(key)]; ok {
-			return m.admit(ctx, k, client, false)
-		}
+	if static != nil {
+		match.found(staticMatch, nil)
+		return m.admit(ctx, static, client, false)
 	}
 	if !shaped {
 		return Principal{}, LimitStatus{}, ErrMalformedKey
 	}
 	return Principal{}, LimitStatus{}, ErrUnknownKey
+}
+
+// keyMatch says how a request's key was found: which Hasher's digest found
+// it in the store, or that it is a static key. It lets a nested middleware
+// of the same Manager recognise the key without the request context keeping
+// the key itself. The zero value (or a digest of another size than
+// SHA-256's) recognises nothing, so the key is verified again.
+type keyMatch struct {
+	digest *[sha256.Size]byte // in the middleware's context allocation
+	hasher int                // index in Manager.hashers, or staticMatch
+}
+
+const staticMatch = -1
+
+// found records, unless match is nil, that the digest made by hashers[i]
+// (or staticMatch) found the key.
+func (match *keyMatch) found(i int, digest []byte) {
+	if match == nil {
+		return
+	}
+	match.hasher = i
+	if len(digest) == sha256.Size {
+		match.digest = (*[sha256.Size]byte)(digest)
+	}
+}
+
+// sameKey reports whether key is the key that match records this Manager
+// found for principal p.
+func (m *Manager) sameKey(key string, p *Principal, match *keyMatch) bool {
+	switch {
+	case match.hasher == staticMatch:
+		if len(key) > maxStaticKeyLen {
+			return false
+		}
+		k, ok := m.static[staticDigest(key)]
+		return ok && k.ID == p.KeyID
+	case match.digest == nil || match.hasher < 0 || match.hasher >= len(m.hashers):
+		return false
+	}
+	var buf [sha256.Size]byte
+	return equalDigests(m.hashers[match.hasher].Sum(buf[:0], key), match.digest[:])
 }
 
 // admit applies a found key's policy, in an order that spends nothing on a

@@ -298,7 +298,7 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			client := clientAddr{r: r, trusted: cfg.trusted}
 			key, err := extractKey(r, cfg.sources)
 			if prev := infoFromContext(r.Context()); prev != nil && prev.manager == m &&
-				(err == nil && key == prev.key || errors.Is(err, ErrMissingKey)) {
+				(errors.Is(err, ErrMissingKey) || err == nil && m.sameKey(key, &prev.principal, &prev.match)) {
 				// Verified by an outer middleware of this Manager (which may
 				// have stripped the key): verifying again would count the
 				// request twice against its rate limit and uses.
@@ -313,7 +313,8 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			// One allocation for the request's context, which also holds
 			// the digest while the key is verified.
 			ac := &authContext{}
-			p, st, err := m.verify(r.Context(), key, &client, ac.digest[:0])
+			var match keyMatch
+			p, st, err := m.verify(r.Context(), key, &client, ac.digest[:0], &match)
 			if err != nil {
 				fail(w, r, err)
 				return
@@ -321,7 +322,7 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			if st.Limit > 0 {
 				setRateLimitHeaders(w.Header(), st)
 			}
-			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail, manager: m, key: key}
+			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail, manager: m, match: match}
 			r = r.WithContext(ac)
 			if cfg.strip {
 				stripCredentials(r, cfg.sources)
