@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -67,14 +66,23 @@ Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
 			mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(m)))
 			mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-ctx.Done()
-				shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(shutdown)
-			}()
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			select {
+			case err := <-served:
+				return err // Serve failed; it never returns nil
+			case <-ctx.Done():
+			}
+			// Serve returns as soon as Shutdown begins; Shutdown returns
+			// once the requests under way are answered. Only then may the
+			// manager and the database close.
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err = srv.Shutdown(shutdown)
+			<-served
+			if err != nil {
+				_ = srv.Close()
+				return fmt.Errorf("shutting down: %w", err)
 			}
 			return nil
 		})
