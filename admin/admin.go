@@ -208,7 +208,8 @@ var publicPaths = []string{"/", "/app.js", "/app.css"}
 
 // Public returns a function for apikey.WithSkip that lets through the
 // requests for the admin page and its assets when the handler is mounted
-// at prefix (such as "/admin"), and nothing else:
+// at prefix (such as "/admin"), and for the prefix itself, which the
+// router or the handler redirects to the page; nothing else:
 //
 //	keys.Middleware(apikey.WithSkip(admin.Public("/admin")))
 //
@@ -221,7 +222,7 @@ func Public(prefix string) func(*http.Request) bool {
 			return false
 		}
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
-		return ok && slices.Contains(publicPaths, rest)
+		return ok && (rest == "" || slices.Contains(publicPaths, rest))
 	}
 }
 
