@@ -599,11 +599,15 @@ func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 			}
 			for _, s := range scopes {
 				if !info.principal.HasScope(s) {
+					err := fmt.Errorf("%w: %q required", ErrInsufficientScope, s)
+					if m := info.manager; m != nil && m.observe != nil {
+						m.observe(r.Context(), Event{KeyID: info.principal.KeyID, Owner: info.principal.Owner, Err: err})
+					}
 					onError := info.onError
 					if onError == nil {
 						onError = DefaultErrorHandler
 					}
-					onError(w, r, fmt.Errorf("%w: %q required", ErrInsufficientScope, s))
+					onError(w, r, err)
 					return
 				}
 			}

@@ -26,10 +26,12 @@ type Event struct {
 }
 
 // WithObserver calls observe for every decision the Manager makes: each
-// Verify and VerifyFrom, and each request the middleware refuses before
-// verification (missing, malformed or conflicting keys). observe runs on
-// the request's goroutine: keep it quick. Without an observer the hot path
-// does no extra work.
+// Verify and VerifyFrom, each request the middleware refuses before
+// verification (missing, malformed or conflicting keys), and each request
+// that RequireScopes refuses after the middleware let it through (a second
+// event for that request, with ErrInsufficientScope). observe runs on the
+// request's goroutine: keep it quick. Without an observer the hot path does
+// no extra work.
 func WithObserver(observe func(context.Context, Event)) Option {
 	return func(m *Manager) { m.observe = observe }
 }
