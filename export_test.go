@@ -4,12 +4,6 @@ package apikey
 // can EXPLAIN exactly that statement.
 func FindByDigestQuery(s *SQLStore) string { return s.q.findByDigest }
 
-// DropStatements returns the statements that remove s's table and its
-// change log, for test cleanup.
-func DropStatements(s *SQLStore) []string {
-	stmts := []string{"DROP TABLE IF EXISTS " + s.table, "DROP TABLE IF EXISTS " + indexName(s.table, "_changes")}
-	if s.dialect == Postgres {
-		stmts = append(stmts, "DROP FUNCTION IF EXISTS "+indexName(s.table, "_log_change")+"()")
-	}
-	return stmts
-}
+// TableOf returns s's dialect and table, so a test can drop what Migrate
+// created with internal/sqltest.
+func TableOf(s *SQLStore) (Dialect, string) { return s.dialect, s.table }

@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/sqltest"
 	"github.com/go-apikey/apikey/internal/storetest"
 )
 
@@ -110,13 +111,12 @@ func newTable(t testing.TB, db *sql.DB, d apikey.Dialect) (*apikey.SQLStore, str
 	return s, table
 }
 
-// dropOnCleanup removes s's table and its change log when t ends.
+// dropOnCleanup removes everything Migrate creates for s when t ends: its
+// table, its change log and, on PostgreSQL, the trigger function.
 func dropOnCleanup(t testing.TB, db *sql.DB, s *apikey.SQLStore) {
 	t.Cleanup(func() {
-		for _, stmt := range apikey.DropStatements(s) {
-			_, err := db.Exec(stmt)
-			assert.NoError(t, err, stmt)
-		}
+		d, table := apikey.TableOf(s)
+		assert.NoError(t, sqltest.Drop(context.Background(), db, d, table))
 	})
 }
 

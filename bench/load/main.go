@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/sqltest"
 	"github.com/go-apikey/apikey/pgfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -174,7 +175,7 @@ func setup(ctx context.Context, cfg config) ([]scenario, func(), error) {
 		if err := store.Migrate(ctx); err != nil {
 			return nil, cleanup, err
 		}
-		closers = append(closers, func() { _, _ = db.Exec("DROP TABLE IF EXISTS " + table) })
+		closers = append(closers, func() { _ = sqltest.Drop(context.Background(), db, apikey.Postgres, table) })
 		pg := apikey.New(apikey.NewCachedStore(store))
 		closers = append(closers, func() { pg.Close() })
 		pgKeys, err := issue(ctx, pg, 1000)

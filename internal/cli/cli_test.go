@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/sqltest"
 )
 
 // result is what one run of the command gave.
@@ -585,11 +586,10 @@ func TestServers(t *testing.T) {
 			}
 			c := &cmdEnv{t: t, db: s.setting(dsn), table: "apikey_cli_" + strings.ToLower(rand.Text()[:10])}
 			t.Cleanup(func() {
-				db, _, err := dbopen.Open(context.Background(), c.db)
+				db, dialect, err := dbopen.Open(context.Background(), c.db)
 				require.NoError(t, err)
 				defer db.Close()
-				_, err = db.Exec("DROP TABLE IF EXISTS " + c.table)
-				assert.NoError(t, err)
+				assert.NoError(t, sqltest.Drop(context.Background(), db, dialect, c.table))
 			})
 			k := c.create("--owner", "alice", "--scope", "bots:read")
 			p, err := c.verify(k.Key)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/sqltest"
 )
 
 func TestSetting(t *testing.T) {
@@ -245,10 +246,7 @@ func useStore(t *testing.T, db *sql.DB, d apikey.Dialect) {
 	store, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
 	require.NoError(t, err)
 	require.NoError(t, store.Migrate(ctx))
-	t.Cleanup(func() {
-		_, err := db.Exec("DROP TABLE " + table)
-		assert.NoError(t, err)
-	})
+	t.Cleanup(func() { assert.NoError(t, sqltest.Drop(context.Background(), db, d, table)) })
 	m := apikey.New(store, apikey.WithLastUsedInterval(0))
 	plain, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice"})
 	require.NoError(t, err)
