@@ -77,29 +77,52 @@ type config struct {
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	db := flag.String("db", "", "key database: postgres://…, mysql://… or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
-	prefixes := flag.String("prefixes", apikey.DefaultPrefix, "comma-separated key prefixes to accept")
-	cacheTTL := flag.Duration("cache-ttl", apikey.DefaultCacheTTL, "how long a verified key is cached while the change feed is down (with it up, changes apply within about a second)")
-	table := flag.String("table", apikey.DefaultSQLTable, "the table holding the keys, as the apikey command's --table")
-	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := start(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// start is the program: it reads the flags in args and the environment
+// through getenv, then serves until ctx is done. It returns the exit
+// code: 0, 1 when the service failed, 2 for a bad command line.
+func start(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sql", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := fs.String("db", "", "key database: postgres://…, mysql://… or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
+	prefixes := fs.String("prefixes", apikey.DefaultPrefix, "comma-separated key prefixes to accept")
+	cacheTTL := fs.Duration("cache-ttl", apikey.DefaultCacheTTL, "how long a verified key may be cached: the bound on seeing a change made elsewhere if the change feed fails unnoticed (with the feed up, changes apply within about a second)")
+	table := fs.String("table", apikey.DefaultSQLTable, "the table holding the keys, as the apikey command's --table")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2 // the flag package has said why, and how to call
+	}
+	logger := log.New(stderr, "", log.LstdFlags)
+	if fs.NArg() > 0 {
+		logger.Printf("unexpected arguments: %q", fs.Args())
+		return 2
+	}
 	p, err := parsePrefixes(*prefixes)
 	if err != nil {
-		log.Fatal(err)
+		logger.Print(err)
+		return 2
 	}
 	cfg := config{
 		addr:       *addr,
-		db:         dbopen.Setting(*db, os.Getenv),
+		db:         dbopen.Setting(*db, getenv),
 		dbFromFlag: *db != "",
 		prefixes:   p,
 		cacheTTL:   *cacheTTL,
 		table:      *table,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
-		log.Fatal(err)
+	if err := run(ctx, cfg, stdout); err != nil {
+		logger.Print(err)
+		return 1
 	}
+	return 0
 }
 
 // changeFeed returns the feed that fits the database: LISTEN/NOTIFY on

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -341,4 +342,79 @@ func TestShutdownAnswersRequestsUnderWay(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" show "+created.ID, "--json")), &shown))
 	assert.NotNil(t, shown.LastUsedAt, "the last request's use was written at shutdown")
+}
+
+// startRunner runs the program as main does, with the flags in args (and
+// -addr) and the environment env, in the current directory.
+func startRunner(env map[string]string, args ...string) exampletest.RunFunc {
+	return func(ctx context.Context, addr string, out io.Writer) error {
+		var stderr bytes.Buffer
+		if code := start(ctx, append([]string{"-addr", addr}, args...), func(k string) string { return env[k] }, out, &stderr); code != 0 {
+			return fmt.Errorf("exit %d: %s", code, stderr.String())
+		}
+		return nil
+	}
+}
+
+// With no flag and an empty environment, the service and the apikey
+// command it prints share ./apikey.db.
+func TestStartDefaultsToAPIKeyDBHere(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	out := exampletest.Start(t, startRunner(nil), "the change feed")
+	assert.Contains(t, out, "Listening on http://127.0.0.1:")
+	assert.Contains(t, out, "Keys from apikey.db (table api_keys): 0 keys; accepted prefixes: ak\n")
+	assert.FileExists(t, filepath.Join(dir, "apikey.db"))
+
+	create := lineWith(t, out, "create --owner alice --name demo")
+	assert.Equal(t, "go run ./cmd/apikey create --owner alice --name demo", create, "no --db: the command finds the same file")
+	var created struct{ Key string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json")), &created))
+	status, body := exampletest.Do(t, strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1))
+	assert.Equal(t, http.StatusOK, status, body)
+}
+
+// APIKEY_DB names the database when -db does not, and -db wins over it.
+func TestStartReadsAPIKEYDB(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := map[string]string{"APIKEY_DB": filepath.Join(t.TempDir(), "from-env.db")}
+	out := exampletest.Start(t, startRunner(env), "the change feed")
+	assert.Contains(t, out, "Keys from "+env["APIKEY_DB"]+" (table api_keys): 0 keys")
+	assert.FileExists(t, env["APIKEY_DB"])
+	assert.NoFileExists(t, filepath.Join(dir, "apikey.db"))
+
+	// The printed command has no --db: it reads APIKEY_DB too.
+	create := lineWith(t, out, "create --owner alice --name demo")
+	assert.NotContains(t, create, "--db")
+	var created struct{ Key string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmdEnv(t, func(k string) string { return env[k] }, create, "--json")), &created))
+	status, body := exampletest.Do(t, strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1))
+	assert.Equal(t, http.StatusOK, status, body)
+
+	flagDB := filepath.Join(t.TempDir(), "from-flag.db")
+	out = exampletest.Start(t, startRunner(env, "-db", flagDB), "the change feed")
+	assert.Contains(t, out, "Keys from "+flagDB+" (table api_keys): 0 keys")
+	assert.Contains(t, lineWith(t, out, "create --owner alice --name demo"), "--db "+flagDB)
+}
+
+func TestStartCommandLine(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tt := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"-h"}, 0, "-cache-ttl"},
+		{[]string{"-nope"}, 2, "flag provided but not defined: -nope"},
+		{[]string{"-prefixes", "ak,9x"}, 2, "-prefixes"},
+		{[]string{"keys.db"}, 2, `unexpected arguments: ["keys.db"]`},
+		{[]string{"-cache-ttl", "0"}, 1, "-cache-ttl must be positive"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := start(context.Background(), tt.args, func(string) string { return "" }, &stdout, &stderr)
+		assert.Equal(t, tt.code, code, "%v: %s", tt.args, stderr.String())
+		assert.Contains(t, stderr.String(), tt.says, tt.args)
+		assert.Empty(t, stdout.String(), tt.args)
+	}
 }
