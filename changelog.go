@@ -153,7 +153,9 @@ func (s *SQLStore) createTriggers(ctx context.Context, tx *sql.Tx) error {
 // PostgreSQL and MySQL is not always Seq order: a reader must expect an
 // entry to appear behind one it has already read (package pollfeed does).
 type Change struct {
-	Seq   int64
+	// Seq is the entry's place in the log.
+	Seq int64
+	// KeyID is the key that changed.
 	KeyID string
 }
 

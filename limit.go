@@ -8,10 +8,12 @@ import (
 )
 
 // A Limiter counts the requests of each key in fixed windows of time, for
-// rate limits (see [Key.RateLimit] and [WithDefaultRateLimit]). Windows are
-// aligned to the Unix epoch (a one-minute window runs from :00 to :59), so
-// limiters in several processes that share their counts, such as the Redis
-// one in package redislimit, agree on where a window starts.
+// rate limits (see [Key.RateLimit] and [WithDefaultRateLimit]). Windows
+// start at multiples of their length since Go's zero time, as
+// [time.Time.Truncate] rounds, so a window that divides a day starts on
+// the clock (a one-minute window runs from :00 to :59) and limiters in
+// several processes that share their counts, such as the Redis one in
+// package redislimit, agree on where a window starts.
 type Limiter interface {
 	// Allow counts one request of the key id against limit, at time now,
 	// and reports whether it is within the limit, with the window's state.
@@ -36,6 +38,7 @@ type LimitStatus struct {
 // wraps ErrRateLimited; use errors.As to read the limit's state, for example
 // to compute Retry-After.
 type RateLimitError struct {
+	// Status is the key's window when the request was refused.
 	Status LimitStatus
 }
 

@@ -48,6 +48,7 @@ type Manager struct {
 	warnAge, maxAge time.Duration // WithMaxKeyAge
 	warnMu          sync.Mutex
 	warned          map[string]time.Time // key ID -> last lifetime warning
+	warnSweepAt     int                  // size of warned that triggers a sweep
 }
 
 // Option configures a Manager; see New.
@@ -222,8 +223,9 @@ func (m *Manager) clock() time.Time {
 type NewKey struct {
 	// Owner is required: the principal the key acts for.
 	Owner string
-	// Name is an optional short label, Description optional free text.
-	Name        string
+	// Name is an optional short label.
+	Name string
+	// Description is optional free text.
 	Description string
 	// Scopes are the permissions granted; duplicates are dropped.
 	Scopes []string
@@ -410,8 +412,7 @@ func CleanScopes(scopes []string) ([]string, error) {
 // ErrStoreUnavailable wrapping the cause, never as an invalid key.
 //
 // Verify knows no client address, so it refuses keys with AllowedIPs
-// (ErrIPNotAllowed); use VerifyFrom for those. The returned Principal's
-// Scopes and Metadata are shared: do not modify them.
+// (ErrIPNotAllowed); use VerifyFrom for those.
 func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
 	p, _, err := m.verify(ctx, key, nil, nil, nil)
 	return p, err
@@ -632,14 +633,17 @@ func (m *Manager) warnOld(k *Key, age time.Duration, now time.Time) {
 	if m.warned == nil {
 		m.warned = map[string]time.Time{}
 	}
-	if len(m.warned) >= 10_000 {
+	if len(m.warned) >= max(m.warnSweepAt, 10_000) {
 		// Keep the map as small as the set of old keys in use: entries
-		// older than the interval no longer suppress anything.
+		// older than the interval no longer suppress anything. The next
+		// sweep waits until the map has doubled, so that many old keys
+		// in use do not make every warning scan them all.
 		for id, t := range m.warned {
 			if now.Sub(t) >= lifetimeWarnEvery {
 				delete(m.warned, id)
 			}
 		}
+		m.warnSweepAt = 2 * len(m.warned)
 	}
 	m.warned[k.ID] = now
 	m.warnMu.Unlock()

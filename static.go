@@ -29,8 +29,9 @@ type StaticKey struct {
 	Name string
 	// Scopes are the permissions granted, such as AdminScope.
 	Scopes []string
-	// RateLimit and AllowedIPs work as for stored keys.
-	RateLimit  RateLimit
+	// RateLimit limits the key's requests, as for stored keys.
+	RateLimit RateLimit
+	// AllowedIPs limits where the key may be used from, as for stored keys.
 	AllowedIPs []netip.Prefix
 }
 

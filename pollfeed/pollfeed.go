@@ -47,8 +47,13 @@ import (
 
 // ChangeLog is what the feed reads: *apikey.SQLStore implements it.
 type ChangeLog interface {
+	// Changes returns up to limit entries with a Seq above after, in Seq
+	// order.
 	Changes(ctx context.Context, after int64, limit int) ([]apikey.Change, error)
+	// LastChange returns the highest Seq in the log, or 0 when it is empty.
 	LastChange(ctx context.Context) (int64, error)
+	// PruneChanges deletes entries older than olderThan and returns how
+	// many it deleted.
 	PruneChanges(ctx context.Context, olderThan time.Duration) (int64, error)
 }
 
