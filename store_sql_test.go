@@ -560,45 +560,67 @@ func TestManagerRefusesMalformedIDs(t *testing.T) {
 	})
 }
 
-// No column of any backend holds the plaintext key or a long run of it.
+// No column of any row of the key table or its change log, on any backend,
+// holds the plaintext of any key issued, or a run of 8 of its secret
+// characters (the stored Start holds the prefix and 4 of them).
 func TestSQLRowsNeverHoldPlaintext(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
 		ctx := context.Background()
 		s, table := newTable(t, db, b.dialect)
-		m := apikey.New(s)
-		defer m.Close()
-		var secrets []string
-		for range 5 {
+		m := newManager(t, s)
+		var issued []string // every plaintext: created and rotated
+		for i := range 5 {
 			plain, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice", Name: "n", Metadata: map[string]string{"m": "v"}})
 			require.NoError(t, err)
-			secrets = append(secrets, plain[len("ak_"):])
 			_, err = m.Verify(ctx, plain)
 			require.NoError(t, err)
-			_, _, err = m.Rotate(ctx, k.ID, time.Hour)
+			next, nk, err := m.Rotate(ctx, k.ID, time.Hour)
 			require.NoError(t, err)
+			_, err = m.Verify(ctx, next)
+			require.NoError(t, err)
+			if i%2 == 0 {
+				_, err = m.Disable(ctx, nk.ID)
+				require.NoError(t, err)
+			}
+			issued = append(issued, plain, next)
 		}
 		require.NoError(t, m.Flush(ctx))
-		rows, err := db.Query("SELECT * FROM " + table)
-		require.NoError(t, err)
-		defer rows.Close()
-		cols, err := rows.Columns()
-		require.NoError(t, err)
-		n := 0
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
+		const run = 8
+		var runs []string
+		for _, plain := range issued {
+			secret := plain[len("ak_"):]
+			for i := 0; i+run <= len(secret); i++ {
+				runs = append(runs, secret[i:i+run])
 			}
-			require.NoError(t, rows.Scan(ptrs...))
-			row := fmt.Sprintf("%v %s", vals, vals)
-			for _, secret := range secrets {
-				assert.NotContains(t, row, secret[:12], "a stored row holds part of a key")
-			}
-			n++
 		}
-		require.NoError(t, rows.Err())
-		assert.Equal(t, 10, n)
+		scan := func(table string) int {
+			rows, err := db.Query("SELECT * FROM " + table)
+			require.NoError(t, err)
+			defer rows.Close()
+			cols, err := rows.Columns()
+			require.NoError(t, err)
+			n := 0
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				require.NoError(t, rows.Scan(ptrs...))
+				row := fmt.Sprintf("%v %s", vals, vals) // []byte columns as numbers and as text
+				for _, plain := range issued {
+					require.NotContains(t, row, plain, "a row of %s holds a key", table)
+				}
+				for _, r := range runs {
+					require.NotContains(t, row, r, "a row of %s holds part of a key", table)
+				}
+				n++
+			}
+			require.NoError(t, rows.Err())
+			return n
+		}
+		assert.Equal(t, len(issued), scan(table), "one row per key issued")
+		assert.GreaterOrEqual(t, scan(sqltest.ChangesTable(table)), 8, "the rotations and disables are logged")
 	})
 }
 
