@@ -19,9 +19,9 @@ import (
 //     default), on any dialect. Every writer is heard; a change reaches
 //     every replica within the interval plus one query.
 //   - redisfeed: Redis pub/sub. The database says nothing here: each
-//     CachedStore publishes its own writes, so a change made without one
-//     (manual SQL, or a tool that does not publish) is seen only within
-//     the cache TTL. A published change reaches every replica within a
+//     CachedStore publishes its own writes (the apikey command does too,
+//     with --redis), so a change made without one (manual SQL, or a tool
+//     that does not publish) is seen only within the cache TTL. A published change reaches every replica within a
 //     second on one network.
 //
 // Without a feed, a change made elsewhere is seen within the cache TTL.

@@ -11,10 +11,12 @@
 //
 // The database says nothing to Redis: each CachedStore publishes the keys
 // changed through it (disabled, enabled, rotated, revoked, updated, out of
-// uses). A change made any other way, by manual SQL or by a tool that
-// does not publish through a CachedStore with this feed, is seen only
-// within the cache TTL. For those, use a feed the database feeds (pgfeed
-// on PostgreSQL, pollfeed on any SQL store), or keep the TTL short.
+// uses). So does the apikey command, and the admin page it serves, given
+// --redis (or APIKEY_REDIS). A change made any other way, by manual SQL or
+// by a tool that does not publish through a CachedStore with this feed, is
+// seen only within the cache TTL. For those, use a feed the database feeds
+// (pgfeed on PostgreSQL, pollfeed on any SQL store), or keep the TTL
+// short.
 //
 // # Bound
 //

@@ -12,12 +12,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/redisfeed"
 )
 
 // Exit codes of Run.
@@ -190,6 +194,10 @@ const sharedHelp = `Flags of every command (before or after the command name):
                    mysql://user:pass@host:3306/db
                    path/to/keys.db, sqlite://path or file:path?… (SQLite)
   --table NAME   the table holding the keys (default api_keys)
+  --redis ADDR   announce each change on Redis, for services following
+                 redisfeed (default: $APIKEY_REDIS): redis://host:6379/0 or
+                 host:port. PostgreSQL NOTIFY and polling feeds need nothing:
+                 the database announces changes itself.
   --json         print JSON instead of text
 `
 
@@ -300,12 +308,70 @@ func (e *env) withManager(ctx context.Context, o *options, prefix string, fn fun
 		return err
 	}
 	defer closeDB()
-	m, err := manager(store, prefix)
+	m, done, err := e.manager(o, store, prefix)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
+	defer done()
 	return fn(m, store)
+}
+
+// manager returns a Manager on store, as manager does, that also announces
+// its writes on Redis when --redis or APIKEY_REDIS names a server, so that
+// services following a redisfeed drop changed keys from their caches at
+// once. done closes it, after one last try to publish; a change Redis did
+// not hear of is saved all the same, and the warning says so.
+func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepted ...string) (*apikey.Manager, func(), error) {
+	setting := o.redis
+	if setting == "" {
+		setting = e.getenv("APIKEY_REDIS")
+	}
+	if setting == "" {
+		m, err := manager(store, prefix, accepted...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, func() { m.Close() }, nil
+	}
+	opts, err := redisOptions(setting)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb := redis.NewClient(opts)
+	feed := redisfeed.New(rdb, redisfeed.WithLogger(slog.New(slog.DiscardHandler)))
+	cache := apikey.NewCachedStore(store, apikey.WithFeed(feed))
+	m, err := manager(cache, prefix, accepted...)
+	if err != nil {
+		cache.Close()
+		feed.Close()
+		rdb.Close()
+		return nil, nil, err
+	}
+	return m, func() {
+		m.Close()
+		cache.Close()
+		if err := feed.Close(); err != nil {
+			fmt.Fprintf(e.stderr, "apikey: warning: the change is saved, but Redis at %s did not hear of it (%v); services following redisfeed see it within their cache TTL\n",
+				dbopen.Redact(setting), strings.TrimPrefix(err.Error(), "redisfeed: "))
+		}
+		rdb.Close()
+	}, nil
+}
+
+// redisOptions reads a Redis setting: a redis:// or rediss:// URL, or a
+// host:port.
+func redisOptions(setting string) (*redis.Options, error) {
+	if strings.HasPrefix(setting, "redis://") || strings.HasPrefix(setting, "rediss://") {
+		opts, err := redis.ParseURL(setting)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Redis setting %s: %v", apikey.ErrInvalidInput, dbopen.Redact(setting), err)
+		}
+		return opts, nil
+	}
+	if _, _, err := net.SplitHostPort(setting); err != nil {
+		return nil, fmt.Errorf("%w: Redis setting %q: want redis://host:port/db or host:port", apikey.ErrInvalidInput, setting)
+	}
+	return &redis.Options{Addr: setting}, nil
 }
 
 // prefixOf returns the prefix of a key from its Start ("sk_live_4qGZ" is

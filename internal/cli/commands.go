@@ -192,7 +192,8 @@ var disableCmd = &command{
 	summary: "refuse a key until it is enabled again",
 	help: `Disables a key without deleting it: the service refuses it until 'apikey enable'.
 A service caching verifications (apikey.NewCachedStore) sees the change within
-its cache TTL.`,
+its change feed's bound (under a second with pgfeed; the poll interval with
+pollfeed; with redisfeed, when --redis names its Redis), else its cache TTL.`,
 	run: func(ctx context.Context, e *env, o *options, args []string) error {
 		return setEnabled(ctx, e, o, args[0], false)
 	},
@@ -267,11 +268,11 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 		}
 		prefix, accepted = o.prefix, []string{prefixOf(old.Start)}
 	}
-	m, err := manager(store, prefix, accepted...)
+	m, done, err := e.manager(o, store, prefix, accepted...)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
+	defer done()
 	plain, k, err := m.Rotate(ctx, id, o.grace.d)
 	if err != nil {
 		return err
@@ -307,7 +308,7 @@ var revokeCmd = &command{
 	summary: "delete a key for good",
 	help: `Deletes a key: it cannot be enabled again. To stop a key for a while, use
 'apikey disable'. A service caching verifications sees the change within its
-cache TTL.`,
+change feed's bound (see 'apikey help disable'), else its cache TTL.`,
 	run: func(ctx context.Context, e *env, o *options, args []string) error {
 		return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 			if err := m.Revoke(ctx, args[0]); err != nil {
