@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/admin"
+	"github.com/go-apikey/apikey/internal/sqltest"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -45,8 +46,11 @@ func BenchmarkAdmin(b *testing.B) {
 		if err := store.Migrate(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		// Migrate made the change log and its trigger function too.
-		defer db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_changes; DROP FUNCTION IF EXISTS " + table + "_log_change() CASCADE") //nolint:errcheck // best effort
+		defer func() {
+			if err := sqltest.Drop(context.Background(), db, apikey.Postgres, table); err != nil {
+				b.Error(err)
+			}
+		}()
 		benchAdmin(b, store)
 	})
 }
