@@ -12,7 +12,9 @@ import (
 // that verifying a key already seen costs no round trip to the store behind
 // it. It caches found keys for a TTL and unknown digests for a shorter one,
 // so a client retrying a bad key cannot hammer the database. It holds at
-// most a bounded number of entries.
+// most a bounded number of entries, and unknown digests take at most a
+// quarter of them, so a flood of distinct bad keys cannot push the good
+// ones out.
 //
 // Writes through the CachedStore (Update, Delete, Create) take effect in
 // its cache at once. Writes by other processes sharing the database are
@@ -40,6 +42,7 @@ type CachedStore struct {
 	mu       sync.RWMutex
 	entries  map[string]cacheEntry // by string(digest)
 	ids      map[string]string     // key ID -> string(digest), for positive entries
+	misses   map[string]struct{}   // the digests of negative entries
 	gen      uint64                // bumped by every invalidation
 	feedDown bool                  // entries live at most fallbackTTL
 }
@@ -75,7 +78,10 @@ func WithNegativeCacheTTL(d time.Duration) CacheOption {
 }
 
 // WithCacheSize sets the most entries the cache holds (DefaultCacheSize).
-// When it is full, an arbitrary entry makes room for a new one.
+// Unknown digests take at most a quarter of them (at least one). When the
+// cache is full, a new entry takes the place of an unknown digest if there
+// is one, and else of an arbitrary found key; a new unknown digest never
+// pushes out a found key.
 func WithCacheSize(n int) CacheOption {
 	return func(c *CachedStore) { c.maxEntries = n }
 }
@@ -102,6 +108,7 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 		now:         time.Now,
 		entries:     map[string]cacheEntry{},
 		ids:         map[string]string{},
+		misses:      map[string]struct{}{},
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -168,21 +175,43 @@ func (c *CachedStore) fill(gen uint64, digest []byte, key Key, ttl time.Duration
 	if old, ok := c.entries[d]; ok {
 		c.removeLocked(d, old)
 	}
-	for len(c.entries) >= c.maxEntries {
-		for victim, ve := range c.entries { // map order: an arbitrary entry
-			c.removeLocked(victim, ve)
-			break
+	if e.key.ID == "" {
+		if len(c.misses) >= max(c.maxEntries/4, 1) || len(c.entries) >= c.maxEntries {
+			if !c.evictMissLocked() {
+				return // full of found keys: keep them
+			}
 		}
-	}
-	c.entries[d] = e
-	if e.key.ID != "" {
+		c.misses[d] = struct{}{}
+	} else {
+		for len(c.entries) >= c.maxEntries {
+			if c.evictMissLocked() {
+				continue
+			}
+			for victim, ve := range c.entries { // map order: an arbitrary entry
+				c.removeLocked(victim, ve)
+				break
+			}
+		}
 		c.ids[e.key.ID] = d
 	}
+	c.entries[d] = e
+}
+
+// evictMissLocked removes an arbitrary negative entry, and reports whether
+// there was one.
+func (c *CachedStore) evictMissLocked() bool {
+	for victim := range c.misses { // map order: an arbitrary entry
+		c.removeLocked(victim, c.entries[victim])
+		return true
+	}
+	return false
 }
 
 func (c *CachedStore) removeLocked(digest string, e cacheEntry) {
 	delete(c.entries, digest)
-	if e.key.ID != "" && c.ids[e.key.ID] == digest {
+	if e.key.ID == "" {
+		delete(c.misses, digest)
+	} else if c.ids[e.key.ID] == digest {
 		delete(c.ids, e.key.ID)
 	}
 }
@@ -207,6 +236,7 @@ func (c *CachedStore) Purge() {
 	c.gen++
 	clear(c.entries)
 	clear(c.ids)
+	clear(c.misses)
 }
 
 // Len returns the number of cached entries, found and not found.
