@@ -139,6 +139,9 @@ func BenchmarkMiddlewareRefusals(b *testing.B) {
 // apikey row does):
 //
 //	go test -run '^$' -bench 'Policy' -benchmem -count 6 . | benchstat -col /policy -
+// benchStatic is the static key of BenchmarkPolicy, acting for alice.
+var benchStatic = apikey.StaticKey{Key: "static-bench-key-0123456789", ID: "static:bench", Owner: "alice"}
+
 func BenchmarkPolicy(b *testing.B) {
 	ctx := context.Background()
 	cases := []struct {
@@ -151,6 +154,13 @@ func BenchmarkPolicy(b *testing.B) {
 		{"allowlist", nil, apikey.NewKey{AllowedIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}},
 		{"expiry", nil, apikey.NewKey{ExpiresAt: time.Now().Add(time.Hour)}},
 		{"observer", []apikey.Option{apikey.WithObserver(func(context.Context, apikey.Event) {})}, apikey.NewKey{}},
+		{"maxage", []apikey.Option{apikey.WithMaxKeyAge(90*24*time.Hour, 365*24*time.Hour)}, apikey.NewKey{}},
+		{"uses", nil, apikey.NewKey{MaxUses: 1 << 40}},
+		// A stored key, with static keys configured: every key pays the
+		// static lookup, so that timing tells nothing.
+		{"with-static", []apikey.Option{apikey.WithStaticKeys(benchStatic)}, apikey.NewKey{}},
+		// The static key itself.
+		{"static", []apikey.Option{apikey.WithStaticKeys(benchStatic)}, apikey.NewKey{}},
 	}
 	for _, c := range cases {
 		b.Run("policy="+c.name, func(b *testing.B) {
@@ -160,6 +170,9 @@ func BenchmarkPolicy(b *testing.B) {
 			plain, _, err := m.Create(ctx, c.key)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if c.name == "static" {
+				plain = benchStatic.Key
 			}
 			h := m.Middleware()(benchHandler(func(r *http.Request) string {
 				p, _ := apikey.FromContext(r.Context())
