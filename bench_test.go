@@ -139,6 +139,7 @@ func BenchmarkMiddlewareRefusals(b *testing.B) {
 // apikey row does):
 //
 //	go test -run '^$' -bench 'Policy' -benchmem -count 6 . | benchstat -col /policy -
+//
 // benchStatic is the static key of BenchmarkPolicy, acting for alice.
 var benchStatic = apikey.StaticKey{Key: "static-bench-key-0123456789", ID: "static:bench", Owner: "alice"}
 
