@@ -134,14 +134,14 @@ func BenchmarkMiddlewareRefusals(b *testing.B) {
 	}
 }
 
+// benchStatic is the static key of BenchmarkPolicy, acting for alice.
+var benchStatic = apikey.StaticKey{Key: "static-bench-key-0123456789", ID: "static:bench", Owner: "alice"}
+
 // BenchmarkPolicy shows what each per-key policy costs on the hot path,
 // beside a key that has none (which must cost what BenchmarkMiddleware's
 // apikey row does):
 //
 //	go test -run '^$' -bench 'Policy' -benchmem -count 6 . | benchstat -col /policy -
-//
-// benchStatic is the static key of BenchmarkPolicy, acting for alice.
-var benchStatic = apikey.StaticKey{Key: "static-bench-key-0123456789", ID: "static:bench", Owner: "alice"}
 
 func BenchmarkPolicy(b *testing.B) {
 	ctx := context.Background()
