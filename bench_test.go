@@ -142,7 +142,6 @@ var benchStatic = apikey.StaticKey{Key: "static-bench-key-0123456789", ID: "stat
 // apikey row does):
 //
 //	go test -run '^$' -bench 'Policy' -benchmem -count 6 . | benchstat -col /policy -
-
 func BenchmarkPolicy(b *testing.B) {
 	ctx := context.Background()
 	cases := []struct {
