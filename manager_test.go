@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,13 +76,18 @@ func (s *spyStore) RecordLastUsed(ctx context.Context, used map[string]time.Time
 	return s.MemoryStore.RecordLastUsed(ctx, used)
 }
 
+// newManager returns a Manager closed when t ends. It logs at Debug, and
+// its decisions through SlogObserver, into the suite's log, which TestMain
+// scans for keys (logscan_test.go); opts may replace either.
 func newManager(t *testing.T, store apikey.Store, opts ...apikey.Option) *apikey.Manager {
 	t.Helper()
-	m := apikey.New(store, append([]apikey.Option{apikey.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	m := apikey.New(store, append([]apikey.Option{apikey.WithLogger(suiteLogger), apikey.WithObserver(apikey.SlogObserver(suiteLogger))}, opts...)...)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }
 
+// mustCreate creates a key (owner alice unless nk says otherwise) and
+// remembers its plaintext for the log scan.
 func mustCreate(t *testing.T, m *apikey.Manager, nk apikey.NewKey) (string, apikey.Key) {
 	t.Helper()
 	if nk.Owner == "" {
@@ -91,6 +95,7 @@ func mustCreate(t *testing.T, m *apikey.Manager, nk apikey.NewKey) (string, apik
 	}
 	plain, k, err := m.Create(context.Background(), nk)
 	require.NoError(t, err)
+	rememberKeys(plain)
 	return plain, k
 }
 

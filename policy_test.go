@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -266,6 +267,9 @@ func TestStaticKeys(t *testing.T) {
 	static, err := apikey.StaticKeysFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.Len(t, static, 3)
+	for _, k := range static {
+		rememberKeys(k.Key)
+	}
 	assert.Equal(t, "static:admin", static[0].ID)
 	assert.Equal(t, []string{apikey.AdminScope}, static[0].Scopes)
 	assert.Equal(t, "static:valid-2", static[2].ID)
@@ -333,6 +337,7 @@ func TestStaticKeyPrecedence(t *testing.T) {
 
 	const both = "both-0123456789-abcdef"
 	env := map[string]string{"ADMIN_API_KEY": both, "VALID_API_KEYS": "svc-0123456789-abcdef," + both}
+	rememberKeys(both, "svc-0123456789-abcdef")
 	static, err := apikey.StaticKeysFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.Len(t, static, 3)
@@ -346,6 +351,7 @@ func TestStaticKeyPrecedence(t *testing.T) {
 
 func TestStaticKeyRateLimitAndAllowList(t *testing.T) {
 	clock := newFakeClock()
+	rememberKeys("ops-key-0123456789abcdef")
 	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now), apikey.WithStaticKeys(apikey.StaticKey{
 		Key: "ops-key-0123456789abcdef", ID: "static:ops", Owner: "ops",
 		RateLimit:  apikey.RateLimit{Limit: 1, Window: time.Minute},
@@ -366,7 +372,7 @@ func TestMaxKeyAge(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, &suiteLog), nil)) // scanned after the suite too
 	m := apikey.New(apikey.NewMemoryStore(), apikey.WithClock(clock.Now), apikey.WithLogger(logger),
 		apikey.WithMaxKeyAge(24*time.Hour, 48*time.Hour))
 	t.Cleanup(func() { _ = m.Close() })
@@ -447,7 +453,7 @@ func changeLast(s string) string {
 
 func TestSlogObserver(t *testing.T) {
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(&logs, &suiteLog), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := newManager(t, apikey.NewMemoryStore(), apikey.WithObserver(apikey.SlogObserver(logger)))
 	plain, k := mustCreate(t, m, apikey.NewKey{Owner: "alice"})
 	h := m.Middleware()(whoami)

@@ -540,8 +540,7 @@ func TestManagerRefusesMalformedIDs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
 		ctx := context.Background()
 		s, _ := newTable(t, db, b.dialect)
-		m := apikey.New(s)
-		defer m.Close()
+		m := newManager(t, s)
 		for _, id := range []string{"", "\xff\xfe", "a\x00b", strings.Repeat("k", 65)} {
 			_, err := m.Get(ctx, id)
 			assert.ErrorIs(t, err, apikey.ErrNotFound, "Get %q", id)
@@ -583,6 +582,7 @@ func TestSQLRowsNeverHoldPlaintext(t *testing.T) {
 				require.NoError(t, err)
 			}
 			issued = append(issued, plain, next)
+			rememberKeys(plain, next)
 		}
 		require.NoError(t, m.Flush(ctx))
 		const run = 8
@@ -634,7 +634,7 @@ func TestManagerConcurrencyOnEveryStore(t *testing.T) {
 			if cached {
 				store = apikey.NewCachedStore(s)
 			}
-			m := apikey.New(store, apikey.WithLastUsedInterval(20*time.Millisecond))
+			m := newManager(t, store, apikey.WithLastUsedInterval(20*time.Millisecond))
 			ctx := context.Background()
 			var wg sync.WaitGroup
 			for g := range 4 {
@@ -644,6 +644,7 @@ func TestManagerConcurrencyOnEveryStore(t *testing.T) {
 						if !assert.NoError(t, err) {
 							return
 						}
+						rememberKeys(plain)
 						_, err = m.Verify(ctx, plain)
 						assert.NoError(t, err)
 						switch i % 3 {
@@ -655,6 +656,7 @@ func TestManagerConcurrencyOnEveryStore(t *testing.T) {
 						case 1:
 							next, _, err := m.Rotate(ctx, k.ID, 0)
 							assert.NoError(t, err)
+							rememberKeys(next)
 							_, err = m.Verify(ctx, next)
 							assert.NoError(t, err)
 							_, err = m.Verify(ctx, plain)
