@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/admin"
+	"github.com/go-apikey/apikey/internal/serving"
 )
 
 func main() {
@@ -85,15 +85,8 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 		fmt.Fprintf(out, "  %s\n", line)
 	}
 
+	// Serve until ctx is done, then answer the requests under way before
+	// returning, so the deferred keys.Close records their last uses.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serving.Serve(ctx, srv, ln)
 }

@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/serving"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 )
@@ -70,17 +70,10 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	fmt.Fprintf(out, "  curl -X POST -H 'X-API-Key: %s' %s/api/v1/platform/bots\n", demo, base)
 	fmt.Fprintf(out, "  curl -H 'X-API-Key: demo_wrong' %s/\n", base)
 
+	// Serve until ctx is done, then answer the requests under way before
+	// returning, so the deferred keys.Close records their last uses.
 	srv := &http.Server{Handler: newRouter(keys), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serving.Serve(ctx, srv, ln)
 }
 
 // newRouter protects every route but /healthz with keys.

@@ -44,6 +44,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/serving"
 	"github.com/go-apikey/apikey/pgfeed"
 	"github.com/go-apikey/apikey/pollfeed"
 )
@@ -228,27 +229,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if cfg.wrapHandler != nil {
 		handler = cfg.wrapHandler(handler)
 	}
+	// Serve until ctx is done, then answer the requests under way before
+	// the deferred Closes run: a request still verifying would find the
+	// database closed, and its last-used time would miss the final batch.
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err // Serve failed; it never returns nil
-	case <-ctx.Done():
-	}
-	// Serve returns as soon as Shutdown begins; Shutdown returns once the
-	// requests under way are answered. Only then may the deferred Closes
-	// run: a request still verifying would find the database closed, and
-	// its last-used time would miss the final batch.
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdown)
-	<-served
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	return nil
+	return serving.Serve(ctx, srv, ln)
 }
 
 // walkthrough returns the commands a new user types: create a key, call

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/serving"
 )
 
 func main() {
@@ -74,15 +74,8 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 		fmt.Fprintf(out, "  "+call+"\n", demo, url)
 	}
 
+	// Serve until ctx is done, then answer the requests under way before
+	// returning, so the deferred keys.Close records their last uses.
 	srv := &http.Server{Handler: keys.Middleware()(mux), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serving.Serve(ctx, srv, ln)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/admin"
 	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/serving"
 )
 
 // defaultServeAddr is where serve listens unless --addr says otherwise:
@@ -65,26 +66,10 @@ Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
 			mux := http.NewServeMux()
 			mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(m)))
 			mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
+			// Answer the requests under way before the manager and the
+			// database close.
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
-			select {
-			case err := <-served:
-				return err // Serve failed; it never returns nil
-			case <-ctx.Done():
-			}
-			// Serve returns as soon as Shutdown begins; Shutdown returns
-			// once the requests under way are answered. Only then may the
-			// manager and the database close.
-			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			err = srv.Shutdown(shutdown)
-			<-served
-			if err != nil {
-				_ = srv.Close()
-				return fmt.Errorf("shutting down: %w", err)
-			}
-			return nil
+			return serving.Serve(ctx, srv, ln)
 		})
 	},
 }
