@@ -795,6 +795,12 @@ func TestFailedFlushRacingRecord(t *testing.T) {
 		p, _ := mustCreate(t, m, apikey.NewKey{})
 		plains = append(plains, p)
 	}
+	// A use of each key before the failures start, so every Flush below has
+	// a batch to fail on, however the goroutines are scheduled.
+	for _, p := range plains {
+		_, err := m.Verify(ctx, p)
+		require.NoError(t, err)
+	}
 	store.failing.Store(true)
 	var wg sync.WaitGroup
 	for g := range 4 {
