@@ -21,6 +21,7 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli"
 	"github.com/go-apikey/apikey/internal/exampletest"
+	"github.com/go-apikey/apikey/internal/sqltest"
 	"github.com/go-apikey/apikey/pollfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -241,8 +242,7 @@ func TestAsNewUserOnPostgres(t *testing.T) {
 		db, err := sql.Open("pgx", dsn)
 		require.NoError(t, err)
 		defer db.Close()
-		_, err = db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_changes; DROP FUNCTION IF EXISTS " + table + "_log_change() CASCADE")
-		assert.NoError(t, err)
+		assert.NoError(t, sqltest.Drop(context.Background(), db, apikey.Postgres, table))
 	})
 	connected, waitConnected := feedSignal(t)
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/sqltest"
 )
 
 // Environment variables naming the servers, as in the root package's tests.
@@ -70,16 +71,7 @@ func NewTable(t testing.TB, db *sql.DB, d apikey.Dialect) string {
 	s, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() {
-		stmts := []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_changes"}
-		if d == apikey.Postgres {
-			stmts = append(stmts, "DROP FUNCTION IF EXISTS "+table+"_log_change()")
-		}
-		for _, stmt := range stmts {
-			_, err := db.Exec(stmt)
-			assert.NoError(t, err, stmt)
-		}
-	})
+	t.Cleanup(func() { assert.NoError(t, sqltest.Drop(context.Background(), db, d, table)) })
 	return table
 }
 
@@ -115,14 +107,16 @@ func (o *Observed) Connects() int64    { return o.connects.Load() }
 func (o *Observed) Disconnects() int64 { return o.disconnects.Load() }
 
 // Hold makes the next Disconnected wait, after the cache has heard it,
-// until the returned function is called.
-func (o *Observed) Hold() (release func()) {
+// until the returned function is called, or t ends: a test that fails
+// while it holds the feed must not leave the replica's Close waiting for
+// the feed's goroutine.
+func (o *Observed) Hold(t testing.TB) (release func()) {
 	ch := make(chan struct{})
 	o.mu.Lock()
 	o.hold = ch
 	o.mu.Unlock()
 	var once sync.Once
-	return func() {
+	release = func() {
 		once.Do(func() {
 			o.mu.Lock()
 			o.hold = nil
@@ -130,6 +124,8 @@ func (o *Observed) Hold() (release func()) {
 			close(ch)
 		})
 	}
+	t.Cleanup(release) // before the replica's own Cleanup, registered earlier
+	return release
 }
 
 type observedHandler struct {
