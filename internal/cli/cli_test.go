@@ -174,7 +174,8 @@ func TestUsageErrors(t *testing.T) {
 		{"rotate without ID", []string{"rotate", "--grace", "1h"}, "missing ID"},
 		{"bad grace", []string{"rotate", "A", "--grace", "long"}, "720h or 30d"},
 		{"all with limit", []string{"list", "--all", "--limit", "5"}, "--all"},
-		{"zero limit", []string{"list", "--limit", "0"}, "--limit must be at least 1"},
+		{"zero limit", []string{"list", "--limit", "0"}, "--limit must be 1 to 1000"},
+		{"limit over the most", []string{"list", "--limit", "100000"}, "--limit must be 1 to 1000 (--all lists every key)"},
 		{"bad bool", []string{"list", "--json=maybe"}, "invalid boolean"},
 	}
 	for _, tt := range tests {

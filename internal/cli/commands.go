@@ -105,8 +105,8 @@ func runList(ctx context.Context, e *env, o *options, _ []string) error {
 	if o.all && (o.set["limit"] || o.set["after"]) {
 		return usagef("--all lists every key: give it without --limit or --after")
 	}
-	if o.limit < 1 {
-		return usagef("--limit must be at least 1")
+	if o.limit < 1 || o.limit > apikey.MaxListLimit {
+		return usagef("--limit must be 1 to %d (--all lists every key)", apikey.MaxListLimit)
 	}
 	return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 		opts := apikey.ListOptions{Owner: o.owner, After: o.after, Limit: o.limit}
