@@ -172,6 +172,16 @@ func (k Key) Expired(now time.Time) bool {
 	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
 }
 
+// Prefix returns the prefix the key was issued with, read from its Start
+// ("sk_live" for "sk_live_4qGZ"), or "" when Start holds no valid prefix.
+func (k Key) Prefix() string {
+	i := strings.LastIndexByte(k.Start, '_')
+	if i < 0 || ValidatePrefix(k.Start[:i]) != nil {
+		return ""
+	}
+	return k.Start[:i]
+}
+
 // Clone returns a deep copy of k.
 func (k Key) Clone() Key {
 	k.Scopes = slices.Clone(k.Scopes)
@@ -482,16 +492,6 @@ func validBody(key string, sep int) bool {
 		sum = sum*62 + uint64(v)
 	}
 	return sum <= 0xFFFFFFFF && uint32(sum) == checksum(key[:end])
-}
-
-// startPrefix returns the prefix of the key whose Key.Start is start, and
-// whether start holds a valid one.
-func startPrefix(start string) (string, bool) {
-	i := strings.LastIndexByte(start, '_')
-	if i < 0 || ValidatePrefix(start[:i]) != nil {
-		return "", false
-	}
-	return start[:i], true
 }
 
 // keyStart is the display form of a key: its prefix and a few characters.

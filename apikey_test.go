@@ -176,3 +176,19 @@ func TestAuthContextKeepsParent(t *testing.T) {
 	inner, _ := FromContext(NewContext(child, Principal{Owner: "bob"}))
 	assert.Equal(t, "bob", inner.Owner)
 }
+
+func TestKeyPrefix(t *testing.T) {
+	for start, want := range map[string]string{
+		"sk_live_4qGZ": "sk_live",
+		"ak_0000":      "ak",
+		"":             "",
+		"noprefix":     "",
+		"_4qGZ":        "",
+		"9x_4qGZ":      "",
+	} {
+		assert.Equal(t, want, Key{Start: start}.Prefix(), "Start %q", start)
+	}
+	k, err := generateKey("lbk")
+	require.NoError(t, err)
+	assert.Equal(t, "lbk", Key{Start: keyStart(k)}.Prefix())
+}

@@ -654,8 +654,8 @@ func (m *Manager) warnOld(k *Key, age time.Duration, now time.Time) {
 
 // rotationPrefix is the prefix Rotate gives the successor of old.
 func (m *Manager) rotationPrefix(old Key) string {
-	p, ok := startPrefix(old.Start)
-	if !ok || p == m.prefix || slices.Contains(m.accepted, p) {
+	p := old.Prefix()
+	if p == "" || p == m.prefix || slices.Contains(m.accepted, p) {
 		return m.prefix
 	}
 	return p

@@ -374,15 +374,6 @@ func redisOptions(setting string) (*redis.Options, error) {
 	return &redis.Options{Addr: setting}, nil
 }
 
-// prefixOf returns the prefix of a key from its Start ("sk_live_4qGZ" is
-// "sk_live"), so a rotated key keeps the prefix of the key it replaces.
-func prefixOf(start string) string {
-	if i := strings.LastIndexByte(start, '_'); i > 0 {
-		return start[:i]
-	}
-	return apikey.DefaultPrefix
-}
-
 // sortedMetadata returns metadata as "k=v" strings in key order, so text
 // output does not change from run to run.
 func sortedMetadata(m map[string]string) []string {

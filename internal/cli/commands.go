@@ -266,7 +266,10 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 		if err != nil {
 			return err
 		}
-		prefix, accepted = o.prefix, []string{prefixOf(old.Start)}
+		prefix = o.prefix
+		if p := old.Prefix(); p != "" {
+			accepted = []string{p}
+		}
 	}
 	m, done, err := e.manager(o, store, prefix, accepted...)
 	if err != nil {
