@@ -67,14 +67,13 @@ type config struct {
 	// Test-only knobs, which no flag sets. fallbackTTL is how long cached
 	// keys live while the change feed is down (zero:
 	// apikey.DefaultFallbackTTL); a test that sets it and cacheTTL long
-	// can see a change only through the feed. feedConnected, when set, is
-	// called each time the feed connects, after the cache has emptied
-	// itself, so a test can wait until changes are followed.
+	// can see a change only through the feed. wrapFeed, when set, wraps
+	// the change feed, so a test can tell when it has connected.
 	// wrapHandler, when set, wraps the server's handler, so a test can
 	// hold a request before the middleware sees it.
-	fallbackTTL   time.Duration
-	feedConnected func()
-	wrapHandler   func(http.Handler) http.Handler
+	fallbackTTL time.Duration
+	wrapFeed    func(apikey.Feed) apikey.Feed
+	wrapHandler func(http.Handler) http.Handler
 }
 
 func main() {
@@ -190,8 +189,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.feedConnected != nil {
-		feed = signalingFeed{feed, cfg.feedConnected}
+	if cfg.wrapFeed != nil {
+		feed = cfg.wrapFeed(feed)
 	}
 	cacheOpts := []apikey.CacheOption{apikey.WithCacheTTL(cfg.cacheTTL), apikey.WithFeed(feed)}
 	if cfg.fallbackTTL > 0 {
@@ -280,27 +279,6 @@ func countKeys(ctx context.Context, keys *apikey.Manager) (string, error) {
 	default:
 		return fmt.Sprintf("%d keys", n), nil
 	}
-}
-
-// signalingFeed is a Feed whose subscribers also call connected after
-// each Connected (config.feedConnected).
-type signalingFeed struct {
-	apikey.Feed
-	connected func()
-}
-
-func (f signalingFeed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
-	return f.Feed.Subscribe(ctx, signalingHandler{h, f.connected})
-}
-
-type signalingHandler struct {
-	apikey.FeedHandler
-	connected func()
-}
-
-func (h signalingHandler) Connected() {
-	h.FeedHandler.Connected()
-	h.connected()
 }
 
 // whoami answers with the principal the key belongs to.

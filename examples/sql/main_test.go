@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli"
 	"github.com/go-apikey/apikey/internal/exampletest"
+	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/internal/sqltest"
 	"github.com/go-apikey/apikey/pollfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -38,25 +40,24 @@ const (
 	pollBound = pollfeed.DefaultInterval + 500*time.Millisecond
 )
 
-// feedSignal returns a config.feedConnected and a function that waits for
-// the feed to connect, failing the test after 10s.
-func feedSignal(t *testing.T) (func(), func()) {
-	connected := make(chan struct{}, 1)
-	signal := func() {
-		select {
-		case connected <- struct{}{}:
-		default:
-		}
+// observeFeed returns a config.wrapFeed and a function that waits until
+// the feed has connected and the cache has emptied itself: from then on,
+// every change reaches the service through the feed.
+func observeFeed(t *testing.T) (func(apikey.Feed) apikey.Feed, func()) {
+	var obs atomic.Pointer[feedtest.Observed]
+	wrap := func(f apikey.Feed) apikey.Feed {
+		o := feedtest.Observe(f)
+		obs.Store(o)
+		return o
 	}
 	wait := func() {
 		t.Helper()
-		select {
-		case <-connected:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the change feed did not connect within 10s")
-		}
+		feedtest.Await(t, 10*time.Second, "the change feed connects", func() bool {
+			o := obs.Load()
+			return o != nil && o.Connects() > 0
+		})
 	}
-	return signal, wait
+	return wrap, wait
 }
 
 // apikeyCmd runs a "go run ./cmd/apikey ..." line the example printed, with
@@ -121,10 +122,10 @@ func waitFor(t *testing.T, curl string, want int, limit time.Duration) {
 // while the feed is down, so only the polling feed can tell the service.
 func TestAsNewUser(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "apikey.db")
-	connected, waitConnected := feedSignal(t)
+	wrapFeed, waitConnected := observeFeed(t)
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
 		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak", "sk"},
-			cacheTTL: longTTL, fallbackTTL: longTTL, feedConnected: connected}, out)
+			cacheTTL: longTTL, fallbackTTL: longTTL, wrapFeed: wrapFeed}, out)
 	}, "the change feed")
 	assert.Contains(t, out, "Keys from "+db+" (table api_keys): 0 keys")
 	assert.Contains(t, out, "by polling the change log")
@@ -244,10 +245,10 @@ func TestAsNewUserOnPostgres(t *testing.T) {
 		defer db.Close()
 		assert.NoError(t, sqltest.Drop(context.Background(), db, apikey.Postgres, table))
 	})
-	connected, waitConnected := feedSignal(t)
+	wrapFeed, waitConnected := observeFeed(t)
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
 		return run(ctx, config{addr: addr, db: dsn, dbFromFlag: true, prefixes: []string{"ak"}, table: table,
-			cacheTTL: longTTL, fallbackTTL: longTTL, feedConnected: connected}, out)
+			cacheTTL: longTTL, fallbackTTL: longTTL, wrapFeed: wrapFeed}, out)
 	}, "the change feed")
 	assert.Contains(t, out, "by PostgreSQL LISTEN/NOTIFY")
 	waitConnected()
