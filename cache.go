@@ -14,7 +14,9 @@ import (
 // so a client retrying a bad key cannot hammer the database. It holds at
 // most a bounded number of entries, and unknown digests take at most a
 // quarter of them, so a flood of distinct bad keys cannot push the good
-// ones out.
+// ones out. Concurrent misses for one digest share one lookup in the store
+// behind it, so a burst of requests with a key whose entry just expired
+// (or with one bad key) sends the store one query, not one a request.
 //
 // Writes through the CachedStore (Update, Delete, Create) take effect in
 // its cache at once. Writes by other processes sharing the database are
@@ -43,8 +45,28 @@ type CachedStore struct {
 	entries  map[string]cacheEntry // by string(digest)
 	ids      map[string]string     // key ID -> string(digest), for positive entries
 	misses   map[string]struct{}   // the digests of negative entries
+	flights  map[string]*flight    // lookups under way, by string(digest)
 	gen      uint64                // bumped by every invalidation
 	feedDown bool                  // entries live at most fallbackTTL
+}
+
+// flight is one lookup of a digest in the store behind the cache, which
+// the misses for that digest that arrive while it is under way wait for
+// instead of sending their own: when a hot key's entry expires, or one bad
+// key is retried in a burst, the store sees one query, not one a request.
+// Its fields are guarded by CachedStore.mu.
+type flight struct {
+	gen  uint64        // the cache's generation when the lookup began
+	done chan struct{} // made by the first waiter; closed when the lookup ends
+	// answer is the store's answer, set for the waiters when the lookup
+	// ends; it stays nil if the lookup ended with its own caller's
+	// context, or panicked, and then each waiter looks up again.
+	answer *flightAnswer
+}
+
+type flightAnswer struct {
+	key Key
+	err error
 }
 
 type cacheEntry struct {
@@ -109,6 +131,7 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 		entries:     map[string]cacheEntry{},
 		ids:         map[string]string{},
 		misses:      map[string]struct{}{},
+		flights:     map[string]*flight{},
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -135,35 +158,113 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 	return c
 }
 
-// FindByDigest implements Store, from the cache when it can.
+// FindByDigest implements Store, from the cache when it can. Concurrent
+// misses for one digest share one lookup in the store behind the cache;
+// each still returns when its own context ends.
 func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, error) {
 	c.mu.RLock()
 	e, ok := c.entries[string(digest)]
-	gen := c.gen
 	c.mu.RUnlock()
 	if ok && c.now().Before(e.expires) {
-		if e.key.ID == "" {
-			return Key{}, ErrNotFound
-		}
-		return e.key, nil
+		return e.result()
 	}
+	return c.miss(ctx, digest)
+}
 
-	k, err := c.next.FindByDigest(ctx, digest)
+// miss answers FindByDigest for a digest with no live entry: it joins the
+// lookup under way for it, or begins one.
+func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
+	for {
+		c.mu.Lock()
+		if e, ok := c.entries[string(digest)]; ok && c.now().Before(e.expires) {
+			c.mu.Unlock()
+			return e.result() // filled by a lookup that just ended
+		}
+		// A lookup that began before an invalidation may return what the
+		// invalidation replaced: only one begun since is joined.
+		f, ok := c.flights[string(digest)]
+		if !ok || f.gen != c.gen {
+			d := string(digest)
+			f = &flight{gen: c.gen}
+			c.flights[d] = f
+			c.mu.Unlock()
+			return c.lookup(ctx, d, digest, f)
+		}
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		done := f.done
+		c.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return Key{}, ctx.Err()
+		}
+		c.mu.RLock()
+		a := f.answer
+		c.mu.RUnlock()
+		if a != nil {
+			return a.key, a.err
+		}
+		// Its caller gave up: look up again.
+	}
+}
+
+// lookup asks the store behind the cache for digest (d is string(digest))
+// on behalf of flight f and whoever joins it, fills the cache with the
+// answer, and ends f.
+func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *flight) (k Key, err error) {
+	ended := false
+	defer func() {
+		if !ended { // the store panicked: the waiters look up again
+			c.mu.Lock()
+			c.endLocked(d, f)
+			c.mu.Unlock()
+		}
+	}()
+	k, err = c.next.FindByDigest(ctx, digest)
+	c.mu.Lock()
 	switch {
 	case err == nil:
-		c.fill(gen, digest, k, c.ttl)
+		c.fillLocked(f.gen, d, k, c.ttl)
 	case errors.Is(err, ErrNotFound) && c.negativeTTL > 0:
-		c.fill(gen, digest, Key{}, c.negativeTTL)
+		c.fillLocked(f.gen, d, Key{}, c.negativeTTL)
 	}
+	// An error after this caller's context ended may be that context's;
+	// it is not the waiters' answer.
+	if f.done != nil && (err == nil || ctx.Err() == nil) {
+		f.answer = &flightAnswer{key: k, err: err}
+	}
+	c.endLocked(d, f)
+	ended = true
+	c.mu.Unlock()
 	return k, err
 }
 
-// fill caches key (or "not found", when its ID is empty) for ttl, or for
-// the fallback TTL while the feed is down, unless an invalidation came in
-// since the cache was at generation gen: the value read may predate it.
-func (c *CachedStore) fill(gen uint64, digest []byte, key Key, ttl time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// endLocked ends flight f: it leaves the table of lookups under way, and
+// its waiters wake.
+func (c *CachedStore) endLocked(d string, f *flight) {
+	if c.flights[d] == f {
+		delete(c.flights, d)
+	}
+	if f.done != nil {
+		close(f.done)
+	}
+}
+
+// result is what FindByDigest returns for a live entry.
+func (e *cacheEntry) result() (Key, error) {
+	if e.key.ID == "" {
+		return Key{}, ErrNotFound
+	}
+	return e.key, nil
+}
+
+// fillLocked caches key (or "not found", when its ID is empty) under
+// digest d for ttl, or for the fallback TTL while the feed is down, unless
+// an invalidation came in since the cache was at generation gen: the value
+// read may predate it.
+func (c *CachedStore) fillLocked(gen uint64, d string, key Key, ttl time.Duration) {
 	if c.gen != gen {
 		return
 	}
@@ -171,7 +272,6 @@ func (c *CachedStore) fill(gen uint64, digest []byte, key Key, ttl time.Duration
 		ttl = c.fallbackTTL
 	}
 	e := cacheEntry{key: key, expires: c.now().Add(ttl)}
-	d := string(digest)
 	if old, ok := c.entries[d]; ok {
 		c.removeLocked(d, old)
 	}
