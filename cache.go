@@ -69,8 +69,11 @@ type flightAnswer struct {
 	err error
 }
 
+// cacheEntry is a map value: small to copy on a hit. The Key it points
+// to is never changed, since readers use it after the lock is released;
+// a change replaces it.
 type cacheEntry struct {
-	key     Key // ID == "" for a cached "not found"
+	key     *Key // nil for a cached "not found"
 	expires time.Time
 }
 
@@ -226,9 +229,10 @@ func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *fl
 	c.mu.Lock()
 	switch {
 	case err == nil:
-		c.fillLocked(f.gen, d, k, c.ttl)
+		cached := k // on the heap only when there is a key to cache
+		c.fillLocked(f.gen, d, &cached, c.ttl)
 	case errors.Is(err, ErrNotFound) && c.negativeTTL > 0:
-		c.fillLocked(f.gen, d, Key{}, c.negativeTTL)
+		c.fillLocked(f.gen, d, nil, c.negativeTTL)
 	}
 	// An error after this caller's context ended may be that context's;
 	// it is not the waiters' answer.
@@ -254,17 +258,17 @@ func (c *CachedStore) endLocked(d string, f *flight) {
 
 // result is what FindByDigest returns for a live entry.
 func (e *cacheEntry) result() (Key, error) {
-	if e.key.ID == "" {
+	if e.key == nil {
 		return Key{}, ErrNotFound
 	}
-	return e.key, nil
+	return *e.key, nil
 }
 
-// fillLocked caches key (or "not found", when its ID is empty) under
+// fillLocked caches key (or "not found", when it is nil) under
 // digest d for ttl, or for the fallback TTL while the feed is down, unless
 // an invalidation came in since the cache was at generation gen: the value
 // read may predate it.
-func (c *CachedStore) fillLocked(gen uint64, d string, key Key, ttl time.Duration) {
+func (c *CachedStore) fillLocked(gen uint64, d string, key *Key, ttl time.Duration) {
 	if c.gen != gen {
 		return
 	}
@@ -275,7 +279,7 @@ func (c *CachedStore) fillLocked(gen uint64, d string, key Key, ttl time.Duratio
 	if old, ok := c.entries[d]; ok {
 		c.removeLocked(d, old)
 	}
-	if e.key.ID == "" {
+	if e.key == nil {
 		if len(c.misses) >= max(c.maxEntries/4, 1) || len(c.entries) >= c.maxEntries {
 			if !c.evictMissLocked() {
 				return // full of found keys: keep them
@@ -309,7 +313,7 @@ func (c *CachedStore) evictMissLocked() bool {
 
 func (c *CachedStore) removeLocked(digest string, e cacheEntry) {
 	delete(c.entries, digest)
-	if e.key.ID == "" {
+	if e.key == nil {
 		delete(c.misses, digest)
 	} else if c.ids[e.key.ID] == digest {
 		delete(c.ids, e.key.ID)
@@ -399,7 +403,9 @@ func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.T
 	for id, t := range used {
 		d, ok := c.ids[id]
 		if e := c.entries[d]; ok && e.key.LastUsedAt.Before(t) {
-			e.key.LastUsedAt = t // a copy of the Key: shared slices untouched
+			k := *e.key // a copy of the Key: shared slices untouched
+			k.LastUsedAt = t
+			e.key = &k
 			c.entries[d] = e
 		}
 	}
