@@ -337,6 +337,10 @@ func (c *CachedStore) Invalidate(id string) {
 func (c *CachedStore) Purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.purgeLocked()
+}
+
+func (c *CachedStore) purgeLocked() {
 	c.gen++
 	clear(c.entries)
 	clear(c.ids)

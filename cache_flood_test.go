@@ -2,7 +2,9 @@ package apikey_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"testing"
+	"time"
 
 	"github.com/go-apikey/apikey"
 	"github.com/stretchr/testify/assert"
@@ -58,4 +60,41 @@ func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 		_, _ = m.Verify(ctx, bad)
 	}
 	assert.Equal(t, retried+3, backend.finds.Load(), "a retried bad key is still remembered")
+}
+
+// A reconnecting feed empties the cache; the unknown digests it held must
+// go too, or one that later becomes a found key could be taken for an
+// unknown digest and pushed out by the next one.
+func TestCacheFeedReconnectForgetsUnknownDigests(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	backend := newSpyStore()
+	f := newMemBus().feed()
+	cache := apikey.NewCachedStore(backend, apikey.WithFeed(f), apikey.WithCacheSize(4),
+		apikey.WithCacheTTL(time.Hour), apikey.WithCacheClock(clock.Now))
+	t.Cleanup(func() { cache.Close() })
+	sub := <-f.subscribed
+
+	x := sha256.Sum256([]byte("x"))
+	_, err := cache.FindByDigest(ctx, x[:])
+	require.ErrorIs(t, err, apikey.ErrNotFound, "x is cached as unknown")
+	f.bus.set(sub, true)
+	f.bus.set(sub, false) // reconnected: the cache is emptied
+	require.Equal(t, 0, cache.Len())
+
+	// Another process creates a key with digest x; here it is found and
+	// cached. An unknown digest then comes in: the one place for unknown
+	// digests (a quarter of 4) is free, and x must stay.
+	require.NoError(t, backend.MemoryStore.Create(ctx, apikey.Key{ID: "k1", Owner: "alice", Digest: x[:], Enabled: true}))
+	_, err = cache.FindByDigest(ctx, x[:])
+	require.NoError(t, err)
+	y := sha256.Sum256([]byte("y"))
+	_, err = cache.FindByDigest(ctx, y[:])
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+
+	before := backend.finds.Load()
+	_, err = cache.FindByDigest(ctx, x[:])
+	require.NoError(t, err)
+	assert.Equal(t, before, backend.finds.Load(), "x is still cached")
+	assert.Equal(t, 2, cache.Len())
 }

@@ -93,9 +93,7 @@ func (f cacheFollower) Connected() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.feedDown = false
-	c.gen++
-	clear(c.entries)
-	clear(c.ids)
+	c.purgeLocked()
 }
 
 // Disconnected cuts every entry's life to the fallback TTL from now,
