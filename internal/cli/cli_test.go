@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,12 +59,18 @@ func (c *cmdEnv) runRaw(args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
-// ok runs the command and fails the test unless it succeeded.
+// ok runs the command and fails the test unless it succeeded with nothing
+// on stderr but, when it printed a new key as JSON, the notice that the
+// key will not be shown again.
 func (c *cmdEnv) ok(args ...string) string {
 	c.t.Helper()
 	r := c.run(args...)
 	require.Equal(c.t, ExitOK, r.code, "apikey %v\nstdout: %s\nstderr: %s", args, r.stdout, r.stderr)
-	assert.Empty(c.t, r.stderr, "apikey %v", args)
+	wantStderr := ""
+	if (slices.Contains(args, "create") || slices.Contains(args, "rotate")) && slices.Contains(args, "--json") {
+		wantStderr = secretNotice
+	}
+	assert.Equal(c.t, wantStderr, r.stderr, "apikey %v", args)
 	return r.stdout
 }
 

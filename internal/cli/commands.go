@@ -15,7 +15,7 @@ var createCmd = &command{
 	summary: "create a key and print it, once",
 	help: `Creates a key for --owner and prints it once: only its SHA-256 digest is
 stored, so it cannot be shown again. With --json, prints {"key": "...", "id": ...}
-and the rest of the record.
+and the rest of the record, and the "not shown again" notice on stderr.
 
   apikey create --owner alice --name ci --scope bots:read,bots:write --expires-in 90d`,
 	flags: func(fs *flag.FlagSet, o *options) {
@@ -55,7 +55,7 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 			return err
 		}
 		if o.json {
-			return writeJSON(e.stdout, issuedJSON{Key: plain, keyJSON: toJSON(k, time.Now())})
+			return writeSecretJSON(e, issuedJSON{Key: plain, keyJSON: toJSON(k, time.Now())})
 		}
 		fmt.Fprintf(e.stdout, "Created key %s for %s.\n", k.ID, k.Owner)
 		printSecret(e, plain)
@@ -67,6 +67,20 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 // printSecret shows a new plaintext key: the one place it is ever printed.
 func printSecret(e *env, plain string) {
 	fmt.Fprintf(e.stdout, "\n    %s\n\nStore it now: it will not be shown again.\n\n", plain)
+}
+
+// secretNotice goes to stderr when a new key is printed as JSON: stdout
+// stays JSON for a program to read, and a person still sees the warning.
+const secretNotice = "The key in this output is not stored: it will not be shown again.\n"
+
+// writeSecretJSON prints out, which holds a new plaintext key, as JSON, and
+// secretNotice to stderr.
+func writeSecretJSON(e *env, out issuedJSON) error {
+	if err := writeJSON(e.stdout, out); err != nil {
+		return err
+	}
+	fmt.Fprint(e.stderr, secretNotice)
+	return nil
 }
 
 // printSummary shows what a caller of a new key needs to know.
@@ -243,7 +257,8 @@ var rotateCmd = &command{
 prints it once, and makes the old key expire after --grace (at once by
 default: right for a leaked key; give the clients time with --grace 24h).
 The new key keeps the old key's prefix unless --prefix says otherwise.
-An expired key cannot be rotated.`,
+An expired key cannot be rotated. With --json, the "not shown again" notice
+goes to stderr.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.Var(&o.grace, "grace", "how long the old key keeps working: a `duration` such as 24h or 7d (default: it stops at once)")
 		fs.StringVar(&o.prefix, "prefix", "", "prefix of the new key (default: the old key's)")
@@ -289,7 +304,7 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 		if oldErr == nil {
 			out.OldExpiresAt = jsonTime(old.ExpiresAt)
 		}
-		return writeJSON(e.stdout, out)
+		return writeSecretJSON(e, out)
 	}
 	fmt.Fprintf(e.stdout, "Rotated key %s: the new key is %s, for %s.\n", id, k.ID, k.Owner)
 	printSecret(e, plain)
