@@ -193,30 +193,46 @@ func (s *countingStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key,
 	return s.Store.FindByDigest(ctx, d)
 }
 
-// BenchmarkCachedStore is the cost of CachedStore.FindByDigest itself, in
-// front of the memory store: a hit, and a miss (an unknown digest, with
-// negative caching off so that every call misses), alone and from
-// concurrent callers, who share lookups. It reports the lookups that
-// reached the store per call (finds/op).
+// BenchmarkCachedStore is the cost of CachedStore.FindByDigest itself: a
+// hit, and a miss (an unknown digest, with negative caching off so that
+// every call misses), in front of the memory store, alone and from
+// concurrent callers, who share lookups; then misses from 16 goroutines in
+// front of SQLite and, with APIKEY_POSTGRES_DSN, PostgreSQL, where sharing
+// shows. It reports the lookups that reached the store per call
+// (finds/op).
 //
 //	go test -run '^$' -bench 'CachedStore' -benchmem -count 6 .
 func BenchmarkCachedStore(b *testing.B) {
 	ctx := context.Background()
 	known := sha256.Sum256([]byte("known"))
 	unknown := sha256.Sum256([]byte("unknown"))
-	for _, tc := range []struct {
-		name     string
-		digest   []byte
-		found    bool
-		parallel bool
-	}{
-		{"hit", known[:], true, false},
-		{"miss", unknown[:], false, false},
-		{"miss-parallel", unknown[:], false, true},
-	} {
+	memory := func(*testing.B) apikey.Store { return apikey.NewMemoryStore() }
+	sqlStore := func(open func(testing.TB) *sql.DB, d apikey.Dialect) func(*testing.B) apikey.Store {
+		return func(b *testing.B) apikey.Store {
+			s, _ := newTable(b, open(b), d)
+			return s
+		}
+	}
+	type target struct {
+		name        string
+		store       func(*testing.B) apikey.Store
+		digest      []byte
+		found       bool
+		parallelism int // goroutines per GOMAXPROCS; 0 for one caller
+	}
+	targets := []target{
+		{"hit", memory, known[:], true, 0},
+		{"miss", memory, unknown[:], false, 0},
+		{"miss-parallel", memory, unknown[:], false, 1},
+		{"miss-parallel-16/sqlite", sqlStore(openSQLite, apikey.SQLite), unknown[:], false, 8},
+	}
+	if os.Getenv(envPostgres) != "" {
+		targets = append(targets, target{"miss-parallel-16/postgres", sqlStore(openPostgres, apikey.Postgres), unknown[:], false, 8})
+	}
+	for _, tc := range targets {
 		b.Run(tc.name, func(b *testing.B) {
-			store := &countingStore{Store: apikey.NewMemoryStore()}
-			require.NoError(b, store.Create(ctx, apikey.Key{ID: "k1", Owner: "alice", Digest: known[:], Enabled: true}))
+			store := &countingStore{Store: tc.store(b)}
+			require.NoError(b, store.Create(ctx, apikey.Key{ID: "k1", Owner: "alice", Digest: known[:], Enabled: true, CreatedAt: time.Now(), UpdatedAt: time.Now()}))
 			cache := apikey.NewCachedStore(store, apikey.WithNegativeCacheTTL(0))
 			find := func() {
 				k, err := cache.FindByDigest(ctx, tc.digest)
@@ -225,7 +241,8 @@ func BenchmarkCachedStore(b *testing.B) {
 				}
 			}
 			b.ReportAllocs()
-			if tc.parallel {
+			if tc.parallelism > 0 {
+				b.SetParallelism(tc.parallelism)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						find()
