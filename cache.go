@@ -62,6 +62,7 @@ type flight struct {
 	// ends; it stays nil if the lookup ended with its own caller's
 	// context, or panicked, and then each waiter looks up again.
 	answer *flightAnswer
+	ended  bool // endLocked has run
 }
 
 type flightAnswer struct {
@@ -175,11 +176,14 @@ func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, err
 }
 
 // miss answers FindByDigest for a digest with no live entry: it joins the
-// lookup under way for it, or begins one.
+// lookup under way for it, or begins one. No code of the user's (clock,
+// store, context) runs while c.mu is held, so a panic cannot leave it
+// locked.
 func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
 	for {
+		now := c.now()
 		c.mu.Lock()
-		if e, ok := c.entries[string(digest)]; ok && c.now().Before(e.expires) {
+		if e, ok := c.entries[string(digest)]; ok && now.Before(e.expires) {
 			c.mu.Unlock()
 			return e.result() // filled by a lookup that just ended
 		}
@@ -203,10 +207,9 @@ func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
 		case <-ctx.Done():
 			return Key{}, ctx.Err()
 		}
-		c.mu.RLock()
-		a := f.answer
-		c.mu.RUnlock()
-		if a != nil {
+		// f.answer was set before done was closed, and is not changed
+		// after.
+		if a := f.answer; a != nil {
 			return a.key, a.err
 		}
 		// Its caller gave up: look up again.
@@ -217,37 +220,52 @@ func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
 // on behalf of flight f and whoever joins it, fills the cache with the
 // answer, and ends f.
 func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *flight) (k Key, err error) {
-	ended := false
 	defer func() {
-		if !ended { // the store panicked: the waiters look up again
+		if !f.ended { // something panicked: the waiters look up again
 			c.mu.Lock()
+			defer c.mu.Unlock()
 			c.endLocked(d, f)
-			c.mu.Unlock()
 		}
 	}()
 	k, err = c.next.FindByDigest(ctx, digest)
-	c.mu.Lock()
+	now := c.now()
+	var cached *Key
+	ttl := c.ttl
 	switch {
-	case err == nil:
-		cached := k // on the heap only when there is a key to cache
-		c.fillLocked(f.gen, d, &cached, c.ttl)
+	case err == nil && k.ID != "": // a key without an ID is a store's bug: not cached
+		cached = new(Key) // on the heap only when there is a key to cache
+		*cached = k
 	case errors.Is(err, ErrNotFound) && c.negativeTTL > 0:
-		c.fillLocked(f.gen, d, nil, c.negativeTTL)
+		ttl = c.negativeTTL
+	default:
+		ttl = 0
 	}
-	// An error after this caller's context ended may be that context's;
-	// it is not the waiters' answer.
-	if f.done != nil && (err == nil || ctx.Err() == nil) {
+	// An error after this caller's context ended, or after its deadline
+	// passed (a driver's own timeout may come first), may be that
+	// context's: it is not the waiters' answer.
+	share := err == nil || ctx.Err() == nil
+	if dl, ok := ctx.Deadline(); ok && err != nil && !now.Before(dl) {
+		share = false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ttl > 0 {
+		c.fillLocked(f.gen, d, cached, now, ttl)
+	}
+	if f.done != nil && share {
 		f.answer = &flightAnswer{key: k, err: err}
 	}
 	c.endLocked(d, f)
-	ended = true
-	c.mu.Unlock()
 	return k, err
 }
 
-// endLocked ends flight f: it leaves the table of lookups under way, and
-// its waiters wake.
+// endLocked ends flight f, once: it leaves the table of lookups under way,
+// and its waiters wake.
 func (c *CachedStore) endLocked(d string, f *flight) {
+	if f.ended {
+		return
+	}
+	f.ended = true
 	if c.flights[d] == f {
 		delete(c.flights, d)
 	}
@@ -265,17 +283,17 @@ func (e *cacheEntry) result() (Key, error) {
 }
 
 // fillLocked caches key (or "not found", when it is nil) under
-// digest d for ttl, or for the fallback TTL while the feed is down, unless
-// an invalidation came in since the cache was at generation gen: the value
-// read may predate it.
-func (c *CachedStore) fillLocked(gen uint64, d string, key *Key, ttl time.Duration) {
+// digest d for ttl from now, or for the fallback TTL while the feed is
+// down, unless an invalidation came in since the cache was at generation
+// gen: the value read may predate it.
+func (c *CachedStore) fillLocked(gen uint64, d string, key *Key, now time.Time, ttl time.Duration) {
 	if c.gen != gen {
 		return
 	}
 	if c.feedDown && c.fallbackTTL < ttl {
 		ttl = c.fallbackTTL
 	}
-	e := cacheEntry{key: key, expires: c.now().Add(ttl)}
+	e := cacheEntry{key: key, expires: now.Add(ttl)}
 	if old, ok := c.entries[d]; ok {
 		c.removeLocked(d, old)
 	}

@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,7 +103,7 @@ func TestCacheMissesShareOneLookup(t *testing.T) {
 					results <- err
 				})
 			}
-			<-store.entered
+			receive(t, store.entered)
 			settle()
 			assert.Equal(t, int64(1), store.calls.Load(), "the misses wait for the lookup under way")
 			close(store.release)
@@ -135,7 +136,7 @@ func TestCacheConcurrentVerifiesShareOneLookup(t *testing.T) {
 			}
 		})
 	}
-	<-store.entered
+	receive(t, store.entered)
 	settle()
 	assert.Equal(t, int64(1), store.calls.Load())
 	close(store.release)
@@ -152,7 +153,7 @@ func TestCacheWaiterKeepsItsOwnDeadline(t *testing.T) {
 		_, err := cache.FindByDigest(context.Background(), digest)
 		leader <- err
 	}()
-	<-store.entered
+	receive(t, store.entered)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -187,7 +188,7 @@ func TestCacheLookupEndedByItsCallerDoesNotFailWaiters(t *testing.T) {
 				_, err := cache.FindByDigest(leaderCtx, digest)
 				leader <- err
 			}()
-			<-store.entered
+			receive(t, store.entered)
 			waiter := make(chan error, 1)
 			go func() {
 				k, err := cache.FindByDigest(context.Background(), digest)
@@ -222,7 +223,7 @@ func TestCacheMissAfterInvalidationDoesNotJoinOlderLookup(t *testing.T) {
 		assert.NoError(t, err)
 		older <- k
 	}()
-	<-store.entered
+	receive(t, store.entered)
 
 	_, err := cache.Update(ctx, "k1", func(k *apikey.Key) error { k.Enabled = false; return nil })
 	require.NoError(t, err)
@@ -239,4 +240,135 @@ func TestCacheMissAfterInvalidationDoesNotJoinOlderLookup(t *testing.T) {
 	k, err = cache.FindByDigest(ctx, digest)
 	require.NoError(t, err)
 	assert.False(t, k.Enabled, "and its answer did not replace the newer one")
+}
+
+// A panic in code of the user's that the cache calls on a miss (here the
+// clock, read before the lookup and again after it) reaches the caller and
+// leaves the cache working: no lock held, no lookup left under way for
+// later callers to wait on.
+func TestCachePanicOnMissLeavesCacheWorking(t *testing.T) {
+	ctx := context.Background()
+	for call := 1; call <= 2; call++ { // a first miss reads it before the lookup (1) and after (2)
+		t.Run(fmt.Sprint("clock read ", call), func(t *testing.T) {
+			store := apikey.NewMemoryStore()
+			digest := storeKey(t, store, "k1", "s")
+			var reads atomic.Int64
+			clock := func() time.Time {
+				if reads.Add(1) == int64(call) {
+					panic("clock panics")
+				}
+				return time.Now()
+			}
+			cache := apikey.NewCachedStore(store, apikey.WithCacheClock(clock))
+			panicked := make(chan any, 1)
+			go func() {
+				defer func() { panicked <- recover() }()
+				_, _ = cache.FindByDigest(ctx, digest)
+			}()
+			assert.Equal(t, "clock panics", receive(t, panicked), "the panic reaches the caller")
+
+			result := make(chan error, 1)
+			go func() {
+				k, err := cache.FindByDigest(ctx, digest)
+				if err == nil && k.ID != "k1" {
+					err = assert.AnError
+				}
+				result <- err
+			}()
+			require.NoError(t, receive(t, result), "the next lookup works")
+		})
+	}
+}
+
+// heldStore holds every FindByDigest, after reading the record, until the
+// test closes the channel the call hands it.
+type heldStore struct {
+	*apikey.MemoryStore
+	calls chan chan struct{}
+}
+
+func (s *heldStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key, error) {
+	k, err := s.MemoryStore.FindByDigest(ctx, d)
+	release := make(chan struct{})
+	s.calls <- release
+	<-release
+	return k, err
+}
+
+// A lookup that ends after a newer one began for the same digest leaves
+// the newer one in place, for later misses to join.
+func TestCacheOlderLookupEndingKeepsNewerOne(t *testing.T) {
+	ctx := context.Background()
+	store := &heldStore{MemoryStore: apikey.NewMemoryStore(), calls: make(chan chan struct{}, 10)}
+	digest := storeKey(t, store.MemoryStore, "k1", "s")
+	cache := apikey.NewCachedStore(store)
+	find := func() <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := cache.FindByDigest(ctx, digest)
+			done <- err
+		}()
+		return done
+	}
+
+	older := find()
+	releaseOlder := receive(t, store.calls)
+	cache.Invalidate("k1") // the next miss does not join the older lookup
+	newer := find()
+	releaseNewer := receive(t, store.calls)
+	close(releaseOlder)
+	require.NoError(t, receive(t, older))
+
+	joiner := find()
+	settle()
+	select {
+	case <-store.calls:
+		t.Fatal("a miss while the newer lookup is under way sent its own")
+	default:
+	}
+	close(releaseNewer)
+	require.NoError(t, receive(t, newer))
+	require.NoError(t, receive(t, joiner))
+}
+
+// Cached keys are shared by every hit, so a write replaces an entry's key
+// rather than changing it: under -race, hits racing RecordLastUsed show it.
+func TestCacheRecordLastUsedRacingHits(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	digest := storeKey(t, store, "k1", "s")
+	cache := apikey.NewCachedStore(store)
+	_, err := cache.FindByDigest(ctx, digest)
+	require.NoError(t, err)
+
+	start := time.Now().UTC().Truncate(time.Second)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k, err := cache.FindByDigest(ctx, digest)
+			if !assert.NoError(t, err) {
+				return
+			}
+			if !k.LastUsedAt.IsZero() && k.LastUsedAt.Before(start) {
+				assert.Fail(t, "last used time went back")
+				return
+			}
+		}
+	})
+	var last time.Time
+	for i := range 1000 {
+		last = start.Add(time.Duration(i) * time.Second)
+		require.NoError(t, cache.RecordLastUsed(ctx, map[string]time.Time{"k1": last}))
+	}
+	close(stop)
+	wg.Wait()
+	k, err := cache.FindByDigest(ctx, digest)
+	require.NoError(t, err)
+	assert.True(t, k.LastUsedAt.Equal(last), "a hit sees the last time recorded: %v", k.LastUsedAt)
 }
