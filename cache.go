@@ -181,11 +181,13 @@ func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, err
 // locked.
 func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
 	for {
-		now := c.now()
 		c.mu.Lock()
-		if e, ok := c.entries[string(digest)]; ok && now.Before(e.expires) {
+		if e, ok := c.entries[string(digest)]; ok {
 			c.mu.Unlock()
-			return e.result() // filled by a lookup that just ended
+			if c.now().Before(e.expires) {
+				return e.result() // filled by a lookup that just ended
+			}
+			c.mu.Lock()
 		}
 		// A lookup that began before an invalidation may return what the
 		// invalidation replaced: only one begun since is joined.
@@ -228,7 +230,6 @@ func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *fl
 		}
 	}()
 	k, err = c.next.FindByDigest(ctx, digest)
-	now := c.now()
 	var cached *Key
 	ttl := c.ttl
 	switch {
@@ -244,8 +245,14 @@ func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *fl
 	// passed (a driver's own timeout may come first), may be that
 	// context's: it is not the waiters' answer.
 	share := err == nil || ctx.Err() == nil
-	if dl, ok := ctx.Deadline(); ok && err != nil && !now.Before(dl) {
-		share = false
+	if share && err != nil {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) { // a context's clock
+			share = false
+		}
+	}
+	var now time.Time
+	if ttl > 0 {
+		now = c.now()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -242,40 +242,54 @@ func TestCacheMissAfterInvalidationDoesNotJoinOlderLookup(t *testing.T) {
 	assert.False(t, k.Enabled, "and its answer did not replace the newer one")
 }
 
-// A panic in code of the user's that the cache calls on a miss (here the
-// clock, read before the lookup and again after it) reaches the caller and
-// leaves the cache working: no lock held, no lookup left under way for
-// later callers to wait on.
+// A panic in code of the user's that the cache calls (here the clock)
+// reaches the caller and leaves the cache working: no lock held, no lookup
+// left under way for later callers to wait on. A first miss reads the clock
+// after its lookup (read 1); a call an hour later reads it at the hit
+// check (2), again once the lock is taken (3), and after its lookup (4).
 func TestCachePanicOnMissLeavesCacheWorking(t *testing.T) {
 	ctx := context.Background()
-	for call := 1; call <= 2; call++ { // a first miss reads it before the lookup (1) and after (2)
-		t.Run(fmt.Sprint("clock read ", call), func(t *testing.T) {
+	for panicAt := int64(1); panicAt <= 4; panicAt++ {
+		t.Run(fmt.Sprint("clock read ", panicAt), func(t *testing.T) {
 			store := apikey.NewMemoryStore()
 			digest := storeKey(t, store, "k1", "s")
+			base := time.Now()
 			var reads atomic.Int64
 			clock := func() time.Time {
-				if reads.Add(1) == int64(call) {
+				n := reads.Add(1)
+				if n == panicAt {
 					panic("clock panics")
 				}
-				return time.Now()
+				if n >= 2 {
+					return base.Add(time.Hour) // the entry from read 1 has expired
+				}
+				return base
 			}
 			cache := apikey.NewCachedStore(store, apikey.WithCacheClock(clock))
-			panicked := make(chan any, 1)
-			go func() {
-				defer func() { panicked <- recover() }()
-				_, _ = cache.FindByDigest(ctx, digest)
-			}()
-			assert.Equal(t, "clock panics", receive(t, panicked), "the panic reaches the caller")
-
-			result := make(chan error, 1)
-			go func() {
-				k, err := cache.FindByDigest(ctx, digest)
-				if err == nil && k.ID != "k1" {
-					err = assert.AnError
+			find := func() (panicked any, err error) {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					defer func() { panicked = recover() }()
+					var k apikey.Key
+					k, err = cache.FindByDigest(ctx, digest)
+					if err == nil && k.ID != "k1" {
+						err = assert.AnError
+					}
+				}()
+				receive(t, done)
+				return panicked, err
+			}
+			for call := range 3 {
+				panicked, err := find()
+				if wantPanic := (call == 0 && panicAt == 1) || (call == 1 && panicAt > 1); wantPanic {
+					assert.Equal(t, "clock panics", panicked, "call %d: the panic reaches the caller", call)
+					continue
 				}
-				result <- err
-			}()
-			require.NoError(t, receive(t, result), "the next lookup works")
+				require.Nil(t, panicked, "call %d", call)
+				require.NoError(t, err, "call %d: the cache still works", call)
+			}
+			assert.GreaterOrEqual(t, reads.Load(), panicAt, "the clock was read there")
 		})
 	}
 }
