@@ -54,7 +54,8 @@ type CachedStore struct {
 // the misses for that digest that arrive while it is under way wait for
 // instead of sending their own: when a hot key's entry expires, or one bad
 // key is retried in a burst, the store sees one query, not one a request.
-// Its fields are guarded by CachedStore.mu.
+// Its fields are written under CachedStore.mu; answer is read after done
+// is closed, and ended only by the lookup's own goroutine.
 type flight struct {
 	gen  uint64        // the cache's generation when the lookup began
 	done chan struct{} // made by the first waiter; closed when the lookup ends
