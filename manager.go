@@ -463,10 +463,7 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 	// With static keys, every key pays for the static lookup, found in the
 	// store or not, so that timing does not tell a stored key from an
 	// unknown one.
-	var static *Key
-	if len(m.static) > 0 && len(key) <= maxStaticKeyLen {
-		static = m.static[staticDigest(key)]
-	}
+	static := m.staticKey(key)
 	shaped := m.hasAcceptedShape(key)
 	if shaped {
 		for i, h := range m.hashers {
@@ -507,6 +504,14 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 	return Principal{}, LimitStatus{}, ErrUnknownKey
 }
 
+// staticKey returns the static key whose plaintext is key, or nil.
+func (m *Manager) staticKey(key string) *Key {
+	if len(m.static) == 0 || len(key) > maxStaticKeyLen {
+		return nil
+	}
+	return m.static[staticDigest(key)]
+}
+
 // keyMatch says how a request's key was found: which Hasher's digest found
 // it in the store, or that it is a static key. It lets a nested middleware
 // of the same Manager recognise the key without the request context keeping
@@ -536,11 +541,8 @@ func (match *keyMatch) found(i int, digest []byte) {
 func (m *Manager) sameKey(key string, p *Principal, match *keyMatch) bool {
 	switch {
 	case match.hasher == staticMatch:
-		if len(key) > maxStaticKeyLen {
-			return false
-		}
-		k, ok := m.static[staticDigest(key)]
-		return ok && k.ID == p.KeyID
+		k := m.staticKey(key)
+		return k != nil && k.ID == p.KeyID
 	case match.digest == nil || match.hasher < 0 || match.hasher >= len(m.hashers):
 		return false
 	}
