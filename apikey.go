@@ -259,6 +259,8 @@ type authInfo struct {
 	// reveal it.
 	manager *Manager
 	match   keyMatch
+	// source is where the middleware read the key.
+	source Source
 }
 
 type contextKey struct{}
@@ -298,6 +300,19 @@ func FromContext(ctx context.Context) (Principal, bool) {
 		return Principal{}, false
 	}
 	return info.principal, true
+}
+
+// SourceFromContext returns the source the middleware read the request's
+// key from, and false when the context has no principal verified by the
+// middleware (none at all, or one put there by [NewContext]). When the same
+// key came in several places, a query source wins over the others: a
+// handler that refuses keys sent in URLs, which leak into logs, sees it.
+func SourceFromContext(ctx context.Context) (Source, bool) {
+	info := infoFromContext(ctx)
+	if info == nil || info.source.kind == 0 {
+		return Source{}, false
+	}
+	return info.source, true
 }
 
 // NewContext returns a copy of ctx carrying p, as the middleware does. It is

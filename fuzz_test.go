@@ -164,7 +164,7 @@ func FuzzExtractKey(f *testing.F) {
 	f.Add("X-Api-Key: a\nX-Api-Key: b", "")
 	f.Fuzz(func(t *testing.T, headers, rawQuery string) {
 		r := fuzzRequest(headers, rawQuery, nil)
-		key, err := extractKey(r, DefaultSources())
+		key, _, err := extractKey(r, DefaultSources())
 		creds, malformed := credentials(r)
 		distinct := len(creds) > 0 && !allEqual(creds, creds[0])
 		switch {

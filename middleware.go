@@ -55,6 +55,28 @@ func FromQuery(param string) Source {
 	return Source{kind: querySource, name: param}
 }
 
+// SourceKind is the kind of place a [Source] reads: a header, the
+// Authorization header under a scheme, or the URL query.
+type SourceKind uint8
+
+// The kinds of Source.
+const (
+	// SourceHeader is a header whose whole value is the key (FromHeader).
+	SourceHeader SourceKind = SourceKind(headerSource)
+	// SourceAuthorization is the Authorization header under a scheme
+	// (FromAuthorization).
+	SourceAuthorization SourceKind = SourceKind(authSource)
+	// SourceQuery is a URL query parameter (FromQuery).
+	SourceQuery SourceKind = SourceKind(querySource)
+)
+
+// Kind returns the kind of place s reads.
+func (s Source) Kind() SourceKind { return SourceKind(s.kind) }
+
+// Name returns the header name (canonical), the Authorization scheme or the
+// query parameter s reads.
+func (s Source) Name() string { return s.name }
+
 // String describes the source, such as "header X-Api-Key".
 func (s Source) String() string {
 	switch s.kind {
@@ -296,7 +318,7 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 				return
 			}
 			client := clientAddr{r: r, trusted: cfg.trusted}
-			key, err := extractKey(r, cfg.sources)
+			key, src, err := extractKey(r, cfg.sources)
 			if prev := infoFromContext(r.Context()); prev != nil && prev.manager == m &&
 				(errors.Is(err, ErrMissingKey) || err == nil && m.sameKey(key, &prev.principal, &prev.match)) {
 				// Verified by an outer middleware of this Manager (which may
@@ -322,7 +344,7 @@ func (m *Manager) Middleware(opts ...MiddlewareOption) func(http.Handler) http.H
 			if st.Limit > 0 {
 				setRateLimitHeaders(w.Header(), st)
 			}
-			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail, manager: m, match: match}
+			ac.Context, ac.info = r.Context(), authInfo{principal: p, onError: fail, manager: m, match: match, source: src}
 			r = r.WithContext(ac)
 			if cfg.strip {
 				stripCredentials(r, cfg.sources)
@@ -391,13 +413,17 @@ func isPreflight(r *http.Request) bool {
 		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// extractKey returns the one key the request carries across sources. Empty
+// extractKey returns the one key the request carries across sources, and
+// the source it was read from: the first that held it, or a query source
+// when the URL also held it, since that is where it is most exposed. Empty
 // values count as absent; identical repeats are fine; two different values
 // are ErrConflictingKeys.
-func extractKey(r *http.Request, sources []Source) (string, error) {
+func extractKey(r *http.Request, sources []Source) (string, Source, error) {
 	var key string
+	var from Source
 	found := false
 	auth := r.Header["Authorization"]
+	var cur Source
 	add := func(v string) error {
 		if len(v) > maxCredentialLen {
 			return ErrMalformedKey
@@ -405,10 +431,14 @@ func extractKey(r *http.Request, sources []Source) (string, error) {
 		if found && v != key {
 			return ErrConflictingKeys
 		}
+		if !found || cur.kind == querySource {
+			from = cur
+		}
 		key, found = v, true
 		return nil
 	}
 	for _, s := range sources {
+		cur = s
 		switch s.kind {
 		case headerSource:
 			for _, v := range r.Header[s.name] {
@@ -416,18 +446,18 @@ func extractKey(r *http.Request, sources []Source) (string, error) {
 					continue
 				}
 				if err := add(v); err != nil {
-					return "", err
+					return "", Source{}, err
 				}
 			}
 		case authSource:
 			for _, v := range auth {
 				token, ok, err := authToken(v, s.name)
 				if err != nil {
-					return "", err
+					return "", Source{}, err
 				}
 				if ok {
 					if err := add(token); err != nil {
-						return "", err
+						return "", Source{}, err
 					}
 				}
 			}
@@ -437,14 +467,14 @@ func extractKey(r *http.Request, sources []Source) (string, error) {
 			}
 			err := queryValues(r.URL.RawQuery, s.name, add)
 			if err != nil {
-				return "", err
+				return "", Source{}, err
 			}
 		}
 	}
 	if !found {
-		return "", ErrMissingKey
+		return "", Source{}, ErrMissingKey
 	}
-	return key, nil
+	return key, from, nil
 }
 
 // authToken returns the credentials of an Authorization header value when

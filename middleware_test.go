@@ -485,3 +485,37 @@ func TestStripKeepsTheRestOfTheQuery(t *testing.T) {
 	assert.Equal(t, "1", seen.Form.Get("q"))
 	assert.Equal(t, f.valid, r.Form.Get("x-api-key"), "the caller's request is left alone")
 }
+
+// The handler can tell where the key came from, and a key that came in the
+// URL as well as in a header counts as sent in the query.
+func TestSourceFromContext(t *testing.T) {
+	f := newFixture(t)
+	var got apikey.Source
+	var ok bool
+	h := f.m.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok = apikey.SourceFromContext(r.Context())
+	}))
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		kind apikey.SourceKind
+		src  string
+	}{
+		{"header", get("/", "X-API-Key", f.valid), apikey.SourceHeader, "X-Api-Key"},
+		{"bearer", get("/", "Authorization", "bearer "+f.valid), apikey.SourceAuthorization, "Bearer"},
+		{"token", get("/", "Authorization", "Token "+f.valid), apikey.SourceAuthorization, "Token"},
+		{"query", get("/?x-api-key=" + f.valid), apikey.SourceQuery, "x-api-key"},
+		{"header and query", get("/?x-api-key="+f.valid, "X-API-Key", f.valid), apikey.SourceQuery, "x-api-key"},
+	} {
+		got, ok = apikey.Source{}, false
+		w := serve(h, tc.r)
+		require.Equal(t, http.StatusOK, w.Code, tc.name)
+		require.True(t, ok, tc.name)
+		assert.Equal(t, tc.kind, got.Kind(), tc.name)
+		assert.Equal(t, tc.src, got.Name(), tc.name)
+	}
+	_, ok = apikey.SourceFromContext(apikey.NewContext(context.Background(), apikey.Principal{Owner: "x"}))
+	assert.False(t, ok, "NewContext has no source")
+	_, ok = apikey.SourceFromContext(context.Background())
+	assert.False(t, ok)
+}
