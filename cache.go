@@ -445,12 +445,12 @@ func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.T
 // SpendUse implements UsageStore when the store behind the cache does; it
 // never answers from the cache. When a key runs out, its entry is dropped
 // and the key published to the feed, if any.
-func (c *CachedStore) SpendUse(ctx context.Context, id string) (int64, error) {
+func (c *CachedStore) SpendUse(ctx context.Context, id string, now time.Time) (int64, error) {
 	us, ok := c.next.(UsageStore)
 	if !ok {
 		return 0, fmt.Errorf("%w: %T cannot count key uses", ErrStoreUnavailable, c.next)
 	}
-	left, err := us.SpendUse(ctx, id)
+	left, err := us.SpendUse(ctx, id, now)
 	if left == 0 || err != nil {
 		c.Invalidate(id)
 	}

@@ -605,9 +605,18 @@ func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored 
 		if !ok {
 			return p, st, fmt.Errorf("%w: %T cannot count key uses", ErrStoreUnavailable, m.store)
 		}
-		switch _, err := us.SpendUse(ctx, k.ID); {
+		if now.IsZero() {
+			now = m.clock()
+		}
+		// The store has the last word: the key found may be a cached copy
+		// of one since disabled, rotated or expired.
+		switch _, err := us.SpendUse(ctx, k.ID, now); {
 		case errors.Is(err, ErrUsageExhausted):
 			return p, st, ErrUsageExhausted
+		case errors.Is(err, ErrKeyDisabled):
+			return p, st, ErrKeyDisabled
+		case errors.Is(err, ErrKeyExpired):
+			return p, st, ErrKeyExpired
 		case errors.Is(err, ErrNotFound):
 			return p, st, ErrUnknownKey // revoked since it was found
 		case err != nil:
@@ -784,9 +793,15 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 //
 // A key is rotated once: rotating it again, or while another process
 // rotates or changes it, fails with ErrConflict and changes nothing. An
-// expired key cannot be rotated (ErrKeyExpired). A usage-limited key
-// passes its remaining uses to the new key, so it must be rotated with no
-// grace (ErrInvalidInput otherwise): two live keys would double its uses.
+// expired key cannot be rotated (ErrKeyExpired).
+//
+// A usage-limited key's remaining uses move to the new key, never copied:
+// they are taken from the old key under the store's lock on it, so uses
+// spent while the rotation runs are counted once, and a key in steady use
+// can be rotated. The old key spends nothing once rotated (see
+// UsageStore), so a replica whose cache still holds it cannot spend the
+// budget a second time. Such a key must therefore be rotated with no grace
+// (ErrInvalidInput otherwise).
 func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (string, Key, error) {
 	if grace < 0 {
 		return "", Key{}, fmt.Errorf("%w: negative grace period", ErrInvalidInput)
@@ -799,44 +814,59 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (s
 		return "", Key{}, err
 	}
 	now := m.clock()
+	limited := old.RemainingUses != nil
 	switch {
 	case old.Expired(now):
 		return "", Key{}, fmt.Errorf("%w: key %s", ErrKeyExpired, id)
 	case old.RotatedTo != "":
 		return "", Key{}, fmt.Errorf("%w: key %s was already rotated to %s", ErrConflict, id, old.RotatedTo)
-	case old.RemainingUses != nil && grace > 0:
+	case limited && grace > 0:
 		return "", Key{}, fmt.Errorf("%w: key %s has a usage limit; rotate it with no grace period", ErrInvalidInput, id)
 	}
-	plain, next, err := m.issue(ctx, m.rotationPrefix(old), Key{
-		Owner:         old.Owner,
-		Name:          old.Name,
-		Description:   old.Description,
-		Scopes:        slices.Clone(old.Scopes),
-		Metadata:      maps.Clone(old.Metadata),
-		Enabled:       old.Enabled,
-		ExpiresAt:     old.ExpiresAt,
-		RateLimit:     old.RateLimit,
-		AllowedIPs:    slices.Clone(old.AllowedIPs),
-		RemainingUses: old.Clone().RemainingUses,
-	}, now)
+	next := Key{
+		Owner:       old.Owner,
+		Name:        old.Name,
+		Description: old.Description,
+		Scopes:      slices.Clone(old.Scopes),
+		Metadata:    maps.Clone(old.Metadata),
+		Enabled:     old.Enabled,
+		ExpiresAt:   old.ExpiresAt,
+		RateLimit:   old.RateLimit,
+		AllowedIPs:  slices.Clone(old.AllowedIPs),
+	}
+	if limited {
+		// Nothing to spend until the uses move over, below; nobody holds
+		// the new key before Rotate returns.
+		next.RemainingUses = new(int64)
+	}
+	plain, next, err := m.issue(ctx, m.rotationPrefix(old), next, now)
 	if err != nil {
 		return "", Key{}, err
 	}
 	end := now.Add(grace).Truncate(time.Microsecond)
+	var moved *int64 // the old key's uses, read under the store's lock
 	_, err = m.store.Update(ctx, id, func(k *Key) error {
-		// The new key copied old: if the key changed since (disabled, used,
-		// rotated elsewhere), the copy is stale and must not go live.
+		// The new key copied old: if the key changed since (disabled,
+		// edited, rotated elsewhere), the copy is stale and must not go
+		// live. Uses spent meanwhile are no change: they move below.
 		if k.RotatedTo != "" || k.Enabled != old.Enabled || !k.ExpiresAt.Equal(old.ExpiresAt) ||
-			!k.UpdatedAt.Equal(old.UpdatedAt) || !sameUses(k.RemainingUses, old.RemainingUses) {
+			!k.UpdatedAt.Equal(old.UpdatedAt) || (k.RemainingUses != nil) != limited {
 			return fmt.Errorf("%w: key %s changed while it was rotated", ErrConflict, id)
 		}
 		if k.ExpiresAt.IsZero() || end.Before(k.ExpiresAt) {
 			k.ExpiresAt = end
 		}
+		if limited {
+			n := *k.RemainingUses
+			moved, k.RemainingUses = &n, new(int64)
+		}
 		k.RotatedTo = next.ID
 		k.UpdatedAt = now
 		return nil
 	})
+	if err == nil && moved != nil {
+		next, err = m.moveUses(ctx, id, old, next, *moved)
+	}
 	if err != nil {
 		// The old key was not retired: take the new key back rather than
 		// leave two live keys.
@@ -845,11 +875,32 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (s
 		}
 		return "", Key{}, fmt.Errorf("apikey: rotating %s: %w", id, err)
 	}
-	return plain, next, nil
+	return plain, next.Clone(), nil
 }
 
-func sameUses(a, b *int64) bool {
-	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+// moveUses gives the new key of a rotation the n uses taken from the old
+// one. If that fails, the old key gets its uses, expiry and successor
+// back, so that no budget is lost, and the error is returned.
+func (m *Manager) moveUses(ctx context.Context, id string, old, next Key, n int64) (Key, error) {
+	moved, err := m.store.Update(ctx, next.ID, func(k *Key) error {
+		k.RemainingUses = &n
+		return nil
+	})
+	if err == nil {
+		return moved, nil
+	}
+	_, rerr := m.store.Update(context.WithoutCancel(ctx), id, func(k *Key) error {
+		if k.RotatedTo != next.ID {
+			return fmt.Errorf("%w: key %s changed while its rotation was undone", ErrConflict, id)
+		}
+		k.RotatedTo, k.ExpiresAt, k.UpdatedAt = "", old.ExpiresAt, old.UpdatedAt
+		k.RemainingUses = &n
+		return nil
+	})
+	if rerr != nil {
+		return next, fmt.Errorf("%w (and giving key %s its %d uses back: %v)", err, id, n, rerr)
+	}
+	return next, err
 }
 
 // checkID answers ErrNotFound for an ID no store could hold (not 1 to 64

@@ -88,11 +88,24 @@ const (
 // exactly K succeed, across every process sharing the store. Every store in
 // this package implements it; the Manager refuses usage-limited keys kept
 // in a store that does not.
+//
+// The store, not the caller's copy of the key, is the authority on whether
+// a use may be spent: a cache in another replica may still believe a key
+// usable after it was disabled, rotated or expired, and its uses must not
+// be spent twice, once on the old key and once on its successor.
 type UsageStore interface {
 	Store
 	// SpendUse takes one use of the key with the given ID and returns how
-	// many are left. It returns an error wrapping ErrUsageExhausted when none
-	// were left (taking nothing), ErrNotFound when there is no such key, and
-	// -1 with no error when the key has no usage limit.
-	SpendUse(ctx context.Context, id string) (remaining int64, err error)
+	// many are left, in one atomic step that spends only when the stored
+	// key is enabled, not rotated (RotatedTo is empty), not expired at now
+	// and has a use left. When it takes nothing it says why: an error
+	// wrapping ErrNotFound when there is no such key, ErrKeyDisabled,
+	// ErrKeyExpired (also for a rotated key, whose uses moved to its
+	// successor) or ErrUsageExhausted; and -1 with no error when the key
+	// has no usage limit.
+	//
+	// It must not hold one connection while it waits for another from
+	// the same pool: with a small pool, concurrent spenders would each
+	// hold one and wait forever for a second.
+	SpendUse(ctx context.Context, id string, now time.Time) (remaining int64, err error)
 }

@@ -159,23 +159,39 @@ func (s *MemoryStore) put(k *Key) {
 }
 
 // SpendUse implements UsageStore.
-func (s *MemoryStore) SpendUse(_ context.Context, id string) (int64, error) {
+func (s *MemoryStore) SpendUse(_ context.Context, id string, now time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.byID[id]
-	switch {
-	case !ok:
+	if !ok {
 		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
-	case k.RemainingUses == nil:
-		return -1, nil
-	case *k.RemainingUses <= 0:
-		return 0, fmt.Errorf("%w: key %s", ErrUsageExhausted, id)
+	}
+	if err := spendRefusal(k, now); err != nil || k.RemainingUses == nil {
+		return -1, err
 	}
 	next := *k
 	n := *k.RemainingUses - 1
 	next.RemainingUses = &n
 	s.put(&next)
 	return n, nil
+}
+
+// spendRefusal says why no use of k may be spent at now, or nil when one
+// may (or k has no usage limit), in the order every UsageStore reports it.
+func spendRefusal(k *Key, now time.Time) error {
+	switch {
+	case k.RemainingUses == nil:
+		return nil
+	case !k.Enabled:
+		return fmt.Errorf("%w: key %s", ErrKeyDisabled, k.ID)
+	case k.RotatedTo != "":
+		return fmt.Errorf("%w: key %s was rotated to %s", ErrKeyExpired, k.ID, k.RotatedTo)
+	case k.Expired(now):
+		return fmt.Errorf("%w: key %s", ErrKeyExpired, k.ID)
+	case *k.RemainingUses <= 0:
+		return fmt.Errorf("%w: key %s", ErrUsageExhausted, k.ID)
+	}
+	return nil
 }
 
 // findSnapshot is FindByDigest without the copy: the Manager reads the

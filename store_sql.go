@@ -119,9 +119,10 @@ type sqlQueries struct {
 	delete       string
 	// spendUse takes one use where one is left; spendMySQL does the same on
 	// MySQL, which has no UPDATE ... RETURNING, by setting LAST_INSERT_ID.
+	// spendState reads what decides why no use was spent.
 	spendUse   string
 	spendMySQL string
-	usesLeft   string
+	spendState string
 	// lastUsedHead, lastUsedRow, lastUsedSep and lastUsedTail are joined
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
@@ -173,9 +174,13 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
 	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
-	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - 1 WHERE id = ? AND remaining_uses > 0 RETURNING remaining_uses"
-	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - 1) WHERE id = ? AND remaining_uses > 0"
-	q.usesLeft = "SELECT remaining_uses FROM " + t + " WHERE id = ?"
+	// A use is spent only from a key that may be used: enabled, not
+	// rotated, not expired. The store is the authority here, not the
+	// caller's (possibly cached) copy of the key.
+	spendable := " WHERE id = ? AND remaining_uses > 0 AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)"
+	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - 1" + spendable + " RETURNING remaining_uses"
+	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - 1)" + spendable
+	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at FROM " + t + " WHERE id = ?"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
 
 	// Each dialect's RecordLastUsed joins the table to a list of (id, time)
@@ -287,7 +292,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.usesLeft, &q.changes, &q.pruneChanges} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendState, &q.changes, &q.pruneChanges} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
@@ -565,50 +570,83 @@ func (s *SQLStore) Delete(ctx context.Context, id string) error {
 }
 
 // SpendUse implements UsageStore with one conditional UPDATE, so the
-// database serialises concurrent spenders of the same key.
-func (s *SQLStore) SpendUse(ctx context.Context, id string) (int64, error) {
+// database serialises concurrent spenders of the same key. When it spends
+// nothing, a second query tells why. On MySQL both run on one connection,
+// which also reads back the count: SpendUse never waits for a second
+// connection while it holds one, so concurrent refusals cannot exhaust a
+// small pool.
+func (s *SQLStore) SpendUse(ctx context.Context, id string, now time.Time) (int64, error) {
+	var q sqlRunner = s.db
 	if s.dialect == MySQL {
-		// The value set by LAST_INSERT_ID(expr) is read back with SELECT
-		// on the same connection: with a trigger on the table (the change
-		// log's), MariaDB's OK packet carries 0 instead.
 		conn, err := s.db.Conn(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 		}
 		defer conn.Close()
-		res, err := conn.ExecContext(ctx, s.q.spendMySQL, id)
+		q = conn
+	}
+	// A key that looks spendable but was not spent changed in between
+	// (say, it was given uses back): try again, a few times.
+	for range 3 {
+		left, spent, err := s.spend(ctx, q, id, now)
+		if spent || err != nil {
+			return left, err
+		}
+		k := Key{ID: id}
+		var remaining sql.NullInt64
+		err = q.QueryRowContext(ctx, s.q.spendState, id).Scan(&remaining, &k.Enabled, &k.RotatedTo, &sqlTime{&k.ExpiresAt, s.dialect})
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+		case err != nil:
+			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		case !remaining.Valid:
+			return -1, nil
+		}
+		k.RemainingUses = &remaining.Int64
+		if err := spendRefusal(&k, now); err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("%w: key %s changed while a use was spent", ErrConflict, id)
+}
+
+// sqlRunner is what *sql.DB and *sql.Conn have in common.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// spend runs the conditional UPDATE. spent is false when it matched no row.
+func (s *SQLStore) spend(ctx context.Context, q sqlRunner, id string, now time.Time) (left int64, spent bool, err error) {
+	at := s.timeArg(now, false)
+	if s.dialect != MySQL {
+		err := q.QueryRowContext(ctx, s.q.spendUse, id, at).Scan(&left)
+		switch {
+		case err == nil:
+			return left, true, nil
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+	}
+	res, err := q.ExecContext(ctx, s.q.spendMySQL, id, at)
+	if err != nil {
+		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		if err != nil {
-			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+			return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 		}
-		if n, err := res.RowsAffected(); err == nil && n == 1 {
-			var left int64
-			if err := conn.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&left); err != nil {
-				return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
-			}
-			return left, nil
-		}
-	} else {
-		var left int64
-		err := s.db.QueryRowContext(ctx, s.q.spendUse, id).Scan(&left)
-		if err == nil {
-			return left, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
-		}
+		return 0, false, nil
 	}
-	// Nothing was taken: tell a missing key from an unlimited or spent one.
-	var left sql.NullInt64
-	err := s.db.QueryRowContext(ctx, s.q.usesLeft, id).Scan(&left)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
-	case err != nil:
-		return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
-	case !left.Valid:
-		return -1, nil
+	// The value set by LAST_INSERT_ID(expr) is read back with SELECT on
+	// the same connection: with a trigger on the table (the change
+	// log's), MariaDB's OK packet carries 0 instead.
+	if err := q.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&left); err != nil {
+		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 	}
-	return 0, fmt.Errorf("%w: key %s", ErrUsageExhausted, id)
+	return left, true, nil
 }
 
 // lastUsedChunk is the most keys RecordLastUsed puts in one statement: two

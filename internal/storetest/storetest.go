@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"Concurrent", testConcurrent},
 		{"SpendUse", testSpendUse},
 		{"SpendUseConcurrent", testSpendUseConcurrent},
+		{"SpendUseOnlyFromUsableKeys", testSpendUseOnlyFromUsableKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -782,12 +783,12 @@ func testSpendUse(t *testing.T, s apikey.Store) {
 	limited.RemainingUses = uses(3)
 	mustCreate(t, s, limited, unlimited)
 	for _, want := range []int64{2, 1, 0} {
-		left, err := us.SpendUse(ctx, limited.ID)
+		left, err := us.SpendUse(ctx, limited.ID, spendTime)
 		require.NoError(t, err)
 		require.Equal(t, want, left)
 	}
 	for range 2 {
-		_, err := us.SpendUse(ctx, limited.ID)
+		_, err := us.SpendUse(ctx, limited.ID, spendTime)
 		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
 	}
 	got := mustGet(t, s, limited.ID)
@@ -797,20 +798,66 @@ func testSpendUse(t *testing.T, s apikey.Store) {
 	require.NoError(t, err)
 	require.Zero(t, *found.RemainingUses)
 
-	left, err := us.SpendUse(ctx, unlimited.ID)
+	left, err := us.SpendUse(ctx, unlimited.ID, spendTime)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), left, "no limit")
 	require.Nil(t, mustGet(t, s, unlimited.ID).RemainingUses)
 
-	_, err = us.SpendUse(ctx, "no-such-key")
+	_, err = us.SpendUse(ctx, "no-such-key", spendTime)
 	require.ErrorIs(t, err, apikey.ErrNotFound)
 
 	// Topping a key up through Update makes it usable again.
 	_, err = s.Update(ctx, limited.ID, func(k *apikey.Key) error { k.RemainingUses = uses(1); return nil })
 	require.NoError(t, err)
-	left, err = us.SpendUse(ctx, limited.ID)
+	left, err = us.SpendUse(ctx, limited.ID, spendTime)
 	require.NoError(t, err)
 	require.Zero(t, left)
+}
+
+// spendTime is the time uses are spent at: after every key's creation.
+var spendTime = base.Add(24 * time.Hour)
+
+// testSpendUseOnlyFromUsableKeys: the store, not the caller's copy of a
+// key, decides whether a use may be spent. A disabled, rotated or expired
+// key spends nothing and says why, whatever a cache elsewhere believes.
+func testSpendUseOnlyFromUsableKeys(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	disabled, rotated, expired, live, unlimited := newKey("alice"), newKey("alice"), newKey("alice"), newKey("alice"), newKey("alice")
+	for _, k := range []*apikey.Key{&disabled, &rotated, &expired, &live} {
+		k.RemainingUses = uses(5)
+	}
+	disabled.Enabled = false
+	rotated.RotatedTo = "key-successor"
+	expired.ExpiresAt = spendTime // expired at that very instant
+	live.ExpiresAt = spendTime.Add(time.Microsecond)
+	unlimited.Enabled = false
+	mustCreate(t, s, disabled, rotated, expired, live, unlimited)
+	for _, tc := range []struct {
+		k    apikey.Key
+		want error
+	}{
+		{disabled, apikey.ErrKeyDisabled},
+		{rotated, apikey.ErrKeyExpired},
+		{expired, apikey.ErrKeyExpired},
+	} {
+		_, err := us.SpendUse(ctx, tc.k.ID, spendTime)
+		require.ErrorIs(t, err, tc.want, "key %s", tc.k.ID)
+		assert.Equal(t, int64(5), *mustGet(t, s, tc.k.ID).RemainingUses, "nothing spent from %s", tc.k.ID)
+	}
+	left, err := us.SpendUse(ctx, live.ID, spendTime)
+	require.NoError(t, err, "a key expiring a microsecond later still spends")
+	assert.Equal(t, int64(4), left)
+	left, err = us.SpendUse(ctx, unlimited.ID, spendTime)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), left, "a key without a usage limit has nothing to spend")
+
+	// Enabling the key again makes its uses spendable again.
+	_, err = s.Update(ctx, disabled.ID, func(k *apikey.Key) error { k.Enabled = true; return nil })
+	require.NoError(t, err)
+	left, err = us.SpendUse(ctx, disabled.ID, spendTime)
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), left)
 }
 
 // testSpendUseConcurrent races many spenders for a key with a few uses:
@@ -827,7 +874,7 @@ func testSpendUseConcurrent(t *testing.T, s apikey.Store) {
 	for range goroutines {
 		wg.Go(func() {
 			for range attempts {
-				_, err := us.SpendUse(ctx, k.ID)
+				_, err := us.SpendUse(ctx, k.ID, spendTime)
 				switch {
 				case err == nil:
 					ok.Add(1)

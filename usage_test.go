@@ -1,0 +1,184 @@
+package apikey_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey"
+)
+
+// Review finding (stage 2, 1): a spent usage-limited key must not freeze a
+// small connection pool. On MySQL, SpendUse held a connection and asked the
+// pool for a second one to tell why nothing was spent, so concurrent
+// requests with a spent key each held one and waited for another until
+// their deadline (503), and requests with other keys waited too.
+func TestSpentKeyDoesNotExhaustThePool(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		db.SetMaxOpenConns(4)
+		s, _ := newTable(t, db, b.dialect)
+		m := newManager(t, s)
+		spent, _ := mustCreate(t, m, apikey.NewKey{MaxUses: 1})
+		_, err := m.Verify(context.Background(), spent)
+		require.NoError(t, err)
+		other, _ := mustCreate(t, m, apikey.NewKey{})
+		h := m.Middleware()(whoami)
+
+		const workers, each = 16, 4
+		var mu sync.Mutex
+		var spentTook []time.Duration
+		var wg sync.WaitGroup
+		var otherOK atomic.Int64
+		request := func(key string) (int, time.Duration) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			start := time.Now()
+			code := serve(h, get("/", "X-API-Key", key).WithContext(ctx)).Code
+			return code, time.Since(start)
+		}
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					code, took := request(spent)
+					assert.Equal(t, http.StatusForbidden, code, "a spent key is refused for its usage limit")
+					mu.Lock()
+					spentTook = append(spentTook, took)
+					mu.Unlock()
+				}
+			})
+		}
+		for range 2 {
+			wg.Go(func() {
+				for range each {
+					if code, _ := request(other); assert.Equal(t, http.StatusOK, code, "an unrelated key keeps working") {
+						otherOK.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		slices.Sort(spentTook)
+		median, slowest := spentTook[len(spentTook)/2], spentTook[len(spentTook)-1]
+		t.Logf("%s, pool of 4, %d refusals of a spent key: median %v, slowest %v", b.name, len(spentTook), median, slowest)
+		assert.Less(t, slowest, time.Second, "refusals come in milliseconds, not at the deadline")
+		assert.Equal(t, int64(2*each), otherOK.Load())
+	})
+}
+
+// Review finding (stage 2, 2): rotation moves a usage budget, never copies
+// it. Another replica whose cache still holds the old key cannot spend the
+// old row's uses once it is rotated, so old and new key together make
+// exactly MaxUses requests.
+func TestRotationMovesUsesAcrossReplicas(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		_, table := newTable(t, db, b.dialect)
+		clock := newFakeClock()
+		const ttl, maxUses = time.Hour, 20
+		a := replica(t, db, b.dialect, table, clock, ttl)
+		bb := replica(t, db, b.dialect, table, clock, ttl)
+		oldPlain, k := mustCreate(t, a, apikey.NewKey{MaxUses: maxUses})
+		_, err := bb.Verify(ctx, oldPlain) // B caches the old key
+		require.NoError(t, err)
+		successes := 1
+
+		newPlain, next, err := a.Rotate(ctx, k.ID, 0)
+		require.NoError(t, err)
+		rememberKeys(newPlain)
+		require.Equal(t, int64(maxUses-1), *next.RemainingUses, "the uses left moved")
+
+		spend := func(m *apikey.Manager, key string) (n int, last error) {
+			for range 2 * maxUses {
+				if _, err := m.Verify(ctx, key); err != nil {
+					return n, err
+				}
+				n++
+			}
+			return n, nil
+		}
+		n, err := spend(bb, oldPlain)
+		assert.Zero(t, n, "B's cached old key spends nothing after the rotation")
+		require.ErrorIs(t, err, apikey.ErrKeyExpired)
+		n, err = spend(bb, newPlain)
+		successes += n
+		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+		n, err = spend(a, newPlain)
+		successes += n
+		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+		assert.Equal(t, maxUses, successes, "old and new key together make MaxUses requests")
+	})
+}
+
+// A usage-limited key in steady use can be rotated: uses spent while the
+// rotation runs are counted once, on the old key, and the rest move to the
+// new one. Nothing is lost and nothing doubled.
+func TestRotateUsageLimitedKeyInUse(t *testing.T) {
+	stores := map[string]func(t *testing.T) apikey.Store{
+		"memory": func(t *testing.T) apikey.Store { return apikey.NewMemoryStore() },
+	}
+	for _, b := range backends {
+		stores[b.name] = func(t *testing.T) apikey.Store {
+			s, _ := newTable(t, b.open(t), b.dialect)
+			return apikey.NewCachedStore(s)
+		}
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			store := open(t)
+			m := newManager(t, store)
+			const maxUses = 100_000
+			oldPlain, k := mustCreate(t, m, apikey.NewKey{MaxUses: maxUses})
+			var used atomic.Int64
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for range 24 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						_, err := m.Verify(ctx, oldPlain)
+						switch {
+						case err == nil:
+							used.Add(1)
+						case errors.Is(err, apikey.ErrKeyExpired), errors.Is(err, apikey.ErrUnknownKey):
+							// rotated away
+						default:
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			for used.Load() < 50 {
+				time.Sleep(time.Millisecond)
+			}
+			newPlain, next, err := m.Rotate(ctx, k.ID, 0)
+			close(stop)
+			wg.Wait()
+			require.NoError(t, err, "a key in use can be rotated")
+			rememberKeys(newPlain)
+			old, err := m.Get(ctx, k.ID)
+			require.NoError(t, err)
+			assert.Equal(t, int64(0), *old.RemainingUses, "the old key keeps no uses")
+			assert.Equal(t, next.ID, old.RotatedTo)
+			t.Logf("%d uses spent on the old key while it was rotated", used.Load())
+			assert.Equal(t, int64(maxUses), used.Load()+*next.RemainingUses, "uses spent plus uses moved make the budget")
+			_, err = m.Verify(ctx, newPlain)
+			require.NoError(t, err)
+		})
+	}
+}
