@@ -44,6 +44,7 @@ type Manager struct {
 	static       map[[32]byte]*Key // by staticDigest
 	staticKeys   []StaticKey       // as given; hashed in New
 	observe      func(context.Context, Event)
+	failures     failureLog
 
 	warnAge, maxAge time.Duration // WithMaxKeyAge
 	warnMu          sync.Mutex
@@ -95,9 +96,13 @@ func WithLastUsedInterval(d time.Duration) Option {
 	return func(m *Manager) { m.usage.interval = d }
 }
 
-// WithLogger sets where the Manager logs background failures, such as a
-// failed last-used write. Logs never contain a key or a digest. The default
-// is slog.Default().
+// WithLogger sets where the Manager logs failures: a failed last-used
+// write, and every failure of the store, the rate limiter or the usage
+// count that refuses requests with 503 (at Error level, the first at once,
+// then one line per cause every 10 seconds at most, with the number of
+// failures it stands for; Close logs those not logged yet). Logs never
+// contain a key or a digest. The default is slog.Default(); a nil logger
+// logs nothing.
 func WithLogger(l *slog.Logger) Option {
 	return func(m *Manager) { m.logger = l }
 }
@@ -434,6 +439,7 @@ func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, bu
 	if m.observe == nil {
 		p, st, err := m.decide(ctx, key, client, buf, match)
 		if err != nil {
+			m.logFailure(ctx, err)
 			return Principal{}, st, err
 		}
 		return p, st, nil
@@ -442,6 +448,7 @@ func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, bu
 	p, st, err := m.decide(ctx, key, client, buf, match)
 	m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err, ClientIP: client.get(), Latency: time.Since(start)})
 	if err != nil {
+		m.logFailure(ctx, err)
 		return Principal{}, st, err
 	}
 	return p, st, nil
@@ -482,7 +489,7 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 				continue
 			}
 			if err != nil {
-				return Principal{}, LimitStatus{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+				return Principal{}, LimitStatus{}, unavailable("key lookup", err)
 			}
 			if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
 				continue
@@ -491,7 +498,7 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 			return m.admit(ctx, &k, client, true)
 		}
 		if err := ctx.Err(); err != nil {
-			return Principal{}, LimitStatus{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			return Principal{}, LimitStatus{}, unavailable("key lookup", err)
 		}
 	}
 	if static != nil {
@@ -594,7 +601,7 @@ func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored 
 		}
 		var err error
 		if st, err = m.limiter.Allow(ctx, k.ID, limit, now); err != nil {
-			return p, LimitStatus{}, fmt.Errorf("%w: rate limiter: %w", ErrStoreUnavailable, err)
+			return p, LimitStatus{}, unavailable("rate limiter", err)
 		}
 		if !st.Allowed {
 			return p, st, &RateLimitError{Status: st}
@@ -603,7 +610,7 @@ func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored 
 	if k.RemainingUses != nil && stored {
 		us, ok := m.store.(UsageStore)
 		if !ok {
-			return p, st, fmt.Errorf("%w: %T cannot count key uses", ErrStoreUnavailable, m.store)
+			return p, st, unavailable("usage count", fmt.Errorf("%T cannot count key uses", m.store))
 		}
 		if now.IsZero() {
 			now = m.clock()
@@ -620,7 +627,7 @@ func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored 
 		case errors.Is(err, ErrNotFound):
 			return p, st, ErrUnknownKey // revoked since it was found
 		case err != nil:
-			return p, st, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			return p, st, unavailable("usage count", err)
 		}
 	}
 	if stored {
@@ -924,6 +931,7 @@ func (m *Manager) Flush(ctx context.Context) error {
 // still holds. Keys still verify after Close; their uses are then written
 // only by a later Flush or Close. Close is safe to call more than once.
 func (m *Manager) Close() error {
+	m.failures.flush(m.logger)
 	m.usage.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

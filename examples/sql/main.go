@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -63,6 +64,9 @@ type config struct {
 	cacheTTL time.Duration
 	// table is the key table (apikey.DefaultSQLTable unless -table).
 	table string
+	// logs is where the Manager logs why requests are refused with 503
+	// (os.Stderr when nil).
+	logs io.Writer
 
 	// Test-only knobs, which no flag sets. fallbackTTL is how long cached
 	// keys live while the change feed is down (zero:
@@ -117,6 +121,7 @@ func start(ctx context.Context, args []string, getenv func(string) string, stdou
 		prefixes:   p,
 		cacheTTL:   *cacheTTL,
 		table:      *table,
+		logs:       stderr,
 	}
 	if err := run(ctx, cfg, stdout); err != nil {
 		logger.Print(err)
@@ -198,7 +203,15 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	cached := apikey.NewCachedStore(store, cacheOpts...)
 	defer cached.Close()
-	keys := apikey.New(cached, apikey.WithPrefix(cfg.prefixes[0]), apikey.WithAcceptedPrefixes(cfg.prefixes[1:]...))
+	logs := cfg.logs
+	if logs == nil {
+		logs = os.Stderr
+	}
+	// The Manager's logger says why a request is refused with 503 (the
+	// database is down, a table is missing), one line per cause every
+	// ten seconds at most.
+	keys := apikey.New(cached, apikey.WithPrefix(cfg.prefixes[0]), apikey.WithAcceptedPrefixes(cfg.prefixes[1:]...),
+		apikey.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	defer keys.Close() // writes the last batch of last-used times, before db.Close
 	count, err := countKeys(ctx, keys)
 	if err != nil {

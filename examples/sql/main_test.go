@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,6 +189,48 @@ func TestCountsKeys(t *testing.T) {
 	assert.Contains(t, out, "(table api_keys): 2 keys")
 	// The database came from APIKEY_DB here, which the command reads too.
 	assert.Contains(t, out, "\n  go run ./cmd/apikey create --owner alice --name demo\n")
+}
+
+// syncBuffer is a bytes.Buffer safe for the service's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// When the key table goes away, requests are refused with 503 and the log
+// says why.
+func TestStoreFailureIsLogged(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "apikey.db")
+	var created struct{ Key string }
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" create --owner alice", "--json")), &created))
+	key := created.Key
+	var logs syncBuffer
+	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
+		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak"}, cacheTTL: time.Second, logs: &logs}, out)
+	}, "the change feed")
+	curl := strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", key, 1)
+	waitFor(t, curl, http.StatusOK, 5*time.Second)
+	conn, err := sql.Open("sqlite", db)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Exec("DROP TABLE " + apikey.DefaultSQLTable)
+	require.NoError(t, err)
+	waitFor(t, curl, http.StatusServiceUnavailable, 5*time.Second)
+	assert.Contains(t, logs.String(), "no such table: "+apikey.DefaultSQLTable)
+	assert.Contains(t, logs.String(), "cause=\"key lookup\"")
+	assert.NotContains(t, logs.String(), key[len(key)-12:], "no key in the log")
 }
 
 func TestWalkthroughRedactsPassword(t *testing.T) {
