@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -254,6 +255,53 @@ func BenchmarkCachedStore(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(store.finds.Load())/float64(b.N), "finds/op")
+		})
+	}
+}
+
+// BenchmarkRefusalsUncached measures what an unknown, a disabled and an
+// expired key cost on an SQL store without a cache: one indexed lookup
+// each, but a found row is read and decoded, a missing one is not.
+// SECURITY.md states the difference and whom it can tell anything.
+//
+//	go test -run '^$' -bench 'RefusalsUncached' -count 6 . | benchstat -col /key -
+func BenchmarkRefusalsUncached(b *testing.B) {
+	for _, be := range backends {
+		if (be.dialect == apikey.Postgres && os.Getenv(envPostgres) == "") || (be.dialect == apikey.MySQL && os.Getenv(envMySQL) == "") {
+			continue
+		}
+		b.Run("store="+be.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, _ := newTable(b, be.open(b), be.dialect)
+			clock := time.Now()
+			m := apikey.New(s, apikey.WithLastUsedInterval(0), apikey.WithClock(func() time.Time { return clock }))
+			defer m.Close()
+			keys := map[string]string{}
+			var err error
+			if keys["unknown"], _, err = apikey.New(apikey.NewMemoryStore()).Create(ctx, apikey.NewKey{Owner: "alice"}); err != nil {
+				b.Fatal(err)
+			}
+			plain, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.Disable(ctx, k.ID); err != nil {
+				b.Fatal(err)
+			}
+			keys["disabled"] = plain
+			if keys["expired"], _, err = m.Create(ctx, apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}, ExpiresAt: clock.Add(time.Second)}); err != nil {
+				b.Fatal(err)
+			}
+			clock = clock.Add(time.Minute)
+			for _, name := range []string{"unknown", "disabled", "expired"} {
+				b.Run("key="+name, func(b *testing.B) {
+					for b.Loop() {
+						if _, err := m.Verify(ctx, keys[name]); err == nil || errors.Is(err, apikey.ErrStoreUnavailable) {
+							b.Fatalf("%s key: %v", name, err)
+						}
+					}
+				})
+			}
 		})
 	}
 }
