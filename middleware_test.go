@@ -649,7 +649,7 @@ func TestMiddlewareSameOverHTTP1AndHTTP2(t *testing.T) {
 		status int
 		body   string
 	}
-	viaHTTP2 := func(path string, headers [][2]string) answer {
+	viaHTTP2 := func(t *testing.T, path string, headers [][2]string) answer {
 		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 		require.NoError(t, err)
 		for _, h := range headers {
@@ -663,7 +663,7 @@ func TestMiddlewareSameOverHTTP1AndHTTP2(t *testing.T) {
 		require.NoError(t, err)
 		return answer{resp.StatusCode, string(b)}
 	}
-	viaHTTP1 := func(path string, headers [][2]string) answer {
+	viaHTTP1 := func(t *testing.T, path string, headers [][2]string) answer {
 		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 		require.NoError(t, err)
 		defer func() { _ = conn.Close() }()
@@ -687,8 +687,8 @@ func TestMiddlewareSameOverHTTP1AndHTTP2(t *testing.T) {
 	// The difference this test is about: if HTTP/2 ever trims too, the
 	// cases below no longer tell the protocols apart.
 	echo := [][2]string{{"X-Echo", " \tv\t "}}
-	require.Equal(t, `"v"`, viaHTTP1("/echo", echo).body)
-	require.Equal(t, `" \tv\t "`, viaHTTP2("/echo", echo).body, "HTTP/2 passes surrounding whitespace on")
+	require.Equal(t, `"v"`, viaHTTP1(t, "/echo", echo).body)
+	require.Equal(t, `" \tv\t "`, viaHTTP2(t, "/echo", echo).body, "HTTP/2 passes surrounding whitespace on")
 
 	k1, k2 := f.valid, f.other
 	invalid := `{"code":-1,"msg":"Invalid API key"}` + "\n"
@@ -711,8 +711,8 @@ func TestMiddlewareSameOverHTTP1AndHTTP2(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, viaHTTP1("/", tt.headers), "HTTP/1.1")
-			assert.Equal(t, tt.want, viaHTTP2("/", tt.headers), "HTTP/2")
+			assert.Equal(t, tt.want, viaHTTP1(t, "/", tt.headers), "HTTP/1.1")
+			assert.Equal(t, tt.want, viaHTTP2(t, "/", tt.headers), "HTTP/2")
 		})
 	}
 }
