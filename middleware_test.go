@@ -617,7 +617,8 @@ func TestMiddlewareSecondCredential(t *testing.T) {
 					continue
 				}
 				assert.Empty(t, keyCopies(seen, k1), "the stripped request holds no copy of the key")
-				assert.Equal(t, tt.stripped, seen.URL.RawQuery, "the rest of the query is kept byte for byte")
+				// A failure shows the key as {k1}: test output is a log too.
+				assert.Equal(t, tt.stripped, strings.ReplaceAll(seen.URL.RawQuery, k1, "{k1}"), "the rest of the query is kept byte for byte")
 				assert.NotEmpty(t, keyCopies(r, k1), "the caller's request is left alone")
 			}
 		})
