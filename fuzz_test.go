@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -71,43 +72,63 @@ func fuzzRequest(headers, rawQuery string, vars *strings.Replacer) *http.Request
 // credentials is the README's account of where the middleware reads a
 // key, written apart from the code that does it. It returns every
 // credential r carries in the default sources (X-API-Key values,
-// Authorization Bearer and Token tokens, x-api-key query values; empty
+// Authorization Bearer and Token tokens, x-api-key query values as readers
+// splitting on '&' alone and readers splitting on ';' too see them; empty
 // header and query values do not count), and whether any of them, or any
-// Authorization value of those schemes, is malformed.
+// Authorization value of those schemes, is malformed. Spaces and tabs
+// around a header value are not part of it: HTTP/1.1 servers drop them,
+// HTTP/2 ones may not.
 func credentials(r *http.Request) (creds []string, malformed bool) {
+	const ows = " \t"
 	for _, v := range r.Header["X-Api-Key"] {
-		if v != "" {
+		if v = strings.Trim(v, ows); v != "" {
 			creds = append(creds, v)
 		}
 	}
 	for _, v := range r.Header["Authorization"] {
-		scheme, token, spaced := strings.Cut(v, " ")
+		v = strings.Trim(v, ows)
+		scheme, token := v, ""
+		spaced := false
+		if i := strings.IndexAny(v, ows); i >= 0 {
+			scheme, token, spaced = v[:i], v[i:], true
+		}
 		if !asciiEqualFold(scheme, "Bearer") && !asciiEqualFold(scheme, "Token") {
-			continue // another scheme, or "Bearer\tkey", which is not Bearer
+			continue // another scheme, or "Bearer\u00a0key", which is not Bearer
 		}
 		if !spaced {
 			malformed = true // "Bearer" alone
 			continue
 		}
-		token = strings.TrimLeft(token, " ")
-		if token == "" || strings.ContainsAny(token, " ,\t") {
-			malformed = true // RFC 7235: one token, after one or more spaces
+		token = strings.TrimLeft(token, ows)
+		if strings.ContainsAny(token, " ,\t") {
+			malformed = true // RFC 7235: one token, after whitespace
 		}
 		creds = append(creds, token)
 	}
-	q, _ := url.ParseQuery(r.URL.RawQuery) // skips pairs holding ';' or a bad escape
-	for _, v := range q["x-api-key"] {
+	// url.ParseQuery splits on '&' and skips pairs holding ';' or a bad
+	// escape; on the query with every ';' made a '&', it reads as a reader
+	// splitting on both does.
+	amp, _ := url.ParseQuery(r.URL.RawQuery)
+	both, _ := url.ParseQuery(strings.ReplaceAll(r.URL.RawQuery, ";", "&"))
+	for _, v := range append(amp["x-api-key"], both["x-api-key"]...) {
 		if v != "" {
 			creds = append(creds, v)
 		}
 	}
+	isKeyParam := func(name string) bool {
+		n, err := url.QueryUnescape(name)
+		return err == nil && n == "x-api-key"
+	}
 	for pair := range strings.SplitSeq(r.URL.RawQuery, "&") {
-		name, value, _ := strings.Cut(pair, "=")
-		if n, err := url.QueryUnescape(name); err != nil || n != "x-api-key" {
-			continue
+		if name, value, _ := strings.Cut(pair, "="); isKeyParam(name) && strings.Contains(value, ";") {
+			malformed = true // one value to some readers, a value and more pairs to others
 		}
-		if _, err := url.QueryUnescape(value); err != nil || strings.Contains(value, ";") {
-			malformed = true // read differently by different parsers
+	}
+	for part := range strings.FieldsFuncSeq(r.URL.RawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+		if name, value, _ := strings.Cut(part, "="); isKeyParam(name) {
+			if _, err := url.QueryUnescape(value); err != nil {
+				malformed = true // a bad escape
+			}
 		}
 	}
 	for _, c := range creds {
@@ -223,6 +244,13 @@ func FuzzMiddleware(f *testing.F) {
 		f.Fatal(err)
 	}
 	vars := strings.NewReplacer("{key}", issued, "{disabled}", disabled, "{unknown}", unknown)
+	// A failure names the keys by their placeholders: test output is a log
+	// like any other, and no key is ever written to one.
+	names := strings.NewReplacer(issued, "{key}", disabled, "{disabled}", unknown, "{unknown}")
+	fail := func(t *testing.T, format string, args ...any) {
+		t.Helper()
+		t.Fatal(names.Replace(fmt.Sprintf(format, args...)))
+	}
 	f.Add("X-Api-Key: {key}", "")
 	f.Add("Authorization: Bearer {key}", "")
 	f.Add("", "x-api-key={key}")
@@ -249,7 +277,7 @@ func FuzzMiddleware(f *testing.F) {
 		}
 		for _, c := range creds {
 			if _, err := ParseKey(c); err != nil && w.Code == http.StatusOK {
-				t.Fatalf("200 with the malformed key %q among %q", c, creds)
+				fail(t, "200 with the malformed key %q among %q", c, creds)
 			}
 		}
 		want := http.StatusUnauthorized
@@ -264,7 +292,7 @@ func FuzzMiddleware(f *testing.F) {
 			}
 		}
 		if w.Code != want {
-			t.Fatalf("%d, not %d, for credentials %q (malformed: %v): %s", w.Code, want, creds, malformed, w.Body)
+			fail(t, "%d, not %d, for credentials %q (malformed: %v): %s", w.Code, want, creds, malformed, w.Body)
 		}
 	})
 }

@@ -199,7 +199,7 @@ func New(store Store, opts ...Option) *Manager {
 		}
 		if _, dup := m.static[d]; !dup {
 			m.static[d] = &Key{ID: sk.ID, Owner: sk.Owner, Name: sk.Name, Scopes: scopes,
-				Enabled: true, RateLimit: sk.RateLimit, AllowedIPs: slices.Clone(sk.AllowedIPs)}
+				Enabled: true, RateLimit: sk.RateLimit, AllowedIPs: maskPrefixes(sk.AllowedIPs)}
 		}
 	}
 	m.staticKeys = nil // the plaintexts are not kept
@@ -243,7 +243,11 @@ type NewKey struct {
 	// the Manager's default.
 	RateLimit RateLimit
 	// AllowedIPs, when set, are the only client address ranges the key
-	// works from.
+	// works from. They are stored with their host bits cleared, and an
+	// IPv4-mapped range as the IPv4 range it names (::ffff:192.0.2.0/120
+	// as 192.0.2.0/24), since client addresses are compared unmapped (see
+	// WithTrustedProxies). An invalid range, or a mapped one shorter than
+	// /96, is ErrInvalidInput.
 	AllowedIPs []netip.Prefix
 	// MaxUses, when above zero, is how many requests the key may make in
 	// all; zero means no limit.
@@ -313,15 +317,16 @@ func (m *Manager) issue(ctx context.Context, prefix string, k Key, now time.Time
 	return plain, k.Clone(), nil
 }
 
-// maskPrefixes returns prefixes with their host bits cleared, so
-// 10.1.2.3/8 is stored as the 10.0.0.0/8 it means.
+// maskPrefixes returns prefixes as normPrefix gives them, so 10.1.2.3/8
+// is stored as the 10.0.0.0/8 it means, and ::ffff:192.0.2.0/120 as
+// 192.0.2.0/24. checkPrefixes has refused those it cannot give.
 func maskPrefixes(prefixes []netip.Prefix) []netip.Prefix {
 	if len(prefixes) == 0 {
 		return nil
 	}
 	out := make([]netip.Prefix, len(prefixes))
 	for i, p := range prefixes {
-		out[i] = p.Masked()
+		out[i], _ = normPrefix(p)
 	}
 	return out
 }
@@ -424,7 +429,9 @@ func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
 }
 
 // VerifyFrom is Verify for a request from the client address client, which
-// keys with AllowedIPs are checked against.
+// keys with AllowedIPs are checked against. The address is compared as
+// the middleware compares a peer's: an IPv4-mapped address as the IPv4
+// address it carries, and without its zone.
 func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr) (Principal, error) {
 	p, _, err := m.verify(ctx, key, knownAddr(client), nil, nil)
 	return p, err

@@ -1,9 +1,13 @@
 package apikey_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -90,6 +94,10 @@ func TestMiddlewareSources(t *testing.T) {
 		{"bearer lower-case", get("/", "Authorization", "bearer "+f.valid)},
 		{"BEARER upper-case", get("/", "Authorization", "BEARER "+f.valid)},
 		{"Bearer with two spaces", get("/", "Authorization", "Bearer  "+f.valid)},
+		{"Bearer and a tab", get("/", "Authorization", "Bearer\t"+f.valid)},
+		{"Bearer, spaces and tabs", get("/", "Authorization", "bearer \t "+f.valid)},
+		{"Authorization with whitespace around", get("/", "Authorization", " \tToken "+f.valid+"\t ")},
+		{"X-API-Key with whitespace around", get("/", "X-API-Key", "\t "+f.valid+" \t")},
 		{"Token", get("/", "Authorization", "Token "+f.valid)},
 		{"token lower-case", get("/", "Authorization", "token "+f.valid)},
 		{"query", get("/?x-api-key=" + q(f.valid))},
@@ -123,11 +131,14 @@ func TestMiddlewareRefusals(t *testing.T) {
 	}{
 		{"no key", get("/"), 401, "Missing API key", missing},
 		{"empty X-API-Key", get("/", "X-API-Key", ""), 401, "Missing API key", missing},
+		{"X-API-Key of spaces and tabs", get("/", "X-API-Key", " \t "), 401, "Missing API key", missing},
 		{"empty query value", get("/?x-api-key="), 401, "Missing API key", missing},
 		{"only Basic auth", get("/", "Authorization", "Basic dXNlcjpwYXNz"), 401, "Missing API key", missing},
 		{"key glued to scheme", get("/", "Authorization", "Bearer"+f.valid), 401, "Missing API key", missing},
 		{"scheme alone", get("/", "Authorization", "Bearer"), 401, "Invalid API key", invalid},
 		{"scheme and space", get("/", "Authorization", "Bearer "), 401, "Invalid API key", invalid},
+		{"scheme and tab", get("/", "Authorization", "Bearer\t"), 401, "Invalid API key", invalid},
+		{"token and tab", get("/", "Authorization", "Bearer\t"+f.valid+"\tx"), 401, "Invalid API key", invalid},
 		{"token with space", get("/", "Authorization", "Bearer "+f.valid+" x"), 401, "Invalid API key", invalid},
 		{"token with comma", get("/", "Authorization", "Bearer "+f.valid+",x"), 401, "Invalid API key", invalid},
 		{"unknown", get("/", "X-API-Key", f.unknown), 401, "Invalid API key", invalid},
@@ -518,4 +529,191 @@ func TestSourceFromContext(t *testing.T) {
 	assert.False(t, ok, "NewContext has no source")
 	_, ok = apikey.SourceFromContext(context.Background())
 	assert.False(t, ok)
+}
+
+// keyCopies lists where in r the secret of key still appears: header
+// names and values, the raw query, the request URI, the URL and the parsed
+// forms. Empty means the request holds no copy of it.
+func keyCopies(r *http.Request, key string) []string {
+	secret := secretOf(key)
+	var found []string
+	look := func(where, s string) {
+		if strings.Contains(s, secret) {
+			found = append(found, where)
+		}
+	}
+	for name, vs := range r.Header {
+		look("header name", name)
+		for _, v := range vs {
+			look("header "+name, v)
+		}
+	}
+	look("RawQuery", r.URL.RawQuery)
+	look("RequestURI", r.RequestURI)
+	look("URL", r.URL.String())
+	for where, form := range map[string]url.Values{"Form": r.Form, "PostForm": r.PostForm} {
+		for name, vs := range form {
+			look(where+" name", name)
+			for _, v := range vs {
+				look(where+" "+name, v)
+			}
+		}
+	}
+	return found
+}
+
+// Review finding 5: a credential after a tab, or in a ';'-separated part
+// of the query, is a credential like any other: a different key there is a
+// conflict, the same key is fine, and stripping removes it.
+func TestMiddlewareSecondCredential(t *testing.T) {
+	f := newFixture(t)
+	var seen *http.Request
+	spy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r
+		_, _ = w.Write([]byte("ok"))
+	})
+	strip := f.m.Middleware(apikey.WithStripCredentials())(spy)
+	plain := f.m.Middleware()(spy)
+	k1, k2 := f.valid, f.other
+	tests := []struct {
+		name    string
+		query   string
+		headers []string
+		status  int
+		// stripped is the query the handler sees after stripping, for 200s.
+		stripped string
+	}{
+		{"Bearer<TAB> a second key", "", []string{"X-API-Key", k1, "Authorization", "Bearer\t" + k2}, 400, ""},
+		{"Bearer<TAB> the same key", "", []string{"X-API-Key", k1, "Authorization", "Bearer\t" + k1}, 200, ""},
+		{"token<TAB><SP> a second key", "", []string{"X-API-Key", k1, "Authorization", "token\t " + k2}, 400, ""},
+		{"second key with a space after it", "", []string{"X-API-Key", k1, "Authorization", "Bearer " + k2 + " "}, 400, ""},
+		{"X-API-Key with spaces and Bearer<TAB>, same key", "", []string{"X-API-Key", " " + k1 + " ", "Authorization", " Bearer\t" + k1}, 200, ""},
+		{"';' part holds a second key", "a=1;x-api-key=" + k2 + "&x-api-key=" + k1, nil, 400, ""},
+		{"';' part holds the same key", "a=1;x-api-key=" + k1 + "&x-api-key=" + k1, nil, 200, "a=1"},
+		{"';' part with an escaped name, second key", "a=1;x%2Dapi%2Dkey=" + k2, []string{"X-API-Key", k1}, 400, ""},
+		{"';' part with an escaped name, same key", "a=1;x%2Dapi%2Dkey=" + k1, []string{"X-API-Key", k1}, 200, "a=1"},
+		{"';' part in the middle, same key", "z=%20&b=2;x-api-key=" + k1 + ";c=3&d", []string{"Authorization", "Bearer\t" + k1}, 200, "z=%20&b=2;c=3&d"},
+		{"';' part alone, same key", "x-api-key=" + k1 + "&;x-api-key=" + k1 + "&e=5", nil, 200, "e=5"},
+		{"';' part after an undecodable name", "%zz;x-api-key=" + k2, []string{"X-API-Key", k1}, 400, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i, h := range []http.Handler{plain, strip} {
+				stripping := i == 1
+				seen = nil
+				r := get("/p?"+tt.query, tt.headers...)
+				// An outer handler parsed the form; url.ParseQuery skips the
+				// pairs holding ';', and says so.
+				_ = r.ParseForm()
+				w := serve(h, r)
+				require.Equal(t, tt.status, w.Code, w.Body.String())
+				if tt.status != http.StatusOK {
+					assert.Nil(t, seen, "the handler never ran")
+					assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: "Conflicting API keys"}, body(t, w))
+					continue
+				}
+				if !stripping {
+					assert.NotEmpty(t, keyCopies(seen, k1), "without stripping the key is still there")
+					continue
+				}
+				assert.Empty(t, keyCopies(seen, k1), "the stripped request holds no copy of the key")
+				// A failure shows the key as {k1}: test output is a log too.
+				assert.Equal(t, tt.stripped, strings.ReplaceAll(seen.URL.RawQuery, k1, "{k1}"), "the rest of the query is kept byte for byte")
+				assert.NotEmpty(t, keyCopies(r, k1), "the caller's request is left alone")
+			}
+		})
+	}
+}
+
+// Review finding 5: HTTP/1.1 servers drop the spaces and tabs around a
+// header value and HTTP/2 servers do not, so the same request sent either
+// way must get the same answer. The HTTP/1.1 requests are written by hand,
+// since net/http's client trims values itself.
+func TestMiddlewareSameOverHTTP1AndHTTP2(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("/", f.m.Middleware()(whoami))
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprintf(w, "%q", r.Header.Get("X-Echo"))
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	defer h2.CloseIdleConnections()
+
+	type answer struct {
+		status int
+		body   string
+	}
+	viaHTTP2 := func(t *testing.T, path string, headers [][2]string) answer {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		for _, h := range headers {
+			req.Header[h[0]] = append(req.Header[h[0]], h[1])
+		}
+		resp, err := h2.RoundTrip(req)
+		require.NoError(t, err)
+		defer func() { _ = resp.Body.Close() }()
+		require.Equal(t, 2, resp.ProtoMajor)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return answer{resp.StatusCode, string(b)}
+	}
+	viaHTTP1 := func(t *testing.T, path string, headers [][2]string) answer {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		require.NoError(t, err)
+		defer func() { _ = conn.Close() }()
+		var req strings.Builder
+		req.WriteString("GET " + path + " HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n")
+		for _, h := range headers {
+			req.WriteString(h[0] + ":" + h[1] + "\r\n")
+		}
+		req.WriteString("\r\n")
+		_, err = io.WriteString(conn, req.String())
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		defer func() { _ = resp.Body.Close() }()
+		require.Equal(t, 1, resp.ProtoMajor)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return answer{resp.StatusCode, string(b)}
+	}
+
+	// The difference this test is about: if HTTP/2 ever trims too, the
+	// cases below no longer tell the protocols apart.
+	echo := [][2]string{{"X-Echo", " \tv\t "}}
+	require.Equal(t, `"v"`, viaHTTP1(t, "/echo", echo).body)
+	require.Equal(t, `" \tv\t "`, viaHTTP2(t, "/echo", echo).body, "HTTP/2 passes surrounding whitespace on")
+
+	k1, k2 := f.valid, f.other
+	invalid := `{"code":-1,"msg":"Invalid API key"}` + "\n"
+	tests := []struct {
+		name    string
+		headers [][2]string
+		want    answer
+	}{
+		{"X-API-Key with spaces around", [][2]string{{"X-API-Key", " " + k1 + " "}}, answer{200, "alice"}},
+		{"X-API-Key with tabs around", [][2]string{{"X-API-Key", "\t" + k1 + "\t"}}, answer{200, "alice"}},
+		{"X-API-Key of whitespace", [][2]string{{"X-API-Key", " \t "}}, answer{401, `{"code":-1,"msg":"Missing API key"}` + "\n"}},
+		{"space before Bearer", [][2]string{{"Authorization", " Bearer " + k1}}, answer{200, "alice"}},
+		{"tab after the key", [][2]string{{"Authorization", "Bearer " + k1 + "\t"}}, answer{200, "alice"}},
+		{"tab after the scheme", [][2]string{{"Authorization", "Bearer\t" + k1}}, answer{200, "alice"}},
+		{"scheme and a tab", [][2]string{{"Authorization", "Bearer\t"}}, answer{401, invalid}},
+		{"scheme and a space", [][2]string{{"Authorization", "Token "}}, answer{401, invalid}},
+		{"second key after a tab", [][2]string{{"X-API-Key", k1}, {"Authorization", "Bearer\t" + k2}}, answer{400, `{"code":-1,"msg":"Conflicting API keys"}` + "\n"}},
+		{"second key with a space after it", [][2]string{{"X-API-Key", "\t" + k1}, {"Authorization", "Token " + k2 + " "}}, answer{400, `{"code":-1,"msg":"Conflicting API keys"}` + "\n"}},
+		{"same key, whitespace everywhere", [][2]string{{"X-API-Key", " " + k1 + "\t"}, {"Authorization", "\tbearer \t" + k1 + " "}}, answer{200, "alice"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, viaHTTP1(t, "/", tt.headers), "HTTP/1.1")
+			assert.Equal(t, tt.want, viaHTTP2(t, "/", tt.headers), "HTTP/2")
+		})
+	}
 }

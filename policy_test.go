@@ -246,6 +246,108 @@ func TestIPAllowList(t *testing.T) {
 	require.ErrorIs(t, err, apikey.ErrIPNotAllowed)
 }
 
+// Review finding 9: an address is compared in one form wherever it was
+// read (peer, forwarded hop, X-Real-IP, VerifyFrom): unmapped and without
+// its zone.
+func TestClientAddressOneForm(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	linkLocal, _ := mustCreate(t, m, apikey.NewKey{AllowedIPs: []netip.Prefix{netip.MustParsePrefix("fe80::/10")}})
+	office, _ := mustCreate(t, m, apikey.NewKey{AllowedIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}})
+	h := m.Middleware(apikey.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fe80::/64")))(whoami)
+	req := func(key, remote string, headers ...string) *http.Request {
+		r := get("/", append([]string{"X-API-Key", key}, headers...)...)
+		r.RemoteAddr = remote
+		return r
+	}
+	for _, tt := range []struct {
+		name string
+		req  *http.Request
+	}{
+		{"zoned peer", req(linkLocal, "[fe80::1%eth0]:443")},
+		{"zoned hop", req(linkLocal, "10.1.2.3:80", "X-Forwarded-For", "fe80::1%eth0")},
+		{"zoned hop with a port", req(linkLocal, "10.1.2.3:80", "X-Forwarded-For", "[fe80::1%eth0]:443")},
+		{"zoned X-Real-IP", req(linkLocal, "10.1.2.3:80", "X-Real-IP", "fe80::1%eth1")},
+		{"zoned trusted proxy", req(office, "[fe80::2%eth0]:80", "X-Forwarded-For", "203.0.113.7")},
+		{"zoned trusted hop", req(office, "10.1.2.3:80", "X-Forwarded-For", "203.0.113.7, fe80::3%eth0")},
+		{"mapped trusted proxy", req(office, "[::ffff:10.1.2.3]:80", "X-Forwarded-For", "203.0.113.7")},
+		{"mapped hop", req(office, "10.1.2.3:80", "X-Forwarded-For", "::ffff:203.0.113.7")},
+	} {
+		assert.Equal(t, http.StatusOK, serve(h, tt.req).Code, tt.name)
+	}
+	for _, a := range []string{"fe80::1%eth0", "fe80::1"} {
+		_, err := m.VerifyFrom(ctx, linkLocal, netip.MustParseAddr(a))
+		assert.NoError(t, err, a)
+	}
+	for _, a := range []string{"::ffff:203.0.113.7", "::ffff:203.0.113.7%eth0"} {
+		_, err := m.VerifyFrom(ctx, office, netip.MustParseAddr(a))
+		assert.NoError(t, err, a)
+	}
+	_, err := m.VerifyFrom(ctx, office, netip.MustParseAddr("::ffff:198.51.100.1"))
+	assert.ErrorIs(t, err, apikey.ErrIPNotAllowed)
+}
+
+// Review finding 9: an IPv4-mapped prefix is the IPv4 prefix it names,
+// as an allowed range (stored in its IPv4 form), a static key's range and
+// a trusted proxy; a mapped prefix shorter than /96 names none and is
+// refused.
+func TestMappedPrefixes(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	mapped := []netip.Prefix{netip.MustParsePrefix("::ffff:192.0.2.0/120"), netip.MustParsePrefix("::ffff:198.51.100.9/128")}
+	plain, k := mustCreate(t, m, apikey.NewKey{AllowedIPs: mapped})
+	assert.Equal(t, "[192.0.2.0/24 198.51.100.9/32]", fmt.Sprint(k.AllowedIPs), "stored in the IPv4 form")
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "[192.0.2.0/24 198.51.100.9/32]", fmt.Sprint(got.AllowedIPs))
+
+	h := m.Middleware()(whoami)
+	from := func(remote string) int {
+		r := get("/", "X-API-Key", plain)
+		r.RemoteAddr = remote
+		return serve(h, r).Code
+	}
+	assert.Equal(t, http.StatusOK, from("192.0.2.7:1"))
+	assert.Equal(t, http.StatusOK, from("[::ffff:192.0.2.7]:1"))
+	assert.Equal(t, http.StatusOK, from("198.51.100.9:1"))
+	assert.Equal(t, http.StatusForbidden, from("198.51.100.10:1"))
+
+	_, other := mustCreate(t, m, apikey.NewKey{})
+	other, err = m.Update(ctx, other.ID, apikey.SetAllowedIPs(netip.MustParsePrefix("::ffff:203.0.113.1/104"), netip.MustParsePrefix("::ffff:0.0.0.0/96")))
+	require.NoError(t, err)
+	assert.Equal(t, "[203.0.0.0/8 0.0.0.0/0]", fmt.Sprint(other.AllowedIPs))
+
+	// Shorter than /96, a mapped prefix also spans other IPv6 addresses.
+	short := netip.MustParsePrefix("::ffff:192.0.2.0/95")
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "a", AllowedIPs: []netip.Prefix{short}})
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+	assert.Contains(t, err.Error(), "AllowedIPs")
+	assert.Contains(t, err.Error(), short.String())
+	_, err = m.Update(ctx, k.ID, apikey.SetAllowedIPs(short))
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+
+	// Static keys read their ranges the same way.
+	const static = "static-key-0123456789"
+	rememberKeys(static)
+	sm := newManager(t, apikey.NewMemoryStore(), apikey.WithStaticKeys(apikey.StaticKey{Key: static, ID: "static:ops", Owner: "ops", AllowedIPs: mapped[:1]}))
+	_, err = sm.VerifyFrom(ctx, static, netip.MustParseAddr("192.0.2.7"))
+	assert.NoError(t, err)
+	assert.Panics(t, func() {
+		apikey.New(apikey.NewMemoryStore(), apikey.WithStaticKeys(apikey.StaticKey{Key: static, ID: "static:ops", Owner: "ops", AllowedIPs: []netip.Prefix{short}}))
+	})
+
+	// So do trusted proxies.
+	proxied := m.Middleware(apikey.WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104")))(whoami)
+	r := get("/", "X-API-Key", plain, "X-Forwarded-For", "192.0.2.7")
+	r.RemoteAddr = "10.1.2.3:80"
+	assert.Equal(t, http.StatusOK, serve(proxied, r).Code, "a mapped trusted proxy is trusted")
+	r = get("/", "X-API-Key", plain, "X-Forwarded-For", "198.51.100.1")
+	r.RemoteAddr = "10.1.2.3:80"
+	assert.Equal(t, http.StatusForbidden, serve(proxied, r).Code)
+	assert.Panics(t, func() { m.Middleware(apikey.WithTrustedProxies(short)) })
+	assert.Panics(t, func() { m.Middleware(apikey.WithTrustedProxies(netip.Prefix{})) })
+}
+
 func TestCreateNormalisesAllowedIPs(t *testing.T) {
 	m := newManager(t, apikey.NewMemoryStore())
 	_, k := mustCreate(t, m, apikey.NewKey{AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/8")}})

@@ -31,7 +31,8 @@ type StaticKey struct {
 	Scopes []string
 	// RateLimit limits the key's requests, as for stored keys.
 	RateLimit RateLimit
-	// AllowedIPs limits where the key may be used from, as for stored keys.
+	// AllowedIPs limits where the key may be used from, read as
+	// NewKey.AllowedIPs is; New panics on a range Create would refuse.
 	AllowedIPs []netip.Prefix
 }
 
@@ -83,6 +84,9 @@ func checkStaticKey(k StaticKey) error {
 	}
 	if _, err := CleanScopes(k.Scopes); err != nil {
 		return err
+	}
+	if err := checkPrefixes(k.AllowedIPs); err != nil {
+		return fmt.Errorf("%w (static key %s)", err, k.ID)
 	}
 	return checkRateLimit(k.RateLimit)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -62,7 +61,8 @@ func SetRateLimit(r RateLimit) KeyChange {
 }
 
 // SetAllowedIPs sets the client address ranges a key works from; none
-// removes the restriction.
+// removes the restriction. The ranges are checked and stored as for
+// NewKey.AllowedIPs.
 func SetAllowedIPs(prefixes ...netip.Prefix) KeyChange {
 	err := checkPrefixes(prefixes)
 	masked := maskPrefixes(prefixes)
@@ -139,12 +139,15 @@ func (k Key) State(now time.Time) KeyState {
 	return StateEnabled
 }
 
+// checkPrefixes refuses allowed IP ranges maskPrefixes cannot store.
 func checkPrefixes(prefixes []netip.Prefix) error {
 	if len(prefixes) > maxAllowedIPs {
 		return fmt.Errorf("%w: at most %d allowed IP ranges", ErrInvalidInput, maxAllowedIPs)
 	}
-	if slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return !p.IsValid() }) {
-		return fmt.Errorf("%w: invalid allowed IP range", ErrInvalidInput)
+	for _, p := range prefixes {
+		if _, err := normPrefix(p); err != nil {
+			return fmt.Errorf("%w: AllowedIPs: %w", ErrInvalidInput, err)
+		}
 	}
 	return nil
 }
