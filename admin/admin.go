@@ -32,9 +32,13 @@
 // Bearer or Token, never from the query string). So the API cannot be left
 // open by mounting the handler without middleware, and the page cannot be
 // locked away by forgetting anything: mounting it bare is the recommended
-// way. A host that wraps all its routes in one key middleware must let the
-// page through with [apikey.WithSkip] and [Public]; the API behind it stays
-// protected either way.
+// way. A host that wraps all its routes in one key middleware puts
+// [ServePage] in front of it, which answers the page's requests itself so
+// no router can send them anywhere else, or lets the page's exact paths
+// through with [apikey.WithSkip] and [Public]; the API behind it stays
+// protected either way. Only "/admin/", "/admin/app.js" and "/admin/app.css"
+// spelled exactly so, with no query, are the page: any other spelling
+// ("/%61dmin/", "/admin%2Fapp.js", "//admin/", "/ADMIN/") needs a key.
 //
 // # Authorization
 //
@@ -206,23 +210,85 @@ type handler struct {
 // publicPaths are the page and its assets, relative to the mount point.
 var publicPaths = []string{"/", "/app.js", "/app.css"}
 
-// Public returns a function for apikey.WithSkip that lets through the
-// requests for the admin page and its assets when the handler is mounted
-// at prefix (such as "/admin"), and for the prefix itself, which the
-// router or the handler redirects to the page; nothing else:
+// pageAsset returns the asset (one of publicPaths) that r asks for when
+// the handler is mounted at prefix, and false for anything else. It takes
+// only GET and HEAD, of exactly prefix plus the asset's path as the bytes
+// came: no percent-encoding anywhere in the path, no query, no doubled
+// slash, dot segment, other case or trailing parameter (";x"). Routers
+// disagree about each of those: chi routes on the escaped path, so
+// "/%61dmin" is not its "/admin"; ServeMux matches escaped segments, so
+// "/admin%2Fapp.js" is one segment for a "/{account}" route, and it gives
+// "/admin" itself to such a route before redirecting to "/admin/". Only a
+// path spelled the one way every router reads alike is taken for the page.
+func pageAsset(r *http.Request, prefix string) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	u := r.URL
+	if u == nil || u.Opaque != "" || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(u.Path, prefix)
+	if !ok || !slices.Contains(publicPaths, rest) {
+		return "", false
+	}
+	return rest, true
+}
+
+// Public returns a function for apikey.WithSkip that lets through, without
+// a key, the GET and HEAD requests for the admin page and its two assets
+// when the handler is mounted at prefix (such as "/admin"): exactly
+// "/admin/", "/admin/app.js" and "/admin/app.css", spelled byte for byte
+// so, with no query. Any other spelling, the mount point without its
+// slash included, needs a key like every other request:
 //
 //	keys.Middleware(apikey.WithSkip(admin.Public("/admin")))
 //
-// It is needed only when a key middleware wraps the admin handler; the API
-// behind it still requires a principal.
+// A skip function cannot see where the router will send the request it
+// lets through: Public is safe only where the router gives those three
+// paths to the admin handler, as http.ServeMux and chi do for a handler
+// mounted at prefix on every host. [ServePage] does not depend on that,
+// since it answers the page itself, and mounting the handler outside the
+// key middleware needs neither. It is needed only when a key middleware
+// wraps the admin handler; the API behind it still requires a principal.
 func Public(prefix string) func(*http.Request) bool {
 	prefix = strings.TrimSuffix(prefix, "/")
 	return func(r *http.Request) bool {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return false
-		}
-		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
-		return ok && (rest == "" || slices.Contains(publicPaths, rest))
+		_, ok := pageAsset(r, prefix)
+		return ok
+	}
+}
+
+// ServePage returns middleware that answers the requests for the admin
+// page and its assets itself, when the handler is mounted at prefix, and
+// hands every other request to the next handler. Put it outside the key
+// middleware that wraps every route:
+//
+//	handler := admin.ServePage("/admin")(keys.Middleware()(mux))
+//
+//	r.Use(admin.ServePage("/admin")) // chi: before the key middleware
+//	r.Use(keys.Middleware())
+//
+// It takes the same requests as [Public], and the mount point without its
+// slash ("/admin", exactly), which it redirects to the page. Since those
+// requests never reach the router, no router can send them anywhere else,
+// whatever its patterns, hosts or path cleaning. Everything else goes on
+// to the key middleware, the API under prefix included.
+func ServePage(prefix string) func(http.Handler) http.Handler {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if asset, ok := pageAsset(r, prefix); ok {
+				servePage(w, r, asset)
+				return
+			}
+			if prefix != "" && r.URL.Path == prefix && r.URL.RawPath == "" && r.URL.RawQuery == "" && !r.URL.ForceQuery &&
+				(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				http.Redirect(w, r, prefix+"/", http.StatusMovedPermanently)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }
 
