@@ -117,7 +117,11 @@ func newEnv(t *testing.T, opts ...admin.Option) *env {
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(e.keys, opts...)))
 	mux.Handle("/", e.keys.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := apikey.FromContext(r.Context())
+		p, ok := apikey.FromContext(r.Context())
+		if !ok {
+			apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+			return
+		}
 		fmt.Fprintf(w, "hello %s\n", p.Owner)
 	})))
 	e.srv = httptest.NewServer(e.record(mux))

@@ -283,7 +283,13 @@ func countKeys(ctx context.Context, keys *apikey.Manager) (string, error) {
 
 // whoami answers with the principal the key belongs to.
 func whoami(w http.ResponseWriter, r *http.Request) {
-	p, _ := apikey.FromContext(r.Context())
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		// No key was verified for this request (the middleware is
+		// missing, or skipped it): never serve it as nobody.
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
 	scopes := p.Scopes()
 	if scopes == nil {
 		scopes = []string{}
