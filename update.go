@@ -39,9 +39,38 @@ func SetMetadata(metadata map[string]string) KeyChange {
 	return KeyChange{err: checkMetadata(m), apply: func(k *Key) { k.Metadata = m }}
 }
 
-// SetEnabled enables or disables a key.
+// SetEnabled enables or disables a key. Either way it clears
+// Key.DisabledBy: an enabled key has no disabler, and a disable made this
+// way is an operator's, which only an admin may undo (see DisableBy).
 func SetEnabled(enabled bool) KeyChange {
-	return KeyChange{apply: func(k *Key) { k.Enabled = enabled }}
+	return KeyChange{apply: func(k *Key) { k.Enabled, k.DisabledBy = enabled, "" }}
+}
+
+// DisableBy disables a key on behalf of the holder of the key with ID by,
+// recording by in Key.DisabledBy. A key already disabled is left as it is,
+// its disabler included: the first disable stands, so a key's holder
+// cannot take over an operator's disable and then undo it as its own. An
+// empty by is an operator's disable, as SetEnabled(false) would make for
+// an enabled key.
+func DisableBy(by string) KeyChange {
+	return KeyChange{err: checkKeyRef("disabled by", by), apply: func(k *Key) {
+		if k.Enabled {
+			k.Enabled, k.DisabledBy = false, by
+		}
+	}}
+}
+
+// SetCreatedBy records in Key.CreatedBy that the holder of the key with ID
+// by had this key made: package admin sets it on the key a rotation makes,
+// which Manager.Rotate does not know the caller of.
+func SetCreatedBy(by string) KeyChange {
+	return KeyChange{err: checkKeyRef("created by", by), apply: func(k *Key) { k.CreatedBy = by }}
+}
+
+// checkKeyRef checks a key ID kept in another key's record: empty, or what
+// a store can hold as an ID.
+func checkKeyRef(field, id string) error {
+	return checkText(field, id, 64, false)
 }
 
 // SetExpiry sets when a key stops working; the zero time removes the

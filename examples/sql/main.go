@@ -177,7 +177,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	// The service creates the table too, so it starts on an empty
-	// database; Migrate never alters an existing table.
+	// database; on an existing table Migrate adds only what it lacks.
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
