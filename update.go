@@ -15,6 +15,9 @@ import (
 type KeyChange struct {
 	apply func(*Key)
 	err   error
+	// check, when set, runs on the stored key before apply, inside the
+	// store's atomic update; its error stores nothing.
+	check func(*Key) error
 }
 
 // SetName changes a key's name.
@@ -58,6 +61,28 @@ func DisableBy(by string) KeyChange {
 			k.Enabled, k.DisabledBy = false, by
 		}
 	}}
+}
+
+// EnableIfDisabledBy enables a key that the holder of the key with ID by
+// disabled (Key.DisabledBy is by), and leaves an enabled key as it is. If
+// the key is disabled by anyone else, an operator included, the whole
+// Update fails with ErrConflict and changes nothing: a disable made after
+// the caller looked at the key stands. by must not be empty (use
+// SetEnabled(true) to undo an operator's disable).
+func EnableIfDisabledBy(by string) KeyChange {
+	err := checkKeyRef("disabled by", by)
+	if err == nil && by == "" {
+		err = fmt.Errorf("%w: EnableIfDisabledBy needs the disabler's ID", ErrInvalidInput)
+	}
+	return KeyChange{err: err,
+		check: func(k *Key) error {
+			if !k.Enabled && k.DisabledBy != by {
+				return fmt.Errorf("%w: key %s was disabled by someone else", ErrConflict, k.ID)
+			}
+			return nil
+		},
+		apply: func(k *Key) { k.Enabled, k.DisabledBy = true, "" },
+	}
 }
 
 // SetCreatedBy records in Key.CreatedBy that the holder of the key with ID
@@ -115,8 +140,10 @@ func NoUsageLimit() KeyChange {
 
 // Update applies changes to the key with the given ID, atomically, and
 // returns the stored key. Invalid changes are refused before the store is
-// touched (ErrInvalidInput); an unknown ID is ErrNotFound. UpdatedAt is set
-// to now, whether or not a change differs from the stored value. The owner, secret and creation time of a key never change.
+// touched (ErrInvalidInput); an unknown ID is ErrNotFound; a change with a
+// condition on the stored key (EnableIfDisabledBy) fails it with
+// ErrConflict. UpdatedAt is set to now, whether or not a change differs
+// from the stored value. The owner, secret and creation time of a key never change.
 func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (Key, error) {
 	if err := checkID(id); err != nil {
 		return Key{}, err
@@ -132,6 +159,11 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 	now := m.clock()
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
 		for _, c := range changes {
+			if c.check != nil {
+				if err := c.check(k); err != nil {
+					return err
+				}
+			}
 			c.apply(k)
 		}
 		k.UpdatedAt = now

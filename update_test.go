@@ -144,3 +144,38 @@ func TestDisabledBy(t *testing.T) {
 	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "o", CreatedBy: strings.Repeat("k", 65)})
 	assert.ErrorIs(t, err, apikey.ErrInvalidInput)
 }
+
+// TestEnableIfDisabledBy: a key is enabled again only while its disabler
+// is the one named; a disable by anyone else, made after the caller looked,
+// fails the whole Update and stands.
+func TestEnableIfDisabledBy(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, k := mustCreate(t, m, apikey.NewKey{Name: "ci"})
+
+	got, err := m.Update(ctx, k.ID, apikey.EnableIfDisabledBy("alice-key"), apikey.SetName("enabled already"))
+	require.NoError(t, err)
+	assert.True(t, got.Enabled)
+	_, err = m.Update(ctx, k.ID, apikey.DisableBy("alice-key"))
+	require.NoError(t, err)
+	got, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy("alice-key"))
+	require.NoError(t, err)
+	assert.True(t, got.Enabled)
+	assert.Empty(t, got.DisabledBy)
+
+	_, err = m.Disable(ctx, k.ID) // an operator's
+	require.NoError(t, err)
+	_, err = m.Update(ctx, k.ID, apikey.SetName("must not stick"), apikey.EnableIfDisabledBy("alice-key"))
+	require.ErrorIs(t, err, apikey.ErrConflict)
+	got, err = m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Enabled)
+	assert.Equal(t, "enabled already", got.Name, "nothing of a refused Update is stored")
+
+	_, err = m.Update(ctx, k.ID, apikey.SetEnabled(true), apikey.DisableBy("bob-key"))
+	require.NoError(t, err)
+	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy("alice-key"))
+	require.ErrorIs(t, err, apikey.ErrConflict, "disabled by another key's holder")
+	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy(""))
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+}
