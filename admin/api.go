@@ -278,6 +278,12 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, p apikey.Princip
 		h.fail(w, r, err)
 		return
 	}
+	if cascade {
+		if desc, err = h.descendantsAgain(ctx, p, k); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	disabled, err := h.disableAll(ctx, p, desc)
 	if err != nil {
 		h.fail(w, r, err)
@@ -483,6 +489,12 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request, p apikey.Princi
 			return
 		}
 		var err error
+		if cascade {
+			if desc, err = h.descendantsAgain(ctx, p, k); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
 		if disabled, err = h.disableAll(ctx, p, desc); err != nil {
 			h.fail(w, r, err)
 			return

@@ -62,6 +62,19 @@ func (h *handler) descendants(ctx context.Context, root apikey.Key) ([]apikey.Ke
 	return out, nil
 }
 
+// descendantsAgain reads root's descendants that p may manage once more,
+// after root was disabled: those read before were for the check that an
+// admin key is left, and root's holder may have made another key in
+// between. A disabled root makes no more (on this store; see the package
+// documentation for other processes' caches).
+func (h *handler) descendantsAgain(ctx context.Context, p apikey.Principal, root apikey.Key) ([]apikey.Key, error) {
+	all, err := h.descendants(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	return h.manageable(p, all), nil
+}
+
 // manageable returns the keys of keys that p may manage; the others are
 // left out as a list leaves them out, so nobody learns of them.
 func (h *handler) manageable(p apikey.Principal, keys []apikey.Key) []apikey.Key {

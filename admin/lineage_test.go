@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/go-apikey/apikey"
@@ -142,6 +143,34 @@ func TestCascadeDisable(t *testing.T) {
 		// Her own disable: she may undo it.
 		assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+l.grandID, l.successor, `{"enabled":true}`).status)
 	})
+	for _, method := range []string{"PATCH", "DELETE"} {
+		t.Run("a key made meanwhile, "+method, func(t *testing.T) {
+			e := newEnv(t)
+			l := leakScenario(t, e)
+			// The leaked key's holder makes a key after the descendants
+			// were read for the admin check, just before the disable.
+			var late apikey.Key
+			var once atomic.Bool
+			hook := func(id string) {
+				if id == l.leakedID && once.CompareAndSwap(false, true) {
+					var err error
+					_, late, err = e.keys.Create(context.Background(), apikey.NewKey{Owner: "alice", Name: "late", CreatedBy: l.leakedID})
+					require.NoError(t, err)
+				}
+			}
+			e.store.beforeUpdate.Store(&hook)
+			body := ""
+			if method == "PATCH" {
+				body = `{"enabled":false}`
+			}
+			r := e.do(method, "/admin/keys/"+l.leakedID+"?cascade=true", adminKey, body)
+			require.Equal(t, 200, r.status, r.body)
+			require.NotEmpty(t, late.ID)
+			k, err := e.keys.Get(context.Background(), late.ID)
+			require.NoError(t, err)
+			assert.False(t, k.Enabled, "the key made meanwhile is disabled too")
+		})
+	}
 	run(t, []tcase{
 		{name: "cascade needs enabled false", method: "PATCH", path: "/admin/keys/{aliceCI}?cascade=true", as: "admin",
 			body: `{"name":"x"}`, status: 400, msg: "send enabled false with it"},
