@@ -171,6 +171,31 @@ func TestCascadeDisable(t *testing.T) {
 			assert.False(t, k.Enabled, "the key made meanwhile is disabled too")
 		})
 	}
+	t.Run("the store fails half way, and the revoke is tried again", func(t *testing.T) {
+		e := newEnv(t)
+		l := leakScenario(t, e)
+		// The store goes down once the first descendant is disabled.
+		var once atomic.Bool
+		hook := func(id string) {
+			if id == l.successorID && once.CompareAndSwap(false, true) {
+				e.store.down.Store(true)
+			}
+		}
+		e.store.beforeUpdate.Store(&hook)
+		r := e.do("DELETE", "/admin/keys/"+l.leakedID+"?cascade=true", adminKey, "")
+		require.Equal(t, 503, r.status, r.body)
+		e.store.down.Store(false)
+		leaked, err := e.keys.Get(context.Background(), l.leakedID)
+		require.NoError(t, err, "the key stays, to try again with")
+		assert.False(t, leaked.Enabled, "but it is disabled already")
+		assert.Equal(t, 401, e.do("GET", "/", l.leaked, "").status)
+		assert.Equal(t, 200, e.do("GET", "/", l.grand, "").status, "not reached yet")
+		r = e.do("DELETE", "/admin/keys/"+l.leakedID+"?cascade=true", adminKey, "")
+		require.Equal(t, 200, r.status, r.body)
+		for name, plain := range map[string]string{"successor": l.successor, "minted": l.minted, "grand": l.grand} {
+			assert.Equal(t, 401, e.do("GET", "/", plain, "").status, name)
+		}
+	})
 	run(t, []tcase{
 		{name: "cascade needs enabled false", method: "PATCH", path: "/admin/keys/{aliceCI}?cascade=true", as: "admin",
 			body: `{"name":"x"}`, status: 400, msg: "send enabled false with it"},
