@@ -142,6 +142,18 @@ type Key struct {
 	// RotatedTo is the ID of the key that replaced this one in a rotation
 	// (see [Manager.Rotate]), or "" if it was never rotated.
 	RotatedTo string
+	// CreatedBy is the ID of the key whose holder had this key made, by
+	// creating it or by rotating another key into it (see
+	// [NewKey.CreatedBy] and [SetCreatedBy]; package admin records it), or
+	// "" for a key an operator made. It lets the keys a leaked key made be
+	// found and disabled with it; it plays no part in verification.
+	CreatedBy string
+	// DisabledBy is, for a key disabled with [DisableBy], the ID of the key
+	// whose holder disabled it (package admin records it), and "" for an
+	// enabled key or one an operator disabled ([Manager.Disable],
+	// [SetEnabled]). Package admin lets a key's owner undo only its own
+	// disables; it plays no part in verification.
+	DisabledBy string
 }
 
 // RateLimit is a number of requests allowed per window of time, counted in

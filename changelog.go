@@ -26,7 +26,12 @@ import (
 // <table>_deleted (AFTER DELETE) and, on PostgreSQL, the function
 // <table>_log_change().
 
-// changeWatched are the columns whose change is always logged.
+// changeWatched are the columns whose change is always logged. created_by
+// and disabled_by are not among them: they play no part in verification,
+// and whoever writes them through the Manager changes updated_at (or
+// enabled) in the same statement, which is logged. Leaving them out also
+// keeps the triggers of a table made before those columns existed the
+// same as a new table's.
 var changeWatched = []string{
 	"id", "owner", "name", "description", "scopes", "metadata", "start", "hash", "digest",
 	"enabled", "created_at", "updated_at", "expires_at", "rate_limit", "rate_window_us",

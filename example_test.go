@@ -26,7 +26,11 @@ func Example() {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /bots", apikey.RequireScopes("bots:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := apikey.FromContext(r.Context())
+		p, ok := apikey.FromContext(r.Context())
+		if !ok { // no key verified: never serve the route as nobody
+			apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+			return
+		}
 		fmt.Fprintf(w, "bots of %s", p.Owner)
 	})))
 	handler := keys.Middleware()(mux)

@@ -21,6 +21,11 @@ type Limiter interface {
 	Allow(ctx context.Context, id string, limit RateLimit, now time.Time) (LimitStatus, error)
 }
 
+// DefaultRateLimit returns the rate limit of keys that have none of their
+// own (see WithDefaultRateLimit), or the zero RateLimit for none: what a
+// key's zero RateLimit means, for comparing the limits of two keys.
+func (m *Manager) DefaultRateLimit() RateLimit { return m.defaultLimit }
+
 // LimitStatus is the state of a key's rate-limit window after a request,
 // as the RateLimit-* response headers report it.
 type LimitStatus struct {

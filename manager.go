@@ -252,6 +252,9 @@ type NewKey struct {
 	// MaxUses, when above zero, is how many requests the key may make in
 	// all; zero means no limit.
 	MaxUses int64
+	// CreatedBy, when set, is the ID of the key whose holder asked for this
+	// one (package admin sets the caller's); it is kept as Key.CreatedBy.
+	CreatedBy string
 }
 
 // Limits on the fields of a NewKey.
@@ -292,6 +295,7 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 			}
 			return &nk.MaxUses
 		}(),
+		CreatedBy: nk.CreatedBy,
 	}, now)
 }
 
@@ -359,6 +363,9 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 	}
 	if nk.MaxUses < 0 {
 		return nil, fmt.Errorf("%w: negative MaxUses", ErrInvalidInput)
+	}
+	if err := checkKeyRef("CreatedBy", nk.CreatedBy); err != nil {
+		return nil, err
 	}
 	nk.ExpiresAt = nk.ExpiresAt.UTC().Truncate(time.Microsecond)
 	nk.RateLimit.Window = nk.RateLimit.Window.Truncate(time.Microsecond)
@@ -756,7 +763,9 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) (Page, error) {
 }
 
 // Disable refuses the key from now on, without deleting it; Enable undoes
-// it. Disabling a disabled key is not an error.
+// it. Disabling a disabled key is not an error. It is an operator's
+// disable: it clears Key.DisabledBy, so no key's holder can undo it
+// through package admin, even when one had disabled the key before.
 func (m *Manager) Disable(ctx context.Context, id string) (Key, error) {
 	return m.setEnabled(ctx, id, false)
 }
@@ -771,8 +780,9 @@ func (m *Manager) setEnabled(ctx context.Context, id string, enabled bool) (Key,
 		return Key{}, err
 	}
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
-		if k.Enabled != enabled {
+		if k.Enabled != enabled || k.DisabledBy != "" {
 			k.Enabled = enabled
+			k.DisabledBy = "" // an operator's disable, or none
 			k.UpdatedAt = m.clock()
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -68,6 +69,20 @@ func StaticKeysFromEnv(getenv func(string) string) ([]StaticKey, error) {
 		}
 	}
 	return keys, nil
+}
+
+// HasStaticScope reports whether one of the Manager's static keys
+// (WithStaticKeys) grants scope. Static keys live in configuration, out of
+// reach of Disable and Revoke: package admin counts a static key with
+// AdminScope as a way in for an admin that no change to the store can
+// take away.
+func (m *Manager) HasStaticScope(scope string) bool {
+	for _, k := range m.static {
+		if slices.Contains(k.Scopes, scope) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkStaticKey(k StaticKey) error {

@@ -52,8 +52,8 @@ type Store interface {
 	// the stored key, an error wrapping ErrNotFound, or fn's error unchanged
 	// (storing nothing). Only the Owner, Name, Description, Scopes,
 	// Metadata, Enabled, ExpiresAt, UpdatedAt, RateLimit, AllowedIPs,
-	// RemainingUses and RotatedTo fields are stored; changes fn makes to the
-	// others are ignored. fn runs while the store holds a
+	// RemainingUses, RotatedTo, CreatedBy and DisabledBy fields are stored;
+	// changes fn makes to the others are ignored. fn runs while the store holds a
 	// lock on the key: it must be quick and must not call the store.
 	Update(ctx context.Context, id string, fn func(*Key) error) (Key, error)
 	// Delete removes the key with the given ID, or returns an error wrapping

@@ -116,6 +116,8 @@ func (s *MemoryStore) Update(_ context.Context, id string, fn func(*Key) error) 
 	next.AllowedIPs = slices.Clone(changed.AllowedIPs)
 	next.RemainingUses = changed.Clone().RemainingUses
 	next.RotatedTo = changed.RotatedTo
+	next.CreatedBy = changed.CreatedBy
+	next.DisabledBy = changed.DisabledBy
 	s.put(&next)
 	return next, nil
 }

@@ -134,9 +134,19 @@ type sqlQueries struct {
 	triggers                          []sqlTrigger
 	changes, lastChange, pruneChanges string
 	notifyChannel                     string
+
+	// addedColumns are the columns added to the table since its first
+	// release, which Migrate adds to a table an older version made;
+	// hasColumn counts a column of the table by name (one placeholder).
+	addedColumns []sqlColumn
+	hasColumn    string
 }
 
-const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to"
+// sqlColumn is a column Migrate adds to an existing table: its name and
+// its definition in the dialect.
+type sqlColumn struct{ name, def string }
+
+const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to, created_by, disabled_by"
 
 // NewSQLStore returns a Store on db using the given dialect and table
 // (DefaultSQLTable unless [WithTable] says otherwise). It does no I/O: call
@@ -166,13 +176,13 @@ func NewSQLStore(db *sql.DB, dialect Dialect, opts ...SQLOption) (*SQLStore, err
 
 func buildQueries(d Dialect, t string) sqlQueries {
 	var q sqlQueries
-	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
 	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
-	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ? WHERE id = ?"
+	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	// A use is spent only from a key that may be used: enabled, not
 	// rotated, not expired. The store is the authority here, not the
@@ -211,11 +221,19 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rate_window_us BIGINT NOT NULL DEFAULT 0,
 	allowed_ips TEXT,
 	remaining_uses BIGINT,
-	rotated_to VARCHAR(64) NOT NULL DEFAULT ''
+	rotated_to VARCHAR(64) NOT NULL DEFAULT '',
+	created_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT '',
+	disabled_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
 		}
+		q.addedColumns = []sqlColumn{
+			{"created_by", `VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''`},
+			{"disabled_by", `VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''`},
+		}
+		// The table's name as its other statements resolve it, unquoted.
+		q.hasColumn = "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = '" + t + "'::regclass AND attname = ? AND NOT attisdropped"
 		q.lastUsedHead = "UPDATE " + t + " AS t SET last_used_at = v.ts FROM (VALUES "
 		q.lastUsedRow = "(?::text, ?::timestamptz)"
 		q.lastUsedSep = ", "
@@ -246,11 +264,18 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	allowed_ips MEDIUMTEXT NULL,
 	remaining_uses BIGINT NULL,
 	rotated_to VARBINARY(64) NOT NULL DEFAULT '',
+	created_by VARBINARY(64) NOT NULL DEFAULT '',
+	disabled_by VARBINARY(64) NOT NULL DEFAULT '',
 	PRIMARY KEY (id),
 	UNIQUE KEY digest_key (digest),
 	KEY owner_id_idx (owner, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 		}
+		q.addedColumns = []sqlColumn{
+			{"created_by", "VARBINARY(64) NOT NULL DEFAULT ''"},
+			{"disabled_by", "VARBINARY(64) NOT NULL DEFAULT ''"},
+		}
+		q.hasColumn = "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '" + t + "' AND COLUMN_NAME = ?"
 		q.lastUsedHead = "UPDATE " + t + " AS t JOIN ("
 		q.lastUsedRow = "SELECT ? AS id, CAST(? AS DATETIME(6)) AS ts"
 		q.lastUsedSep = " UNION ALL "
@@ -278,11 +303,18 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rate_window_us INTEGER NOT NULL DEFAULT 0,
 	allowed_ips TEXT,
 	remaining_uses INTEGER,
-	rotated_to TEXT NOT NULL DEFAULT ''
+	rotated_to TEXT NOT NULL DEFAULT '',
+	created_by TEXT NOT NULL DEFAULT '',
+	disabled_by TEXT NOT NULL DEFAULT ''
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
 		}
+		q.addedColumns = []sqlColumn{
+			{"created_by", "TEXT NOT NULL DEFAULT ''"},
+			{"disabled_by", "TEXT NOT NULL DEFAULT ''"},
+		}
+		q.hasColumn = "SELECT COUNT(*) FROM pragma_table_info('" + t + "') WHERE name = ?"
 		q.getForUpdate = q.get
 		q.lockRow = "UPDATE " + t + " SET id = id WHERE id = ?"
 		q.lastUsedHead = "UPDATE " + t + " AS t SET last_used_at = v.ts FROM (SELECT column1 AS id, column2 AS ts FROM (VALUES "
@@ -292,7 +324,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendState, &q.changes, &q.pruneChanges} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendState, &q.changes, &q.pruneChanges, &q.hasColumn} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
@@ -334,11 +366,15 @@ func numberPlaceholders(query string, first int) string {
 
 // Migrate creates the table and its indexes if they do not exist, and the
 // change log with its triggers (see [SQLStore.Changes]) if they do not
-// exist, so running it on a table made by an older version adds them. It
-// is idempotent and safe to run from several processes at once, for
-// example from every replica at start-up. It never alters an existing
-// table. The database user needs the right to create triggers (on MySQL
-// with binary logging on, also SUPER or log_bin_trust_function_creators).
+// exist, so running it on a table made by an older version adds them. On
+// such a table it also adds the columns added since (created_by and
+// disabled_by, for Key.CreatedBy and Key.DisabledBy), each only when the
+// table lacks it: a table already up to date is not altered, so its lock
+// is not taken at every start-up. It is idempotent and safe to run from
+// several processes at once, for example from every replica at start-up.
+// The database user needs the right to alter the table and to create
+// triggers (on MySQL with binary logging on, also SUPER or
+// log_bin_trust_function_creators).
 func (s *SQLStore) Migrate(ctx context.Context) error {
 	if s.dialect == SQLite {
 		return s.migrateSQLite(ctx)
@@ -364,6 +400,9 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 		}
 	}
 	if err := s.createTriggers(ctx, tx); err != nil {
+		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
+	}
+	if err := s.addColumns(ctx, tx); err != nil {
 		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -395,8 +434,42 @@ func (s *SQLStore) migrateSQLite(ctx context.Context) (err error) {
 			return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
 		}
 	}
+	if err := s.addColumns(ctx, conn); err != nil {
+		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
+	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
+	}
+	return nil
+}
+
+// sqlConn is what Migrate runs its statements on: a transaction, or on
+// SQLite a connection inside BEGIN IMMEDIATE.
+type sqlConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// addColumns adds to the table each column of addedColumns it lacks. It
+// runs after the change log's triggers are made, so an upgraded table's
+// triggers, made before its new columns, are the ones tested. MySQL 8 has
+// no ADD COLUMN IF NOT EXISTS: two migrators may both find a column
+// missing, and the loser's "Duplicate column name" is success.
+// PostgreSQL's migrators are serialised by Migrate's advisory lock, and
+// SQLite's by BEGIN IMMEDIATE.
+func (s *SQLStore) addColumns(ctx context.Context, c sqlConn) error {
+	for _, col := range s.q.addedColumns {
+		var n int
+		if err := c.QueryRowContext(ctx, s.q.hasColumn, col.name).Scan(&n); err != nil {
+			return fmt.Errorf("looking for column %s: %w", col.name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		_, err := c.ExecContext(ctx, "ALTER TABLE "+s.table+" ADD COLUMN "+col.name+" "+col.def)
+		if err != nil && !(s.dialect == MySQL && strings.Contains(err.Error(), "Duplicate column name")) {
+			return fmt.Errorf("adding column %s: %w", col.name, err)
+		}
 	}
 	return nil
 }
@@ -428,7 +501,8 @@ func (s *SQLStore) Create(ctx context.Context, key Key) error {
 		key.Start, key.Hash, key.Digest, key.Enabled,
 		s.timeArg(key.CreatedAt, false), s.timeArg(key.UpdatedAt, false),
 		s.timeArg(key.ExpiresAt, true), s.timeArg(key.LastUsedAt, true),
-		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses), key.RotatedTo)
+		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses), key.RotatedTo,
+		key.CreatedBy, key.DisabledBy)
 	if err != nil {
 		if isUniqueViolation(err) {
 			// The driver's message is left out: it may quote the digest.
@@ -532,6 +606,8 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	next.AllowedIPs = normIPs(slices.Clone(changed.AllowedIPs))
 	next.RemainingUses = changed.Clone().RemainingUses
 	next.RotatedTo = changed.RotatedTo
+	next.CreatedBy = changed.CreatedBy
+	next.DisabledBy = changed.DisabledBy
 	scopes, metadata, err := encodeLists(next.Scopes, next.Metadata)
 	if err != nil {
 		return Key{}, err
@@ -543,7 +619,8 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	_, err = tx.ExecContext(ctx, s.q.update,
 		next.Owner, next.Name, next.Description, scopes, metadata, next.Enabled,
 		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false),
-		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), next.RotatedTo, id)
+		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), next.RotatedTo,
+		next.CreatedBy, next.DisabledBy, id)
 	if err != nil {
 		return Key{}, fmt.Errorf("apikey: updating key %s: %w", id, err)
 	}
@@ -707,7 +784,7 @@ func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 		&k.Start, &k.Hash, &k.Digest, &k.Enabled,
 		&sqlTime{&k.CreatedAt, s.dialect}, &sqlTime{&k.UpdatedAt, s.dialect},
 		&sqlTime{&k.ExpiresAt, s.dialect}, &sqlTime{&k.LastUsedAt, s.dialect},
-		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo)
+		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo, &k.CreatedBy, &k.DisabledBy)
 	if err != nil {
 		return Key{}, err
 	}

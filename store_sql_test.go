@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -671,5 +672,173 @@ func TestManagerConcurrencyOnEveryStore(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, page.Keys, 4*8+4*3, "every created and rotated key is stored once")
 		}
+	})
+}
+
+// oldSchema is the CREATE TABLE each dialect's Migrate ran before the
+// created_by and disabled_by columns, copied as it was ("%s" is the table).
+var oldSchema = map[apikey.Dialect]string{
+	apikey.Postgres: `CREATE TABLE IF NOT EXISTS %s (
+	id VARCHAR(64) COLLATE "C" NOT NULL PRIMARY KEY,
+	owner TEXT COLLATE "C" NOT NULL,
+	name TEXT NOT NULL,
+	description TEXT NOT NULL,
+	scopes TEXT NOT NULL,
+	metadata TEXT NOT NULL,
+	start TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	digest BYTEA NOT NULL,
+	enabled BOOLEAN NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL,
+	expires_at TIMESTAMPTZ,
+	last_used_at TIMESTAMPTZ,
+	rate_limit INTEGER NOT NULL DEFAULT 0,
+	rate_window_us BIGINT NOT NULL DEFAULT 0,
+	allowed_ips TEXT,
+	remaining_uses BIGINT,
+	rotated_to VARCHAR(64) NOT NULL DEFAULT ''
+)`,
+	apikey.MySQL: `CREATE TABLE IF NOT EXISTS %s (
+	id VARBINARY(64) NOT NULL,
+	owner VARBINARY(1024) NOT NULL,
+	name TEXT NOT NULL,
+	description TEXT NOT NULL,
+	scopes MEDIUMTEXT NOT NULL,
+	metadata MEDIUMTEXT NOT NULL,
+	start VARCHAR(255) NOT NULL,
+	hash VARCHAR(255) NOT NULL,
+	digest VARBINARY(64) NOT NULL,
+	enabled BOOLEAN NOT NULL,
+	created_at DATETIME(6) NOT NULL,
+	updated_at DATETIME(6) NOT NULL,
+	expires_at DATETIME(6) NULL,
+	last_used_at DATETIME(6) NULL,
+	rate_limit INT NOT NULL DEFAULT 0,
+	rate_window_us BIGINT NOT NULL DEFAULT 0,
+	allowed_ips MEDIUMTEXT NULL,
+	remaining_uses BIGINT NULL,
+	rotated_to VARBINARY(64) NOT NULL DEFAULT '',
+	PRIMARY KEY (id),
+	UNIQUE KEY digest_key (digest),
+	KEY owner_id_idx (owner, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+	apikey.SQLite: `CREATE TABLE IF NOT EXISTS %s (
+	id TEXT NOT NULL PRIMARY KEY,
+	owner TEXT NOT NULL,
+	name TEXT NOT NULL,
+	description TEXT NOT NULL,
+	scopes TEXT NOT NULL,
+	metadata TEXT NOT NULL,
+	start TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	digest BLOB NOT NULL,
+	enabled INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	expires_at INTEGER,
+	last_used_at INTEGER,
+	rate_limit INTEGER NOT NULL DEFAULT 0,
+	rate_window_us INTEGER NOT NULL DEFAULT 0,
+	allowed_ips TEXT,
+	remaining_uses INTEGER,
+	rotated_to TEXT NOT NULL DEFAULT ''
+)`,
+}
+
+// TestSQLStoreMigrateAddsColumns upgrades a table made by the previous
+// version, with a key in it: Migrate (from several processes at once)
+// adds the new columns, the old key reads back whole with them empty, the
+// change log's triggers, made before the columns, still log a disable,
+// and the new columns round-trip.
+func TestSQLStoreMigrateAddsColumns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		table := "apikey_test_" + strings.ToLower(rand.Text()[:12])
+		s, err := apikey.NewSQLStore(db, b.dialect, apikey.WithTable(table))
+		require.NoError(t, err)
+		dropOnCleanup(t, db, s)
+		_, err = db.ExecContext(ctx, fmt.Sprintf(oldSchema[b.dialect], table))
+		require.NoError(t, err)
+
+		created := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC)
+		digest := sha256.Sum256([]byte(table))
+		var at any = created
+		switch b.dialect {
+		case apikey.MySQL:
+			at = created.Format("2006-01-02 15:04:05.000000")
+		case apikey.SQLite:
+			at = created.UnixMicro()
+		}
+		insert := "INSERT INTO " + table + ` (id, owner, name, description, scopes, metadata, start, hash, digest,
+			enabled, created_at, updated_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if b.dialect == apikey.Postgres {
+			for i := 1; strings.Contains(insert, "?"); i++ {
+				insert = strings.Replace(insert, "?", fmt.Sprintf("$%d", i), 1)
+			}
+		}
+		_, err = db.ExecContext(ctx, insert, "old-1", "alice", "ci", "from before", `["bots:read"]`, `{"team":"x"}`,
+			"ak_4qGZ", "sha256", digest[:], true, at, at, 7, int64(60_000_000), `["10.0.0.0/8"]`, int64(3), "")
+		require.NoError(t, err)
+
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() { assert.NoError(t, s.Migrate(ctx), "Migrate %d", i) })
+		}
+		wg.Wait()
+		require.False(t, t.Failed())
+		require.NoError(t, s.Migrate(ctx), "again, on an upgraded table")
+
+		got, err := s.Get(ctx, "old-1")
+		require.NoError(t, err)
+		assert.Equal(t, "alice", got.Owner)
+		assert.Equal(t, "from before", got.Description)
+		assert.Equal(t, []string{"bots:read"}, got.Scopes)
+		assert.Equal(t, apikey.RateLimit{Limit: 7, Window: time.Minute}, got.RateLimit)
+		assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, got.AllowedIPs)
+		require.NotNil(t, got.RemainingUses)
+		assert.Equal(t, int64(3), *got.RemainingUses)
+		assert.True(t, got.CreatedAt.Equal(created), "created_at %v", got.CreatedAt)
+		assert.Empty(t, got.CreatedBy)
+		assert.Empty(t, got.DisabledBy)
+		found, err := s.FindByDigest(ctx, digest[:])
+		require.NoError(t, err)
+		assert.Equal(t, "old-1", found.ID)
+
+		// The triggers made before the new columns still log a disable.
+		before, err := s.LastChange(ctx)
+		require.NoError(t, err)
+		_, err = s.Update(ctx, "old-1", func(k *apikey.Key) error {
+			k.Enabled, k.DisabledBy = false, "key-of-bob"
+			return nil
+		})
+		require.NoError(t, err)
+		after, err := s.LastChange(ctx)
+		require.NoError(t, err)
+		assert.Greater(t, after, before, "a disable is logged")
+		// The new columns alone play no part in verification: not logged.
+		_, err = s.Update(ctx, "old-1", func(k *apikey.Key) error {
+			k.CreatedBy, k.DisabledBy = "key-of-carol", ""
+			return nil
+		})
+		require.NoError(t, err)
+		last, err := s.LastChange(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, after, last, "created_by and disabled_by are not watched")
+		got, err = s.Get(ctx, "old-1")
+		require.NoError(t, err)
+		assert.Equal(t, "key-of-carol", got.CreatedBy)
+		assert.False(t, got.Enabled)
+
+		// A key made after the upgrade keeps both.
+		d2 := sha256.Sum256([]byte(table + "2"))
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		require.NoError(t, s.Create(ctx, apikey.Key{ID: "new-1", Owner: "alice", Digest: d2[:], CreatedAt: now, UpdatedAt: now,
+			CreatedBy: "old-1", DisabledBy: "old-1"}))
+		got, err = s.Get(ctx, "new-1")
+		require.NoError(t, err)
+		assert.Equal(t, "old-1", got.CreatedBy)
+		assert.Equal(t, "old-1", got.DisabledBy)
 	})
 }

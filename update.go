@@ -14,6 +14,9 @@ import (
 type KeyChange struct {
 	apply func(*Key)
 	err   error
+	// check, when set, runs on the stored key before apply, inside the
+	// store's atomic update; its error stores nothing.
+	check func(*Key) error
 }
 
 // SetName changes a key's name.
@@ -38,9 +41,60 @@ func SetMetadata(metadata map[string]string) KeyChange {
 	return KeyChange{err: checkMetadata(m), apply: func(k *Key) { k.Metadata = m }}
 }
 
-// SetEnabled enables or disables a key.
+// SetEnabled enables or disables a key. Either way it clears
+// Key.DisabledBy: an enabled key has no disabler, and a disable made this
+// way is an operator's, which only an admin may undo (see DisableBy).
 func SetEnabled(enabled bool) KeyChange {
-	return KeyChange{apply: func(k *Key) { k.Enabled = enabled }}
+	return KeyChange{apply: func(k *Key) { k.Enabled, k.DisabledBy = enabled, "" }}
+}
+
+// DisableBy disables a key on behalf of the holder of the key with ID by,
+// recording by in Key.DisabledBy. A key already disabled is left as it is,
+// its disabler included: the first disable stands, so a key's holder
+// cannot take over an operator's disable and then undo it as its own. An
+// empty by is an operator's disable, as SetEnabled(false) would make for
+// an enabled key.
+func DisableBy(by string) KeyChange {
+	return KeyChange{err: checkKeyRef("disabled by", by), apply: func(k *Key) {
+		if k.Enabled {
+			k.Enabled, k.DisabledBy = false, by
+		}
+	}}
+}
+
+// EnableIfDisabledBy enables a key that the holder of the key with ID by
+// disabled (Key.DisabledBy is by), and leaves an enabled key as it is. If
+// the key is disabled by anyone else, an operator included, the whole
+// Update fails with ErrConflict and changes nothing: a disable made after
+// the caller looked at the key stands. by must not be empty (use
+// SetEnabled(true) to undo an operator's disable).
+func EnableIfDisabledBy(by string) KeyChange {
+	err := checkKeyRef("disabled by", by)
+	if err == nil && by == "" {
+		err = fmt.Errorf("%w: EnableIfDisabledBy needs the disabler's ID", ErrInvalidInput)
+	}
+	return KeyChange{err: err,
+		check: func(k *Key) error {
+			if !k.Enabled && k.DisabledBy != by {
+				return fmt.Errorf("%w: key %s was disabled by someone else", ErrConflict, k.ID)
+			}
+			return nil
+		},
+		apply: func(k *Key) { k.Enabled, k.DisabledBy = true, "" },
+	}
+}
+
+// SetCreatedBy records in Key.CreatedBy that the holder of the key with ID
+// by had this key made: package admin sets it on the key a rotation makes,
+// which Manager.Rotate does not know the caller of.
+func SetCreatedBy(by string) KeyChange {
+	return KeyChange{err: checkKeyRef("created by", by), apply: func(k *Key) { k.CreatedBy = by }}
+}
+
+// checkKeyRef checks a key ID kept in another key's record: empty, or what
+// a store can hold as an ID.
+func checkKeyRef(field, id string) error {
+	return checkText(field, id, 64, false)
 }
 
 // SetExpiry sets when a key stops working; the zero time removes the
@@ -86,8 +140,10 @@ func NoUsageLimit() KeyChange {
 
 // Update applies changes to the key with the given ID, atomically, and
 // returns the stored key. Invalid changes are refused before the store is
-// touched (ErrInvalidInput); an unknown ID is ErrNotFound. UpdatedAt is set
-// to now, whether or not a change differs from the stored value. The owner, secret and creation time of a key never change.
+// touched (ErrInvalidInput); an unknown ID is ErrNotFound; a change with a
+// condition on the stored key (EnableIfDisabledBy) fails it with
+// ErrConflict. UpdatedAt is set to now, whether or not a change differs
+// from the stored value. The owner, secret and creation time of a key never change.
 func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (Key, error) {
 	if err := checkID(id); err != nil {
 		return Key{}, err
@@ -103,6 +159,11 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 	now := m.clock()
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
 		for _, c := range changes {
+			if c.check != nil {
+				if err := c.check(k); err != nil {
+					return err
+				}
+			}
 			c.apply(k)
 		}
 		k.UpdatedAt = now

@@ -91,3 +91,91 @@ func TestKeyState(t *testing.T) {
 		assert.Equal(t, want, k.State(now))
 	}
 }
+
+// TestDisabledBy: DisableBy records who disabled a key, and the first
+// disable stands; an operator's disable (Manager.Disable, SetEnabled)
+// clears the disabler, even of a key a holder disabled first, and so does
+// enabling. CreatedBy is kept from NewKey and set with SetCreatedBy.
+func TestDisabledBy(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, k := mustCreate(t, m, apikey.NewKey{Name: "ci", CreatedBy: "minter"})
+	assert.Equal(t, "minter", k.CreatedBy)
+
+	got, err := m.Update(ctx, k.ID, apikey.DisableBy("alice-key"))
+	require.NoError(t, err)
+	assert.False(t, got.Enabled)
+	assert.Equal(t, "alice-key", got.DisabledBy)
+	got, err = m.Update(ctx, k.ID, apikey.DisableBy("bob-key"))
+	require.NoError(t, err)
+	assert.Equal(t, "alice-key", got.DisabledBy, "the first disable stands")
+
+	got, err = m.Disable(ctx, k.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Enabled)
+	assert.Empty(t, got.DisabledBy, "an operator's disable takes over")
+	got, err = m.Update(ctx, k.ID, apikey.DisableBy("alice-key"))
+	require.NoError(t, err)
+	assert.Empty(t, got.DisabledBy, "and is not taken over by a holder's")
+
+	_, err = m.Update(ctx, k.ID, apikey.SetEnabled(true), apikey.DisableBy("carol-key"))
+	require.NoError(t, err)
+	got, err = m.Update(ctx, k.ID, apikey.SetEnabled(false))
+	require.NoError(t, err)
+	assert.Empty(t, got.DisabledBy, "SetEnabled(false) is an operator's disable")
+	_, err = m.Update(ctx, k.ID, apikey.DisableBy("alice-key"), apikey.SetEnabled(true))
+	require.NoError(t, err)
+	got, err = m.Enable(ctx, k.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Enabled)
+	assert.Empty(t, got.DisabledBy, "an enabled key has no disabler")
+
+	got, err = m.Update(ctx, k.ID, apikey.SetCreatedBy("rotator"))
+	require.NoError(t, err)
+	assert.Equal(t, "rotator", got.CreatedBy)
+	for name, c := range map[string]apikey.KeyChange{
+		"long disabler": apikey.DisableBy(strings.Repeat("k", 65)),
+		"long creator":  apikey.SetCreatedBy(strings.Repeat("k", 65)),
+		"control":       apikey.SetCreatedBy("a\x00b"),
+	} {
+		_, err := m.Update(ctx, k.ID, c)
+		assert.ErrorIs(t, err, apikey.ErrInvalidInput, name)
+	}
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "o", CreatedBy: strings.Repeat("k", 65)})
+	assert.ErrorIs(t, err, apikey.ErrInvalidInput)
+}
+
+// TestEnableIfDisabledBy: a key is enabled again only while its disabler
+// is the one named; a disable by anyone else, made after the caller looked,
+// fails the whole Update and stands.
+func TestEnableIfDisabledBy(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, k := mustCreate(t, m, apikey.NewKey{Name: "ci"})
+
+	got, err := m.Update(ctx, k.ID, apikey.EnableIfDisabledBy("alice-key"), apikey.SetName("enabled already"))
+	require.NoError(t, err)
+	assert.True(t, got.Enabled)
+	_, err = m.Update(ctx, k.ID, apikey.DisableBy("alice-key"))
+	require.NoError(t, err)
+	got, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy("alice-key"))
+	require.NoError(t, err)
+	assert.True(t, got.Enabled)
+	assert.Empty(t, got.DisabledBy)
+
+	_, err = m.Disable(ctx, k.ID) // an operator's
+	require.NoError(t, err)
+	_, err = m.Update(ctx, k.ID, apikey.SetName("must not stick"), apikey.EnableIfDisabledBy("alice-key"))
+	require.ErrorIs(t, err, apikey.ErrConflict)
+	got, err = m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Enabled)
+	assert.Equal(t, "enabled already", got.Name, "nothing of a refused Update is stored")
+
+	_, err = m.Update(ctx, k.ID, apikey.SetEnabled(true), apikey.DisableBy("bob-key"))
+	require.NoError(t, err)
+	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy("alice-key"))
+	require.ErrorIs(t, err, apikey.ErrConflict, "disabled by another key's holder")
+	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy(""))
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+}

@@ -32,9 +32,20 @@
 // Bearer or Token, never from the query string). So the API cannot be left
 // open by mounting the handler without middleware, and the page cannot be
 // locked away by forgetting anything: mounting it bare is the recommended
-// way. A host that wraps all its routes in one key middleware must let the
-// page through with [apikey.WithSkip] and [Public]; the API behind it stays
-// protected either way.
+// way. A host that wraps all its routes in one key middleware puts
+// [ServePage] in front of it, which answers the page's requests itself so
+// no router can send them anywhere else, or lets the page's exact paths
+// through with [apikey.WithSkip] and [Public]; the API behind it stays
+// protected either way. Only "/admin/", "/admin/app.js" and "/admin/app.css"
+// spelled exactly so, with no query, are the page: any other spelling
+// ("/%61dmin/", "/admin%2Fapp.js", "//admin/", "/ADMIN/") needs a key.
+//
+// A request that changes anything (POST, PATCH, DELETE) with a key read
+// from the URL's query (a host middleware with apikey.FromQuery, say)
+// answers 403: a key in a URL is on its way into access logs, proxies and
+// browser history, and must not be what issues, changes or revokes keys.
+// Reads stay allowed: refusing them would not take the key out of the
+// logs, and they answer only the one who sent it.
 //
 // # Authorization
 //
@@ -45,10 +56,73 @@
 // not manage answers 404 exactly as a missing key does, so nobody learns
 // which IDs exist. Creating or changing a key into one the principal may
 // not manage (for another owner, or with a scope it lacks) answers 403.
-// An owner may change anything else on its own keys, limits included
-// (expiry, rate limit, uses, allowed IPs): a host that sets limits its
-// users must not lift replaces the function, which is also asked about the
-// key a change would make.
+//
+// Whatever the function, a principal without AdminScope creates, changes
+// and rotates keys only within its own key's bounds, read from its stored
+// key at each request: no scope it lacks; no more uses than its key has
+// left (a usage-limited key makes only usage-limited keys, and a key on
+// its last use makes none); no looser rate limit, in rate (limit per
+// window) or in burst (limit), where a key without its own limit has the
+// Manager's default and no limit is looser than any; no later expiry (a
+// key that expires makes only keys that expire); and, if its key has
+// allowed IPs, only ranges inside them. The key as the change would leave
+// it is compared whole, so an owner cannot lift its own key's limits
+// either; a change that sets none of these (name, description, metadata,
+// a disable) is not compared. A refusal answers 403 naming the bound. A
+// static key without AdminScope has no stored record to bound by, so it
+// may create, rotate or change the bounds of nothing; a principal the
+// host put on the context itself, whose key ID names no stored key, is
+// the account holder the host vouches for, bounded by its scopes only.
+// Its rotations may give at most a day's grace ([WithMaxGrace]), so a
+// leaked key rotated by whoever holds it does not outlive the rotation by
+// a year. Each bound holds for one key at a time: a key with N uses left
+// can make several keys of up to N-1 uses each.
+//
+// A disable records who made it (Key.DisabledBy): the principal's key, or
+// nobody for an operator's (Manager.Disable, the apikey command). A
+// principal without AdminScope may enable a key again only when its own
+// key, or another key of the same owner without AdminScope, disabled it,
+// and the key is within its bounds; a disable by an admin, an operator, a
+// static key or a key since revoked answers 403. A disable of a key already disabled leaves the first
+// disabler, unless an admin makes it, so no owner can take over an admin's
+// disable and then undo it; and an enable made after an admin disabled
+// the key again fails (409) rather than undo that.
+//
+// # The keys a key made
+//
+// A key created through the API records the key of the principal that
+// created it (Key.CreatedBy), and so does the new key of a rotation. The
+// descendants of a key are the keys it created or rotated into that way,
+// the key its own rotation made (RotatedTo, whoever rotated it), and
+// their descendants: whatever the holder of a leaked key may have made
+// with it. GET keys/{id}/descendants lists them, and ?cascade=true on a
+// disable (PATCH with enabled false) or a revoke (DELETE) disables them
+// too, so they can be enabled again only by an admin when an admin
+// disabled them. Only keys of the key's own owner are followed: a key
+// without AdminScope makes keys of its own owner only, so they are all
+// found; the keys an admin key made for other owners are not followed
+// (their created_by still names it). A key made by another process
+// sharing the store after a disable, while its cache still accepted the
+// disabled key (see apikey.CachedStore), may be missed: list the
+// descendants again after that bound.
+//
+// # The last admin key
+//
+// No change takes away the last way for an admin to sign in: disabling,
+// revoking, expiring, exhausting or removing AdminScope from the last
+// usable admin key (enabled, unexpired, with uses left, not rotated away)
+// answers 409, unless the Manager has a static key with AdminScope or the
+// principal is an admin the host signed in with its own login (no key
+// ID). A rotation is not such a change: its new key is an admin key too,
+// shown in the same answer. The check reads the store's keys until it
+// finds another admin key, and is made again after the change: two admins
+// taking away the last two admin keys at the same moment, from one
+// process or several, both pass the first check, and whichever finds no
+// admin key left the second time undoes its own change and answers 409.
+// (Keys the same request disabled by a cascade that are not admin keys
+// stay disabled.) GET whoami tells the page which key it is signed in
+// with and whether that is the last admin key; the page then offers no
+// way to disable or delete it.
 //
 // # Requests and responses
 //
@@ -65,16 +139,21 @@
 //	POST   keys                               create: 201 {"plaintext":"ak_...","key":{...}}
 //	GET    keys/{id}                          show: {...}
 //	PATCH  keys/{id}                          change: {...}
+//	PATCH  keys/{id}?cascade=true             disable with its descendants: {"key":{...},"disabled":[...]}
 //	POST   keys/{id}/rotate                   rotate: 201 {"plaintext":"ak_...","key":{...}}
 //	DELETE keys/{id}                          revoke: 204
+//	DELETE keys/{id}?cascade=true             revoke, disabling its descendants: {"disabled":[...]}
+//	GET    keys/{id}/descendants              the keys it made: {"keys":[...],"next":""}
+//	GET    whoami                             {"key_id":...,"owner":...,"name":...,"scopes":[...],"admin":true,"last_admin_key":false}
 //
 // A key is shown as an object with id, owner, name, description, scopes,
 // metadata, start (its non-secret beginning, such as "ak_4qGZ"), state
 // (enabled, disabled, expired or exhausted), enabled, created_at,
 // updated_at, expires_at, last_used_at (RFC 3339 times, null for never),
 // rate_limit ({"limit":100,"window":"1m0s"} or null), allowed_ips,
-// remaining_uses (null for no usage limit) and rotated_to (null unless it
-// was rotated).
+// remaining_uses (null for no usage limit), rotated_to (null unless it
+// was rotated), created_by (the key that made it, or null) and
+// disabled_by (the key whose holder disabled it, or null).
 //
 // A list reads ?limit= keys (1 to 1000, 50 by default) after the cursor
 // ?after=, the next field of the previous page; next is "" on the last
@@ -92,7 +171,9 @@
 // expires_at, rate_limit and remaining_uses (no expiry, the Manager's
 // default limit, no usage limit). A rotation takes an optional grace, a Go
 // duration the old key keeps working ("24h"); an expired key, or one
-// already rotated, answers 409.
+// already rotated, answers 409. PATCH and DELETE take one query
+// parameter, cascade (true or false); any other answers 400, since a
+// misspelt cascade ignored would leave a leaked key's descendants working.
 package admin
 
 import (
@@ -101,6 +182,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-apikey/apikey"
 )
@@ -113,7 +195,9 @@ type Option func(*handler)
 // before the key is shown, listed, changed, rotated or revoked (false: 404,
 // or left out of a list), and about the key a create or a change would
 // make (false: 403), so it can refuse, say, a scope or an owner. It must be
-// quick and safe for concurrent use.
+// quick and safe for concurrent use. It widens nothing the package's other
+// rules refuse: a principal without AdminScope still stays within its own
+// key's bounds, and no change takes away the last admin key.
 //
 // Listing with a function other than DefaultAuthorize reads the keys of
 // every owner and keeps those it allows, which may read the whole store
@@ -144,7 +228,9 @@ func WithLogger(l *slog.Logger) Option {
 // other principal manages the keys of its own Owner whose scopes it holds
 // all of itself: rotating a key hands out a new plaintext with the key's
 // scopes, so managing a key is as good as holding it, and a principal must
-// not reach a key more powerful than its own.
+// not reach a key more powerful than its own. (Its key's limits bound what
+// it may create, change or rotate whatever the function; see the package
+// documentation.)
 func DefaultAuthorize(p apikey.Principal, k apikey.Key) bool {
 	if p.HasScope(apikey.AdminScope) {
 		return true
@@ -168,7 +254,7 @@ func New(m *apikey.Manager, opts ...Option) http.Handler {
 	if m == nil {
 		panic("admin: New called with a nil Manager")
 	}
-	h := &handler{m: m, authorize: DefaultAuthorize, ownKeysOnly: true, logger: slog.Default()}
+	h := &handler{m: m, authorize: DefaultAuthorize, ownKeysOnly: true, logger: slog.Default(), maxGrace: DefaultMaxGrace}
 	for _, opt := range opts {
 		opt(h)
 	}
@@ -201,28 +287,93 @@ type handler struct {
 	mwOpts      []apikey.MiddlewareOption
 	logger      *slog.Logger
 	verify      http.Handler // serveAPI behind the Manager's middleware
+	// maxGrace bounds the rotation grace of principals without AdminScope
+	// (WithMaxGrace).
+	maxGrace time.Duration
 }
 
 // publicPaths are the page and its assets, relative to the mount point.
 var publicPaths = []string{"/", "/app.js", "/app.css"}
 
-// Public returns a function for apikey.WithSkip that lets through the
-// requests for the admin page and its assets when the handler is mounted
-// at prefix (such as "/admin"), and for the prefix itself, which the
-// router or the handler redirects to the page; nothing else:
+// pageAsset returns the asset (one of publicPaths) that r asks for when
+// the handler is mounted at prefix, and false for anything else. It takes
+// only GET and HEAD, of exactly prefix plus the asset's path as the bytes
+// came: no percent-encoding anywhere in the path, no query, no doubled
+// slash, dot segment, other case or trailing parameter (";x"). Routers
+// disagree about each of those: chi routes on the escaped path, so
+// "/%61dmin" is not its "/admin"; ServeMux matches escaped segments, so
+// "/admin%2Fapp.js" is one segment for a "/{account}" route, and it gives
+// "/admin" itself to such a route before redirecting to "/admin/". Only a
+// path spelled the one way every router reads alike is taken for the page.
+func pageAsset(r *http.Request, prefix string) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	u := r.URL
+	if u == nil || u.Opaque != "" || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(u.Path, prefix)
+	if !ok || !slices.Contains(publicPaths, rest) {
+		return "", false
+	}
+	return rest, true
+}
+
+// Public returns a function for apikey.WithSkip that lets through, without
+// a key, the GET and HEAD requests for the admin page and its two assets
+// when the handler is mounted at prefix (such as "/admin"): exactly
+// "/admin/", "/admin/app.js" and "/admin/app.css", spelled byte for byte
+// so, with no query. Any other spelling, the mount point without its
+// slash included, needs a key like every other request:
 //
 //	keys.Middleware(apikey.WithSkip(admin.Public("/admin")))
 //
-// It is needed only when a key middleware wraps the admin handler; the API
-// behind it still requires a principal.
+// A skip function cannot see where the router will send the request it
+// lets through: Public is safe only where the router gives those three
+// paths to the admin handler, as http.ServeMux and chi do for a handler
+// mounted at prefix on every host. [ServePage] does not depend on that,
+// since it answers the page itself, and mounting the handler outside the
+// key middleware needs neither. It is needed only when a key middleware
+// wraps the admin handler; the API behind it still requires a principal.
 func Public(prefix string) func(*http.Request) bool {
 	prefix = strings.TrimSuffix(prefix, "/")
 	return func(r *http.Request) bool {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return false
-		}
-		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
-		return ok && (rest == "" || slices.Contains(publicPaths, rest))
+		_, ok := pageAsset(r, prefix)
+		return ok
+	}
+}
+
+// ServePage returns middleware that answers the requests for the admin
+// page and its assets itself, when the handler is mounted at prefix, and
+// hands every other request to the next handler. Put it outside the key
+// middleware that wraps every route:
+//
+//	handler := admin.ServePage("/admin")(keys.Middleware()(mux))
+//
+//	r.Use(admin.ServePage("/admin")) // chi: before the key middleware
+//	r.Use(keys.Middleware())
+//
+// It takes the same requests as [Public], and the mount point without its
+// slash ("/admin", exactly), which it redirects to the page. Since those
+// requests never reach the router, no router can send them anywhere else,
+// whatever its patterns, hosts or path cleaning. Everything else goes on
+// to the key middleware, the API under prefix included.
+func ServePage(prefix string) func(http.Handler) http.Handler {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if asset, ok := pageAsset(r, prefix); ok {
+				servePage(w, r, asset)
+				return
+			}
+			if prefix != "" && r.URL.Path == prefix && r.URL.RawPath == "" && r.URL.RawQuery == "" && !r.URL.ForceQuery &&
+				(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				http.Redirect(w, r, prefix+"/", http.StatusMovedPermanently)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }
 
@@ -270,8 +421,21 @@ func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
 		return
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if src, ok := apikey.SourceFromContext(r.Context()); ok && src.Kind() == apikey.SourceQuery {
+			writeError(w, http.StatusForbidden, "Send the API key in the X-API-Key or Authorization header, not in the URL: "+
+				"a key in a URL ends up in logs and browser history, so it may not change keys")
+			return
+		}
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	switch {
+	case len(parts) == 1 && parts[0] == "whoami":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.whoami(w, r, p)
 	case len(parts) == 1 && parts[0] == "keys":
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -298,6 +462,12 @@ func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.rotate(w, r, p, parts[1])
+	case len(parts) == 3 && parts[0] == "keys" && parts[1] != "" && parts[2] == "descendants":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.listDescendants(w, r, p, parts[1])
 	default:
 		writeError(w, http.StatusNotFound, "Not found")
 	}

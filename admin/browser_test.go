@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,10 +37,6 @@ func findChromium() string {
 // Screenshots go to the test's temporary directory, and also to
 // $ADMIN_SCREENSHOT_DIR when it is set.
 func TestBrowser(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome in PATH); on Debian: apt-get install -y chromium")
-	}
 	e := newEnv(t)
 	ctx := context.Background()
 	// A few keys of every state, so the list has something to show.
@@ -70,58 +67,8 @@ func TestBrowser(t *testing.T) {
 		t.Logf("screenshot %s (%d KB)", filepath.Join(shots, name), len(buf)/1024)
 	}
 
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(tctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	// Accept every confirm(), and collect script errors and console
-	// messages of level error or warning, which is where the browser
-	// reports CSP violations.
-	var mu sync.Mutex
-	var problems, dialogs []string
-	dialogEvents := chromedp.Events(bctx, page.JavascriptDialogOpening)
-	console := chromedp.Console(bctx)
-	go func() {
-		for ev, err := range dialogEvents {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			dialogs = append(dialogs, ev.Message)
-			mu.Unlock()
-			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
-				mu.Lock()
-				problems = append(problems, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
+	b := newBrowser(t)
+	bctx := b.ctx
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		require.NoError(t, chromedp.Do(bctx, steps...), what)
@@ -297,8 +244,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitNotVisible(chromedp.ID("app")),
 	)
 
-	mu.Lock()
-	defer mu.Unlock()
+	problems, dialogs := b.seen()
 	assert.Empty(t, problems, "script errors, warnings or CSP violations")
 	require.Len(t, dialogs, 3, "a confirm before each rotation and before deleting")
 	assert.Contains(t, dialogs[0], "Rotate")
@@ -307,6 +253,82 @@ func TestBrowser(t *testing.T) {
 	assert.Contains(t, dialogs[1], "stops working at once")
 	assert.Contains(t, dialogs[2], `Delete "browser ci"`)
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// browser is a headless Chromium that accepts every confirm() and
+// collects what the page reports as problems.
+type browser struct {
+	ctx               context.Context
+	mu                sync.Mutex
+	problems, dialogs []string
+}
+
+// newBrowser starts Chromium for t, or skips t when there is none.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome in PATH); on Debian: apt-get install -y chromium")
+	}
+	tctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(tctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	b := &browser{ctx: bctx}
+
+	// Accept every confirm(), and collect script errors and console
+	// messages of level error or warning, which is where the browser
+	// reports CSP violations.
+	dialogEvents := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	console := chromedp.Console(bctx)
+	go func() {
+		for ev, err := range dialogEvents {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.dialogs = append(b.dialogs, ev.Message)
+			b.mu.Unlock()
+			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
+				b.mu.Lock()
+				b.problems = append(b.problems, m.String())
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// seen returns the problems reported and the dialogs accepted so far.
+func (b *browser) seen() (problems, dialogs []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.problems), slices.Clone(b.dialogs)
 }
 
 func findByName(t *testing.T, e *env, name string) apikey.Key {
@@ -320,4 +342,87 @@ func findByName(t *testing.T, e *env, name string) apikey.Key {
 	}
 	t.Fatalf("no key named %q", name)
 	return apikey.Key{}
+}
+
+// TestBrowserOwnKeyAndCascade: signed in with the only admin key, the page
+// marks it and offers no way to disable or delete it, until another admin
+// key exists; disabling a key shows the keys it made and disables them
+// with it; rotating the page's own key keeps the page signed in.
+func TestBrowserOwnKeyAndCascade(t *testing.T) {
+	e := newEnvConfig(t, envConfig{noStatic: true})
+	ctx := context.Background()
+	admin1, admin1ID := e.create(apikey.NewKey{Owner: "ops", Name: "root", Scopes: []string{apikey.AdminScope}})
+	leaked, leakedID := e.create(apikey.NewKey{Owner: "alice", Name: "leaked", Scopes: []string{"bots:read"}})
+	r := e.do("POST", "/admin/keys", leaked, `{"name":"made by the leak","scopes":["bots:read"]}`)
+	require.Equal(t, 201, r.status, r.body)
+	var minted secretBody
+	r.json(t, &minted)
+
+	b := newBrowser(t)
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(b.ctx, steps...), what)
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+fmt.Sprintf("%q", sel)+`).length`))
+		require.NoError(t, err, sel)
+		return n
+	}
+	row := func(id string) string { return `#rows tr[data-id="` + id + `"]` }
+
+	do("unlock with the only admin key",
+		chromedp.Navigate(e.srv.URL+"/admin/"),
+		chromedp.WaitVisible(chromedp.ID("login-key")),
+		chromedp.SendKeys(chromedp.ID("login-key"), admin1),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(row(admin1ID)+" .you")),
+	)
+	assert.Equal(t, 0, count(row(admin1ID)+` button[data-action=toggle]`), "no Disable on the last admin key")
+	assert.Equal(t, 0, count(row(admin1ID)+` button[data-action=delete]`), "no Delete on the last admin key")
+	assert.Equal(t, 1, count(row(admin1ID)+` .note`))
+	assert.Equal(t, 1, count(row(admin1ID)+` button[data-action=rotate]`))
+	assert.Equal(t, 1, count(".you"), "only the page's own key is marked")
+	assert.Equal(t, 1, count(row(leakedID)+` button[data-action=delete]`))
+
+	do("disable the leaked key, and what it made",
+		chromedp.Click(chromedp.CSS(row(leakedID)+` button[data-action=toggle]`)),
+		chromedp.WaitVisible(chromedp.CSS(row(leakedID)+` .state-disabled`)),
+		chromedp.WaitVisible(chromedp.CSS(row(minted.Key.ID)+` .state-disabled`)),
+	)
+	assert.Equal(t, 401, e.do("GET", "/", leaked, "").status)
+	assert.Equal(t, 401, e.do("GET", "/", minted.Plaintext, "").status, "the key the leak made is disabled with it")
+
+	do("create a second admin key",
+		chromedp.Click(chromedp.CSS("#create-box summary")),
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=name]`), "second admin"),
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=scopes]`), "admin"),
+		chromedp.Click(chromedp.CSS(`#create-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+		chromedp.WaitVisible(chromedp.CSS(row(admin1ID)+` button[data-action=delete]`)),
+	)
+	assert.Equal(t, 1, count(row(admin1ID)+` button[data-action=toggle]`), "no longer the last admin key")
+	assert.Equal(t, 0, count(row(admin1ID)+` .note`))
+
+	do("rotate the page's own key",
+		chromedp.Click(chromedp.ID("secret-done")),
+		chromedp.Click(chromedp.CSS(row(admin1ID)+` button[data-action=rotate]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+		chromedp.Steps(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](`document.querySelectorAll("#rows tr .you").length === 1 &&
+				!document.querySelector(`+fmt.Sprintf("%q", row(admin1ID)+" .you")+`)`)(ctx, t)
+			return chromedp.Void{}, err
+		}),
+	)
+	old, err := e.keys.Get(ctx, admin1ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, old.RotatedTo)
+	assert.Equal(t, 1, count(row(old.RotatedTo)+" .you"), "the page goes on with the new key")
+
+	problems, dialogs := b.seen()
+	assert.Empty(t, problems, "script errors, warnings or CSP violations")
+	require.Len(t, dialogs, 2, "a confirm before the cascade and before the rotation")
+	assert.Contains(t, dialogs[0], `Disable "leaked"`)
+	assert.Contains(t, dialogs[0], `"made by the leak" (`+minted.Key.Start+`…), alice`)
+	assert.Contains(t, dialogs[1], `Rotate "root"`)
 }

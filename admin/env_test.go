@@ -35,6 +35,9 @@ var errDown = errors.New("database is down")
 type recordingStore struct {
 	*apikey.MemoryStore
 	down atomic.Bool
+	// beforeUpdate, when set, runs before each Update with the key's ID,
+	// so a test can hold writes to interleave them.
+	beforeUpdate atomic.Pointer[func(id string)]
 
 	mu      sync.Mutex
 	digests [][]byte
@@ -75,6 +78,9 @@ func (s *recordingStore) Update(ctx context.Context, id string, fn func(*apikey.
 	if s.down.Load() {
 		return apikey.Key{}, errDown
 	}
+	if hook := s.beforeUpdate.Load(); hook != nil {
+		(*hook)(id)
+	}
 	return s.MemoryStore.Update(ctx, id, fn)
 }
 
@@ -109,15 +115,41 @@ type env struct {
 // when the test ends, searched for digests and plaintexts (see leaks).
 func newEnv(t *testing.T, opts ...admin.Option) *env {
 	t.Helper()
-	e := &env{t: t, store: newRecordingStore()}
-	e.keys = apikey.New(e.store, apikey.WithStaticKeys(apikey.StaticKey{
-		Key: adminKey, ID: "static:admin", Owner: "root", Name: "admin", Scopes: []string{apikey.AdminScope},
-	}))
+	return newEnvConfig(t, envConfig{adminOpts: opts})
+}
+
+// envConfig is what newEnvConfig builds a test server with.
+type envConfig struct {
+	noStatic  bool            // no static admin key: admins are stored keys
+	keyOpts   []apikey.Option // for the Manager
+	adminOpts []admin.Option
+	store     *recordingStore // a fresh one when nil
+}
+
+// newEnvConfig is newEnv with the Manager's options, and without the
+// static admin key if asked.
+func newEnvConfig(t *testing.T, cfg envConfig) *env {
+	t.Helper()
+	e := &env{t: t, store: cfg.store}
+	if e.store == nil {
+		e.store = newRecordingStore()
+	}
+	opts := cfg.keyOpts
+	if !cfg.noStatic {
+		opts = append(opts, apikey.WithStaticKeys(apikey.StaticKey{
+			Key: adminKey, ID: "static:admin", Owner: "root", Name: "admin", Scopes: []string{apikey.AdminScope},
+		}))
+	}
+	e.keys = apikey.New(e.store, opts...)
 	t.Cleanup(func() { _ = e.keys.Close() })
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(e.keys, opts...)))
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(e.keys, cfg.adminOpts...)))
 	mux.Handle("/", e.keys.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := apikey.FromContext(r.Context())
+		p, ok := apikey.FromContext(r.Context())
+		if !ok {
+			apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+			return
+		}
 		fmt.Fprintf(w, "hello %s\n", p.Owner)
 	})))
 	e.srv = httptest.NewServer(e.record(mux))
@@ -329,6 +361,8 @@ type keyBody struct {
 	AllowedIPs    []string `json:"allowed_ips"`
 	RemainingUses *int64   `json:"remaining_uses"`
 	RotatedTo     *string  `json:"rotated_to"`
+	CreatedBy     *string  `json:"created_by"`
+	DisabledBy    *string  `json:"disabled_by"`
 }
 
 type listBody struct {

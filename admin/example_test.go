@@ -65,3 +65,35 @@ func ExamplePublic() {
 	// /admin/app.js 200
 	// /admin/keys 401
 }
+
+// A host that wraps every route in one key middleware puts ServePage in
+// front of it: the page is answered before any router sees the request,
+// and every other path, however it is spelled, needs a key.
+func ExampleServePage() {
+	keys := apikey.New(apikey.NewMemoryStore())
+	defer keys.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(keys)))
+	mux.HandleFunc("/{account}", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := apikey.FromContext(r.Context())
+		if !ok {
+			apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+			return
+		}
+		fmt.Fprintln(w, "account page of", p.Owner)
+	})
+	handler := admin.ServePage("/admin")(keys.Middleware()(mux))
+
+	for _, path := range []string{"/admin/", "/admin/app.js", "/admin", "/admin%2Fapp.js", "/%61dmin", "/admin/keys"} {
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		fmt.Println(path, w.Code)
+	}
+	// Output:
+	// /admin/ 200
+	// /admin/app.js 200
+	// /admin 301
+	// /admin%2Fapp.js 401
+	// /%61dmin 401
+	// /admin/keys 401
+}

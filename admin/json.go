@@ -106,6 +106,8 @@ type patchRequest struct {
 
 // changes turns the request into Manager.Update's changes, and a function
 // making the same changes to a copy of the key, to authorize the result.
+// enabled is left to the handler, which needs the stored key to choose
+// its change (see handler.patch).
 func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error) {
 	var changes []apikey.KeyChange
 	var edits []func(*apikey.Key)
@@ -129,11 +131,8 @@ func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error)
 	if pr.Metadata.Set {
 		add(apikey.SetMetadata(pr.Metadata.V), func(k *apikey.Key) { k.Metadata = pr.Metadata.V })
 	}
-	if pr.Enabled.Set {
-		if pr.Enabled.Null {
-			return nil, nil, errors.New("enabled must be true or false, not null")
-		}
-		add(apikey.SetEnabled(pr.Enabled.V), func(k *apikey.Key) { k.Enabled = pr.Enabled.V })
+	if pr.Enabled.Set && pr.Enabled.Null {
+		return nil, nil, errors.New("enabled must be true or false, not null")
 	}
 	if pr.ExpiresAt.Set {
 		var t time.Time
@@ -179,6 +178,48 @@ func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error)
 		}
 	}
 	return changes, apply, nil
+}
+
+// restore returns the changes that put back the fields pr sets as they
+// were on before: the undo of a change that turned out to leave no admin
+// key (see handler.guard).
+func (pr *patchRequest) restore(before apikey.Key) []apikey.KeyChange {
+	var out []apikey.KeyChange
+	if pr.Name.Set {
+		out = append(out, apikey.SetName(before.Name))
+	}
+	if pr.Description.Set {
+		out = append(out, apikey.SetDescription(before.Description))
+	}
+	if pr.Scopes.Set {
+		out = append(out, apikey.SetScopes(before.Scopes...))
+	}
+	if pr.Metadata.Set {
+		out = append(out, apikey.SetMetadata(before.Metadata))
+	}
+	if pr.Enabled.Set {
+		out = append(out, apikey.SetEnabled(true))
+		if !before.Enabled {
+			out = append(out, apikey.DisableBy(before.DisabledBy))
+		}
+	}
+	if pr.ExpiresAt.Set {
+		out = append(out, apikey.SetExpiry(before.ExpiresAt))
+	}
+	if pr.RateLimit.Set {
+		out = append(out, apikey.SetRateLimit(before.RateLimit))
+	}
+	if pr.AllowedIPs.Set {
+		out = append(out, apikey.SetAllowedIPs(before.AllowedIPs...))
+	}
+	if pr.RemainingUses.Set {
+		if before.RemainingUses == nil {
+			out = append(out, apikey.NoUsageLimit())
+		} else {
+			out = append(out, apikey.SetRemainingUses(*before.RemainingUses))
+		}
+	}
+	return out
 }
 
 // rotateRequest is the body of POST keys/{id}/rotate, which may be empty:

@@ -99,8 +99,10 @@ func TestHostWrapsEverything(t *testing.T) {
 	// Public with a trailing slash in the prefix means the same.
 	req := httptest.NewRequest("GET", "/ui/app.css", nil)
 	assert.True(t, admin.Public("/ui/")(req))
-	assert.True(t, admin.Public("/ui")(httptest.NewRequest("GET", "/ui", nil)), "the mount point, redirected to the page")
-	assert.False(t, admin.Public("/ui")(httptest.NewRequest("POST", "/ui", nil)))
+	// The mount point without its slash needs a key: a ServeMux with a
+	// "/{account}" route would give it to that route, not redirect it.
+	assert.False(t, admin.Public("/ui")(httptest.NewRequest("GET", "/ui", nil)))
+	assert.False(t, admin.Public("/ui")(httptest.NewRequest("POST", "/ui/", nil)))
 	assert.False(t, admin.Public("/ui")(httptest.NewRequest("GET", "/uix", nil)))
 	assert.False(t, admin.Public("/ui/")(httptest.NewRequest("GET", "/ui/keys", nil)))
 }

@@ -5,6 +5,10 @@
 "use strict";
 (() => {
   let apiKey = null;
+  // me is the principal of apiKey (GET whoami): the page marks its key,
+  // and offers no way to disable or delete it while it is the last admin
+  // key (the API refuses that too: 409).
+  let me = null;
   let next = "";
   const keys = new Map(); // id -> key shown in the table
   const $ = (id) => document.getElementById(id);
@@ -81,8 +85,17 @@
       tr.append(td);
       return td;
     };
+    const mine = me !== null && k.id === me.key_id;
+    const lastAdmin = mine && me.last_admin_key;
     add("Key", el("code", `${k.start}…`));
-    add("Name", k.name || "—", "name");
+    const name = document.createElement("span");
+    name.textContent = k.name || "—";
+    if (mine) {
+      const you = el("span", "you", "you");
+      you.title = "The key this page is signed in with";
+      name.append(" ", you);
+    }
+    add("Name", name, "name");
     add("Owner", k.owner);
     const scopes = document.createElement("span");
     if (k.scopes.length === 0) scopes.textContent = "—";
@@ -94,10 +107,17 @@
     add("Last used", when(k.last_used_at, "never"), "when");
     const actions = document.createElement("span");
     actions.className = "actions";
-    actions.append(button(k.enabled ? "Disable" : "Enable", "toggle", k.id, "small"));
+    // The last admin key cannot be disabled or deleted: nobody could sign
+    // in to manage keys any more.
+    if (!(lastAdmin && k.enabled)) actions.append(button(k.enabled ? "Disable" : "Enable", "toggle", k.id, "small"));
     // An expired key, or one already rotated, cannot be rotated (409).
     if (k.state !== "expired" && !k.rotated_to) actions.append(button("Rotate", "rotate", k.id, "small"));
-    actions.append(button("Delete", "delete", k.id, "small danger"));
+    if (!lastAdmin) actions.append(button("Delete", "delete", k.id, "small danger"));
+    if (lastAdmin) {
+      const note = el("span", "last admin key", "note");
+      note.title = "The only enabled admin key: create another before disabling or deleting this one";
+      actions.append(note);
+    }
     add("Actions", actions, "actions-cell");
     return tr;
   }
@@ -124,9 +144,27 @@
     $("keys").hidden = keys.size === 0;
   }
 
+  async function whoami() {
+    me = await api("GET", "whoami");
+  }
+
   async function refresh() {
     show($("list-error"));
-    try { await load(false); } catch (e) { if (apiKey !== null) show($("list-error"), e.message); }
+    try {
+      await whoami();
+      await load(false);
+    } catch (e) { if (apiKey !== null) show($("list-error"), e.message); }
+  }
+
+  // made lists the keys k made, or was rotated into, and theirs (GET
+  // keys/{id}/descendants): the keys a leaked k's holder may have made.
+  async function made(k) {
+    const res = await api("GET", `keys/${encodeURIComponent(k.id)}/descendants`);
+    return res.keys;
+  }
+
+  function describe(keys) {
+    return keys.map((d) => `\n  • "${d.name || d.id}" (${d.start}…), ${d.owner}`).join("");
   }
 
   function showSecret(title, plaintext) {
@@ -145,6 +183,7 @@
 
   function lock(message) {
     apiKey = null;
+    me = null;
     next = "";
     keys.clear();
     $("rows").replaceChildren();
@@ -163,9 +202,11 @@
     input.value = "";
     show($("login-error"));
     try {
+      await whoami();
       await load(false);
     } catch (e) {
       apiKey = null;
+      me = null;
       show($("login-error"), e.status === 401 ? "That key was refused." : e.message);
       return;
     }
@@ -203,12 +244,23 @@
     if (!k) return;
     const label = `"${k.name || k.id}" (${k.start}…)`;
     const path = `keys/${encodeURIComponent(k.id)}`;
+    const mine = me !== null && k.id === me.key_id ? " It is the key this page is signed in with: the page will lock." : "";
     show($("list-error"));
     try {
       switch (b.dataset.action) {
-        case "toggle":
-          await api("PATCH", path, { enabled: !k.enabled });
+        case "toggle": {
+          if (k.enabled) {
+            // Disabling a key disables what it made too, once confirmed:
+            // whoever holds a leaked key may have made more with it.
+            const desc = await made(k);
+            const also = desc.length > 0 ? ` It made these keys, or was rotated into them, which will be disabled too:${describe(desc)}` : "";
+            if ((also || mine) && !confirm(`Disable ${label}?${mine}${also}`)) return;
+            await api("PATCH", desc.length > 0 ? `${path}?cascade=true` : path, { enabled: false });
+          } else {
+            await api("PATCH", path, { enabled: true });
+          }
           break;
+        }
         case "rotate": {
           // A usage-limited key passes its remaining uses to the new key,
           // so the API refuses it a grace period (400): two live keys
@@ -219,13 +271,19 @@
             : "the old one keeps working for 24 hours.";
           if (!confirm(`Rotate ${label}? A new key is shown once; ${after}`)) return;
           const res = await api("POST", `${path}/rotate`, { grace: limited ? "0s" : "24h" });
+          // The page's own key: go on with the new one, which keeps
+          // working when the old one stops.
+          if (me !== null && k.id === me.key_id) apiKey = res.plaintext;
           showSecret(`New key for "${res.key.name || res.key.id}" (replaces ${k.start}…)`, res.plaintext);
           break;
         }
-        case "delete":
-          if (!confirm(`Delete ${label}? Anything using it stops working at once. This cannot be undone.`)) return;
-          await api("DELETE", path);
+        case "delete": {
+          const desc = await made(k);
+          const also = desc.length > 0 ? ` It made these keys, or was rotated into them, which will be disabled:${describe(desc)}` : "";
+          if (!confirm(`Delete ${label}? Anything using it stops working at once. This cannot be undone.${mine}${also}`)) return;
+          await api("DELETE", desc.length > 0 ? `${path}?cascade=true` : path);
           break;
+        }
       }
       await refresh();
     } catch (e) {

@@ -56,10 +56,7 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	// The admin handler protects its own API and serves its page to anyone,
 	// so it is mounted as it is, outside the key middleware.
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(keys)))
-	mux.Handle("/", keys.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := apikey.FromContext(r.Context())
-		fmt.Fprintf(w, "Hello, %s! (key %s)\n", p.Owner, p.KeyID)
-	})))
+	mux.Handle("/", keys.Middleware()(http.HandlerFunc(hello)))
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -89,4 +86,16 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	// returning, so the deferred keys.Close records their last uses.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return serving.Serve(ctx, srv, ln)
+}
+
+// hello greets the principal of the request's key.
+func hello(w http.ResponseWriter, r *http.Request) {
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		// No key was verified for this request (a route mounted outside
+		// the middleware, or one it skipped): never serve it as nobody.
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
+	fmt.Fprintf(w, "Hello, %s! (key %s)\n", p.Owner, p.KeyID)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -74,4 +75,16 @@ func TestAsNewUser(t *testing.T) {
 	status, body = exampletest.Do(t, "curl "+page+"keys")
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.JSONEq(t, `{"code":-1,"msg":"Missing API key"}`, body)
+}
+
+// TestNoPrincipalIsRefused: a request that reaches the greeting with no verified
+// key (its route skipped by mistake, or mounted outside the middleware)
+// is refused, not served as an empty principal.
+func TestNoPrincipalIsRefused(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{"hello": hello} {
+		w := httptest.NewRecorder()
+		h(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, http.StatusUnauthorized, w.Code, name)
+		assert.JSONEq(t, `{"code":-1,"msg":"Missing API key"}`, w.Body.String(), name)
+	}
 }

@@ -100,12 +100,22 @@ func newRouter(keys *apikey.Manager) http.Handler {
 
 // whoami answers with the principal the key belongs to.
 func whoami(w http.ResponseWriter, r *http.Request) {
-	p, _ := apikey.FromContext(r.Context())
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		// No key was verified for this request (a skipped route, say
+		// /healthz's skip widened by mistake): never serve it as nobody.
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
 	writeJSON(w, map[string]any{"key_id": p.KeyID, "owner": p.Owner, "name": p.Name, "scopes": p.Scopes()})
 }
 
 func listBots(w http.ResponseWriter, r *http.Request) {
-	p, _ := apikey.FromContext(r.Context())
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
 	writeJSON(w, map[string]any{"owner": p.Owner, "bots": []string{"helper", "summariser"}})
 }
 

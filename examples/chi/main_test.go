@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -49,4 +50,16 @@ func TestAsNewUser(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status)
 	status, _ = exampletest.Do(t, "curl "+strings.TrimSuffix(base, "/")+"/healthz")
 	assert.Equal(t, http.StatusNoContent, status, "health checks need no key")
+}
+
+// TestNoPrincipalIsRefused: a request that reaches a handler with no verified
+// key (its route skipped by mistake, or mounted outside the middleware)
+// is refused, not served as an empty principal.
+func TestNoPrincipalIsRefused(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{"whoami": whoami, "listBots": listBots} {
+		w := httptest.NewRecorder()
+		h(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, http.StatusUnauthorized, w.Code, name)
+		assert.JSONEq(t, `{"code":-1,"msg":"Missing API key"}`, w.Body.String(), name)
+	}
 }

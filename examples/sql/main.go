@@ -182,7 +182,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	// The service creates the table too, so it starts on an empty
-	// database; Migrate never alters an existing table.
+	// database; on an existing table Migrate adds only what it lacks.
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
@@ -296,7 +296,13 @@ func countKeys(ctx context.Context, keys *apikey.Manager) (string, error) {
 
 // whoami answers with the principal the key belongs to.
 func whoami(w http.ResponseWriter, r *http.Request) {
-	p, _ := apikey.FromContext(r.Context())
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		// No key was verified for this request (the middleware is
+		// missing, or skipped it): never serve it as nobody.
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
 	scopes := p.Scopes()
 	if scopes == nil {
 		scopes = []string{}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -460,5 +461,17 @@ func TestStartCommandLine(t *testing.T) {
 		assert.Equal(t, tt.code, code, "%v: %s", tt.args, stderr.String())
 		assert.Contains(t, stderr.String(), tt.says, tt.args)
 		assert.Empty(t, stdout.String(), tt.args)
+	}
+}
+
+// TestNoPrincipalIsRefused: a request that reaches whoami with no verified
+// key (its route skipped by mistake, or mounted outside the middleware)
+// is refused, not served as an empty principal.
+func TestNoPrincipalIsRefused(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{"whoami": whoami} {
+		w := httptest.NewRecorder()
+		h(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, http.StatusUnauthorized, w.Code, name)
+		assert.JSONEq(t, `{"code":-1,"msg":"Missing API key"}`, w.Body.String(), name)
 	}
 }

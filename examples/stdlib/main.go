@@ -46,10 +46,7 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		p, _ := apikey.FromContext(r.Context())
-		fmt.Fprintf(w, "Hello, %s! (key %s)\n", p.Owner, p.KeyID)
-	})
+	mux.HandleFunc("GET /{$}", hello)
 	mux.Handle("GET /reports", apikey.RequireScopes("reports:read")(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "Q3 report: all green") })))
 	mux.Handle("DELETE /reports", apikey.RequireScopes("reports:admin")(http.HandlerFunc(
@@ -78,4 +75,16 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	// returning, so the deferred keys.Close records their last uses.
 	srv := &http.Server{Handler: keys.Middleware()(mux), ReadHeaderTimeout: 10 * time.Second}
 	return serving.Serve(ctx, srv, ln)
+}
+
+// hello greets the principal of the request's key.
+func hello(w http.ResponseWriter, r *http.Request) {
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		// No key was verified for this request (the middleware is
+		// missing, or skipped it): never serve it as nobody.
+		apikey.DefaultErrorHandler(w, r, apikey.ErrMissingKey)
+		return
+	}
+	fmt.Fprintf(w, "Hello, %s! (key %s)\n", p.Owner, p.KeyID)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/go-apikey/apikey/internal/exampletest"
@@ -31,4 +32,16 @@ func TestAsNewUser(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("WWW-Authenticate"))
+}
+
+// TestNoPrincipalIsRefused: a request that reaches the greeting with no verified
+// key (its route skipped by mistake, or mounted outside the middleware)
+// is refused, not served as an empty principal.
+func TestNoPrincipalIsRefused(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{"hello": hello} {
+		w := httptest.NewRecorder()
+		h(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, http.StatusUnauthorized, w.Code, name)
+		assert.JSONEq(t, `{"code":-1,"msg":"Missing API key"}`, w.Body.String(), name)
+	}
 }

@@ -32,6 +32,12 @@ type Key struct {
 	AllowedIPs    []string        `json:"allowed_ips"`
 	RemainingUses *int64          `json:"remaining_uses"`
 	RotatedTo     *string         `json:"rotated_to"`
+	// CreatedBy is the ID of the key whose holder had this one made, by
+	// creating it or rotating another key into it; null for an operator's.
+	CreatedBy *string `json:"created_by"`
+	// DisabledBy is the ID of the key whose holder disabled this one;
+	// null when it is enabled or an operator disabled it.
+	DisabledBy *string `json:"disabled_by"`
 }
 
 // RateLimit is a rate limit: Limit requests per Window, a Go duration such
@@ -73,6 +79,12 @@ func From(k apikey.Key, now time.Time) Key {
 	}
 	if k.RotatedTo != "" {
 		j.RotatedTo = &k.RotatedTo
+	}
+	if k.CreatedBy != "" {
+		j.CreatedBy = &k.CreatedBy
+	}
+	if k.DisabledBy != "" {
+		j.DisabledBy = &k.DisabledBy
 	}
 	return j
 }

@@ -162,6 +162,8 @@ func requireSameKey(t *testing.T, want, got apikey.Key) {
 		assert.Equal(t, *want.RemainingUses, *got.RemainingUses, "RemainingUses of %s", want.ID)
 	}
 	assert.Equal(t, want.RotatedTo, got.RotatedTo, "RotatedTo of %s", want.ID)
+	assert.Equal(t, want.CreatedBy, got.CreatedBy, "CreatedBy of %s", want.ID)
+	assert.Equal(t, want.DisabledBy, got.DisabledBy, "DisabledBy of %s", want.ID)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -236,6 +238,8 @@ func testCreateRoundTrip(t *testing.T, s apikey.Store) {
 		},
 		RemainingUses: uses(5),
 		RotatedTo:     "key-next",
+		CreatedBy:     "static:admin",
+		DisabledBy:    strings.Repeat("K", 64),
 	}
 	// Zero bytes at both ends catch digests kept as text or padded.
 	k.Digest[0], k.Digest[31] = 0, 0
@@ -480,6 +484,8 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
 	want.RemainingUses = uses(0)
 	want.RotatedTo = "key-successor"
+	want.CreatedBy = "key-minter"
+	want.DisabledBy = "key-disabler"
 	calls := 0
 	got, err := s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		calls++
@@ -490,6 +496,7 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 		cur.Enabled, cur.ExpiresAt, cur.UpdatedAt = want.Enabled, want.ExpiresAt, want.UpdatedAt
 		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = want.RateLimit, slices.Clone(want.AllowedIPs), uses(0)
 		cur.RotatedTo = want.RotatedTo
+		cur.CreatedBy, cur.DisabledBy = want.CreatedBy, want.DisabledBy
 		return nil
 	})
 	require.NoError(t, err)
@@ -506,10 +513,12 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	// Clearing fields stores them cleared.
 	want.Scopes, want.Metadata, want.ExpiresAt, want.Enabled = nil, nil, time.Time{}, true
 	want.RateLimit, want.AllowedIPs, want.RemainingUses = apikey.RateLimit{}, nil, nil
+	want.CreatedBy, want.DisabledBy = "", ""
 	want.UpdatedAt = at(120)
 	got, err = s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		cur.Scopes, cur.Metadata, cur.ExpiresAt, cur.Enabled = nil, nil, time.Time{}, true
 		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = apikey.RateLimit{}, nil, nil
+		cur.CreatedBy, cur.DisabledBy = "", ""
 		cur.UpdatedAt = want.UpdatedAt
 		return nil
 	})

@@ -1,0 +1,81 @@
+package admin
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/go-apikey/apikey"
+)
+
+// msgLastAdmin answers a change that would leave no admin able to sign in.
+const msgLastAdmin = "This is the last enabled admin key: without it nobody could manage keys here. " +
+	"Create another admin key first"
+
+// msgAdminRace answers a change undone because another, made at the same
+// time, took the other admin key away.
+const msgAdminRace = "Another change at the same time left no other enabled admin key, so this one was undone: nobody could have managed keys. Try again"
+
+// usableAdmin reports whether k can sign an admin in at now: enabled,
+// unexpired, with uses left, holding AdminScope.
+func usableAdmin(k apikey.Key, now time.Time) bool {
+	return k.State(now) == apikey.StateEnabled && slices.Contains(k.Scopes, apikey.AdminScope)
+}
+
+// adminKeptBy reports whether some admin can still sign in once the keys
+// in gone are disabled or revoked: through a static key with AdminScope
+// (configuration, which no change here can take away), as p itself when
+// it is an admin the host signed in with its own login (apikey.NewContext,
+// no key ID), or with a stored admin key outside gone that is usable and
+// not rotated away (a rotated key stops at the end of its grace). It
+// reads the store's keys in ID order until it finds one, so it usually
+// stops at the first admin key made. None of this depends on whether p's
+// own key is still stored: another admin may have just revoked it.
+//
+// It is a check before a change and again after it: two admins taking
+// away the last two admin keys at once both pass the first check, and the
+// later of the second checks finds no admin key left, so its change is
+// undone (see handler.guard). Several processes serving the API on one
+// store are covered alike, since both checks read the store.
+func (h *handler) adminKeptBy(ctx context.Context, p apikey.Principal, gone map[string]bool) (bool, error) {
+	if h.m.HasStaticScope(apikey.AdminScope) {
+		return true, nil
+	}
+	if _, verified := apikey.SourceFromContext(ctx); !verified && p.KeyID == "" && p.HasScope(apikey.AdminScope) {
+		return true, nil
+	}
+	now := time.Now()
+	cursor := ""
+	for {
+		page, err := h.m.List(ctx, apikey.ListOptions{After: cursor, Limit: apikey.MaxListLimit})
+		if err != nil {
+			return false, err
+		}
+		for _, k := range page.Keys {
+			if !gone[k.ID] && usableAdmin(k, now) && k.RotatedTo == "" {
+				return true, nil
+			}
+		}
+		if page.Next == "" {
+			return false, nil
+		}
+		cursor = page.Next
+	}
+}
+
+// adminsGone returns the IDs of the keys among before that are usable
+// admin keys now and would not be after the change (after, by ID; a key
+// missing from after is revoked).
+func adminsGone(before []apikey.Key, after map[string]apikey.Key) map[string]bool {
+	now := time.Now()
+	var gone map[string]bool
+	for _, k := range before {
+		if a, ok := after[k.ID]; usableAdmin(k, now) && (!ok || !usableAdmin(a, now)) {
+			if gone == nil {
+				gone = map[string]bool{}
+			}
+			gone[k.ID] = true
+		}
+	}
+	return gone
+}
