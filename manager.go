@@ -826,12 +826,25 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 // UsageStore), so a replica whose cache still holds it cannot spend the
 // budget a second time. Such a key must therefore be rotated with no grace
 // (ErrInvalidInput otherwise).
-func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (string, Key, error) {
+//
+// changes, if any, apply to the new key's record before it is stored, so
+// that it is never stored without them (package admin records who asked
+// for the rotation with SetCreatedBy). They cannot set the new key's usage
+// limit, which is always the old key's, with the uses moved from it.
+func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration, changes ...KeyChange) (string, Key, error) {
 	if grace < 0 {
 		return "", Key{}, fmt.Errorf("%w: negative grace period", ErrInvalidInput)
 	}
 	if err := checkID(id); err != nil {
 		return "", Key{}, err
+	}
+	if err := checkChanges(changes); err != nil {
+		return "", Key{}, err
+	}
+	for _, c := range changes {
+		if c.check != nil {
+			return "", Key{}, fmt.Errorf("%w: a conditional change cannot apply to a new key", ErrInvalidInput)
+		}
 	}
 	old, err := m.store.Get(ctx, id)
 	if err != nil {
@@ -858,10 +871,15 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (s
 		RateLimit:   old.RateLimit,
 		AllowedIPs:  slices.Clone(old.AllowedIPs),
 	}
+	for _, c := range changes {
+		c.apply(&next)
+	}
 	if limited {
 		// Nothing to spend until the uses move over, below; nobody holds
 		// the new key before Rotate returns.
 		next.RemainingUses = new(int64)
+	} else {
+		next.RemainingUses = nil
 	}
 	plain, next, err := m.issue(ctx, m.rotationPrefix(old), next, now)
 	if err != nil {

@@ -821,3 +821,27 @@ func TestFailedFlushRacingRecord(t *testing.T) {
 	require.NoError(t, m.Flush(ctx))
 	assert.Equal(t, int64(20), store.written.Load(), "every key's use was kept through the failures")
 }
+
+// Rotate applies changes to the new key in the write that stores it, and
+// refuses invalid or conditional ones before anything is stored.
+func TestRotateWithChanges(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, k := mustCreate(t, m, apikey.NewKey{MaxUses: 5})
+	for _, bad := range []apikey.KeyChange{apikey.SetCreatedBy(strings.Repeat("x", 65)), apikey.EnableIfDisabledBy("k"), {}} {
+		_, _, err := m.Rotate(ctx, k.ID, 0, bad)
+		require.ErrorIs(t, err, apikey.ErrInvalidInput)
+	}
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Keys, 1, "a refused rotation stores nothing")
+
+	plain, next, err := m.Rotate(ctx, k.ID, 0, apikey.SetCreatedBy("key-of-the-caller"), apikey.SetRemainingUses(1000))
+	require.NoError(t, err)
+	rememberKeys(plain)
+	assert.Equal(t, "key-of-the-caller", next.CreatedBy)
+	assert.Equal(t, int64(5), *next.RemainingUses, "changes cannot set the uses, which move from the old key")
+	stored, err := m.Get(ctx, next.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "key-of-the-caller", stored.CreatedBy)
+}

@@ -85,8 +85,8 @@ func EnableIfDisabledBy(by string) KeyChange {
 }
 
 // SetCreatedBy records in Key.CreatedBy that the holder of the key with ID
-// by had this key made: package admin sets it on the key a rotation makes,
-// which Manager.Rotate does not know the caller of.
+// by had this key made: package admin gives it to Manager.Rotate for the
+// new key of a rotation its caller asked for.
 func SetCreatedBy(by string) KeyChange {
 	return KeyChange{err: checkKeyRef("created by", by), apply: func(k *Key) { k.CreatedBy = by }}
 }
@@ -148,13 +148,8 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 	if err := checkID(id); err != nil {
 		return Key{}, err
 	}
-	for _, c := range changes {
-		if c.apply == nil {
-			return Key{}, fmt.Errorf("%w: zero KeyChange; use the Set functions", ErrInvalidInput)
-		}
-		if c.err != nil {
-			return Key{}, c.err
-		}
+	if err := checkChanges(changes); err != nil {
+		return Key{}, err
 	}
 	now := m.clock()
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
@@ -173,6 +168,19 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 		return Key{}, err
 	}
 	return k.Clone(), nil
+}
+
+// checkChanges refuses a zero KeyChange and one whose input was invalid.
+func checkChanges(changes []KeyChange) error {
+	for _, c := range changes {
+		if c.apply == nil {
+			return fmt.Errorf("%w: zero KeyChange; use the Set functions", ErrInvalidInput)
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	return nil
 }
 
 // KeyState is the state of a key at a given time, for lists and displays.

@@ -423,7 +423,13 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, p apikey.Princi
 		writeError(w, http.StatusForbidden, "You may not rotate this key, whose new key would go beyond your own: "+msg)
 		return
 	}
-	plain, next, err := h.m.Rotate(ctx, id, grace)
+	// The new key records the caller, in the same write that stores it:
+	// without the record it would escape a cascade from the caller's key.
+	var made []apikey.KeyChange
+	if ref := keyRef(p); ref != "" {
+		made = append(made, apikey.SetCreatedBy(ref))
+	}
+	plain, next, err := h.m.Rotate(ctx, id, grace, made...)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -437,18 +443,6 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, p apikey.Princi
 		}
 		writeError(w, http.StatusConflict, "The key changed while it was rotated")
 		return
-	}
-	if ref := keyRef(p); ref != "" {
-		// Rotate does not know the caller: record it now. Without the
-		// record the new key would escape a cascade from the caller's key,
-		// so a key whose record failed is taken back.
-		if next, err = h.m.Update(ctx, next.ID, apikey.SetCreatedBy(ref)); err != nil {
-			if rerr := h.m.Revoke(context.WithoutCancel(ctx), next.ID); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-			h.fail(w, r, err)
-			return
-		}
 	}
 	w.Header().Set("Location", "../"+next.ID) // relative to keys/{id}/rotate
 	writeJSON(w, http.StatusCreated, secretResponse{Plaintext: plain, Key: toJSON(next, time.Now())})
