@@ -64,6 +64,10 @@ func lookup(name string) *command {
 	return nil
 }
 
+// keyArgument answers a command line that holds a key, by the argument's
+// number.
+const keyArgument = "apikey: argument %d: that looks like a key, not an ID. No command takes a key: it was not used, and is not repeated here. 'apikey list' shows each key's ID.\n"
+
 // usageError is an error in the command line, answered with ExitUsage.
 type usageError struct{ msg string }
 
@@ -87,6 +91,16 @@ type env struct {
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if getenv == nil {
 		getenv = os.Getenv
+	}
+	// No command takes a key. One pasted where an ID belongs would come
+	// back in "unknown command", "unexpected argument", a flag's "invalid
+	// value" or a store's "key not found": refuse it before anything
+	// parses it, naming it by its place only.
+	for i, a := range args {
+		if apikey.LooksLikeKey(a) {
+			fmt.Fprintf(stderr, keyArgument, i+1)
+			return ExitUsage
+		}
 	}
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	o := &options{table: apikey.DefaultSQLTable}
@@ -226,7 +240,8 @@ made with --prefix must use a prefix the service accepts (apikey.WithPrefix
 or WithAcceptedPrefixes).
 
 Exit status: 0 done; 1 refused (no such key, an invalid value) or failed (the
-database did not answer); 2 the command line was wrong.
+database did not answer); 2 the command line was wrong, or held a key (no
+command takes one: give the key's ID).
 `)
 }
 

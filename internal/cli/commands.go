@@ -277,7 +277,7 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 	// it: a new prefix from --prefix needs the old one accepted.
 	prefix, accepted := apikey.DefaultPrefix, []string(nil)
 	if o.prefix != "" {
-		old, err := store.Get(ctx, id)
+		old, err := getKey(ctx, store, id)
 		if err != nil {
 			return err
 		}
@@ -317,6 +317,18 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 	}
 	printSummary(e, k)
 	return nil
+}
+
+// getKey reads a key through a Manager, whose checks (an ID that looks
+// like a key is refused unread) come before the store's error, which
+// names the ID.
+func getKey(ctx context.Context, store apikey.Store, id string) (apikey.Key, error) {
+	m, err := manager(store, apikey.DefaultPrefix)
+	if err != nil {
+		return apikey.Key{}, err
+	}
+	defer m.Close()
+	return m.Get(ctx, id)
 }
 
 var revokeCmd = &command{
