@@ -7,6 +7,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -230,8 +231,11 @@ Commands:
 	fmt.Fprintf(w, "  %-8s %s\n\n", "help", "show help for a command: apikey help create")
 	fmt.Fprint(w, sharedHelp)
 	fmt.Fprint(w, `
-Every command but migrate first creates the table if it does not exist, so a
-new database needs no separate step.
+create and serve make the database and its table when they are missing, and
+say so. The other commands never create either: list and show only read (a
+SQLite file is opened read-only), and they, disable, enable, rotate and revoke
+answer "no table … run apikey migrate" when the table is missing, so a
+mistyped --db or --table creates nothing.
 
 Keys are hashed with SHA-256, the library's default Hasher. A service that
 uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret
@@ -276,27 +280,87 @@ func printCommandUsage(w io.Writer, c *command) {
 	fmt.Fprint(w, "\n"+sharedHelp)
 }
 
-// open opens the database, makes sure the table exists (unless migrate is
-// false) and returns a store on it. The caller closes db.
-func (e *env) open(ctx context.Context, o *options, migrate bool) (*apikey.SQLStore, func(), error) {
+// access is what a command may do to the database. Only the commands that
+// start a database off (create, serve, migrate) may create a table or a
+// SQLite file: a mistyped --table or --db must not leave an empty one
+// behind a command that meant to read or change keys, and then answer
+// "No keys" as if all were well.
+type access int
+
+const (
+	// readKeys opens a SQLite file read-only and changes nothing: list,
+	// show.
+	readKeys access = iota
+	// changeKeys needs the table; Migrate then adds only what an older
+	// version of it lacks (the change log): disable, enable, rotate,
+	// revoke.
+	changeKeys
+	// createTable creates the database and the table when they are
+	// missing, and says so on stderr: create, serve.
+	createTable
+)
+
+// open opens the database with the access a command has, checks that the
+// table exists (creating it only for createTable) and returns a store on
+// it. The caller closes db.
+func (e *env) open(ctx context.Context, o *options, a access) (*apikey.SQLStore, func(), error) {
+	mode := dbopen.Create
+	switch a {
+	case readKeys:
+		mode = dbopen.ReadOnly
+	case changeKeys:
+		mode = dbopen.Existing
+	}
 	setting := dbopen.Setting(o.db, e.getenv)
-	db, dialect, err := dbopen.Open(ctx, setting)
+	where := dbopen.Redact(setting)
+	store, db, dialect, err := e.openStore(ctx, o, mode)
+	if errors.Is(err, dbopen.ErrNoDatabase) {
+		return nil, nil, fmt.Errorf("no table %s in %s (no such file); run apikey migrate", o.table, where)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	closeDB := func() { db.Close() }
-	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(o.table))
+	exists, err := dbopen.TableExists(ctx, db, dialect, o.table)
 	if err != nil {
 		closeDB()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
 	}
-	if migrate {
-		if err := store.Migrate(ctx); err != nil {
-			closeDB()
-			return nil, nil, fmt.Errorf("database %s: %w", dbopen.Redact(setting), err)
-		}
+	if !exists && a != createTable {
+		closeDB()
+		return nil, nil, fmt.Errorf("no table %s in %s; run apikey migrate", o.table, where)
+	}
+	if a == readKeys {
+		return store, closeDB, nil
+	}
+	if err := store.Migrate(ctx); err != nil {
+		closeDB()
+		return nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
+	}
+	if !exists {
+		fmt.Fprintf(e.stderr, tableCreated, o.table, where)
 	}
 	return store, closeDB, nil
+}
+
+// tableCreated tells the user of create or serve that the table is new:
+// right for a new database, and a sign of a mistyped --table or --db on
+// an old one.
+const tableCreated = "apikey: table %s did not exist in %s, so it was created\n"
+
+// openStore opens the database in mode and returns a store on it, doing
+// nothing to the table. The caller closes db.
+func (e *env) openStore(ctx context.Context, o *options, mode dbopen.Mode) (*apikey.SQLStore, *sql.DB, apikey.Dialect, error) {
+	db, dialect, err := dbopen.OpenMode(ctx, dbopen.Setting(o.db, e.getenv), mode)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(o.table))
+	if err != nil {
+		db.Close()
+		return nil, nil, 0, err
+	}
+	return store, db, dialect, nil
 }
 
 // manager returns a Manager that issues keys with prefix and accepts keys
@@ -316,14 +380,23 @@ func manager(store apikey.Store, prefix string, accepted ...string) (*apikey.Man
 	), nil
 }
 
-// withManager opens the database and runs fn with a Manager on it.
-func (e *env) withManager(ctx context.Context, o *options, prefix string, fn func(m *apikey.Manager, s *apikey.SQLStore) error) error {
-	store, closeDB, err := e.open(ctx, o, true)
+// withManager opens the database with access a and runs fn with a
+// Manager on it. A command that only reads has no change to announce, so
+// it does not reach Redis.
+func (e *env) withManager(ctx context.Context, o *options, a access, prefix string, fn func(m *apikey.Manager, s *apikey.SQLStore) error) error {
+	store, closeDB, err := e.open(ctx, o, a)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	m, done, err := e.manager(o, store, prefix)
+	var m *apikey.Manager
+	var done func()
+	if a == readKeys {
+		m, err = manager(store, prefix)
+		done = func() { m.Close() }
+	} else {
+		m, done, err = e.manager(o, store, prefix)
+	}
 	if err != nil {
 		return err
 	}

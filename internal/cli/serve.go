@@ -40,7 +40,7 @@ Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
 		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "prefix of the keys created here")
 	},
 	run: func(ctx context.Context, e *env, o *options, _ []string) error {
-		return e.withManager(ctx, o, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 			// Listen first: an admin key created for a server that cannot
 			// start would be stored and never shown.
 			ln, err := net.Listen("tcp", o.addr)
