@@ -83,7 +83,13 @@ func usagef(format string, args ...any) error {
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// terminal is whether stdout is a terminal, where a new admin key may
+	// be printed (see serve).
+	terminal bool
 }
+
+// terminal reports whether stdout is a terminal; tests replace it.
+var terminal = isTerminal
 
 // Run runs the apikey command with args (without the program name),
 // printing results to stdout and errors to stderr, and returns the exit
@@ -103,7 +109,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return ExitUsage
 		}
 	}
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, terminal: terminal(stdout)}
 	o := &options{table: apikey.DefaultSQLTable}
 
 	// Shared flags may come before the command name too: apikey --db x list.

@@ -25,6 +25,15 @@ func holdsKey(s, key string) bool {
 	return apikey.LooksLikeKey(s)
 }
 
+// withheld returns s for a failure message, unless it holds a key: a
+// failing test must not print one either.
+func withheld(s string) string {
+	if apikey.LooksLikeKey(s) {
+		return "(output withheld: it holds a key)"
+	}
+	return s
+}
+
 // A key given anywhere on the command line (where an ID belongs, as a flag
 // value, a flag name, a command name or a help topic) is refused before
 // the database is opened, by its place alone: no output holds it.
