@@ -143,6 +143,54 @@ func TestServersMissingTable(t *testing.T) {
 	}
 }
 
+// A Redis password is masked in every message, whether the URL parses or
+// not, as a database's is.
+func TestRedisPasswordMasked(t *testing.T) {
+	c := newEnv(t)
+	k := c.create("--owner", "alice")
+	for _, tt := range []struct {
+		setting string
+		code    int
+		want    string
+	}{
+		{"redis://:s3cret@host:xx", ExitFailed,
+			`apikey disable: invalid input: Redis setting redis://xxxxx@host:xx: invalid port ":xx" after host` + "\n"},
+		{"rediss://:s3cret@host:xx/0", ExitFailed,
+			`apikey disable: invalid input: Redis setting rediss://xxxxx@host:xx/0: invalid port ":xx" after host` + "\n"},
+		{"redis://:s3cret@127.0.0.1:1/x", ExitFailed,
+			`apikey disable: invalid input: Redis setting redis://:xxxxx@127.0.0.1:1/x: redis: invalid database number: "x"` + "\n"},
+		{"user:s3cret@127.0.0.1:1", ExitFailed,
+			`apikey disable: invalid input: Redis setting "xxxxx@127.0.0.1:1": want redis://host:port/db or host:port` + "\n"},
+		{"redis://user:s3cret@127.0.0.1:1/0", ExitOK, "apikey: warning: the change is saved, but Redis at redis://user:xxxxx@127.0.0.1:1/0 did not hear of it"},
+		{"rediss://:s3cret@127.0.0.1:1/0", ExitOK, "apikey: warning: the change is saved, but Redis at rediss://:xxxxx@127.0.0.1:1/0 did not hear of it"},
+	} {
+		// Each Redis that does not answer costs seconds: try the two of
+		// those one way each, by flag and by APIKEY_REDIS.
+		ways := []bool{false, true}
+		if tt.code == ExitOK {
+			ways = []bool{strings.HasPrefix(tt.setting, "rediss")}
+		}
+		for _, viaEnv := range ways {
+			args := []string{"disable", k.ID}
+			c.env = nil
+			if viaEnv {
+				c.env = map[string]string{"APIKEY_REDIS": tt.setting}
+			} else {
+				args = append(args, "--redis", tt.setting)
+			}
+			r := c.run(args...)
+			out := r.stdout + r.stderr
+			assert.NotContains(t, out, "s3cret", tt.setting)
+			assert.Equal(t, tt.code, r.code, tt.setting)
+			if tt.code == ExitOK {
+				assert.True(t, strings.HasPrefix(r.stderr, tt.want), "%s: %s", tt.setting, r.stderr)
+			} else {
+				assert.Equal(t, tt.want, r.stderr, tt.setting)
+			}
+		}
+	}
+}
+
 // The read-only commands do not reach Redis: they have nothing to
 // announce, and a Redis that is down costs them nothing.
 func TestReadOnlyCommandsSkipRedis(t *testing.T) {

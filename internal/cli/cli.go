@@ -14,11 +14,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/dbopen"
@@ -431,6 +433,10 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 	if err != nil {
 		return nil, nil, err
 	}
+	// go-redis logs every failed dial to stderr from its own process-wide
+	// logger (a Redis that is down: nine lines before the warning that
+	// says what it means). The warning below is the one line a user needs.
+	redis.SetLogger(&logging.VoidLogger{})
 	rdb := redis.NewClient(opts)
 	feed := redisfeed.New(rdb, redisfeed.WithLogger(slog.New(slog.DiscardHandler)))
 	cache := apikey.NewCachedStore(store, apikey.WithFeed(feed))
@@ -445,27 +451,47 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 		m.Close()
 		cache.Close()
 		if err := feed.Close(); err != nil {
-			fmt.Fprintf(e.stderr, "apikey: warning: the change is saved, but Redis at %s did not hear of it (%v); services following redisfeed see it within their cache TTL\n",
-				dbopen.Redact(setting), strings.TrimPrefix(err.Error(), "redisfeed: "))
+			fmt.Fprintf(e.stderr, "apikey: warning: the change is saved, but Redis at %s did not hear of it (%s); services following redisfeed see it within their cache TTL\n",
+				redactRedis(setting), dbopen.Scrub(setting, strings.TrimPrefix(err.Error(), "redisfeed: ")))
 		}
 		rdb.Close()
 	}, nil
 }
 
 // redisOptions reads a Redis setting: a redis:// or rediss:// URL, or a
-// host:port.
+// host:port. Its errors hold no password.
 func redisOptions(setting string) (*redis.Options, error) {
 	if strings.HasPrefix(setting, "redis://") || strings.HasPrefix(setting, "rediss://") {
 		opts, err := redis.ParseURL(setting)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Redis setting %s: %v", apikey.ErrInvalidInput, dbopen.Redact(setting), err)
+			// A *url.Error quotes the whole URL, password and all; what
+			// it wraps says what was wrong.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("%w: Redis setting %s: %s", apikey.ErrInvalidInput, redactRedis(setting), dbopen.Scrub(setting, err.Error()))
 		}
 		return opts, nil
 	}
 	if _, _, err := net.SplitHostPort(setting); err != nil {
-		return nil, fmt.Errorf("%w: Redis setting %q: want redis://host:port/db or host:port", apikey.ErrInvalidInput, setting)
+		return nil, fmt.Errorf("%w: Redis setting %q: want redis://host:port/db or host:port", apikey.ErrInvalidInput, redactRedis(setting))
 	}
 	return &redis.Options{Addr: setting}, nil
+}
+
+// redactRedis returns a Redis setting for messages: a URL with its
+// password masked, as dbopen.Redact masks a database's, and anything
+// else with whatever comes before an '@' masked (user:pass@host:6379 is
+// not a setting, but a user may type it).
+func redactRedis(setting string) string {
+	if strings.Contains(setting, "://") {
+		return dbopen.Redact(setting)
+	}
+	if at := strings.LastIndex(setting, "@"); at >= 0 {
+		return "xxxxx" + setting[at:]
+	}
+	return setting
 }
 
 // sortedMetadata returns metadata as "k=v" strings in key order, so text
