@@ -487,6 +487,43 @@ func ParseKey(key string) (prefix string, err error) {
 	return prefix, nil
 }
 
+// LooksLikeKey reports whether s holds a key: an underscore followed by 36
+// base62 characters whose last 6 are the checksum of what comes before
+// them, from some start at most MaxPrefixLen bytes before the underscore.
+// Unlike ParseKey it takes any prefix, even one ValidatePrefix refuses
+// (9x_…, sk-live_…), and finds a key with text around it (a pasted
+// newline, "Bearer " in front), since each of those still carries the
+// secret. A string without a key passes by chance with odds of about one
+// in 2^32 per underscore.
+//
+// It is for code that prints what it was given where an ID, a name or a
+// path belongs: a person who pastes a key there must not see it echoed in
+// an error, a log line or a response. Say that the value looks like a key,
+// as the Manager's methods that take an ID do, and print nothing of it.
+func LooksLikeKey(s string) bool {
+	for sep := 0; sep+bodyLen < len(s); sep++ {
+		if s[sep] != '_' || !validBase62(s[sep+1:sep+1+bodyLen]) {
+			continue
+		}
+		end := sep + 1 + bodyLen
+		for start := max(0, sep-MaxPrefixLen); start <= sep; start++ {
+			if validBody(s[start:end], sep-start) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func validBase62(s string) bool {
+	for _, c := range []byte(s) {
+		if base62Values[c] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // hasValidShape is ParseKey for a known, valid prefix: what Verify runs on
 // every request.
 func hasValidShape(key, prefix string) bool {

@@ -948,8 +948,13 @@ func (m *Manager) moveUses(ctx context.Context, id string, old, next Key, n int6
 // checkID answers ErrNotFound for an ID no store could hold (not 1 to 64
 // bytes of UTF-8 without control characters), so stores only ever see
 // well-formed IDs: SQL databases reject some byte sequences with errors of
-// their own, which would read as a store failure.
+// their own, which would read as a store failure. An ID that holds a key
+// is refused first, without a word of it: the error would carry the key
+// (stores name the ID they did not find) into logs and terminals.
 func checkID(id string) error {
+	if LooksLikeKey(id) {
+		return fmt.Errorf("%w: that looks like a key, not an ID", ErrNotFound)
+	}
 	if id == "" || len(id) > 64 || checkText("id", id, 64, false) != nil {
 		return fmt.Errorf("%w: ID %q", ErrNotFound, id)
 	}

@@ -555,18 +555,25 @@ type whoamiResponse struct {
 }
 
 // fail answers for an error from the Manager: 404, 400, 409, or 503 for
-// anything else, which is a store failure (logged, not shown).
+// anything else, which is a store failure (logged, not shown). The log
+// line holds no key: the path or the store's error may quote a key the
+// request held (an ID field, a cursor).
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, apikey.ErrNotFound):
-		writeError(w, http.StatusNotFound, msgNotFound)
+		msg := msgNotFound
+		if apikey.LooksLikeKey(r.URL.Path) {
+			msg = msgLooksLikeKey
+		}
+		writeError(w, http.StatusNotFound, msg)
 	case errors.Is(err, apikey.ErrInvalidInput):
 		writeError(w, http.StatusBadRequest, errorText(err))
 	case errors.Is(err, apikey.ErrConflict), errors.Is(err, apikey.ErrKeyExpired),
 		errors.Is(err, apikey.ErrDuplicate):
 		writeError(w, http.StatusConflict, errorText(err))
 	default:
-		h.logger.ErrorContext(r.Context(), "admin: key store failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		h.logger.ErrorContext(r.Context(), "admin: key store failed", "method", r.Method,
+			"path", redactKeys(r.URL.Path), "error", redactKeys(err.Error()))
 		writeError(w, http.StatusServiceUnavailable, "Service unavailable")
 	}
 }

@@ -405,7 +405,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError answers with the library's error shape, {"code":-1,"msg":...}.
+// A message that would repeat a key the request held is replaced.
 func writeError(w http.ResponseWriter, status int, msg string) {
+	if apikey.LooksLikeKey(msg) {
+		msg = msgHoldsKey
+	}
 	writeJSON(w, status, apikey.ErrorBody{Code: -1, Msg: msg})
 }
 

@@ -7,17 +7,20 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/dbopen"
@@ -64,6 +67,10 @@ func lookup(name string) *command {
 	return nil
 }
 
+// keyArgument answers a command line that holds a key, by the argument's
+// number.
+const keyArgument = "apikey: argument %d: that looks like a key, not an ID. No command takes a key: it was not used, and is not repeated here. 'apikey list' shows each key's ID.\n"
+
 // usageError is an error in the command line, answered with ExitUsage.
 type usageError struct{ msg string }
 
@@ -78,7 +85,13 @@ func usagef(format string, args ...any) error {
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// terminal is whether stdout is a terminal, where a new admin key may
+	// be printed (see serve).
+	terminal bool
 }
+
+// terminal reports whether stdout is a terminal; tests replace it.
+var terminal = isTerminal
 
 // Run runs the apikey command with args (without the program name),
 // printing results to stdout and errors to stderr, and returns the exit
@@ -88,7 +101,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	// No command takes a key. One pasted where an ID belongs would come
+	// back in "unknown command", "unexpected argument", a flag's "invalid
+	// value" or a store's "key not found": refuse it before anything
+	// parses it, naming it by its place only.
+	for i, a := range args {
+		if apikey.LooksLikeKey(a) {
+			fmt.Fprintf(stderr, keyArgument, i+1)
+			return ExitUsage
+		}
+	}
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, terminal: terminal(stdout)}
 	o := &options{table: apikey.DefaultSQLTable}
 
 	// Shared flags may come before the command name too: apikey --db x list.
@@ -216,8 +239,11 @@ Commands:
 	fmt.Fprintf(w, "  %-8s %s\n\n", "help", "show help for a command: apikey help create")
 	fmt.Fprint(w, sharedHelp)
 	fmt.Fprint(w, `
-Every command but migrate first creates the table if it does not exist, so a
-new database needs no separate step.
+create and serve make the database and its table when they are missing, and
+say so. The other commands never create either: list and show only read (a
+SQLite file is opened read-only), and they, disable, enable, rotate and revoke
+answer "no table … run apikey migrate" when the table is missing, so a
+mistyped --db or --table creates nothing.
 
 Keys are hashed with SHA-256, the library's default Hasher. A service that
 uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret
@@ -226,7 +252,8 @@ made with --prefix must use a prefix the service accepts (apikey.WithPrefix
 or WithAcceptedPrefixes).
 
 Exit status: 0 done; 1 refused (no such key, an invalid value) or failed (the
-database did not answer); 2 the command line was wrong.
+database did not answer); 2 the command line was wrong, or held a key (no
+command takes one: give the key's ID).
 `)
 }
 
@@ -261,27 +288,87 @@ func printCommandUsage(w io.Writer, c *command) {
 	fmt.Fprint(w, "\n"+sharedHelp)
 }
 
-// open opens the database, makes sure the table exists (unless migrate is
-// false) and returns a store on it. The caller closes db.
-func (e *env) open(ctx context.Context, o *options, migrate bool) (*apikey.SQLStore, func(), error) {
+// access is what a command may do to the database. Only the commands that
+// start a database off (create, serve, migrate) may create a table or a
+// SQLite file: a mistyped --table or --db must not leave an empty one
+// behind a command that meant to read or change keys, and then answer
+// "No keys" as if all were well.
+type access int
+
+const (
+	// readKeys opens a SQLite file read-only and changes nothing: list,
+	// show.
+	readKeys access = iota
+	// changeKeys needs the table; Migrate then adds only what an older
+	// version of it lacks (the change log): disable, enable, rotate,
+	// revoke.
+	changeKeys
+	// createTable creates the database and the table when they are
+	// missing, and says so on stderr: create, serve.
+	createTable
+)
+
+// open opens the database with the access a command has, checks that the
+// table exists (creating it only for createTable) and returns a store on
+// it. The caller closes db.
+func (e *env) open(ctx context.Context, o *options, a access) (*apikey.SQLStore, func(), error) {
+	mode := dbopen.Create
+	switch a {
+	case readKeys:
+		mode = dbopen.ReadOnly
+	case changeKeys:
+		mode = dbopen.Existing
+	}
 	setting := dbopen.Setting(o.db, e.getenv)
-	db, dialect, err := dbopen.Open(ctx, setting)
+	where := dbopen.Redact(setting)
+	store, db, dialect, err := e.openStore(ctx, o, mode)
+	if errors.Is(err, dbopen.ErrNoDatabase) {
+		return nil, nil, fmt.Errorf("no table %s in %s (no such file); run apikey migrate", o.table, where)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	closeDB := func() { db.Close() }
-	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(o.table))
+	exists, err := dbopen.TableExists(ctx, db, dialect, o.table)
 	if err != nil {
 		closeDB()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
 	}
-	if migrate {
-		if err := store.Migrate(ctx); err != nil {
-			closeDB()
-			return nil, nil, fmt.Errorf("database %s: %w", dbopen.Redact(setting), err)
-		}
+	if !exists && a != createTable {
+		closeDB()
+		return nil, nil, fmt.Errorf("no table %s in %s; run apikey migrate", o.table, where)
+	}
+	if a == readKeys {
+		return store, closeDB, nil
+	}
+	if err := store.Migrate(ctx); err != nil {
+		closeDB()
+		return nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
+	}
+	if !exists {
+		fmt.Fprintf(e.stderr, tableCreated, o.table, where)
 	}
 	return store, closeDB, nil
+}
+
+// tableCreated tells the user of create or serve that the table is new:
+// right for a new database, and a sign of a mistyped --table or --db on
+// an old one.
+const tableCreated = "apikey: table %s did not exist in %s, so it was created\n"
+
+// openStore opens the database in mode and returns a store on it, doing
+// nothing to the table. The caller closes db.
+func (e *env) openStore(ctx context.Context, o *options, mode dbopen.Mode) (*apikey.SQLStore, *sql.DB, apikey.Dialect, error) {
+	db, dialect, err := dbopen.OpenMode(ctx, dbopen.Setting(o.db, e.getenv), mode)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	store, err := apikey.NewSQLStore(db, dialect, apikey.WithTable(o.table))
+	if err != nil {
+		db.Close()
+		return nil, nil, 0, err
+	}
+	return store, db, dialect, nil
 }
 
 // manager returns a Manager that issues keys with prefix and accepts keys
@@ -301,14 +388,23 @@ func manager(store apikey.Store, prefix string, accepted ...string) (*apikey.Man
 	), nil
 }
 
-// withManager opens the database and runs fn with a Manager on it.
-func (e *env) withManager(ctx context.Context, o *options, prefix string, fn func(m *apikey.Manager, s *apikey.SQLStore) error) error {
-	store, closeDB, err := e.open(ctx, o, true)
+// withManager opens the database with access a and runs fn with a
+// Manager on it. A command that only reads has no change to announce, so
+// it does not reach Redis.
+func (e *env) withManager(ctx context.Context, o *options, a access, prefix string, fn func(m *apikey.Manager, s *apikey.SQLStore) error) error {
+	store, closeDB, err := e.open(ctx, o, a)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	m, done, err := e.manager(o, store, prefix)
+	var m *apikey.Manager
+	var done func()
+	if a == readKeys {
+		m, err = manager(store, prefix)
+		done = func() { m.Close() }
+	} else {
+		m, done, err = e.manager(o, store, prefix)
+	}
 	if err != nil {
 		return err
 	}
@@ -337,6 +433,10 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 	if err != nil {
 		return nil, nil, err
 	}
+	// go-redis logs every failed dial to stderr from its own process-wide
+	// logger (a Redis that is down: nine lines before the warning that
+	// says what it means). The warning below is the one line a user needs.
+	redis.SetLogger(&logging.VoidLogger{})
 	rdb := redis.NewClient(opts)
 	feed := redisfeed.New(rdb, redisfeed.WithLogger(slog.New(slog.DiscardHandler)))
 	cache := apikey.NewCachedStore(store, apikey.WithFeed(feed))
@@ -351,27 +451,47 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 		m.Close()
 		cache.Close()
 		if err := feed.Close(); err != nil {
-			fmt.Fprintf(e.stderr, "apikey: warning: the change is saved, but Redis at %s did not hear of it (%v); services following redisfeed see it within their cache TTL\n",
-				dbopen.Redact(setting), strings.TrimPrefix(err.Error(), "redisfeed: "))
+			fmt.Fprintf(e.stderr, "apikey: warning: the change is saved, but Redis at %s did not hear of it (%s); services following redisfeed see it within their cache TTL\n",
+				redactRedis(setting), dbopen.Scrub(setting, strings.TrimPrefix(err.Error(), "redisfeed: ")))
 		}
 		rdb.Close()
 	}, nil
 }
 
 // redisOptions reads a Redis setting: a redis:// or rediss:// URL, or a
-// host:port.
+// host:port. Its errors hold no password.
 func redisOptions(setting string) (*redis.Options, error) {
 	if strings.HasPrefix(setting, "redis://") || strings.HasPrefix(setting, "rediss://") {
 		opts, err := redis.ParseURL(setting)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Redis setting %s: %v", apikey.ErrInvalidInput, dbopen.Redact(setting), err)
+			// A *url.Error quotes the whole URL, password and all; what
+			// it wraps says what was wrong.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("%w: Redis setting %s: %s", apikey.ErrInvalidInput, redactRedis(setting), dbopen.Scrub(setting, err.Error()))
 		}
 		return opts, nil
 	}
 	if _, _, err := net.SplitHostPort(setting); err != nil {
-		return nil, fmt.Errorf("%w: Redis setting %q: want redis://host:port/db or host:port", apikey.ErrInvalidInput, setting)
+		return nil, fmt.Errorf("%w: Redis setting %q: want redis://host:port/db or host:port", apikey.ErrInvalidInput, redactRedis(setting))
 	}
 	return &redis.Options{Addr: setting}, nil
+}
+
+// redactRedis returns a Redis setting for messages: a URL with its
+// password masked, as dbopen.Redact masks a database's, and anything
+// else with whatever comes before an '@' masked (user:pass@host:6379 is
+// not a setting, but a user may type it).
+func redactRedis(setting string) string {
+	if strings.Contains(setting, "://") {
+		return dbopen.Redact(setting)
+	}
+	if at := strings.LastIndex(setting, "@"); at >= 0 {
+		return "xxxxx" + setting[at:]
+	}
+	return setting
 }
 
 // sortedMetadata returns metadata as "k=v" strings in key order, so text

@@ -49,7 +49,7 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 	if o.expiresIn.set {
 		nk.ExpiresAt = time.Now().Add(o.expiresIn.d)
 	}
-	return e.withManager(ctx, o, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+	return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 		plain, k, err := m.Create(ctx, nk)
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func runList(ctx context.Context, e *env, o *options, _ []string) error {
 	if o.limit < 1 || o.limit > apikey.MaxListLimit {
 		return usagef("--limit must be 1 to %d (--all lists every key)", apikey.MaxListLimit)
 	}
-	return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+	return e.withManager(ctx, o, readKeys, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 		opts := apikey.ListOptions{Owner: o.owner, After: o.after, Limit: o.limit}
 		if o.all {
 			opts.Limit = allPageSize
@@ -168,7 +168,7 @@ var showCmd = &command{
 	summary: "show every field of a key but its secret",
 	help:    "Shows one key: everything but the key itself and its digest.",
 	run: func(ctx context.Context, e *env, o *options, args []string) error {
-		return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		return e.withManager(ctx, o, readKeys, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 			k, err := m.Get(ctx, args[0])
 			if err != nil {
 				return err
@@ -225,7 +225,7 @@ var enableCmd = &command{
 }
 
 func setEnabled(ctx context.Context, e *env, o *options, id string, enabled bool) error {
-	return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+	return e.withManager(ctx, o, changeKeys, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 		var k apikey.Key
 		var err error
 		if enabled {
@@ -268,7 +268,7 @@ goes to stderr.`,
 
 func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 	id := args[0]
-	store, closeDB, err := e.open(ctx, o, true)
+	store, closeDB, err := e.open(ctx, o, changeKeys)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 	// it: a new prefix from --prefix needs the old one accepted.
 	prefix, accepted := apikey.DefaultPrefix, []string(nil)
 	if o.prefix != "" {
-		old, err := store.Get(ctx, id)
+		old, err := getKey(ctx, store, id)
 		if err != nil {
 			return err
 		}
@@ -319,6 +319,18 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 	return nil
 }
 
+// getKey reads a key through a Manager, whose checks (an ID that looks
+// like a key is refused unread) come before the store's error, which
+// names the ID.
+func getKey(ctx context.Context, store apikey.Store, id string) (apikey.Key, error) {
+	m, err := manager(store, apikey.DefaultPrefix)
+	if err != nil {
+		return apikey.Key{}, err
+	}
+	defer m.Close()
+	return m.Get(ctx, id)
+}
+
 var revokeCmd = &command{
 	name:    "revoke",
 	args:    "ID",
@@ -328,7 +340,7 @@ var revokeCmd = &command{
 'apikey disable'. A service caching verifications sees the change within its
 change feed's bound (see 'apikey help disable'), else its cache TTL.`,
 	run: func(ctx context.Context, e *env, o *options, args []string) error {
-		return e.withManager(ctx, o, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		return e.withManager(ctx, o, changeKeys, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 			if err := m.Revoke(ctx, args[0]); err != nil {
 				return err
 			}
@@ -344,16 +356,17 @@ change feed's bound (see 'apikey help disable'), else its cache TTL.`,
 var migrateCmd = &command{
 	name:    "migrate",
 	summary: "create the key table if it does not exist",
-	help: `Creates the key table and its indexes if they do not exist; it never alters an
-existing table. Every other command does this first, so it is only needed
-where the service's database user may not create tables (run it once with a
-user that may) or to check that the database answers.`,
+	help: `Creates the key table and its indexes (and a SQLite file) if they do not
+exist; it never alters an existing table. create and serve do this first; the
+other commands never create a table, and ask for this one when it is missing.
+Also run it where the service's database user may not create tables (once,
+with a user that may), or to check that the database answers.`,
 	run: func(ctx context.Context, e *env, o *options, _ []string) error {
-		store, closeDB, err := e.open(ctx, o, false)
+		store, db, _, err := e.openStore(ctx, o, dbopen.Create)
 		if err != nil {
 			return err
 		}
-		defer closeDB()
+		defer db.Close()
 		setting := dbopen.Redact(dbopen.Setting(o.db, e.getenv))
 		if err := store.Migrate(ctx); err != nil {
 			return fmt.Errorf("database %s: %w", setting, err)

@@ -37,7 +37,8 @@ type options struct {
 	grace lifetime
 
 	// serve
-	addr string
+	addr   string
+	keyDir string
 
 	// set records which flags the command line gave, to refuse
 	// combinations such as --limit with --all.

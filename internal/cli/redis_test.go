@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,13 +79,18 @@ func TestRedisAnnouncesChanges(t *testing.T) {
 }
 
 // A Redis that does not answer loses no change: the database has it, and
-// the command says services on redisfeed see it only within their TTL.
+// the command says services on redisfeed see it only within their TTL, in
+// one line of stderr: none of the Redis client's own log lines, which
+// would bury it. That client logs to the process's stderr, past Run's
+// writers, so the command runs as a process here.
 func TestRedisDownStillSaves(t *testing.T) {
 	c := newEnv(t)
 	k := c.create("--owner", "alice")
-	r := c.run("disable", k.ID, "--redis", "127.0.0.1:1")
+	r := runProcess(t, nil, "disable", k.ID, "--db", c.db, "--redis", "127.0.0.1:1")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "warning: the change is saved, but Redis at 127.0.0.1:1 did not hear of it")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.True(t, strings.HasPrefix(r.stderr, "apikey: warning: the change is saved, but Redis at 127.0.0.1:1 did not hear of it ("), r.stderr)
+	assert.True(t, strings.HasSuffix(r.stderr, "); services following redisfeed see it within their cache TTL\n"), r.stderr)
 	_, err := c.verify(k.Key)
 	assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -31,16 +34,21 @@ service that hashes with a server secret (apikey.WithHashers) will not accept
 keys made here.
 
 The API needs a key with the admin scope. When the database holds no enabled
-admin key, serve creates one at start and prints it, once. The page keeps the
-key in memory only; it is asked for again after a reload.
+admin key, serve creates one at start. On a terminal it prints it, once.
+Otherwise (under a service manager, or with output sent to a file) its output
+is a log others may read, so it writes the key to a new file only you can
+read (mode 0600), in --key-dir, and prints only where the file is. The page
+keeps the key in memory only; it is asked for again after a reload.
 
-Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
+Like create, serve makes the database and the table when they are missing.
+It listens on loopback by default: put it behind HTTPS before exposing it.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.StringVar(&o.addr, "addr", defaultServeAddr, "address to listen on")
 		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "prefix of the keys created here")
+		fs.StringVar(&o.keyDir, "key-dir", "", "`directory` for the file a new admin key is written to when the output is not a terminal (default: the user config directory's apikey, such as ~/.config/apikey)")
 	},
 	run: func(ctx context.Context, e *env, o *options, _ []string) error {
-		return e.withManager(ctx, o, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 			// Listen first: an admin key created for a server that cannot
 			// start would be stored and never shown.
 			ln, err := net.Listen("tcp", o.addr)
@@ -48,16 +56,29 @@ Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
 				return err
 			}
 			defer ln.Close()
-			plain, err := ensureAdminKey(ctx, m)
+			has, err := hasAdminKey(ctx, m)
 			if err != nil {
 				return err
+			}
+			var plain, file string
+			var k apikey.Key
+			if !has {
+				if plain, k, file, err = e.newAdminKey(ctx, m, o.keyDir); err != nil {
+					return err
+				}
 			}
 			base := "http://" + ln.Addr().String()
 			setting := dbopen.Redact(dbopen.Setting(o.db, e.getenv))
 			fmt.Fprintf(e.stdout, "Serving the keys of %s (table %s) at %s/admin/\n\n", setting, o.table, base)
-			if plain != "" {
+			switch {
+			case file != "":
+				fmt.Fprintf(e.stdout, "The database had no admin key, so one was created (ID %s, %s…). This output is not a\n"+
+					"terminal, so the key is not printed; it is in a file only you can read:\n\n    %s\n\n"+
+					"Store it, then delete the file.\n\n", k.ID, k.Start, file)
+				plain = "<admin key>"
+			case plain != "":
 				fmt.Fprintf(e.stdout, "The database had no admin key, so one was created. Store it now: it will not be shown again.\n\n    %s\n\n", plain)
-			} else {
+			default:
 				fmt.Fprintf(e.stdout, "Sign in with an existing admin key (scope %q); to make another:\n    apikey create --owner admin --scope %s\n\n", apikey.AdminScope, apikey.AdminScope)
 				plain = "<admin key>"
 			}
@@ -74,33 +95,106 @@ Serve listens on loopback by default: put it behind HTTPS before exposing it.`,
 	},
 }
 
-// ensureAdminKey returns "" when the database holds an enabled admin key,
-// and otherwise creates one and returns its plaintext.
-func ensureAdminKey(ctx context.Context, m *apikey.Manager) (string, error) {
+// hasAdminKey reports whether the database holds an enabled admin key.
+func hasAdminKey(ctx context.Context, m *apikey.Manager) (bool, error) {
 	now := time.Now()
 	opts := apikey.ListOptions{Limit: apikey.MaxListLimit}
 	for {
 		page, err := m.List(ctx, opts)
 		if err != nil {
-			return "", err
+			return false, err
 		}
 		for _, k := range page.Keys {
 			if k.State(now) == apikey.StateEnabled && hasScope(k, apikey.AdminScope) {
-				return "", nil
+				return true, nil
 			}
 		}
 		if page.Next == "" {
-			break
+			return false, nil
 		}
 		opts.After = page.Next
 	}
-	plain, _, err := m.Create(ctx, apikey.NewKey{
+}
+
+// newAdminKey creates an admin key. On a terminal the caller prints it.
+// Anywhere else (a service manager's journal, a redirect to a file) the
+// output is a log that others may read and keep, so the key goes to a
+// new file in dir that only the user can read, whose path is returned.
+// The file is made first: a key nobody can read must not be left behind.
+func (e *env) newAdminKey(ctx context.Context, m *apikey.Manager, dir string) (plain string, k apikey.Key, path string, err error) {
+	var f *os.File
+	if !e.terminal {
+		if f, err = keyFile(dir); err != nil {
+			return "", apikey.Key{}, "", err
+		}
+		defer func() {
+			if err != nil {
+				f.Close()
+				os.Remove(f.Name())
+			}
+		}()
+	}
+	plain, k, err = m.Create(ctx, apikey.NewKey{
 		Owner:       "admin",
 		Name:        "apikey serve",
 		Description: "created by 'apikey serve' because the database had no admin key",
 		Scopes:      []string{apikey.AdminScope},
 	})
-	return plain, err
+	if err != nil || f == nil {
+		return plain, k, "", err
+	}
+	if _, err = f.WriteString(plain + "\n"); err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		if rerr := m.Revoke(context.WithoutCancel(ctx), k.ID); rerr != nil {
+			return "", apikey.Key{}, "", fmt.Errorf("writing the new admin key %s: %w; revoke it (apikey revoke %s): %v", k.ID, err, k.ID, rerr)
+		}
+		return "", apikey.Key{}, "", fmt.Errorf("writing the new admin key: %w (the key was revoked)", err)
+	}
+	return plain, k, f.Name(), nil
+}
+
+// keyFile creates a new file for an admin key in dir, or in the user
+// config directory's apikey (made 0700 if missing) when dir is "". The
+// file is new (a random name) and readable by its owner only before a
+// byte is written.
+func keyFile(dir string) (*os.File, error) {
+	if dir == "" {
+		config, err := os.UserConfigDir()
+		if err != nil {
+			return nil, fmt.Errorf("no directory for the new admin key (%w): give --key-dir, or run serve on a terminal", err)
+		}
+		dir = filepath.Join(config, "apikey")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("making a directory for the new admin key: %w; give --key-dir", err)
+		}
+	}
+	// CreateTemp opens with O_EXCL and mode 0600, which a umask can only
+	// narrow.
+	f, err := os.CreateTemp(dir, "admin-key-*.txt")
+	if err != nil {
+		return nil, fmt.Errorf("creating a file for the new admin key: %w; give --key-dir", err)
+	}
+	return f, nil
+}
+
+// isTerminal reports whether w is a terminal a person reads, where a new
+// key may be printed: a character device other than the null device. A
+// pipe, a socket (a service manager's journal) or a file is not one.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(fi, null) {
+		return false
+	}
+	return true
 }
 
 func hasScope(k apikey.Key, scope string) bool {

@@ -20,11 +20,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +75,9 @@ type target struct {
 	// so a missing one is reported in plain words rather than as SQLite's
 	// "unable to open database file".
 	dir string
+	// path is the SQLite file, when known, so a missing one can be told
+	// from other failures.
+	path string
 }
 
 // Driver-native forms that would otherwise be taken for SQLite paths and
@@ -120,7 +125,8 @@ func parse(setting string) (target, error) {
 		if err != nil {
 			return target{}, fmt.Errorf("bad SQLite URI query: %w", err)
 		}
-		return target{driver: "sqlite", dsn: path + "?" + withPragmas(q).Encode(), dialect: apikey.SQLite}, nil
+		return target{driver: "sqlite", dsn: path + "?" + withPragmas(q).Encode(), dialect: apikey.SQLite,
+			path: uriPath(path)}, nil
 	}
 	if mysqlNativeDSN.MatchString(setting) {
 		return target{}, errors.New("this looks like a go-sql-driver DSN; write it as a URL: mysql://user:pass@host:3306/db")
@@ -150,7 +156,38 @@ func sqliteTarget(path, query string) (target, error) {
 		dsn:     "file:" + escaped + "?" + withPragmas(q).Encode(),
 		dialect: apikey.SQLite,
 		dir:     filepath.Dir(path),
+		path:    path,
 	}, nil
+}
+
+// uriPath returns the file a SQLite URI (file:path, before any "?")
+// names, or "" when its escapes are bad. (file://… is refused earlier, as
+// an unsupported scheme.)
+func uriPath(uri string) string {
+	path, err := url.PathUnescape(strings.TrimPrefix(uri, "file:"))
+	if err != nil {
+		return ""
+	}
+	return path
+}
+
+// withMode returns the DSN of a SQLite target opened in mode: SQLite's own
+// mode=rw or mode=ro, which never create the file whatever the setting
+// says. A read-only connection sets no journal mode: switching a database
+// to WAL is a write, which it would refuse.
+func (t target) withMode(mode Mode) string {
+	if t.dialect != apikey.SQLite || mode == Create {
+		return t.dsn
+	}
+	path, query, _ := strings.Cut(t.dsn, "?")
+	q, _ := url.ParseQuery(query) // built by parse: it parses
+	if mode == ReadOnly {
+		q.Set("mode", "ro")
+		q["_pragma"] = slices.DeleteFunc(q["_pragma"], func(p string) bool { return p == "journal_mode(WAL)" })
+	} else {
+		q.Set("mode", "rw")
+	}
+	return path + "?" + q.Encode()
 }
 
 // withPragmas adds each of sqlitePragmas that q does not already set, so a
@@ -245,18 +282,44 @@ func secretParam(name string) bool {
 	return strings.Contains(n, "pass") || strings.Contains(n, "secret")
 }
 
+// Scrub returns s, a message about setting (a driver's or a client's
+// error), with every password the setting holds replaced by "xxxxx", in
+// any of the encodings a URL may carry it in. It works on URLs url.Parse
+// refuses too, whose errors quote the whole URL.
+func Scrub(setting, s string) string {
+	for _, secret := range secrets(setting) {
+		s = strings.ReplaceAll(s, secret, "xxxxx")
+	}
+	return s
+}
+
 // secrets returns the passwords a setting holds, so they can be scrubbed
 // from driver errors that might quote them.
 func secrets(setting string) []string {
-	u, err := url.Parse(setting)
-	if err != nil || !urlScheme.MatchString(setting) {
+	m := urlScheme.FindStringSubmatch(setting)
+	if m == nil {
 		return nil
 	}
 	var out []string
 	add := func(s string) {
 		if s != "" {
 			out = append(out, s, url.QueryEscape(s), url.PathEscape(s))
+			if raw, err := url.PathUnescape(s); err == nil && raw != s {
+				out = append(out, raw)
+			}
 		}
+	}
+	u, err := url.Parse(setting)
+	if err != nil {
+		// The password is what follows the first ':' of the userinfo,
+		// which ends at the last '@' (Redact hides the same span).
+		rest := setting[len(m[0]):]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, p, ok := strings.Cut(rest[:at], ":"); ok {
+				add(p)
+			}
+		}
+		return out
 	}
 	if p, ok := u.User.Password(); ok {
 		add(p)
@@ -273,7 +336,7 @@ func secrets(setting string) []string {
 
 // Error is the error Open returns. Its message names the database by its
 // redacted setting and never holds a password; Unwrap gives the driver's
-// error as it was.
+// error as it was, or ErrNoDatabase.
 type Error struct {
 	msg string
 	err error
@@ -289,13 +352,29 @@ func (e *Error) Unwrap() error { return e.err }
 func newError(setting, what string, err error) *Error {
 	detail := ""
 	if err != nil {
-		detail = ": " + err.Error()
-		for _, s := range secrets(setting) {
-			detail = strings.ReplaceAll(detail, s, "xxxxx")
-		}
+		detail = Scrub(setting, ": "+err.Error())
 	}
 	return &Error{msg: fmt.Sprintf("database %s: %s%s", Redact(setting), what, detail), err: err}
 }
+
+// Mode is what Open may do to a SQLite file. A server database is opened
+// the same way in every mode: what a command does to it is the command's.
+type Mode int
+
+const (
+	// Create creates the SQLite file when it does not exist.
+	Create Mode = iota
+	// Existing opens the SQLite file for reading and writing, and fails
+	// with ErrNoDatabase when there is none.
+	Existing
+	// ReadOnly opens the SQLite file read-only, and fails with
+	// ErrNoDatabase when there is none: nothing is created or written.
+	ReadOnly
+)
+
+// ErrNoDatabase means the SQLite file a setting names does not exist, and
+// the Mode did not allow creating it.
+var ErrNoDatabase = errors.New("no such file")
 
 // Open opens the database a setting names, checks that it answers (within
 // PingTimeout) and returns it with the dialect to give apikey.NewSQLStore.
@@ -303,16 +382,30 @@ func newError(setting, what string, err error) *Error {
 // WAL journaling. Errors are *Error values whose message never holds a
 // password.
 func Open(ctx context.Context, setting string) (*sql.DB, apikey.Dialect, error) {
+	return OpenMode(ctx, setting, Create)
+}
+
+// OpenMode is Open for a SQLite file that may have to exist already
+// (Existing, ReadOnly): a command that only reads or changes keys must
+// not leave an empty database behind a mistyped path.
+func OpenMode(ctx context.Context, setting string, mode Mode) (*sql.DB, apikey.Dialect, error) {
 	t, err := parse(setting)
 	if err != nil {
 		return nil, 0, newError(setting, err.Error(), nil)
 	}
-	if t.dir != "" {
+	if t.dir != "" && mode == Create {
 		if fi, err := os.Stat(t.dir); err != nil || !fi.IsDir() {
 			return nil, 0, newError(setting, fmt.Sprintf("directory %s does not exist", t.dir), nil)
 		}
 	}
-	db, err := sql.Open(t.driver, t.dsn)
+	if t.path != "" && mode != Create {
+		if _, err := os.Stat(t.path); errors.Is(err, fs.ErrNotExist) {
+			e := newError(setting, ErrNoDatabase.Error(), nil)
+			e.err = ErrNoDatabase
+			return nil, 0, e
+		}
+	}
+	db, err := sql.Open(t.driver, t.withMode(mode))
 	if err != nil {
 		return nil, 0, newError(setting, "cannot open", err)
 	}

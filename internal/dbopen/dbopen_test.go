@@ -254,3 +254,109 @@ func useStore(t *testing.T, db *sql.DB, d apikey.Dialect) {
 	require.NoError(t, err)
 	assert.Equal(t, k.ID, p.KeyID)
 }
+
+// Existing and ReadOnly never create a SQLite file, whatever form the
+// setting takes (a URI asking for mode=rwc included); ReadOnly writes
+// nothing, and opens a database in either journal mode.
+func TestOpenModes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	for _, mode := range []Mode{Existing, ReadOnly} {
+		for _, setting := range []string{missing, "sqlite://" + missing, "file:" + missing + "?mode=rwc"} {
+			db, _, err := OpenMode(ctx, setting, mode)
+			assert.Nil(t, db)
+			assert.ErrorIs(t, err, ErrNoDatabase, setting)
+			assert.Equal(t, "database "+setting+": no such file", err.Error())
+			_, err = os.Stat(missing)
+			require.True(t, os.IsNotExist(err), "mode %d created %s", mode, setting)
+		}
+	}
+
+	wal := filepath.Join(dir, "wal.db")
+	db, _, err := Open(ctx, wal)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE t (a INT)")
+	require.NoError(t, err)
+	db.Close()
+	plain := filepath.Join(dir, "plain.db")
+	db, err = sql.Open("sqlite", "file:"+plain) // the default rollback journal
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE t (a INT)")
+	require.NoError(t, err)
+	db.Close()
+	for _, path := range []string{wal, plain} {
+		db, _, err := OpenMode(ctx, path, ReadOnly)
+		require.NoError(t, err, path)
+		var n int
+		assert.NoError(t, db.QueryRow("SELECT count(*) FROM t").Scan(&n), path)
+		_, err = db.Exec("INSERT INTO t VALUES (1)")
+		assert.ErrorContains(t, err, "readonly", path)
+		db.Close()
+
+		db, _, err = OpenMode(ctx, path, Existing)
+		require.NoError(t, err, path)
+		_, err = db.Exec("INSERT INTO t VALUES (1)")
+		assert.NoError(t, err, path)
+		db.Close()
+	}
+}
+
+func TestTableExists(t *testing.T) {
+	ctx := context.Background()
+	settings := map[string]string{"sqlite": filepath.Join(t.TempDir(), "keys.db")}
+	if dsn := os.Getenv("APIKEY_POSTGRES_DSN"); dsn != "" {
+		settings["postgres"] = dsn
+	}
+	if dsn := os.Getenv("APIKEY_MYSQL_DSN"); dsn != "" {
+		settings["mysql"] = MySQLURL(t, dsn)
+	}
+	for name, setting := range settings {
+		t.Run(name, func(t *testing.T) {
+			db, d, err := Open(ctx, setting)
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			table := "dbopen_exists_" + strings.ToLower(rand.Text()[:10])
+			ok, err := TableExists(ctx, db, d, table)
+			require.NoError(t, err)
+			assert.False(t, ok, "before Migrate")
+			store, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
+			require.NoError(t, err)
+			require.NoError(t, store.Migrate(ctx))
+			t.Cleanup(func() { assert.NoError(t, sqltest.Drop(context.Background(), db, d, table)) })
+			ok, err = TableExists(ctx, db, d, table)
+			require.NoError(t, err)
+			assert.True(t, ok, "after Migrate")
+			ok, err = TableExists(ctx, db, d, table[:len(table)-1])
+			require.NoError(t, err)
+			assert.False(t, ok, "a name one letter short")
+			if d != apikey.MySQL { // MySQL's table names follow the file system's case
+				ok, err = TableExists(ctx, db, d, strings.ToUpper(table))
+				require.NoError(t, err)
+				assert.True(t, ok, "unquoted names match in any case")
+			}
+		})
+	}
+}
+
+// Scrub finds the password of a URL url.Parse refuses too (its error
+// quotes the whole URL), in every encoding.
+func TestScrub(t *testing.T) {
+	tests := []struct{ setting, msg string }{
+		{"redis://:s3cret@host:xx", `parse "redis://:s3cret@host:xx": invalid port ":xx" after host`},
+		{"redis://user:s3cret@host:6379/0", "auth failed for user:s3cret"},
+		{"rediss://:s3cret@host:xx/0", `parse "rediss://:s3cret@host:xx/0": invalid port`},
+		{"redis://:s3%40cret@host:6379", "password s3@cret or s3%40cret"},
+		{"redis://:s3%40cret@host:xx", "password s3@cret or s3%40cret"},
+		{"postgres://u@h/db?password=s3cret", "password s3cret"},
+	}
+	for _, tt := range tests {
+		got := Scrub(tt.setting, tt.msg)
+		assert.NotContains(t, got, "s3cret", tt.setting)
+		assert.NotContains(t, got, "s3@cret", tt.setting)
+		assert.NotContains(t, got, "s3%40cret", tt.setting)
+		assert.Contains(t, got, "xxxxx", tt.setting)
+	}
+	assert.Equal(t, "no password here", Scrub("redis://host:6379", "no password here"))
+	assert.Equal(t, "a path", Scrub("keys.db", "a path"))
+}
