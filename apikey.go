@@ -515,6 +515,29 @@ func LooksLikeKey(s string) bool {
 	return false
 }
 
+// mostlyKey reports whether s holds most of a key, with or without its
+// checksum: an underscore followed by 30 or more base62 characters (a
+// prefix's separator and at least a secret's length), or 36 base62
+// characters in a row (a key's body without its prefix). A key with a
+// character mistyped, dropped or added passes, though LooksLikeKey does
+// not: it still carries most of a secret. Key IDs (26 characters, no
+// underscore) never pass, but paths and free text may, so this is only
+// for values that must be IDs.
+func mostlyKey(s string) bool {
+	run := 0 // base62 characters in a row, ending at s[i]
+	for i := 0; i < len(s); i++ {
+		if base62Values[s[i]] < 0 {
+			run = 0
+			continue
+		}
+		run++
+		if run >= bodyLen || run >= secretLen && i >= run && s[i-run] == '_' {
+			return true
+		}
+	}
+	return false
+}
+
 func validBase62(s string) bool {
 	for _, c := range []byte(s) {
 		if base62Values[c] < 0 {

@@ -65,8 +65,8 @@ func TestLooksLikeKey(t *testing.T) {
 	}
 	// What an ID, a name or a path holds, and what is no longer a key: a
 	// changed character or a cut breaks the checksum (a mistyped key is
-	// not caught: the rule is the checksum, which random text passes one
-	// time in 2^32).
+	// not caught here, but TestMistypedKeyGivenAsID shows the Manager
+	// still refuses it as an ID).
 	changed := []byte(plain)
 	changed[10] ^= 1
 	for what, s := range map[string]string{
@@ -190,5 +190,39 @@ func TestKeyGivenAsIDCoversEveryMethod(t *testing.T) {
 			continue
 		}
 		assert.Contains(t, managerIDMethods, meth.Name, "Manager.%s takes an ID: add it to managerIDMethods", meth.Name)
+	}
+}
+
+// A key mistyped, cut or glued to another prefix still carries most of its
+// secret: given as an ID, it is refused without being repeated, though its
+// checksum no longer holds.
+func TestMistypedKeyGivenAsID(t *testing.T) {
+	store := &idStore{MemoryStore: apikey.NewMemoryStore()}
+	m := newManager(t, store)
+	plain, _ := mustCreate(t, m, apikey.NewKey{})
+	changed := []byte(plain)
+	changed[10] ^= 1
+	secret := secretOf(plain)
+	for what, id := range map[string]string{
+		"the key less its last digit":      plain[:len(plain)-1],
+		"the key with a character changed": string(changed),
+		"the key with a character added":   plain + "x",
+		"the body without a prefix":        secret,
+		"36 base62 after a '-'":            strings.Replace(plain, "_", "-", 1),
+		"30 characters after an '_'":       "x_" + secret[:30],
+	} {
+		for name, call := range managerIDMethods {
+			err := call(m, id)
+			require.ErrorIs(t, err, apikey.ErrNotFound, "%s: %s", name, what)
+			require.NotContains(t, err.Error(), secret[:16], "%s: %s", name, what)
+			require.Contains(t, err.Error(), "that looks like a key, not an ID", "%s: %s", name, what)
+		}
+	}
+	assert.Empty(t, store.ids, "no store saw a mistyped key")
+	// What is not a key reaches the store as an ID.
+	for _, id := range []string{"x_" + secret[:29], secret[:35], "01J9Z3XQ4V8N6T2R5M7K1H0C9B"} {
+		_, err := m.Get(context.Background(), id)
+		require.ErrorIs(t, err, apikey.ErrNotFound)
+		assert.NotContains(t, err.Error(), "looks like a key", id)
 	}
 }

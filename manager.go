@@ -952,7 +952,7 @@ func (m *Manager) moveUses(ctx context.Context, id string, old, next Key, n int6
 // is refused first, without a word of it: the error would carry the key
 // (stores name the ID they did not find) into logs and terminals.
 func checkID(id string) error {
-	if LooksLikeKey(id) {
+	if LooksLikeKey(id) || mostlyKey(id) {
 		return fmt.Errorf("%w: that looks like a key, not an ID", ErrNotFound)
 	}
 	if id == "" || len(id) > 64 || checkText("id", id, 64, false) != nil {
