@@ -244,6 +244,9 @@ func (f *Feed) Close() error {
 		f.mu.Lock()
 		n := len(f.pending)
 		f.mu.Unlock()
+		if n == 1 {
+			return fmt.Errorf("redisfeed: 1 change left unpublished: %w", err)
+		}
 		return fmt.Errorf("redisfeed: %d changes left unpublished: %w", n, err)
 	}
 	return nil
