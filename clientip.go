@@ -1,45 +1,10 @@
 package apikey
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
 )
-
-// WithTrustedProxies names the proxies (load balancers, ingress) whose
-// X-Forwarded-For and X-Real-IP headers the middleware believes when it
-// works out the client address for keys with AllowedIPs. A request from any
-// other peer is judged by its own address, whatever headers it sends: a
-// client cannot spoof its way into an allow-list.
-//
-// X-Forwarded-For is read right to left, skipping trusted hops, and the
-// first untrusted address is the client; X-Real-IP is used only when there
-// is no X-Forwarded-For. An unparsable address makes the client unknown, and
-// keys with AllowedIPs then refuse the request.
-//
-// Every address is compared in one form, whether it is the peer, a
-// forwarded hop, X-Real-IP or the address given to VerifyFrom: an
-// IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address it
-// carries, and a zone (fe80::1%eth0) is dropped, since no prefix can name
-// one; fe80::1 is therefore the same client on every interface. Prefixes
-// are read the same way, here and in AllowedIPs: an IPv4-mapped prefix
-// such as ::ffff:10.0.0.0/104 is the IPv4 prefix it names, 10.0.0.0/8.
-// A mapped prefix shorter than /96 spans IPv4-mapped and other IPv6
-// addresses and names no IPv4 range; Middleware panics on one, as on an
-// invalid prefix.
-func WithTrustedProxies(proxies ...netip.Prefix) MiddlewareOption {
-	return func(c *middlewareConfig) {
-		for _, p := range proxies {
-			n, err := normPrefix(p)
-			if err != nil {
-				panic("apikey: WithTrustedProxies: " + err.Error())
-			}
-			c.trusted = append(c.trusted, n)
-		}
-	}
-}
 
 // clientAddr resolves a request's client address on first use: most keys
 // have no allow-list and never pay for it.
@@ -109,23 +74,6 @@ func parseAddr(s string) netip.Addr {
 // path match where another cannot.
 func normAddr(a netip.Addr) netip.Addr {
 	return a.Unmap().WithZone("")
-}
-
-// normPrefix returns p with its host bits cleared and, when it is an
-// IPv4-mapped prefix, as the IPv4 prefix it names, so that it matches the
-// addresses normAddr gives. It refuses an invalid prefix, and a mapped one
-// shorter than /96, which names no IPv4 range.
-func normPrefix(p netip.Prefix) (netip.Prefix, error) {
-	if !p.IsValid() {
-		return netip.Prefix{}, errors.New("invalid IP range")
-	}
-	if a := p.Addr(); a.Is4In6() {
-		if p.Bits() < 96 {
-			return netip.Prefix{}, fmt.Errorf("IP range %s is IPv4-mapped but shorter than /96, so it names no IPv4 range", p)
-		}
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-	}
-	return p.Masked(), nil
 }
 
 // inPrefixes reports whether a, as normAddr gives it, is in one of

@@ -85,27 +85,6 @@ func (m *Manager) HasStaticScope(scope string) bool {
 	return false
 }
 
-func checkStaticKey(k StaticKey) error {
-	if len(k.Key) < minStaticKeyLen || len(k.Key) > maxStaticKeyLen {
-		return fmt.Errorf("%w: static key %s must be %d to %d characters", ErrInvalidInput, k.ID, minStaticKeyLen, maxStaticKeyLen)
-	}
-	for i := 0; i < len(k.Key); i++ {
-		if c := k.Key[i]; c <= ' ' || c > '~' || c == ',' {
-			return fmt.Errorf("%w: static key %s must be printable ASCII without spaces or commas", ErrInvalidInput, k.ID)
-		}
-	}
-	if k.ID == "" || k.Owner == "" {
-		return fmt.Errorf("%w: static key needs an ID and an owner", ErrInvalidInput)
-	}
-	if _, err := CleanScopes(k.Scopes); err != nil {
-		return err
-	}
-	if err := checkPrefixes(k.AllowedIPs); err != nil {
-		return fmt.Errorf("%w (static key %s)", err, k.ID)
-	}
-	return checkRateLimit(k.RateLimit)
-}
-
 // staticDigest is how static keys are looked up: plain SHA-256 of the
 // whole key, whatever Hashers the Manager uses for stored keys (static keys
 // never reach a store).

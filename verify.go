@@ -1,0 +1,299 @@
+package apikey
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Verify checks a plaintext key and returns the principal it acts for. It
+// refuses a malformed key (ErrMalformedKey) without asking the store; an
+// unknown, disabled or expired key costs the same work, one digest and one
+// store lookup, and fails with ErrUnknownKey, ErrKeyDisabled or
+// ErrKeyExpired. With several Hashers (WithHashers), lookups stop at the
+// first that finds the key, so an unknown key costs one per Hasher; a
+// usage-limited key costs a second round trip, to spend the use. It then applies the key's policy: its
+// maximum age, rate limit (ErrRateLimited) and remaining uses
+// (ErrUsageExhausted). A store or limiter failure is reported as
+// ErrStoreUnavailable wrapping the cause, never as an invalid key.
+//
+// Verify knows no client address, so it refuses keys with AllowedIPs
+// (ErrIPNotAllowed); use VerifyFrom for those.
+func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
+	p, _, err := m.verify(ctx, key, nil, nil, nil)
+	return p, err
+}
+
+// VerifyFrom is Verify for a request from the client address client, which
+// keys with AllowedIPs are checked against. The address is compared as
+// the middleware compares a peer's: an IPv4-mapped address as the IPv4
+// address it carries, and without its zone.
+func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr) (Principal, error) {
+	p, _, err := m.verify(ctx, key, knownAddr(client), nil, nil)
+	return p, err
+}
+
+// verify is the one decision path, shared by Verify, VerifyFrom and the
+// middleware. It returns the rate-limit state for keys that have a limit.
+// Digests are computed into buf when it is large enough (the middleware
+// lends space in an allocation it makes anyway); match, when not nil, learns
+// which digest found the key.
+func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch) (Principal, LimitStatus, error) {
+	if m.observe == nil {
+		p, st, err := m.decide(ctx, key, client, buf, match)
+		if err != nil {
+			m.logFailure(ctx, err)
+			return Principal{}, st, err
+		}
+		return p, st, nil
+	}
+	start := time.Now()
+	p, st, err := m.decide(ctx, key, client, buf, match)
+	m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err, ClientIP: client.get(), Latency: time.Since(start)})
+	if err != nil {
+		m.logFailure(ctx, err)
+		return Principal{}, st, err
+	}
+	return p, st, nil
+}
+
+// refused reports a decision made before any key was looked up, such as
+// a request with no key, to the observer.
+func (m *Manager) refused(ctx context.Context, err error, client *clientAddr) {
+	if m.observe != nil {
+		m.observe(ctx, Event{Err: err, ClientIP: client.get()})
+	}
+}
+
+// scopeRefused reports to the observer that RequireScopes refused p's
+// request after the middleware let it through.
+func (m *Manager) scopeRefused(ctx context.Context, p *Principal, err error) {
+	if m.observe != nil {
+		m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err})
+	}
+}
+
+// decide finds the key, in the store and then among the static keys, and
+// admits it or not. On refusal of a found key, the Principal still names it
+// (for the observer). When match is not nil, decide records in it which
+// digest found the key.
+func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch) (Principal, LimitStatus, error) {
+	// With static keys, every key pays for the static lookup, found in the
+	// store or not, so that timing does not tell a stored key from an
+	// unknown one.
+	static := m.staticKey(key)
+	shaped := m.hasAcceptedShape(key)
+	if shaped {
+		for i, h := range m.hashers {
+			digest := h.Sum(buf[:0], key)
+			if m.snapshots != nil {
+				// The memory store's records are immutable: read in place.
+				k, ok := m.snapshots.findSnapshot(digest)
+				if !ok || k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
+					continue
+				}
+				match.found(i, digest)
+				return m.admit(ctx, k, client, true)
+			}
+			k, err := m.store.FindByDigest(ctx, digest)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return Principal{}, LimitStatus{}, unavailable("key lookup", err)
+			}
+			if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
+				continue
+			}
+			match.found(i, digest)
+			return m.admit(ctx, &k, client, true)
+		}
+		if err := ctx.Err(); err != nil {
+			return Principal{}, LimitStatus{}, unavailable("key lookup", err)
+		}
+	}
+	if static != nil {
+		match.found(staticMatch, nil)
+		return m.admit(ctx, static, client, false)
+	}
+	if !shaped {
+		return Principal{}, LimitStatus{}, ErrMalformedKey
+	}
+	return Principal{}, LimitStatus{}, ErrUnknownKey
+}
+
+// staticKey returns the static key whose plaintext is key, or nil.
+func (m *Manager) staticKey(key string) *Key {
+	if len(m.static) == 0 || len(key) > maxStaticKeyLen {
+		return nil
+	}
+	return m.static[staticDigest(key)]
+}
+
+// keyMatch says how a request's key was found: which Hasher's digest found
+// it in the store, or that it is a static key. It lets a nested middleware
+// of the same Manager recognise the key without the request context keeping
+// the key itself. The zero value (or a digest of another size than
+// SHA-256's) recognises nothing, so the key is verified again.
+type keyMatch struct {
+	digest *[sha256.Size]byte // in the middleware's context allocation
+	hasher int                // index in Manager.hashers, or staticMatch
+}
+
+const staticMatch = -1
+
+// found records, unless match is nil, that the digest made by hashers[i]
+// (or staticMatch) found the key.
+func (match *keyMatch) found(i int, digest []byte) {
+	if match == nil {
+		return
+	}
+	match.hasher = i
+	if len(digest) == sha256.Size {
+		match.digest = (*[sha256.Size]byte)(digest)
+	}
+}
+
+// sameKey reports whether key is the key that match records this Manager
+// found for principal p.
+func (m *Manager) sameKey(key string, p *Principal, match *keyMatch) bool {
+	switch {
+	case match.hasher == staticMatch:
+		k := m.staticKey(key)
+		return k != nil && k.ID == p.KeyID
+	case match.digest == nil || match.hasher < 0 || match.hasher >= len(m.hashers):
+		return false
+	}
+	var buf [sha256.Size]byte
+	return equalDigests(m.hashers[match.hasher].Sum(buf[:0], key), match.digest[:])
+}
+
+// admit applies a found key's policy, in an order that spends nothing on a
+// request that will be refused: state, age, client address, rate limit,
+// and last the remaining uses (a rate-limited request spends no use).
+func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored bool) (Principal, LimitStatus, error) {
+	p := principalOf(k)
+	if !k.Enabled {
+		return p, LimitStatus{}, ErrKeyDisabled
+	}
+	// Reading the clock costs more than the rest of a cache hit on some
+	// machines: read it only for keys and settings that need it.
+	var now time.Time
+	if !k.ExpiresAt.IsZero() {
+		if now = m.clock(); k.Expired(now) {
+			return p, LimitStatus{}, ErrKeyExpired
+		}
+	}
+	if (m.maxAge > 0 || m.warnAge > 0) && !k.CreatedAt.IsZero() {
+		if now.IsZero() {
+			now = m.clock()
+		}
+		age := now.Sub(k.CreatedAt)
+		if m.maxAge > 0 && age > m.maxAge {
+			return p, LimitStatus{}, ErrKeyTooOld
+		}
+		if m.warnAge > 0 && age > m.warnAge {
+			m.warnOld(k, age, now)
+		}
+	}
+	if len(k.AllowedIPs) > 0 {
+		if a := client.get(); !a.IsValid() || !inPrefixes(a, k.AllowedIPs) {
+			return p, LimitStatus{}, ErrIPNotAllowed
+		}
+	}
+	var st LimitStatus
+	limit := k.RateLimit
+	if limit.IsZero() {
+		limit = m.defaultLimit
+	}
+	if !limit.IsZero() {
+		if now.IsZero() {
+			now = m.clock()
+		}
+		var err error
+		if st, err = m.limiter.Allow(ctx, k.ID, limit, now); err != nil {
+			return p, LimitStatus{}, unavailable("rate limiter", err)
+		}
+		if !st.Allowed {
+			return p, st, &RateLimitError{Status: st}
+		}
+	}
+	if k.RemainingUses != nil && stored {
+		us, ok := m.store.(UsageStore)
+		if !ok {
+			return p, st, unavailable("usage count", fmt.Errorf("%T cannot count key uses", m.store))
+		}
+		if now.IsZero() {
+			now = m.clock()
+		}
+		// The store has the last word: the key found may be a cached copy
+		// of one since disabled, rotated or expired.
+		switch _, err := us.SpendUse(ctx, k.ID, now); {
+		case errors.Is(err, ErrUsageExhausted):
+			return p, st, ErrUsageExhausted
+		case errors.Is(err, ErrKeyDisabled):
+			return p, st, ErrKeyDisabled
+		case errors.Is(err, ErrKeyExpired):
+			return p, st, ErrKeyExpired
+		case errors.Is(err, ErrNotFound):
+			return p, st, ErrUnknownKey // revoked since it was found
+		case err != nil:
+			return p, st, unavailable("usage count", err)
+		}
+	}
+	if stored {
+		m.usage.record(k.ID, m.clock)
+	}
+	return p, st, nil
+}
+
+// lifetimeWarnEvery is how often the same old key is logged.
+const lifetimeWarnEvery = time.Hour
+
+// warnOld logs that a key is past its recommended lifetime, at most once
+// per key per lifetimeWarnEvery.
+func (m *Manager) warnOld(k *Key, age time.Duration, now time.Time) {
+	m.warnMu.Lock()
+	last, seen := m.warned[k.ID]
+	if seen && now.Sub(last) < lifetimeWarnEvery {
+		m.warnMu.Unlock()
+		return
+	}
+	if m.warned == nil {
+		m.warned = map[string]time.Time{}
+	}
+	if len(m.warned) >= max(m.warnSweepAt, 10_000) {
+		// Keep the map as small as the set of old keys in use: entries
+		// older than the interval no longer suppress anything. The next
+		// sweep waits until the map has doubled, so that many old keys
+		// in use do not make every warning scan them all.
+		for id, t := range m.warned {
+			if now.Sub(t) >= lifetimeWarnEvery {
+				delete(m.warned, id)
+			}
+		}
+		m.warnSweepAt = 2 * len(m.warned)
+	}
+	m.warned[k.ID] = now
+	m.warnMu.Unlock()
+	m.logger.Warn("apikey: key is older than its recommended lifetime; rotate it",
+		"key_id", k.ID, "owner", k.Owner, "name", k.Name,
+		"age", age.Round(time.Second).String(), "recommended", m.warnAge.String())
+}
+
+// hasAcceptedShape reports whether key is well formed with the Manager's
+// prefix or one of its accepted prefixes.
+func (m *Manager) hasAcceptedShape(key string) bool {
+	if hasValidShape(key, m.prefix) {
+		return true
+	}
+	for _, p := range m.accepted {
+		if hasValidShape(key, p) {
+			return true
+		}
+	}
+	return false
+}
