@@ -171,39 +171,59 @@ func (m *Manager) sameKey(key string, p *Principal, match *keyMatch) bool {
 	return equalDigests(m.hashers[match.hasher].Sum(buf[:0], key), match.digest[:])
 }
 
-// admit applies a found key's policy, in an order that spends nothing on a
-// request that will be refused: state, age, client address, rate limit,
-// and last the remaining uses (a rate-limited request spends no use).
+// admit applies a found key's policy, in an order that spends nothing on
+// a request that will be refused: first what refuses the key outright
+// (refusal), then what the request is charged (charge).
 func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored bool) (Principal, LimitStatus, error) {
 	p := principalOf(k)
-	if !k.Enabled {
-		return p, LimitStatus{}, ErrKeyDisabled
-	}
 	// Reading the clock costs more than the rest of a cache hit on some
-	// machines: read it only for keys and settings that need it.
+	// machines: it is read only for keys and settings that need it, once.
 	var now time.Time
+	if err := m.refusal(k, client, &now); err != nil {
+		return p, LimitStatus{}, err
+	}
+	if m.warnAge > 0 && !k.CreatedAt.IsZero() {
+		if age := now.Sub(k.CreatedAt); age > m.warnAge {
+			m.warnOld(k, age, now)
+		}
+	}
+	st, err := m.charge(ctx, k, stored, &now)
+	return p, st, err
+}
+
+// refusal says why k is refused whatever the request is charged: its
+// state, its expiry, its age, the client address. It changes nothing. It
+// sets *now to the current time when a check needed it.
+func (m *Manager) refusal(k *Key, client *clientAddr, now *time.Time) error {
+	if !k.Enabled {
+		return ErrKeyDisabled
+	}
 	if !k.ExpiresAt.IsZero() {
-		if now = m.clock(); k.Expired(now) {
-			return p, LimitStatus{}, ErrKeyExpired
+		if *now = m.clock(); k.Expired(*now) {
+			return ErrKeyExpired
 		}
 	}
 	if (m.maxAge > 0 || m.warnAge > 0) && !k.CreatedAt.IsZero() {
 		if now.IsZero() {
-			now = m.clock()
+			*now = m.clock()
 		}
-		age := now.Sub(k.CreatedAt)
-		if m.maxAge > 0 && age > m.maxAge {
-			return p, LimitStatus{}, ErrKeyTooOld
-		}
-		if m.warnAge > 0 && age > m.warnAge {
-			m.warnOld(k, age, now)
+		if m.maxAge > 0 && now.Sub(k.CreatedAt) > m.maxAge {
+			return ErrKeyTooOld
 		}
 	}
 	if len(k.AllowedIPs) > 0 {
 		if a := client.get(); !a.IsValid() || !inPrefixes(a, k.AllowedIPs) {
-			return p, LimitStatus{}, ErrIPNotAllowed
+			return ErrIPNotAllowed
 		}
 	}
+	return nil
+}
+
+// charge counts a request that refusal let through: against the key's
+// rate limit first, then its remaining uses, so a rate-limited request
+// spends no use; then it records the use for LastUsedAt. Static keys
+// (stored is false) have no uses and no record.
+func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Time) (LimitStatus, error) {
 	var st LimitStatus
 	limit := k.RateLimit
 	if limit.IsZero() {
@@ -211,43 +231,51 @@ func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored 
 	}
 	if !limit.IsZero() {
 		if now.IsZero() {
-			now = m.clock()
+			*now = m.clock()
 		}
 		var err error
-		if st, err = m.limiter.Allow(ctx, k.ID, limit, now); err != nil {
-			return p, LimitStatus{}, unavailable("rate limiter", err)
+		if st, err = m.limiter.Allow(ctx, k.ID, limit, *now); err != nil {
+			return LimitStatus{}, unavailable("rate limiter", err)
 		}
 		if !st.Allowed {
-			return p, st, &RateLimitError{Status: st}
+			return st, &RateLimitError{Status: st}
 		}
 	}
 	if k.RemainingUses != nil && stored {
-		us, ok := m.store.(UsageStore)
-		if !ok {
-			return p, st, unavailable("usage count", fmt.Errorf("%T cannot count key uses", m.store))
-		}
-		if now.IsZero() {
-			now = m.clock()
-		}
-		// The store has the last word: the key found may be a cached copy
-		// of one since disabled, rotated or expired.
-		switch _, err := us.SpendUse(ctx, k.ID, now); {
-		case errors.Is(err, ErrUsageExhausted):
-			return p, st, ErrUsageExhausted
-		case errors.Is(err, ErrKeyDisabled):
-			return p, st, ErrKeyDisabled
-		case errors.Is(err, ErrKeyExpired):
-			return p, st, ErrKeyExpired
-		case errors.Is(err, ErrNotFound):
-			return p, st, ErrUnknownKey // revoked since it was found
-		case err != nil:
-			return p, st, unavailable("usage count", err)
+		if err := m.spendUse(ctx, k, now); err != nil {
+			return st, err
 		}
 	}
 	if stored {
 		m.usage.record(k.ID, m.clock)
 	}
-	return p, st, nil
+	return st, nil
+}
+
+// spendUse takes one of k's remaining uses in the store, which has the
+// last word: the key found may be a cached copy of one since disabled,
+// rotated or expired.
+func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time) error {
+	us, ok := m.store.(UsageStore)
+	if !ok {
+		return unavailable("usage count", fmt.Errorf("%T cannot count key uses", m.store))
+	}
+	if now.IsZero() {
+		*now = m.clock()
+	}
+	switch _, err := us.SpendUse(ctx, k.ID, *now); {
+	case errors.Is(err, ErrUsageExhausted):
+		return ErrUsageExhausted
+	case errors.Is(err, ErrKeyDisabled):
+		return ErrKeyDisabled
+	case errors.Is(err, ErrKeyExpired):
+		return ErrKeyExpired
+	case errors.Is(err, ErrNotFound):
+		return ErrUnknownKey // revoked since it was found
+	case err != nil:
+		return unavailable("usage count", err)
+	}
+	return nil
 }
 
 // lifetimeWarnEvery is how often the same old key is logged.
