@@ -50,11 +50,10 @@ type Store interface {
 	// Update applies fn to the key with the given ID and stores the result,
 	// atomically: no other write to that key happens in between. It returns
 	// the stored key, an error wrapping ErrNotFound, or fn's error unchanged
-	// (storing nothing). Only the Owner, Name, Description, Scopes,
-	// Metadata, Enabled, ExpiresAt, UpdatedAt, RateLimit, AllowedIPs,
-	// RemainingUses, RotatedTo, CreatedBy and DisabledBy fields are stored;
-	// changes fn makes to the others are ignored. fn runs while the store holds a
-	// lock on the key: it must be quick and must not call the store.
+	// (storing nothing). Only the fields [Key.Updated] takes are stored;
+	// changes fn makes to the others are ignored: a store keeps
+	// old.Updated(changed). fn runs while the store holds a lock on the
+	// key: it must be quick and must not call the store.
 	Update(ctx context.Context, id string, fn func(*Key) error) (Key, error)
 	// Delete removes the key with the given ID, or returns an error wrapping
 	// ErrNotFound.
@@ -63,6 +62,31 @@ type Store interface {
 	// forward: a key whose LastUsedAt is already at or after the given time
 	// keeps it. IDs that no longer exist are ignored.
 	RecordLastUsed(ctx context.Context, used map[string]time.Time) error
+}
+
+// Updated returns k with the fields a Store's Update stores taken from
+// changed: Owner, Name, Description, Scopes, Metadata, Enabled, ExpiresAt,
+// UpdatedAt, RateLimit, AllowedIPs, RemainingUses, RotatedTo, CreatedBy and
+// DisabledBy, copied so that changed's slices, map and pointer are not
+// shared. The other fields (the ID, the secret's digest, the creation and
+// last-used times) keep k's values: Update never changes them.
+func (k Key) Updated(changed Key) Key {
+	changed = changed.Clone()
+	k.Owner = changed.Owner
+	k.Name = changed.Name
+	k.Description = changed.Description
+	k.Scopes = changed.Scopes
+	k.Metadata = changed.Metadata
+	k.Enabled = changed.Enabled
+	k.ExpiresAt = changed.ExpiresAt
+	k.UpdatedAt = changed.UpdatedAt
+	k.RateLimit = changed.RateLimit
+	k.AllowedIPs = changed.AllowedIPs
+	k.RemainingUses = changed.RemainingUses
+	k.RotatedTo = changed.RotatedTo
+	k.CreatedBy = changed.CreatedBy
+	k.DisabledBy = changed.DisabledBy
+	return k
 }
 
 // ListOptions selects a page of keys for [Store.List] and [Manager.List].

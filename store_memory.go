@@ -101,23 +101,9 @@ func (s *MemoryStore) Update(_ context.Context, id string, fn func(*Key) error) 
 	if err := fn(&changed); err != nil {
 		return Key{}, err
 	}
-	// Keep the fields Update does not store; clone the rest so the caller's
-	// fn cannot reach into the store through slices it kept.
-	next := *old
-	next.Owner = changed.Owner
-	next.Name = changed.Name
-	next.Description = changed.Description
-	next.Scopes = slices.Clone(changed.Scopes)
-	next.Metadata = changed.Clone().Metadata
-	next.Enabled = changed.Enabled
-	next.ExpiresAt = changed.ExpiresAt
-	next.UpdatedAt = changed.UpdatedAt
-	next.RateLimit = changed.RateLimit
-	next.AllowedIPs = slices.Clone(changed.AllowedIPs)
-	next.RemainingUses = changed.Clone().RemainingUses
-	next.RotatedTo = changed.RotatedTo
-	next.CreatedBy = changed.CreatedBy
-	next.DisabledBy = changed.DisabledBy
+	// Copies, so the caller's fn cannot reach into the store through
+	// slices it kept.
+	next := old.Updated(changed)
 	s.put(&next)
 	return next, nil
 }

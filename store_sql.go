@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -243,21 +242,12 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	if err := fn(&changed); err != nil {
 		return Key{}, err
 	}
-	next := old
-	next.Owner = changed.Owner
-	next.Name = changed.Name
-	next.Description = changed.Description
-	next.Scopes = normScopes(slices.Clone(changed.Scopes))
-	next.Metadata = normMetadata(maps.Clone(changed.Metadata))
-	next.Enabled = changed.Enabled
-	next.ExpiresAt = normTime(changed.ExpiresAt)
-	next.UpdatedAt = normTime(changed.UpdatedAt)
-	next.RateLimit = RateLimit{Limit: changed.RateLimit.Limit, Window: changed.RateLimit.Window.Truncate(time.Microsecond)}
-	next.AllowedIPs = normIPs(slices.Clone(changed.AllowedIPs))
-	next.RemainingUses = changed.Clone().RemainingUses
-	next.RotatedTo = changed.RotatedTo
-	next.CreatedBy = changed.CreatedBy
-	next.DisabledBy = changed.DisabledBy
+	next := old.Updated(changed)
+	// As the columns will keep them.
+	next.Scopes, next.Metadata = normScopes(next.Scopes), normMetadata(next.Metadata)
+	next.ExpiresAt, next.UpdatedAt = normTime(next.ExpiresAt), normTime(next.UpdatedAt)
+	next.RateLimit.Window = next.RateLimit.Window.Truncate(time.Microsecond)
+	next.AllowedIPs = normIPs(next.AllowedIPs)
 	scopes, metadata, err := encodeLists(next.Scopes, next.Metadata)
 	if err != nil {
 		return Key{}, err
