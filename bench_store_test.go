@@ -186,11 +186,11 @@ func BenchmarkCacheHitFeed(b *testing.B) {
 // countingStore counts the lookups that reach the store behind a cache.
 type countingStore struct {
 	apikey.Store
-	finds atomic.Int64
+	Finds atomic.Int64
 }
 
 func (s *countingStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key, error) {
-	s.finds.Add(1)
+	s.Finds.Add(1)
 	return s.Store.FindByDigest(ctx, d)
 }
 
@@ -254,7 +254,7 @@ func BenchmarkCachedStore(b *testing.B) {
 					find()
 				}
 			}
-			b.ReportMetric(float64(store.finds.Load())/float64(b.N), "finds/op")
+			b.ReportMetric(float64(store.Finds.Load())/float64(b.N), "finds/op")
 		})
 	}
 }

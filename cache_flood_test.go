@@ -33,12 +33,12 @@ func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 		_, err := m.Verify(ctx, bad)
 		require.ErrorIs(t, err, apikey.ErrUnknownKey)
 	}
-	before := backend.finds.Load()
+	before := backend.Finds.Load()
 	for _, p := range good {
 		_, err := m.Verify(ctx, p)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, before, backend.finds.Load(), "the found keys are still cached")
+	assert.Equal(t, before, backend.Finds.Load(), "the found keys are still cached")
 	assert.Equal(t, 8, cache.Len())
 
 	// Room made by a revocation goes to unknown digests, up to a quarter.
@@ -53,13 +53,13 @@ func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 		require.ErrorIs(t, err, apikey.ErrUnknownKey)
 	}
 	assert.Equal(t, 5+2, cache.Len(), "five found keys and two unknown digests")
-	retried := backend.finds.Load()
+	retried := backend.Finds.Load()
 	for range 3 {
 		bad, _ := mustCreate(t, stranger, apikey.NewKey{})
 		_, _ = m.Verify(ctx, bad)
 		_, _ = m.Verify(ctx, bad)
 	}
-	assert.Equal(t, retried+3, backend.finds.Load(), "a retried bad key is still remembered")
+	assert.Equal(t, retried+3, backend.Finds.Load(), "a retried bad key is still remembered")
 }
 
 // A reconnecting feed empties the cache; the unknown digests it held must
@@ -92,9 +92,9 @@ func TestCacheFeedReconnectForgetsUnknownDigests(t *testing.T) {
 	_, err = cache.FindByDigest(ctx, y[:])
 	require.ErrorIs(t, err, apikey.ErrNotFound)
 
-	before := backend.finds.Load()
+	before := backend.Finds.Load()
 	_, err = cache.FindByDigest(ctx, x[:])
 	require.NoError(t, err)
-	assert.Equal(t, before, backend.finds.Load(), "x is still cached")
+	assert.Equal(t, before, backend.Finds.Load(), "x is still cached")
 	assert.Equal(t, 2, cache.Len())
 }

@@ -26,12 +26,12 @@ func TestCacheHitCostsNoRoundTrip(t *testing.T) {
 		_, err := m.Verify(ctx, plain)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, int64(1), backend.finds.Load(), "one lookup, then hits")
+	assert.Equal(t, int64(1), backend.Finds.Load(), "one lookup, then hits")
 
 	clock.Advance(apikey.DefaultCacheTTL)
 	_, err := m.Verify(ctx, plain)
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), backend.finds.Load(), "an expired entry is read again")
+	assert.Equal(t, int64(2), backend.Finds.Load(), "an expired entry is read again")
 }
 
 func TestCacheRemembersUnknownKeysBriefly(t *testing.T) {
@@ -45,11 +45,11 @@ func TestCacheRemembersUnknownKeysBriefly(t *testing.T) {
 		_, err := m.Verify(ctx, unknown)
 		require.ErrorIs(t, err, apikey.ErrUnknownKey)
 	}
-	assert.Equal(t, int64(1), backend.finds.Load(), "a retried bad key reaches the store once")
+	assert.Equal(t, int64(1), backend.Finds.Load(), "a retried bad key reaches the store once")
 	clock.Advance(2 * time.Second)
 	_, err := m.Verify(ctx, unknown)
 	require.ErrorIs(t, err, apikey.ErrUnknownKey)
-	assert.Equal(t, int64(2), backend.finds.Load())
+	assert.Equal(t, int64(2), backend.Finds.Load())
 
 	off := newSpyStore()
 	m2 := newManager(t, apikey.NewCachedStore(off, apikey.WithNegativeCacheTTL(0)))
@@ -57,7 +57,7 @@ func TestCacheRemembersUnknownKeysBriefly(t *testing.T) {
 		_, err := m2.Verify(ctx, unknown)
 		require.ErrorIs(t, err, apikey.ErrUnknownKey)
 	}
-	assert.Equal(t, int64(3), off.finds.Load(), "negative caching off")
+	assert.Equal(t, int64(3), off.Finds.Load(), "negative caching off")
 }
 
 func TestCacheLocalWritesTakeEffectAtOnce(t *testing.T) {
@@ -159,10 +159,10 @@ func TestCacheDoesNotKeepErrors(t *testing.T) {
 	backend := newSpyStore()
 	m := newManager(t, apikey.NewCachedStore(backend))
 	plain, _ := mustCreate(t, m, apikey.NewKey{})
-	backend.failWith(errors.New("down"))
+	backend.FailWith(errors.New("down"))
 	_, err := m.Verify(ctx, plain)
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
-	backend.heal()
+	backend.Heal()
 	_, err = m.Verify(ctx, plain)
 	require.NoError(t, err, "a failure is not remembered as a miss")
 }

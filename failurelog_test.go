@@ -58,7 +58,7 @@ func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
 	limited, _ := mustCreate(t, m, apikey.NewKey{RateLimit: apikey.RateLimit{Limit: 10, Window: time.Second}})
 	h := m.Middleware()(whoami)
 
-	store.failWith(errDatabaseDown)
+	store.FailWith(errDatabaseDown)
 	for range 50 {
 		require.Equal(t, http.StatusServiceUnavailable, serve(h, get("/", "X-API-Key", plain)).Code)
 	}
@@ -76,11 +76,11 @@ func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
 	assert.EqualValues(t, 50, recs[1]["failures"], "49 held back and this one")
 
 	// Another cause has its own line; Close logs what is held back.
-	store.heal()
+	store.Heal()
 	for range 3 {
 		require.Equal(t, http.StatusServiceUnavailable, serve(h, get("/", "X-API-Key", limited)).Code)
 	}
-	store.failWith(errDatabaseDown)
+	store.FailWith(errDatabaseDown)
 	require.Equal(t, http.StatusServiceUnavailable, serve(h, get("/", "X-API-Key", plain)).Code)
 	require.NoError(t, m.Close())
 	recs = out.records(t)

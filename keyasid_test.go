@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // keyWithPrefix builds a key from a 30-character secret under any prefix,
@@ -163,10 +164,10 @@ func TestKeyGivenAsID(t *testing.T) {
 	assert.Contains(t, err.Error(), "01NOSUCHKEY")
 }
 
-// holdsPartOf reports whether s holds runLen characters of secret in a row.
+// holdsPartOf reports whether s holds testkit.RunLen characters of secret in a row.
 func holdsPartOf(s, secret string) bool {
-	for i := 0; i+runLen <= len(secret); i++ {
-		if strings.Contains(s, secret[i:i+runLen]) {
+	for i := 0; i+testkit.RunLen <= len(secret); i++ {
+		if strings.Contains(s, secret[i:i+testkit.RunLen]) {
 			return true
 		}
 	}

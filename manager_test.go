@@ -16,89 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a settable clock for tests; no test sleeps to pass time.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// spyStore wraps a MemoryStore, counts calls and can be told to fail.
-type spyStore struct {
-	*apikey.MemoryStore
-	fail          atomic.Pointer[error]
-	finds         atomic.Int64
-	lastUsedCalls atomic.Int64
-	lastUsedKeys  atomic.Int64
-}
-
-func newSpyStore() *spyStore { return &spyStore{MemoryStore: apikey.NewMemoryStore()} }
-
-func (s *spyStore) failWith(err error) { s.fail.Store(&err) }
-func (s *spyStore) heal()              { s.fail.Store(nil) }
-
-func (s *spyStore) err() error {
-	if p := s.fail.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-func (s *spyStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key, error) {
-	s.finds.Add(1)
-	if err := s.err(); err != nil {
-		return apikey.Key{}, err
-	}
-	return s.MemoryStore.FindByDigest(ctx, d)
-}
-
-func (s *spyStore) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
-	s.lastUsedCalls.Add(1)
-	if err := s.err(); err != nil {
-		return err
-	}
-	s.lastUsedKeys.Add(int64(len(used)))
-	return s.MemoryStore.RecordLastUsed(ctx, used)
-}
-
-// newManager returns a Manager closed when t ends. It logs at Debug, and
-// its decisions through SlogObserver, into the suite's log, which TestMain
-// scans for keys (logscan_test.go); opts may replace either.
-func newManager(t *testing.T, store apikey.Store, opts ...apikey.Option) *apikey.Manager {
-	t.Helper()
-	m := apikey.New(store, append([]apikey.Option{apikey.WithLogger(suiteLogger), apikey.WithObserver(apikey.SlogObserver(suiteLogger))}, opts...)...)
-	t.Cleanup(func() { _ = m.Close() })
-	return m
-}
-
-// mustCreate creates a key (owner alice unless nk says otherwise) and
-// remembers its plaintext for the log scan.
-func mustCreate(t *testing.T, m *apikey.Manager, nk apikey.NewKey) (string, apikey.Key) {
-	t.Helper()
-	if nk.Owner == "" {
-		nk.Owner = "alice"
-	}
-	plain, k, err := m.Create(context.Background(), nk)
-	require.NoError(t, err)
-	rememberKeys(plain)
-	return plain, k
-}
-
 func TestCreateAndVerify(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
@@ -239,9 +156,9 @@ func TestVerifyOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := store.finds.Load()
+			before := store.Finds.Load()
 			p, err := m.Verify(ctx, tt.key)
-			assert.Equal(t, tt.storeHits, store.finds.Load()-before, "store lookups")
+			assert.Equal(t, tt.storeHits, store.Finds.Load()-before, "store lookups")
 			if tt.want == nil {
 				require.NoError(t, err)
 				assert.Equal(t, "alice", p.Owner)
@@ -266,12 +183,12 @@ func TestVerifyStoreFailureIsNotInvalidKey(t *testing.T) {
 	m := newManager(t, store)
 	plain, _ := mustCreate(t, m, apikey.NewKey{})
 	boom := errors.New("connection refused")
-	store.failWith(boom)
+	store.FailWith(boom)
 	_, err := m.Verify(ctx, plain)
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
 	require.ErrorIs(t, err, boom)
 	assert.NotErrorIs(t, err, apikey.ErrUnknownKey)
-	store.heal()
+	store.Heal()
 	_, err = m.Verify(ctx, plain)
 	require.NoError(t, err, "recovers by itself once the store is back")
 }
@@ -501,17 +418,17 @@ func TestLastUsedIsBatched(t *testing.T) {
 		_, err := m.Verify(ctx, plains[i%len(plains)])
 		require.NoError(t, err)
 	}
-	assert.Zero(t, store.lastUsedCalls.Load(), "no write on the request path")
+	assert.Zero(t, store.LastUsedCalls.Load(), "no write on the request path")
 	require.NoError(t, m.Flush(ctx))
-	assert.Equal(t, int64(1), store.lastUsedCalls.Load(), "one batch")
-	assert.Equal(t, int64(5), store.lastUsedKeys.Load(), "one entry per key")
+	assert.Equal(t, int64(1), store.LastUsedCalls.Load(), "one batch")
+	assert.Equal(t, int64(5), store.LastUsedKeys.Load(), "one entry per key")
 	for _, id := range ids {
 		k, err := m.Get(ctx, id)
 		require.NoError(t, err)
 		assert.Equal(t, firstUse, k.LastUsedAt, "the first use in the window is recorded")
 	}
 	require.NoError(t, m.Flush(ctx))
-	assert.Equal(t, int64(1), store.lastUsedCalls.Load(), "nothing pending, nothing written")
+	assert.Equal(t, int64(1), store.LastUsedCalls.Load(), "nothing pending, nothing written")
 
 	// The next window's use moves LastUsedAt forward.
 	clock.Advance(time.Minute)
@@ -521,7 +438,7 @@ func TestLastUsedIsBatched(t *testing.T) {
 	k, err := m.Get(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, clock.Now(), k.LastUsedAt)
-	assert.Equal(t, int64(2), store.lastUsedCalls.Load())
+	assert.Equal(t, int64(2), store.LastUsedCalls.Load())
 }
 
 func TestLastUsedRetriedAfterFailure(t *testing.T) {
@@ -532,15 +449,15 @@ func TestLastUsedRetriedAfterFailure(t *testing.T) {
 	_, err := m.Verify(ctx, plain)
 	require.NoError(t, err)
 
-	store.failWith(errors.New("db down"))
+	store.FailWith(errors.New("db down"))
 	err = m.Flush(ctx)
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
-	store.heal()
+	store.Heal()
 	require.NoError(t, m.Close(), "Close writes what the failed flush kept")
 	got, err := m.Get(ctx, k.ID)
 	require.NoError(t, err)
 	assert.False(t, got.LastUsedAt.IsZero())
-	assert.Equal(t, int64(1), store.lastUsedKeys.Load())
+	assert.Equal(t, int64(1), store.LastUsedKeys.Load())
 }
 
 func TestLastUsedBackgroundFlush(t *testing.T) {
@@ -566,7 +483,7 @@ func TestLastUsedOff(t *testing.T) {
 	_, err := m.Verify(ctx, plain)
 	require.NoError(t, err)
 	require.NoError(t, m.Close())
-	assert.Zero(t, store.lastUsedCalls.Load())
+	assert.Zero(t, store.LastUsedCalls.Load())
 }
 
 func TestConcurrentCreateVerifyDisable(t *testing.T) {
@@ -761,8 +678,8 @@ func TestEmbeddedMemoryStoreIsCalled(t *testing.T) {
 	plain, _ := mustCreate(t, m, apikey.NewKey{})
 	_, err := m.Verify(context.Background(), plain)
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), store.finds.Load())
-	store.failWith(errors.New("down"))
+	assert.Equal(t, int64(1), store.Finds.Load())
+	store.FailWith(errors.New("down"))
 	_, err = m.Verify(context.Background(), plain)
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
 }

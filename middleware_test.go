@@ -169,26 +169,26 @@ func TestMiddlewareRefusals(t *testing.T) {
 func TestMiddlewareRefusesOversizedBeforeStore(t *testing.T) {
 	f := newFixture(t)
 	h := f.m.Middleware()(whoami)
-	before := f.store.finds.Load()
+	before := f.store.Finds.Load()
 	for _, v := range []string{strings.Repeat("a", 1<<20), "ak_" + strings.Repeat("A", 500), f.valid[:len(f.valid)-1] + "!"} {
 		w := serve(h, get("/", "X-API-Key", v))
 		assert.Equal(t, http.StatusUnauthorized, w.Code)
 	}
-	assert.Equal(t, before, f.store.finds.Load(), "malformed keys never reach the store")
+	assert.Equal(t, before, f.store.Finds.Load(), "malformed keys never reach the store")
 }
 
 func TestMiddlewareStoreFailureIs503(t *testing.T) {
 	f := newFixture(t)
 	called := false
 	h := f.m.Middleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
-	f.store.failWith(errors.New("dial tcp 127.0.0.1:5432: connection refused"))
+	f.store.FailWith(errors.New("dial tcp 127.0.0.1:5432: connection refused"))
 	w := serve(h, get("/", "X-API-Key", f.valid))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: "Service unavailable"}, body(t, w))
 	assert.Empty(t, w.Header().Get("WWW-Authenticate"))
 	assert.NotContains(t, w.Body.String(), "5432", "store errors stay on the server")
 	assert.False(t, called, "fails closed")
-	f.store.heal()
+	f.store.Heal()
 	assert.Equal(t, http.StatusOK, serve(h, get("/", "X-API-Key", f.valid)).Code)
 }
 
@@ -240,7 +240,7 @@ func TestMiddlewareErrorHandler(t *testing.T) {
 		assert.Equal(t, "nope\n", w.Body.String())
 		assert.Empty(t, w.Header().Get("WWW-Authenticate"))
 	}
-	f.store.failWith(errors.New("down"))
+	f.store.FailWith(errors.New("down"))
 	serve(h, get("/", "X-API-Key", f.valid))
 	want := []error{apikey.ErrMissingKey, apikey.ErrMalformedKey, apikey.ErrUnknownKey,
 		apikey.ErrKeyDisabled, apikey.ErrKeyExpired, apikey.ErrStoreUnavailable}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -390,11 +391,11 @@ func TestStaticKeys(t *testing.T) {
 
 	// Stored keys come first; a key of the Manager's shape that the store
 	// does not hold is looked up there, then among the static keys.
-	before := store.finds.Load()
+	before := store.Finds.Load()
 	p, err = m.Verify(ctx, stored)
 	require.NoError(t, err)
 	assert.Equal(t, "alice", p.Owner)
-	assert.Equal(t, before+1, store.finds.Load())
+	assert.Equal(t, before+1, store.Finds.Load())
 	_, err = m.Verify(ctx, "not-a-static-key-at-all")
 	require.ErrorIs(t, err, apikey.ErrMalformedKey)
 
@@ -474,7 +475,7 @@ func TestMaxKeyAge(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, &suiteLog), nil)) // scanned after the suite too
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, testkit.LogWriter), nil)) // scanned after the suite too
 	m := apikey.New(apikey.NewMemoryStore(), apikey.WithClock(clock.Now), apikey.WithLogger(logger),
 		apikey.WithMaxKeyAge(24*time.Hour, 48*time.Hour))
 	t.Cleanup(func() { _ = m.Close() })
@@ -555,7 +556,7 @@ func changeLast(s string) string {
 
 func TestSlogObserver(t *testing.T) {
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(&logs, &suiteLog), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(&logs, testkit.LogWriter), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := newManager(t, apikey.NewMemoryStore(), apikey.WithObserver(apikey.SlogObserver(logger)))
 	plain, k := mustCreate(t, m, apikey.NewKey{Owner: "alice"})
 	h := m.Middleware()(whoami)
