@@ -12,20 +12,11 @@
 //
 // # Replicas and revocation
 //
-// Several replicas can share one [SQLStore], each with a [CachedStore] in
-// front of it so a known key costs no round trip. How long a key disabled,
-// rotated or revoked on one replica may still verify on another depends on
-// the change feed the caches follow ([WithFeed]):
-//
-//	feed                               bound                           writers heard
-//	pgfeed (PostgreSQL LISTEN/NOTIFY)  under a second on one network   every writer, manual SQL too
-//	pollfeed (any SQLStore)            the poll interval (1 s)         every writer, manual SQL too
-//	redisfeed (Redis pub/sub)          under a second on one network   CachedStores with the feed
-//	none                               the cache TTL (10 s)            -
-//
-// Once a cache notices its feed is down, it keeps entries for the fallback
-// TTL at most (1 s, [WithFallbackTTL]), and starts afresh when the feed is
-// back; see [Feed].
+// Several replicas can share one [SQLStore]. Package cache puts a
+// verification cache in front of any Store, so a known key costs no round
+// trip, and its change feeds (packages pgfeed, pollfeed, redisfeed) tell
+// every replica's cache of a key disabled, rotated or revoked elsewhere,
+// within a second; its documentation gives each feed's bound.
 package apikey
 
 import (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench 'Stores' -benchmem -count 6 . | benchstat -col /store -
 //
-// "+cache" is the store behind NewCachedStore (every request after the
+// "+cache" is the store behind cache.New (every request after the
 // first is a hit); the plain SQL rows are a round trip per request (a miss).
 // PostgreSQL rows run when APIKEY_POSTGRES_DSN is set.
 func BenchmarkStores(b *testing.B) {
@@ -36,7 +37,7 @@ func BenchmarkStores(b *testing.B) {
 		}
 	}
 	cached := func(inner func(b *testing.B) apikey.Store) func(b *testing.B) apikey.Store {
-		return func(b *testing.B) apikey.Store { return apikey.NewCachedStore(inner(b)) }
+		return func(b *testing.B) apikey.Store { return cache.New(inner(b)) }
 	}
 	targets := []target{
 		{"memory", func(*testing.B) apikey.Store { return apikey.NewMemoryStore() }},
@@ -143,46 +144,6 @@ func benchMillionKeys(b *testing.B, db *sql.DB, d apikey.Dialect, fill, explainP
 	}
 }
 
-// BenchmarkCacheHitFeed shows that following a change feed costs a cache
-// hit nothing: the same request, a hit every time, through a cache with
-// and without a (connected) feed:
-//
-//	go test -run '^$' -bench 'CacheHitFeed' -benchmem -count 10 . | benchstat -col /feed -
-func BenchmarkCacheHitFeed(b *testing.B) {
-	for _, withFeed := range []bool{false, true} {
-		name := "feed=none"
-		if withFeed {
-			name = "feed=attached"
-		}
-		b.Run(name, func(b *testing.B) {
-			opts := []apikey.CacheOption{apikey.WithCacheTTL(time.Hour)}
-			var f *memFeed
-			if withFeed {
-				f = newMemBus().feed()
-				opts = append(opts, apikey.WithFeed(f))
-			}
-			cache := apikey.NewCachedStore(apikey.NewMemoryStore(), opts...)
-			defer cache.Close()
-			if f != nil {
-				<-f.subscribed // connected: entries get the full TTL
-			}
-			m := apikey.New(cache, apikey.WithLastUsedInterval(time.Minute))
-			defer m.Close()
-			plain, _, err := m.Create(context.Background(), apikey.NewKey{Owner: "alice", Scopes: []string{"bots:read"}})
-			require.NoError(b, err)
-			h := m.Middleware()(benchHandler(func(r *http.Request) string {
-				p, _ := apikey.FromContext(r.Context())
-				return p.Owner
-			}))
-			benchSink = ""
-			runRequests(b, h, plain)
-			if benchSink != "alice" {
-				b.Fatalf("handler saw owner %q, want alice", benchSink)
-			}
-		})
-	}
-}
-
 // countingStore counts the lookups that reach the store behind a cache.
 type countingStore struct {
 	apikey.Store
@@ -194,7 +155,7 @@ func (s *countingStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key,
 	return s.Store.FindByDigest(ctx, d)
 }
 
-// BenchmarkCachedStore is the cost of CachedStore.FindByDigest itself: a
+// BenchmarkCachedStore is the cost of cache.Store.FindByDigest itself: a
 // hit, and a miss (an unknown digest, with negative caching off so that
 // every call misses), in front of the memory store, alone and from
 // concurrent callers, who share lookups; then misses from 16 goroutines in
@@ -234,9 +195,9 @@ func BenchmarkCachedStore(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			store := &countingStore{Store: tc.store(b)}
 			require.NoError(b, store.Create(ctx, apikey.Key{ID: "k1", Owner: "alice", Digest: known[:], Enabled: true, CreatedAt: time.Now(), UpdatedAt: time.Now()}))
-			cache := apikey.NewCachedStore(store, apikey.WithNegativeCacheTTL(0))
+			cached := cache.New(store, cache.WithNegativeTTL(0))
 			find := func() {
-				k, err := cache.FindByDigest(ctx, tc.digest)
+				k, err := cached.FindByDigest(ctx, tc.digest)
 				if (err == nil) != tc.found || (tc.found && k.ID != "k1") {
 					panic(fmt.Sprintf("FindByDigest: %v, %v", k.ID, err))
 				}

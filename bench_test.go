@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // The benchmarks below measure the same request through the library and
@@ -46,24 +46,8 @@ func minimalMiddleware(keys map[[32]byte]*minimalPrincipal, next http.Handler) h
 	})
 }
 
-// discard is a ResponseWriter that keeps nothing, so the benchmarks do not
-// measure httptest.ResponseRecorder.
-type discard struct{ h http.Header }
-
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
-
-func runRequests(b *testing.B, h http.Handler, key string) {
-	r := httptest.NewRequest(http.MethodGet, "/api/v1/platform/bots", nil)
-	r.Header.Set("X-API-Key", key)
-	w := &discard{h: http.Header{}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		h.ServeHTTP(w, r)
-	}
-}
+// runRequests is the benchmarks' loop (internal/testkit).
+var runRequests = testkit.RunRequests
 
 func BenchmarkMiddleware(b *testing.B) {
 	ctx := context.Background()

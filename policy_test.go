@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -113,7 +114,7 @@ func TestRateLimitBeforeUsageCredits(t *testing.T) {
 
 func TestUsageLimitRace(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, apikey.NewCachedStore(apikey.NewMemoryStore()))
+	m := newManager(t, cache.New(apikey.NewMemoryStore()))
 	plain, _ := mustCreate(t, m, apikey.NewKey{MaxUses: 30})
 	var ok, spent atomic.Int64
 	var wg sync.WaitGroup
@@ -429,7 +430,7 @@ func TestStaticKeys(t *testing.T) {
 // the admin key.
 func TestStaticKeyPrecedence(t *testing.T) {
 	ctx := context.Background()
-	for _, store := range []apikey.Store{apikey.NewMemoryStore(), apikey.NewCachedStore(apikey.NewMemoryStore())} {
+	for _, store := range []apikey.Store{apikey.NewMemoryStore(), cache.New(apikey.NewMemoryStore())} {
 		plain, k := mustCreate(t, newManager(t, store), apikey.NewKey{Owner: "alice"})
 		m := newManager(t, store, apikey.WithStaticKeys(apikey.StaticKey{Key: plain, ID: "static:shadow", Owner: "mallory"}))
 		p, err := m.Verify(ctx, plain)

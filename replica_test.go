@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,8 +18,8 @@ func replica(t *testing.T, db *sql.DB, d apikey.Dialect, table string, clock *fa
 	s, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()), "every replica migrates at start")
-	cache := apikey.NewCachedStore(s, apikey.WithCacheClock(clock.Now), apikey.WithCacheTTL(ttl))
-	return newManager(t, cache, apikey.WithClock(clock.Now))
+	cached := cache.New(s, cache.WithClock(clock.Now), cache.WithTTL(ttl))
+	return newManager(t, cached, apikey.WithClock(clock.Now))
 }
 
 // Two replicas on one database: what one does, the other honours within
@@ -93,7 +94,7 @@ func TestReplicasRealTimePostgres(t *testing.T) {
 	open := func() *apikey.Manager {
 		s, err := apikey.NewSQLStore(db, apikey.Postgres, apikey.WithTable(table))
 		require.NoError(t, err)
-		return newManager(t, apikey.NewCachedStore(s, apikey.WithCacheTTL(ttl)))
+		return newManager(t, cache.New(s, cache.WithTTL(ttl)))
 	}
 	a, b := open(), open()
 	plain, k := mustCreate(t, a, apikey.NewKey{})

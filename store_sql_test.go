@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/sqltest"
 	"github.com/go-apikey/apikey/internal/storetest"
 )
@@ -530,7 +531,7 @@ func TestCachedSQLStore(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
 		storetest.Run(t, func(t *testing.T) apikey.Store {
 			s, _ := newTable(t, db, b.dialect)
-			return apikey.NewCachedStore(s)
+			return cache.New(s)
 		})
 	})
 }
@@ -633,7 +634,7 @@ func TestManagerConcurrencyOnEveryStore(t *testing.T) {
 			s, _ := newTable(t, db, b.dialect)
 			var store apikey.Store = s
 			if cached {
-				store = apikey.NewCachedStore(s)
+				store = cache.New(s)
 			}
 			m := newManager(t, store, apikey.WithLastUsedInterval(20*time.Millisecond))
 			ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,7 +16,7 @@ import (
 func TestUpdate(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
-	m := newManager(t, apikey.NewCachedStore(apikey.NewMemoryStore()), apikey.WithClock(clock.Now))
+	m := newManager(t, cache.New(apikey.NewMemoryStore()), apikey.WithClock(clock.Now))
 	plain, k := mustCreate(t, m, apikey.NewKey{Name: "ci", Scopes: []string{"a"}, MaxUses: 3})
 
 	clock.Advance(time.Minute)

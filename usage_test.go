@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 )
 
 // Review finding (stage 2, 1): a spent usage-limited key must not freeze a
@@ -128,7 +129,7 @@ func TestRotateUsageLimitedKeyInUse(t *testing.T) {
 	for _, b := range backends {
 		stores[b.name] = func(t *testing.T) apikey.Store {
 			s, _ := newTable(t, b.open(t), b.dialect)
-			return apikey.NewCachedStore(s)
+			return cache.New(s)
 		}
 	}
 	for name, open := range stores {

@@ -103,7 +103,7 @@
 // found; the keys an admin key made for other owners are not followed
 // (their created_by still names it). A key made by another process
 // sharing the store after a disable, while its cache still accepted the
-// disabled key (see apikey.CachedStore), may be missed: list the
+// disabled key (see cache.Store), may be missed: list the
 // descendants again after that bound.
 //
 // # The last admin key

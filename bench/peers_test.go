@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/keyauth"
 	"github.com/labstack/echo/v4"
@@ -121,7 +122,7 @@ func implementations(b testing.TB) ([]impl, fixture) {
 			b.Fatal(err)
 		}
 	}
-	cached := apikey.New(apikey.NewCachedStore(sqlStore), apikey.WithLastUsedInterval(time.Minute))
+	cached := apikey.New(cache.New(sqlStore), apikey.WithLastUsedInterval(time.Minute))
 	b.Cleanup(func() { cached.Close() })
 
 	type ctxKey struct{}

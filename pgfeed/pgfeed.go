@@ -1,4 +1,4 @@
-// Package pgfeed is an apikey.Feed on PostgreSQL LISTEN/NOTIFY. The
+// Package pgfeed is a cache.Feed on PostgreSQL LISTEN/NOTIFY. The
 // change log's trigger, which SQLStore.Migrate creates, sends a
 // notification with the key's ID whenever a key changes in a way that
 // matters, whoever the writer is: this library in any process, the apikey
@@ -7,8 +7,8 @@
 // connection) and drops the key from its cache when the change commits.
 //
 //	feed, err := pgfeed.New(dsn, store) // store is the *apikey.SQLStore
-//	cache := apikey.NewCachedStore(store, apikey.WithCacheTTL(5*time.Minute), apikey.WithFeed(feed))
-//	defer cache.Close()
+//	cached := cache.New(store, cache.WithTTL(5*time.Minute), cache.WithFeed(feed))
+//	defer cached.Close()
 //
 // # Bound
 //
@@ -16,7 +16,7 @@
 // trip: within a second on one network, milliseconds in practice.
 //
 // When the connection drops, the feed tells the cache, which keeps entries
-// for its fallback TTL at most (apikey.WithFallbackTTL, 1 s by default),
+// for its fallback TTL at most (cache.WithFallbackTTL, 1 s by default),
 // reconnects with backoff, and empties the cache once it LISTENs again, so
 // a change missed meanwhile is honoured within the fallback TTL. A
 // connection that dies silently (a network partition) is noticed by a ping
@@ -41,6 +41,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/backoff"
 )
 
@@ -68,7 +69,7 @@ type Feed struct {
 	logger    *slog.Logger
 }
 
-var _ apikey.Feed = (*Feed)(nil)
+var _ cache.Feed = (*Feed)(nil)
 
 // Option configures New.
 type Option func(*Feed)
@@ -123,14 +124,14 @@ func New(connString string, store *apikey.SQLStore, opts ...Option) (*Feed, erro
 	return f, nil
 }
 
-// Publish implements apikey.Feed and does nothing: the change log's
+// Publish implements cache.Feed and does nothing: the change log's
 // trigger notifies every change when it commits.
 func (f *Feed) Publish(context.Context, string) error { return nil }
 
-// Subscribe implements apikey.Feed: it LISTENs on its own connection and
+// Subscribe implements cache.Feed: it LISTENs on its own connection and
 // reports each notified key to h, reconnecting with backoff, until ctx is
 // done.
-func (f *Feed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+func (f *Feed) Subscribe(ctx context.Context, h cache.FeedHandler) error {
 	bo := backoff.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	nextPrune := time.Now().Add(f.pruneEvery())
 	for {
@@ -151,7 +152,7 @@ func (f *Feed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
 
 // listen connects, LISTENs and delivers notifications until the
 // connection fails or ctx is done. It reports whether it got to LISTEN.
-func (f *Feed) listen(ctx context.Context, h apikey.FeedHandler, nextPrune *time.Time) (bool, error) {
+func (f *Feed) listen(ctx context.Context, h cache.FeedHandler, nextPrune *time.Time) (bool, error) {
 	conn, err := pgx.ConnectConfig(ctx, f.config)
 	if err != nil {
 		return false, err

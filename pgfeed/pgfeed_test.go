@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/pgfeed"
 )
@@ -204,8 +205,8 @@ func TestUnreachableServer(t *testing.T) {
 	feed, err := pgfeed.New("postgres://nobody@127.0.0.1:1/none?connect_timeout=1", pg)
 	require.NoError(t, err)
 	obs := feedtest.Observe(feed)
-	cache := apikey.NewCachedStore(mem, apikey.WithFeed(obs))
-	m := apikey.New(cache, apikey.WithLastUsedInterval(0))
+	cached := cache.New(mem, cache.WithFeed(obs))
+	m := apikey.New(cached, apikey.WithLastUsedInterval(0))
 	plain, _, err := m.Create(ctx, apikey.NewKey{Owner: "alice"})
 	require.NoError(t, err)
 	feedtest.Await(t, 5*time.Second, "the failures are reported", func() bool { return obs.Disconnects() >= 2 })
@@ -214,6 +215,6 @@ func TestUnreachableServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, time.Since(start), 100*time.Millisecond, "verification does not wait for the feed")
 	require.Zero(t, obs.Connects())
-	require.NoError(t, cache.Close())
+	require.NoError(t, cached.Close())
 	feedtest.RequireNoNewGoroutines(t, before, 5*time.Second)
 }

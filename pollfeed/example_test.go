@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/pollfeed"
 )
 
@@ -29,10 +30,10 @@ func Example() {
 		panic(err)
 	}
 
-	replica := func() (*apikey.Manager, *apikey.CachedStore) {
+	replica := func() (*apikey.Manager, *cache.Store) {
 		feed := pollfeed.New(store, pollfeed.WithInterval(100*time.Millisecond))
-		cache := apikey.NewCachedStore(store, apikey.WithCacheTTL(5*time.Minute), apikey.WithFeed(feed))
-		return apikey.New(cache), cache
+		cached := cache.New(store, cache.WithTTL(5*time.Minute), cache.WithFeed(feed))
+		return apikey.New(cached), cached
 	}
 	a, cacheA := replica()
 	defer cacheA.Close()

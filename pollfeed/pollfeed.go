@@ -1,12 +1,12 @@
-// Package pollfeed is an apikey.Feed that reads an SQLStore's change log
+// Package pollfeed is a cache.Feed that reads an SQLStore's change log
 // every interval, so a key changed by any writer (another replica, the
 // apikey command, a hand-written UPDATE) is dropped from every cache
 // within the interval. It works on every dialect, MySQL, MariaDB and
 // SQLite included, and imports no driver.
 //
 //	feed := pollfeed.New(store) // store is the *apikey.SQLStore
-//	cache := apikey.NewCachedStore(store, apikey.WithCacheTTL(5*time.Minute), apikey.WithFeed(feed))
-//	defer cache.Close()
+//	cached := cache.New(store, cache.WithTTL(5*time.Minute), cache.WithFeed(feed))
+//	defer cached.Close()
 //
 // # Cost and bound
 //
@@ -30,7 +30,7 @@
 // than the gap timeout later is seen only within the cache TTL.
 //
 // When the database cannot be read, the feed tells the cache, which keeps
-// entries for its fallback TTL at most (apikey.WithFallbackTTL), polls
+// entries for its fallback TTL at most (cache.WithFallbackTTL), polls
 // again with backoff, and empties the cache when a poll succeeds again.
 package pollfeed
 
@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/backoff"
 )
 
@@ -85,7 +86,7 @@ type Feed struct {
 	now        func() time.Time
 }
 
-var _ apikey.Feed = (*Feed)(nil)
+var _ cache.Feed = (*Feed)(nil)
 
 // Option configures New.
 type Option func(*Feed)
@@ -134,13 +135,13 @@ func New(log ChangeLog, opts ...Option) *Feed {
 	return f
 }
 
-// Publish implements apikey.Feed and does nothing: the database's triggers
+// Publish implements cache.Feed and does nothing: the database's triggers
 // log every change.
 func (f *Feed) Publish(context.Context, string) error { return nil }
 
-// Subscribe implements apikey.Feed: it reads the change log every interval
+// Subscribe implements cache.Feed: it reads the change log every interval
 // and reports each changed key to h, until ctx is done.
-func (f *Feed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+func (f *Feed) Subscribe(ctx context.Context, h cache.FeedHandler) error {
 	bo := backoff.Backoff{Min: f.interval, Max: max(f.interval, 30*time.Second)}
 	var tr *tracker // nil until the log was first read
 	up := false
@@ -219,7 +220,7 @@ func (f *Feed) start(ctx context.Context) (*tracker, error) {
 
 // poll reads every entry after the tracker's watermark and reports the
 // new ones.
-func (f *Feed) poll(ctx context.Context, tr *tracker, h apikey.FeedHandler) error {
+func (f *Feed) poll(ctx context.Context, tr *tracker, h cache.FeedHandler) error {
 	now := f.now()
 	after := tr.wm
 	for {

@@ -1,19 +1,19 @@
-// Package redisfeed is an apikey.Feed on Redis pub/sub, for services that
+// Package redisfeed is a cache.Feed on Redis pub/sub, for services that
 // run Redis beside their database. It lives in its own package so that
 // the apikey package never imports a Redis client.
 //
 //	feed := redisfeed.New(rdb)
 //	defer feed.Close() // after the cache's Close: publishes what is pending
-//	cache := apikey.NewCachedStore(store, apikey.WithCacheTTL(time.Minute), apikey.WithFeed(feed))
-//	defer cache.Close()
+//	cached := cache.New(store, cache.WithTTL(time.Minute), cache.WithFeed(feed))
+//	defer cached.Close()
 //
 // # What is heard
 //
-// The database says nothing to Redis: each CachedStore publishes the keys
+// The database says nothing to Redis: each cache (package cache) publishes the keys
 // changed through it (disabled, enabled, rotated, revoked, updated, out of
 // uses). So does the apikey command, and the admin page it serves, given
 // --redis (or APIKEY_REDIS). A change made any other way, by manual SQL or
-// by a tool that does not publish through a CachedStore with this feed, is
+// by a tool that does not publish through a cache with this feed, is
 // seen only within the cache TTL. For those, use a feed the database feeds
 // (pgfeed on PostgreSQL, pollfeed on any SQL store), or keep the TTL
 // short.
@@ -27,7 +27,7 @@
 // before the writing process stopped is seen only within the cache TTL.
 //
 // When a subscriber's connection drops, the feed tells the cache, which
-// keeps entries for its fallback TTL at most (apikey.WithFallbackTTL),
+// keeps entries for its fallback TTL at most (cache.WithFallbackTTL),
 // resubscribes with backoff, and empties the cache once subscribed again.
 // A connection that dies silently is noticed by a ping after a quiet
 // heartbeat (2 s by default). Verification never waits for Redis and
@@ -45,7 +45,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/backoff"
 )
 
@@ -80,7 +80,7 @@ type Feed struct {
 	err     error // the last failed publish, until one succeeds
 }
 
-var _ apikey.Feed = (*Feed)(nil)
+var _ cache.Feed = (*Feed)(nil)
 
 // Option configures New.
 type Option func(*Feed)
@@ -121,7 +121,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Feed {
 	return f
 }
 
-// Publish implements apikey.Feed. It queues keyID and returns at once; a
+// Publish implements cache.Feed. It queues keyID and returns at once; a
 // goroutine publishes it, retrying while Redis is unreachable. It returns
 // ErrClosed after Close.
 func (f *Feed) Publish(_ context.Context, keyID string) error {
@@ -252,10 +252,10 @@ func (f *Feed) Close() error {
 	return nil
 }
 
-// Subscribe implements apikey.Feed: it subscribes to the channel and
+// Subscribe implements cache.Feed: it subscribes to the channel and
 // reports each published key to h, resubscribing with backoff, until ctx
 // is done.
-func (f *Feed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+func (f *Feed) Subscribe(ctx context.Context, h cache.FeedHandler) error {
 	bo := backoff.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	for {
 		subscribed, err := f.receive(ctx, h)
@@ -275,7 +275,7 @@ func (f *Feed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
 
 // receive subscribes and delivers messages until the connection fails or
 // ctx is done. It reports whether the subscription was confirmed.
-func (f *Feed) receive(ctx context.Context, h apikey.FeedHandler) (bool, error) {
+func (f *Feed) receive(ctx context.Context, h cache.FeedHandler) (bool, error) {
 	ps := f.rdb.Subscribe(ctx, f.channel)
 	defer ps.Close()
 	// Closing the subscription is what interrupts a read in progress.

@@ -12,6 +12,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/redisfeed"
 )
@@ -147,8 +148,8 @@ func TestRedisUnreachable(t *testing.T) {
 	defer rdb.Close()
 	feed := redisfeed.New(rdb)
 	obs := feedtest.Observe(feed)
-	cache := apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.WithFeed(obs))
-	m := apikey.New(cache, apikey.WithLastUsedInterval(0))
+	cached := cache.New(apikey.NewMemoryStore(), cache.WithFeed(obs))
+	m := apikey.New(cached, apikey.WithLastUsedInterval(0))
 	plain, k, err := m.Create(ctx, apikey.NewKey{Owner: "alice", MaxUses: 2})
 	require.NoError(t, err)
 	feedtest.Await(t, 5*time.Second, "the failures are reported", func() bool { return obs.Disconnects() >= 2 })
@@ -165,7 +166,7 @@ func TestRedisUnreachable(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, time.Since(start), 100*time.Millisecond, "a write does not wait for Redis")
 
-	require.NoError(t, cache.Close())
+	require.NoError(t, cached.Close())
 	start = time.Now()
 	require.Error(t, feed.Close(), "what could not be published is reported")
 	require.Less(t, time.Since(start), 10*time.Second)

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/sqltest"
 	"github.com/go-apikey/apikey/pgfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -176,7 +177,7 @@ func setup(ctx context.Context, cfg config) ([]scenario, func(), error) {
 			return nil, cleanup, err
 		}
 		closers = append(closers, func() { _ = sqltest.Drop(context.Background(), db, apikey.Postgres, table) })
-		pg := apikey.New(apikey.NewCachedStore(store))
+		pg := apikey.New(cache.New(store))
 		closers = append(closers, func() { pg.Close() })
 		pgKeys, err := issue(ctx, pg, 1000)
 		if err != nil {
@@ -186,7 +187,7 @@ func setup(ctx context.Context, cfg config) ([]scenario, func(), error) {
 		if err != nil {
 			return nil, cleanup, err
 		}
-		followed := apikey.NewCachedStore(store, apikey.WithFeed(feed), apikey.WithCacheTTL(10*time.Minute))
+		followed := cache.New(store, cache.WithFeed(feed), cache.WithTTL(10*time.Minute))
 		closers = append(closers, func() { followed.Close() })
 		withFeed := apikey.New(followed)
 		closers = append(closers, func() { withFeed.Close() })

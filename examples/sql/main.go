@@ -11,7 +11,7 @@
 //
 //	export APIKEY_DB='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //
-// Every route needs a key. Verifications are cached (apikey.NewCachedStore)
+// Every route needs a key. Verifications are cached (cache.New)
 // so a known key costs no query. A change feed (LISTEN/NOTIFY on
 // PostgreSQL, polling the change log every second elsewhere) drops a key
 // from the cache when the apikey command, or any other process, disables,
@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/dbopen"
 	"github.com/go-apikey/apikey/internal/serving"
 	"github.com/go-apikey/apikey/pgfeed"
@@ -70,13 +71,13 @@ type config struct {
 
 	// Test-only knobs, which no flag sets. fallbackTTL is how long cached
 	// keys live while the change feed is down (zero:
-	// apikey.DefaultFallbackTTL); a test that sets it and cacheTTL long
+	// cache.DefaultFallbackTTL); a test that sets it and cacheTTL long
 	// can see a change only through the feed. wrapFeed, when set, wraps
 	// the change feed, so a test can tell when it has connected.
 	// wrapHandler, when set, wraps the server's handler, so a test can
 	// hold a request before the middleware sees it.
 	fallbackTTL time.Duration
-	wrapFeed    func(apikey.Feed) apikey.Feed
+	wrapFeed    func(cache.Feed) cache.Feed
 	wrapHandler func(http.Handler) http.Handler
 }
 
@@ -96,7 +97,7 @@ func start(ctx context.Context, args []string, getenv func(string) string, stdou
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	db := fs.String("db", "", "key database: postgres://…, mysql://… or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
 	prefixes := fs.String("prefixes", apikey.DefaultPrefix, "comma-separated key prefixes to accept")
-	cacheTTL := fs.Duration("cache-ttl", apikey.DefaultCacheTTL, "how long a verified key may be cached: the bound on seeing a change made elsewhere if the change feed fails unnoticed (with the feed up, changes apply within about a second)")
+	cacheTTL := fs.Duration("cache-ttl", cache.DefaultTTL, "how long a verified key may be cached: the bound on seeing a change made elsewhere if the change feed fails unnoticed (with the feed up, changes apply within about a second)")
 	table := fs.String("table", apikey.DefaultSQLTable, "the table holding the keys, as the apikey command's --table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,7 +134,7 @@ func start(ctx context.Context, args []string, getenv func(string) string, stdou
 // changeFeed returns the feed that fits the database: LISTEN/NOTIFY on
 // PostgreSQL, which hears changes at once, and polling of the change log
 // that Migrate set up everywhere else.
-func changeFeed(setting string, dialect apikey.Dialect, store *apikey.SQLStore) (apikey.Feed, string, error) {
+func changeFeed(setting string, dialect apikey.Dialect, store *apikey.SQLStore) (cache.Feed, string, error) {
 	if dialect == apikey.Postgres {
 		f, err := pgfeed.New(setting, store)
 		if err != nil {
@@ -197,11 +198,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if cfg.wrapFeed != nil {
 		feed = cfg.wrapFeed(feed)
 	}
-	cacheOpts := []apikey.CacheOption{apikey.WithCacheTTL(cfg.cacheTTL), apikey.WithFeed(feed)}
+	cacheOpts := []cache.Option{cache.WithTTL(cfg.cacheTTL), cache.WithFeed(feed)}
 	if cfg.fallbackTTL > 0 {
-		cacheOpts = append(cacheOpts, apikey.WithFallbackTTL(cfg.fallbackTTL))
+		cacheOpts = append(cacheOpts, cache.WithFallbackTTL(cfg.fallbackTTL))
 	}
-	cached := apikey.NewCachedStore(store, cacheOpts...)
+	cached := cache.New(store, cacheOpts...)
 	defer cached.Close()
 	logs := cfg.logs
 	if logs == nil {

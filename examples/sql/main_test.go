@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/cli"
 	"github.com/go-apikey/apikey/internal/exampletest"
 	"github.com/go-apikey/apikey/internal/feedtest"
@@ -45,9 +46,9 @@ const (
 // observeFeed returns a config.wrapFeed and a function that waits until
 // the feed has connected and the cache has emptied itself: from then on,
 // every change reaches the service through the feed.
-func observeFeed(t *testing.T) (func(apikey.Feed) apikey.Feed, func()) {
+func observeFeed(t *testing.T) (func(cache.Feed) cache.Feed, func()) {
 	var obs atomic.Pointer[feedtest.Observed]
-	wrap := func(f apikey.Feed) apikey.Feed {
+	wrap := func(f cache.Feed) cache.Feed {
 		o := feedtest.Observe(f)
 		obs.Store(o)
 		return o

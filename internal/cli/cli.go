@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/dbopen"
 	"github.com/go-apikey/apikey/redisfeed"
 )
@@ -439,17 +440,17 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 	redis.SetLogger(&logging.VoidLogger{})
 	rdb := redis.NewClient(opts)
 	feed := redisfeed.New(rdb, redisfeed.WithLogger(slog.New(slog.DiscardHandler)))
-	cache := apikey.NewCachedStore(store, apikey.WithFeed(feed))
-	m, err := manager(cache, prefix, accepted...)
+	cached := cache.New(store, cache.WithFeed(feed))
+	m, err := manager(cached, prefix, accepted...)
 	if err != nil {
-		cache.Close()
+		cached.Close()
 		feed.Close()
 		rdb.Close()
 		return nil, nil, err
 	}
 	return m, func() {
 		m.Close()
-		cache.Close()
+		cached.Close()
 		if err := feed.Close(); err != nil {
 			fmt.Fprintf(e.stderr, "apikey: warning: the change is saved, but Redis at %s did not hear of it (%s); services following redisfeed see it within their cache TTL\n",
 				redactRedis(setting), dbopen.Scrub(setting, strings.TrimPrefix(err.Error(), "redisfeed: ")))

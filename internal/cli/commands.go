@@ -205,7 +205,7 @@ var disableCmd = &command{
 	nargs:   1,
 	summary: "refuse a key until it is enabled again",
 	help: `Disables a key without deleting it: the service refuses it until 'apikey enable'.
-A service caching verifications (apikey.NewCachedStore) sees the change within
+A service caching verifications (cache.New) sees the change within
 its change feed's bound (under a second with pgfeed; the poll interval with
 pollfeed; with redisfeed, when --redis names its Redis), else its cache TTL.`,
 	run: func(ctx context.Context, e *env, o *options, args []string) error {

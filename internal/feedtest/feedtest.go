@@ -1,5 +1,5 @@
 // Package feedtest holds what the change-feed tests share: databases from
-// the environment, replicas (a Manager over its own CachedStore following
+// the environment, replicas (a Manager over its own cache.Store following
 // its own feed), the propagation measurement and goroutine accounting.
 package feedtest
 
@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/sqltest"
 )
 
@@ -87,7 +88,7 @@ func Store(t testing.TB, db *sql.DB, d apikey.Dialect, table string) *apikey.SQL
 // hold the feed's goroutine in Disconnected, to keep it from reconnecting
 // while the test makes changes it must miss.
 type Observed struct {
-	apikey.Feed
+	cache.Feed
 	connects, disconnects atomic.Int64
 
 	mu   sync.Mutex
@@ -95,10 +96,10 @@ type Observed struct {
 }
 
 // Observe wraps f.
-func Observe(f apikey.Feed) *Observed { return &Observed{Feed: f} }
+func Observe(f cache.Feed) *Observed { return &Observed{Feed: f} }
 
-// Subscribe implements apikey.Feed.
-func (o *Observed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+// Subscribe implements cache.Feed.
+func (o *Observed) Subscribe(ctx context.Context, h cache.FeedHandler) error {
 	return o.Feed.Subscribe(ctx, observedHandler{h, o})
 }
 
@@ -129,7 +130,7 @@ func (o *Observed) Hold(t testing.TB) (release func()) {
 }
 
 type observedHandler struct {
-	apikey.FeedHandler
+	cache.FeedHandler
 	o *Observed
 }
 
@@ -161,11 +162,11 @@ func Await(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Replica is one process of a service: a Manager over its own CachedStore,
+// Replica is one process of a service: a Manager over its own cache.Store,
 // which follows its own feed.
 type Replica struct {
 	Manager *apikey.Manager
-	Cache   *apikey.CachedStore
+	Cache   *cache.Store
 	Feed    *Observed
 }
 
@@ -173,14 +174,14 @@ type Replica struct {
 // cache keeps entries an hour, and an hour too while the feed is down
 // unless fallback says otherwise, so that only the feed can explain a
 // change seen sooner. It is closed when t ends, or earlier by Close.
-func NewReplica(t testing.TB, store apikey.Store, feed apikey.Feed, fallback time.Duration) *Replica {
+func NewReplica(t testing.TB, store apikey.Store, feed cache.Feed, fallback time.Duration) *Replica {
 	t.Helper()
 	if fallback == 0 {
 		fallback = time.Hour
 	}
 	obs := Observe(feed)
-	cache := apikey.NewCachedStore(store, apikey.WithFeed(obs), apikey.WithCacheTTL(time.Hour), apikey.WithFallbackTTL(fallback))
-	r := &Replica{Manager: apikey.New(cache, apikey.WithLastUsedInterval(0)), Cache: cache, Feed: obs}
+	cached := cache.New(store, cache.WithFeed(obs), cache.WithTTL(time.Hour), cache.WithFallbackTTL(fallback))
+	r := &Replica{Manager: apikey.New(cached, apikey.WithLastUsedInterval(0)), Cache: cached, Feed: obs}
 	t.Cleanup(r.Close)
 	Await(t, 10*time.Second, "the feed connects", func() bool { return obs.Connects() > 0 })
 	return r

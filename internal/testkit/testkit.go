@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -261,4 +263,25 @@ func MustCreate(t testing.TB, m *apikey.Manager, nk apikey.NewKey) (string, apik
 	require.NoError(t, err)
 	Remember(plain)
 	return plain, k
+}
+
+// discard is a ResponseWriter that keeps nothing, so benchmarks do not
+// measure httptest.ResponseRecorder.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// RunRequests is a benchmark's loop: the same GET, with key in X-API-Key,
+// through h, reporting allocations.
+func RunRequests(b *testing.B, h http.Handler, key string) {
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/platform/bots", nil)
+	r.Header.Set("X-API-Key", key)
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
 }

@@ -1,4 +1,4 @@
-package apikey_test
+package cache_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,8 +18,8 @@ import (
 func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 	ctx := context.Background()
 	backend := newSpyStore()
-	cache := apikey.NewCachedStore(backend, apikey.WithCacheSize(8))
-	m := newManager(t, cache)
+	cached := cache.New(backend, cache.WithSize(8))
+	m := newManager(t, cached)
 	var good []string
 	for range 8 {
 		p, _ := mustCreate(t, m, apikey.NewKey{})
@@ -26,7 +27,7 @@ func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 		_, err := m.Verify(ctx, p)
 		require.NoError(t, err)
 	}
-	require.Equal(t, 8, cache.Len())
+	require.Equal(t, 8, cached.Len())
 	stranger := newManager(t, apikey.NewMemoryStore())
 	for range 100 {
 		bad, _ := mustCreate(t, stranger, apikey.NewKey{})
@@ -39,7 +40,7 @@ func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, before, backend.Finds.Load(), "the found keys are still cached")
-	assert.Equal(t, 8, cache.Len())
+	assert.Equal(t, 8, cached.Len())
 
 	// Room made by a revocation goes to unknown digests, up to a quarter.
 	k, err := m.List(ctx, apikey.ListOptions{Owner: "alice", Limit: 3})
@@ -52,7 +53,7 @@ func TestCacheFloodOfUnknownKeysKeepsFoundOnes(t *testing.T) {
 		_, err := m.Verify(ctx, bad)
 		require.ErrorIs(t, err, apikey.ErrUnknownKey)
 	}
-	assert.Equal(t, 5+2, cache.Len(), "five found keys and two unknown digests")
+	assert.Equal(t, 5+2, cached.Len(), "five found keys and two unknown digests")
 	retried := backend.Finds.Load()
 	for range 3 {
 		bad, _ := mustCreate(t, stranger, apikey.NewKey{})
@@ -70,31 +71,31 @@ func TestCacheFeedReconnectForgetsUnknownDigests(t *testing.T) {
 	clock := newFakeClock()
 	backend := newSpyStore()
 	f := newMemBus().feed()
-	cache := apikey.NewCachedStore(backend, apikey.WithFeed(f), apikey.WithCacheSize(4),
-		apikey.WithCacheTTL(time.Hour), apikey.WithCacheClock(clock.Now))
-	t.Cleanup(func() { cache.Close() })
+	cached := cache.New(backend, cache.WithFeed(f), cache.WithSize(4),
+		cache.WithTTL(time.Hour), cache.WithClock(clock.Now))
+	t.Cleanup(func() { cached.Close() })
 	sub := <-f.subscribed
 
 	x := sha256.Sum256([]byte("x"))
-	_, err := cache.FindByDigest(ctx, x[:])
+	_, err := cached.FindByDigest(ctx, x[:])
 	require.ErrorIs(t, err, apikey.ErrNotFound, "x is cached as unknown")
 	f.bus.set(sub, true)
 	f.bus.set(sub, false) // reconnected: the cache is emptied
-	require.Equal(t, 0, cache.Len())
+	require.Equal(t, 0, cached.Len())
 
 	// Another process creates a key with digest x; here it is found and
 	// cached. An unknown digest then comes in: the one place for unknown
 	// digests (a quarter of 4) is free, and x must stay.
 	require.NoError(t, backend.MemoryStore.Create(ctx, apikey.Key{ID: "k1", Owner: "alice", Digest: x[:], Enabled: true}))
-	_, err = cache.FindByDigest(ctx, x[:])
+	_, err = cached.FindByDigest(ctx, x[:])
 	require.NoError(t, err)
 	y := sha256.Sum256([]byte("y"))
-	_, err = cache.FindByDigest(ctx, y[:])
+	_, err = cached.FindByDigest(ctx, y[:])
 	require.ErrorIs(t, err, apikey.ErrNotFound)
 
 	before := backend.Finds.Load()
-	_, err = cache.FindByDigest(ctx, x[:])
+	_, err = cached.FindByDigest(ctx, x[:])
 	require.NoError(t, err)
 	assert.Equal(t, before, backend.Finds.Load(), "x is still cached")
-	assert.Equal(t, 2, cache.Len())
+	assert.Equal(t, 2, cached.Len())
 }

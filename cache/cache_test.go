@@ -1,4 +1,4 @@
-package apikey_test
+package cache_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,7 +20,7 @@ func TestCacheHitCostsNoRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
 	backend := newSpyStore()
-	m := newManager(t, apikey.NewCachedStore(backend, apikey.WithCacheClock(clock.Now)), apikey.WithClock(clock.Now))
+	m := newManager(t, cache.New(backend, cache.WithClock(clock.Now)), apikey.WithClock(clock.Now))
 	plain, _ := mustCreate(t, m, apikey.NewKey{})
 
 	for range 100 {
@@ -28,7 +29,7 @@ func TestCacheHitCostsNoRoundTrip(t *testing.T) {
 	}
 	assert.Equal(t, int64(1), backend.Finds.Load(), "one lookup, then hits")
 
-	clock.Advance(apikey.DefaultCacheTTL)
+	clock.Advance(cache.DefaultTTL)
 	_, err := m.Verify(ctx, plain)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), backend.Finds.Load(), "an expired entry is read again")
@@ -38,7 +39,7 @@ func TestCacheRemembersUnknownKeysBriefly(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
 	backend := newSpyStore()
-	m := newManager(t, apikey.NewCachedStore(backend, apikey.WithCacheClock(clock.Now), apikey.WithNegativeCacheTTL(2*time.Second)))
+	m := newManager(t, cache.New(backend, cache.WithClock(clock.Now), cache.WithNegativeTTL(2*time.Second)))
 	unknown, _ := mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
 
 	for range 50 {
@@ -52,7 +53,7 @@ func TestCacheRemembersUnknownKeysBriefly(t *testing.T) {
 	assert.Equal(t, int64(2), backend.Finds.Load())
 
 	off := newSpyStore()
-	m2 := newManager(t, apikey.NewCachedStore(off, apikey.WithNegativeCacheTTL(0)))
+	m2 := newManager(t, cache.New(off, cache.WithNegativeTTL(0)))
 	for range 3 {
 		_, err := m2.Verify(ctx, unknown)
 		require.ErrorIs(t, err, apikey.ErrUnknownKey)
@@ -63,7 +64,7 @@ func TestCacheRemembersUnknownKeysBriefly(t *testing.T) {
 func TestCacheLocalWritesTakeEffectAtOnce(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
-	m := newManager(t, apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.WithCacheClock(clock.Now)), apikey.WithClock(clock.Now))
+	m := newManager(t, cache.New(apikey.NewMemoryStore(), cache.WithClock(clock.Now)), apikey.WithClock(clock.Now))
 	plain, k := mustCreate(t, m, apikey.NewKey{})
 	warm := func() {
 		_, err := m.Verify(ctx, plain)
@@ -101,8 +102,8 @@ func TestCacheAcrossReplicasWithinTTL(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
 	shared := apikey.NewMemoryStore()
-	cacheA := apikey.NewCachedStore(shared, apikey.WithCacheClock(clock.Now), apikey.WithCacheTTL(10*time.Second))
-	cacheB := apikey.NewCachedStore(shared, apikey.WithCacheClock(clock.Now), apikey.WithCacheTTL(10*time.Second))
+	cacheA := cache.New(shared, cache.WithClock(clock.Now), cache.WithTTL(10*time.Second))
+	cacheB := cache.New(shared, cache.WithClock(clock.Now), cache.WithTTL(10*time.Second))
 	a := newManager(t, cacheA, apikey.WithClock(clock.Now))
 	b := newManager(t, cacheB, apikey.WithClock(clock.Now))
 
@@ -137,8 +138,8 @@ func TestCacheAcrossReplicasWithinTTL(t *testing.T) {
 
 func TestCacheIsBounded(t *testing.T) {
 	ctx := context.Background()
-	cache := apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.WithCacheSize(10))
-	m := newManager(t, cache)
+	cached := cache.New(apikey.NewMemoryStore(), cache.WithSize(10))
+	m := newManager(t, cached)
 	var plains []string
 	for range 50 {
 		p, _ := mustCreate(t, m, apikey.NewKey{})
@@ -149,15 +150,15 @@ func TestCacheIsBounded(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.Verify(ctx, p[:len(p)-6]+"000000") // usually a bad checksum: no lookup
 		require.Error(t, err)
-		assert.LessOrEqual(t, cache.Len(), 10)
+		assert.LessOrEqual(t, cached.Len(), 10)
 	}
-	assert.Equal(t, 10, cache.Len())
+	assert.Equal(t, 10, cached.Len())
 }
 
 func TestCacheDoesNotKeepErrors(t *testing.T) {
 	ctx := context.Background()
 	backend := newSpyStore()
-	m := newManager(t, apikey.NewCachedStore(backend))
+	m := newManager(t, cache.New(backend))
 	plain, _ := mustCreate(t, m, apikey.NewKey{})
 	backend.FailWith(errors.New("down"))
 	_, err := m.Verify(ctx, plain)
@@ -169,12 +170,12 @@ func TestCacheDoesNotKeepErrors(t *testing.T) {
 
 func TestCacheForgetsNotFoundOnCreate(t *testing.T) {
 	ctx := context.Background()
-	cache := apikey.NewCachedStore(apikey.NewMemoryStore())
+	cached := cache.New(apikey.NewMemoryStore())
 	digest := sha256.Sum256([]byte("x"))
-	_, err := cache.FindByDigest(ctx, digest[:])
+	_, err := cached.FindByDigest(ctx, digest[:])
 	require.ErrorIs(t, err, apikey.ErrNotFound)
-	require.NoError(t, cache.Create(ctx, apikey.Key{ID: "k1", Owner: "o", Digest: digest[:], Enabled: true}))
-	k, err := cache.FindByDigest(ctx, digest[:])
+	require.NoError(t, cached.Create(ctx, apikey.Key{ID: "k1", Owner: "o", Digest: digest[:], Enabled: true}))
+	k, err := cached.FindByDigest(ctx, digest[:])
 	require.NoError(t, err)
 	assert.Equal(t, "k1", k.ID)
 }
@@ -199,8 +200,8 @@ func (s *slowStore) FindByDigest(ctx context.Context, d []byte) (apikey.Key, err
 func TestCacheStaleFillAfterInvalidateIsDropped(t *testing.T) {
 	ctx := context.Background()
 	slow := &slowStore{MemoryStore: apikey.NewMemoryStore()}
-	cache := apikey.NewCachedStore(slow)
-	m := newManager(t, cache)
+	cached := cache.New(slow)
+	m := newManager(t, cached)
 	plain, k := mustCreate(t, m, apikey.NewKey{})
 
 	hold := make(chan struct{})
@@ -214,7 +215,7 @@ func TestCacheStaleFillAfterInvalidateIsDropped(t *testing.T) {
 	slow.hold = nil // later lookups do not wait
 	// The waiting lookup returns its stale record only after the disable
 	// has been stored and has invalidated the cache.
-	_, err := cache.Update(ctx, k.ID, func(k *apikey.Key) error { k.Enabled = false; return nil })
+	_, err := cached.Update(ctx, k.ID, func(k *apikey.Key) error { k.Enabled = false; return nil })
 	require.NoError(t, err)
 	close(hold)
 	require.NoError(t, <-done, "the racing lookup itself saw the old record")
@@ -225,7 +226,7 @@ func TestCacheStaleFillAfterInvalidateIsDropped(t *testing.T) {
 
 func TestCacheConcurrentUse(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.WithCacheSize(20)))
+	m := newManager(t, cache.New(apikey.NewMemoryStore(), cache.WithSize(20)))
 	var wg sync.WaitGroup
 	for g := range 6 {
 		wg.Go(func() {
@@ -252,15 +253,15 @@ func TestCacheConcurrentUse(t *testing.T) {
 
 func TestNewCachedStorePanicsOnMisconfiguration(t *testing.T) {
 	s := apikey.NewMemoryStore()
-	assert.Panics(t, func() { apikey.NewCachedStore(nil) })
-	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithCacheTTL(0)) })
-	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithNegativeCacheTTL(-1)) })
-	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithCacheSize(0)) })
-	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithCacheClock(nil)) })
+	assert.Panics(t, func() { cache.New(nil) })
+	assert.Panics(t, func() { cache.New(s, cache.WithTTL(0)) })
+	assert.Panics(t, func() { cache.New(s, cache.WithNegativeTTL(-1)) })
+	assert.Panics(t, func() { cache.New(s, cache.WithSize(0)) })
+	assert.Panics(t, func() { cache.New(s, cache.WithClock(nil)) })
 }
 
 func TestCachedStoreConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) apikey.Store {
-		return apikey.NewCachedStore(apikey.NewMemoryStore())
+		return cache.New(apikey.NewMemoryStore())
 	})
 }

@@ -1,4 +1,4 @@
-package apikey_test
+package cache_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
 )
 
@@ -57,7 +58,7 @@ func (f *memFeed) Publish(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *memFeed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+func (f *memFeed) Subscribe(ctx context.Context, h cache.FeedHandler) error {
 	s := &memSub{events: make(chan memEvent, 1000)}
 	f.bus.mu.Lock()
 	f.bus.subs[s] = true
@@ -127,11 +128,11 @@ func TestFeedInvalidatesOtherCaches(t *testing.T) {
 	var feeds []*memFeed
 	for range 3 {
 		f := bus.feed()
-		cache := apikey.NewCachedStore(shared, apikey.WithFeed(f), apikey.WithCacheTTL(time.Hour), apikey.WithCacheClock(clock.Now))
-		t.Cleanup(func() { cache.Close() })
+		cached := cache.New(shared, cache.WithFeed(f), cache.WithTTL(time.Hour), cache.WithClock(clock.Now))
+		t.Cleanup(func() { cached.Close() })
 		<-f.subscribed
 		feeds = append(feeds, f)
-		managers = append(managers, newManager(t, cache, apikey.WithClock(clock.Now)))
+		managers = append(managers, newManager(t, cached, apikey.WithClock(clock.Now)))
 	}
 	a := managers[0]
 	type op struct {
@@ -180,11 +181,11 @@ func TestFeedDownFallsBackToShortTTL(t *testing.T) {
 	bus := newMemBus()
 	writer := newManager(t, shared, apikey.WithClock(clock.Now))
 	f := bus.feed()
-	cache := apikey.NewCachedStore(shared, apikey.WithFeed(f), apikey.WithCacheClock(clock.Now),
-		apikey.WithCacheTTL(time.Hour), apikey.WithFallbackTTL(2*time.Second))
-	t.Cleanup(func() { cache.Close() })
+	cached := cache.New(shared, cache.WithFeed(f), cache.WithClock(clock.Now),
+		cache.WithTTL(time.Hour), cache.WithFallbackTTL(2*time.Second))
+	t.Cleanup(func() { cached.Close() })
 	sub := <-f.subscribed
-	m := newManager(t, cache, apikey.WithClock(clock.Now))
+	m := newManager(t, cached, apikey.WithClock(clock.Now))
 	verify := func(plain string) error { _, err := m.Verify(ctx, plain); return err }
 
 	plain, k := mustCreate(t, writer, apikey.NewKey{})
@@ -240,7 +241,7 @@ type failingFeed struct {
 	tries  atomic.Int64
 }
 
-func (f *failingFeed) Subscribe(ctx context.Context, h apikey.FeedHandler) error {
+func (f *failingFeed) Subscribe(ctx context.Context, h cache.FeedHandler) error {
 	f.tries.Add(1)
 	if !f.healed.Load() {
 		return errors.New("no such server")
@@ -256,10 +257,10 @@ func TestFeedNotYetConnected(t *testing.T) {
 	shared := apikey.NewMemoryStore()
 	writer := newManager(t, shared, apikey.WithClock(clock.Now))
 	f := &failingFeed{memFeed: newMemBus().feed()}
-	cache := apikey.NewCachedStore(shared, apikey.WithFeed(f), apikey.WithCacheClock(clock.Now),
-		apikey.WithCacheTTL(time.Hour), apikey.WithFallbackTTL(time.Second))
-	t.Cleanup(func() { cache.Close() })
-	m := newManager(t, cache, apikey.WithClock(clock.Now))
+	cached := cache.New(shared, cache.WithFeed(f), cache.WithClock(clock.Now),
+		cache.WithTTL(time.Hour), cache.WithFallbackTTL(time.Second))
+	t.Cleanup(func() { cached.Close() })
+	m := newManager(t, cached, apikey.WithClock(clock.Now))
 
 	plain, k := mustCreate(t, writer, apikey.NewKey{})
 	_, err := m.Verify(ctx, plain)
@@ -288,27 +289,27 @@ func TestCachedStoreCloseStopsFeed(t *testing.T) {
 	shared := apikey.NewMemoryStore()
 	writer := newManager(t, shared, apikey.WithClock(clock.Now))
 	f := newMemBus().feed()
-	cache := apikey.NewCachedStore(shared, apikey.WithFeed(f), apikey.WithCacheClock(clock.Now), apikey.WithCacheTTL(time.Hour))
+	cached := cache.New(shared, cache.WithFeed(f), cache.WithClock(clock.Now), cache.WithTTL(time.Hour))
 	<-f.subscribed
-	m := apikey.New(cache, apikey.WithClock(clock.Now), apikey.WithLastUsedInterval(0))
+	m := apikey.New(cached, apikey.WithClock(clock.Now), apikey.WithLastUsedInterval(0))
 	plain, k := mustCreate(t, writer, apikey.NewKey{})
 	_, err := m.Verify(ctx, plain)
 	require.NoError(t, err)
 
-	require.NoError(t, cache.Close())
-	require.NoError(t, cache.Close(), "twice")
+	require.NoError(t, cached.Close())
+	require.NoError(t, cached.Close(), "twice")
 	feedtest.RequireNoNewGoroutines(t, before, 5*time.Second)
 
 	_, err = writer.Disable(ctx, k.ID)
 	require.NoError(t, err)
-	clock.Advance(apikey.DefaultFallbackTTL)
+	clock.Advance(cache.DefaultFallbackTTL)
 	_, err = m.Verify(ctx, plain)
 	require.ErrorIs(t, err, apikey.ErrKeyDisabled)
-	require.NoError(t, apikey.NewCachedStore(shared).Close(), "without a feed")
+	require.NoError(t, cache.New(shared).Close(), "without a feed")
 }
 
 func TestWithFallbackTTLPanicsOnMisconfiguration(t *testing.T) {
 	s := apikey.NewMemoryStore()
-	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithFallbackTTL(0)) })
-	assert.Panics(t, func() { apikey.NewCachedStore(s, apikey.WithFallbackTTL(-time.Second)) })
+	assert.Panics(t, func() { cache.New(s, cache.WithFallbackTTL(0)) })
+	assert.Panics(t, func() { cache.New(s, cache.WithFallbackTTL(-time.Second)) })
 }

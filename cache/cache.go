@@ -1,4 +1,4 @@
-package apikey
+package cache
 
 import (
 	"context"
@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/go-apikey/apikey"
 )
 
-// CachedStore is a Store that remembers the results of FindByDigest, so
+// Store is an [apikey.Store] that remembers the results of FindByDigest, so
 // that verifying a key already seen costs no round trip to the store behind
 // it. It caches found keys for a TTL and unknown digests for a shorter one,
 // so a client retrying a bad key cannot hammer the database. It holds at
@@ -18,18 +20,18 @@ import (
 // behind it, so a burst of requests with a key whose entry just expired
 // (or with one bad key) sends the store one query, not one a request.
 //
-// Writes through the CachedStore (Update, Delete, Create) take effect in
+// Writes through the Store (Update, Delete, Create) take effect in
 // its cache at once. Writes by other processes sharing the database are
 // seen within the TTL: that is the bound on how long a key disabled,
 // rotated or revoked elsewhere may still verify here. A change feed
 // ([WithFeed]) shortens it to the feed's bound, about a second; see
 // [Feed] for each feed's bound and for what happens while one is down.
 //
-// Like every Store, it decides nothing: expiry is still checked by the
+// Like every [apikey.Store], it decides nothing: expiry is still checked by the
 // Manager at each request against the current time, so a cached key stops
 // working exactly when it expires.
-type CachedStore struct {
-	next Store // the store behind the cache
+type Store struct {
+	next apikey.Store // the store behind the cache
 
 	ttl, negativeTTL time.Duration
 	maxEntries       int
@@ -54,7 +56,7 @@ type CachedStore struct {
 // the misses for that digest that arrive while it is under way wait for
 // instead of sending their own: when a hot key's entry expires, or one bad
 // key is retried in a burst, the store sees one query, not one a request.
-// Its fields are written under CachedStore.mu; answer is read after done
+// Its fields are written under Store.mu; answer is read after done
 // is closed, and ended only by the lookup's own goroutine.
 type flight struct {
 	gen  uint64        // the cache's generation when the lookup began
@@ -67,7 +69,7 @@ type flight struct {
 }
 
 type flightAnswer struct {
-	key Key
+	key apikey.Key
 	err error
 }
 
@@ -75,62 +77,62 @@ type flightAnswer struct {
 // to is never changed, since readers use it after the lock is released;
 // a change replaces it.
 type cacheEntry struct {
-	key     *Key // nil for a cached "not found"
+	key     *apikey.Key // nil for a cached "not found"
 	expires time.Time
 }
 
-var _ UsageStore = (*CachedStore)(nil)
+var _ apikey.UsageStore = (*Store)(nil)
 
-// Defaults for NewCachedStore.
+// Defaults for New.
 const (
-	DefaultCacheTTL         = 10 * time.Second
-	DefaultNegativeCacheTTL = 5 * time.Second
-	DefaultCacheSize        = 100_000
+	DefaultTTL         = 10 * time.Second
+	DefaultNegativeTTL = 5 * time.Second
+	DefaultSize        = 100_000
 )
 
-// CacheOption configures NewCachedStore.
-type CacheOption func(*CachedStore)
+// Option configures New.
+type Option func(*Store)
 
-// WithCacheTTL sets how long a found key is served from the cache
-// (DefaultCacheTTL). It bounds how long a change made by another process
+// WithTTL sets how long a found key is served from the cache
+// (DefaultTTL). It bounds how long a change made by another process
 // goes unseen here.
-func WithCacheTTL(d time.Duration) CacheOption {
-	return func(c *CachedStore) { c.ttl = d }
+func WithTTL(d time.Duration) Option {
+	return func(c *Store) { c.ttl = d }
 }
 
-// WithNegativeCacheTTL sets how long an unknown digest is remembered as
-// unknown (DefaultNegativeCacheTTL); zero turns negative caching off.
-func WithNegativeCacheTTL(d time.Duration) CacheOption {
-	return func(c *CachedStore) { c.negativeTTL = d }
+// WithNegativeTTL sets how long an unknown digest is remembered as
+// unknown (DefaultNegativeTTL); zero turns negative caching off.
+func WithNegativeTTL(d time.Duration) Option {
+	return func(c *Store) { c.negativeTTL = d }
 }
 
-// WithCacheSize sets the most entries the cache holds (DefaultCacheSize).
+// WithSize sets the most entries the cache holds (DefaultSize).
 // Unknown digests take at most a quarter of them (at least one). When the
 // cache is full, a new entry takes the place of an unknown digest if there
 // is one, and else of an arbitrary found key; a new unknown digest never
 // pushes out a found key.
-func WithCacheSize(n int) CacheOption {
-	return func(c *CachedStore) { c.maxEntries = n }
+func WithSize(n int) Option {
+	return func(c *Store) { c.maxEntries = n }
 }
 
-// WithCacheClock sets the cache's source of the current time, for tests.
-func WithCacheClock(now func() time.Time) CacheOption {
-	return func(c *CachedStore) { c.now = now }
+// WithClock sets the cache's source of the current time, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(c *Store) { c.now = now }
 }
 
-// NewCachedStore returns store behind a verification cache. It panics if
+// New returns store behind a verification cache. It panics if
 // store is nil or an option is out of range (a TTL or fallback TTL of zero
 // or less, a negative TTL below zero, a size below one). With [WithFeed],
-// it starts following the feed: call [CachedStore.Close] to stop.
-func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
+// it starts following the feed: call [Store.Close] to stop.
+func New(store apikey.Store, opts ...Option) *Store {
 	if store == nil {
-		panic("apikey: NewCachedStore called with a nil Store")
+		panic("cache: New called with a nil Store")
 	}
-	c := &CachedStore{
+	c := &Store{
 		next:        store,
-		ttl:         DefaultCacheTTL,
-		negativeTTL: DefaultNegativeCacheTTL,
-		maxEntries:  DefaultCacheSize,
+		ttl:         DefaultTTL,
+		negativeTTL: DefaultNegativeTTL,
+		maxEntries:  DefaultSize,
 		fallbackTTL: DefaultFallbackTTL,
 		now:         time.Now,
 		entries:     map[string]cacheEntry{},
@@ -143,15 +145,15 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 	}
 	switch {
 	case c.ttl <= 0:
-		panic("apikey: WithCacheTTL needs a positive duration")
+		panic("cache: WithTTL needs a positive duration")
 	case c.negativeTTL < 0:
-		panic("apikey: WithNegativeCacheTTL needs zero or a positive duration")
+		panic("cache: WithNegativeTTL needs zero or a positive duration")
 	case c.maxEntries < 1:
-		panic("apikey: WithCacheSize needs at least one entry")
+		panic("cache: WithSize needs at least one entry")
 	case c.now == nil:
-		panic("apikey: WithCacheClock given a nil function")
+		panic("cache: WithClock given a nil function")
 	case c.fallbackTTL <= 0:
-		panic("apikey: WithFallbackTTL needs a positive duration")
+		panic("cache: WithFallbackTTL needs a positive duration")
 	}
 	if c.feed != nil {
 		c.feedDown = true // until the feed connects
@@ -163,10 +165,10 @@ func NewCachedStore(store Store, opts ...CacheOption) *CachedStore {
 	return c
 }
 
-// FindByDigest implements Store, from the cache when it can. Concurrent
+// FindByDigest implements [apikey.Store], from the cache when it can. Concurrent
 // misses for one digest share one lookup in the store behind the cache;
 // each still returns when its own context ends.
-func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, error) {
+func (c *Store) FindByDigest(ctx context.Context, digest []byte) (apikey.Key, error) {
 	c.mu.RLock()
 	e, ok := c.entries[string(digest)]
 	c.mu.RUnlock()
@@ -180,7 +182,7 @@ func (c *CachedStore) FindByDigest(ctx context.Context, digest []byte) (Key, err
 // lookup under way for it, or begins one. No code of the user's (clock,
 // store, context) runs while c.mu is held, so a panic cannot leave it
 // locked.
-func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
+func (c *Store) miss(ctx context.Context, digest []byte) (apikey.Key, error) {
 	for {
 		c.mu.Lock()
 		if e, ok := c.entries[string(digest)]; ok {
@@ -208,7 +210,7 @@ func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return Key{}, ctx.Err()
+			return apikey.Key{}, ctx.Err()
 		}
 		// f.answer was set before done was closed, and is not changed
 		// after.
@@ -222,7 +224,7 @@ func (c *CachedStore) miss(ctx context.Context, digest []byte) (Key, error) {
 // lookup asks the store behind the cache for digest (d is string(digest))
 // on behalf of flight f and whoever joins it, fills the cache with the
 // answer, and ends f.
-func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *flight) (k Key, err error) {
+func (c *Store) lookup(ctx context.Context, d string, digest []byte, f *flight) (k apikey.Key, err error) {
 	defer func() {
 		if !f.ended { // something panicked: the waiters look up again
 			c.mu.Lock()
@@ -231,13 +233,13 @@ func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *fl
 		}
 	}()
 	k, err = c.next.FindByDigest(ctx, digest)
-	var cached *Key
+	var cached *apikey.Key
 	ttl := c.ttl
 	switch {
 	case err == nil && k.ID != "": // a key without an ID is a store's bug: not cached
-		cached = new(Key) // on the heap only when there is a key to cache
+		cached = new(apikey.Key) // on the heap only when there is a key to cache
 		*cached = k
-	case errors.Is(err, ErrNotFound) && c.negativeTTL > 0:
+	case errors.Is(err, apikey.ErrNotFound) && c.negativeTTL > 0:
 		ttl = c.negativeTTL
 	default:
 		ttl = 0
@@ -269,7 +271,7 @@ func (c *CachedStore) lookup(ctx context.Context, d string, digest []byte, f *fl
 
 // endLocked ends flight f, once: it leaves the table of lookups under way,
 // and its waiters wake.
-func (c *CachedStore) endLocked(d string, f *flight) {
+func (c *Store) endLocked(d string, f *flight) {
 	if f.ended {
 		return
 	}
@@ -283,9 +285,9 @@ func (c *CachedStore) endLocked(d string, f *flight) {
 }
 
 // result is what FindByDigest returns for a live entry.
-func (e *cacheEntry) result() (Key, error) {
+func (e *cacheEntry) result() (apikey.Key, error) {
 	if e.key == nil {
-		return Key{}, ErrNotFound
+		return apikey.Key{}, apikey.ErrNotFound
 	}
 	return *e.key, nil
 }
@@ -294,7 +296,7 @@ func (e *cacheEntry) result() (Key, error) {
 // digest d for ttl from now, or for the fallback TTL while the feed is
 // down, unless an invalidation came in since the cache was at generation
 // gen: the value read may predate it.
-func (c *CachedStore) fillLocked(gen uint64, d string, key *Key, now time.Time, ttl time.Duration) {
+func (c *Store) fillLocked(gen uint64, d string, key *apikey.Key, now time.Time, ttl time.Duration) {
 	if c.gen != gen {
 		return
 	}
@@ -329,7 +331,7 @@ func (c *CachedStore) fillLocked(gen uint64, d string, key *Key, now time.Time, 
 
 // evictMissLocked removes an arbitrary negative entry, and reports whether
 // there was one.
-func (c *CachedStore) evictMissLocked() bool {
+func (c *Store) evictMissLocked() bool {
 	for victim := range c.misses { // map order: an arbitrary entry
 		c.removeLocked(victim, c.entries[victim])
 		return true
@@ -337,7 +339,7 @@ func (c *CachedStore) evictMissLocked() bool {
 	return false
 }
 
-func (c *CachedStore) removeLocked(digest string, e cacheEntry) {
+func (c *Store) removeLocked(digest string, e cacheEntry) {
 	delete(c.entries, digest)
 	if e.key == nil {
 		delete(c.misses, digest)
@@ -349,7 +351,7 @@ func (c *CachedStore) removeLocked(digest string, e cacheEntry) {
 // Invalidate drops what the cache holds for the key with the given ID, so
 // the next verification reads the store. Change feeds call it when another
 // process changed the key.
-func (c *CachedStore) Invalidate(id string) {
+func (c *Store) Invalidate(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -360,13 +362,13 @@ func (c *CachedStore) Invalidate(id string) {
 
 // Purge empties the cache, for example after a change feed reconnects and
 // may have missed changes.
-func (c *CachedStore) Purge() {
+func (c *Store) Purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.purgeLocked()
 }
 
-func (c *CachedStore) purgeLocked() {
+func (c *Store) purgeLocked() {
 	c.gen++
 	clear(c.entries)
 	clear(c.ids)
@@ -374,15 +376,15 @@ func (c *CachedStore) purgeLocked() {
 }
 
 // Len returns the number of cached entries, found and not found.
-func (c *CachedStore) Len() int {
+func (c *Store) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.entries)
 }
 
-// Create implements Store; it forgets a cached "not found" for the new
+// Create implements [apikey.Store]; it forgets a cached "not found" for the new
 // key's digest.
-func (c *CachedStore) Create(ctx context.Context, key Key) error {
+func (c *Store) Create(ctx context.Context, key apikey.Key) error {
 	err := c.next.Create(ctx, key)
 	c.mu.Lock()
 	c.gen++
@@ -393,38 +395,38 @@ func (c *CachedStore) Create(ctx context.Context, key Key) error {
 	return err
 }
 
-// Update implements Store, drops the key from the cache and publishes it
+// Update implements [apikey.Store], drops the key from the cache and publishes it
 // to the feed, if any. It does so even when the update failed: an
 // invalidation is always safe, and a failed commit may have happened.
-func (c *CachedStore) Update(ctx context.Context, id string, fn func(*Key) error) (Key, error) {
+func (c *Store) Update(ctx context.Context, id string, fn func(*apikey.Key) error) (apikey.Key, error) {
 	k, err := c.next.Update(ctx, id, fn)
 	c.Invalidate(id)
 	c.publish(ctx, id)
 	return k, err
 }
 
-// Delete implements Store, drops the key from the cache and publishes it
+// Delete implements [apikey.Store], drops the key from the cache and publishes it
 // to the feed, if any.
-func (c *CachedStore) Delete(ctx context.Context, id string) error {
+func (c *Store) Delete(ctx context.Context, id string) error {
 	err := c.next.Delete(ctx, id)
 	c.Invalidate(id)
 	c.publish(ctx, id)
 	return err
 }
 
-// Get implements Store; it always reads the store behind the cache.
-func (c *CachedStore) Get(ctx context.Context, id string) (Key, error) {
+// Get implements [apikey.Store]; it always reads the store behind the cache.
+func (c *Store) Get(ctx context.Context, id string) (apikey.Key, error) {
 	return c.next.Get(ctx, id)
 }
 
-// List implements Store; it always reads the store behind the cache.
-func (c *CachedStore) List(ctx context.Context, opts ListOptions) ([]Key, error) {
+// List implements [apikey.Store]; it always reads the store behind the cache.
+func (c *Store) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key, error) {
 	return c.next.List(ctx, opts)
 }
 
-// RecordLastUsed implements Store, and moves the LastUsedAt of cached keys
+// RecordLastUsed implements [apikey.Store], and moves the LastUsedAt of cached keys
 // forward the same way, so FindByDigest agrees with the store.
-func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
+func (c *Store) RecordLastUsed(ctx context.Context, used map[string]time.Time) error {
 	if err := c.next.RecordLastUsed(ctx, used); err != nil {
 		return err
 	}
@@ -433,7 +435,7 @@ func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.T
 	for id, t := range used {
 		d, ok := c.ids[id]
 		if e := c.entries[d]; ok && e.key.LastUsedAt.Before(t) {
-			k := *e.key // a copy of the Key: shared slices untouched
+			k := *e.key // a copy of the apikey.Key: shared slices untouched
 			k.LastUsedAt = t
 			e.key = &k
 			c.entries[d] = e
@@ -442,13 +444,13 @@ func (c *CachedStore) RecordLastUsed(ctx context.Context, used map[string]time.T
 	return nil
 }
 
-// SpendUse implements UsageStore when the store behind the cache does; it
+// SpendUse implements [apikey.UsageStore] when the store behind the cache does; it
 // never answers from the cache. When a key runs out, its entry is dropped
 // and the key published to the feed, if any.
-func (c *CachedStore) SpendUse(ctx context.Context, id string, now time.Time) (int64, error) {
-	us, ok := c.next.(UsageStore)
+func (c *Store) SpendUse(ctx context.Context, id string, now time.Time) (int64, error) {
+	us, ok := c.next.(apikey.UsageStore)
 	if !ok {
-		return 0, fmt.Errorf("%w: %T cannot count key uses", ErrStoreUnavailable, c.next)
+		return 0, fmt.Errorf("%w: %T cannot count key uses", apikey.ErrStoreUnavailable, c.next)
 	}
 	left, err := us.SpendUse(ctx, id, now)
 	if left == 0 || err != nil {

@@ -1,4 +1,4 @@
-package apikey_test
+package cache_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -77,11 +78,11 @@ func TestCacheMissesShareOneLookup(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		known   bool
-		options []apikey.CacheOption
+		options []cache.Option
 	}{
 		{"found", true, nil},
 		{"not found", false, nil},
-		{"not found, no negative caching", false, []apikey.CacheOption{apikey.WithNegativeCacheTTL(0)}},
+		{"not found, no negative caching", false, []cache.Option{cache.WithNegativeTTL(0)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newGatedStore()
@@ -89,14 +90,14 @@ func TestCacheMissesShareOneLookup(t *testing.T) {
 			if tc.known {
 				copy(digest[:], storeKey(t, store.MemoryStore, "k1", "unknown"))
 			}
-			cache := apikey.NewCachedStore(store, tc.options...)
+			cached := cache.New(store, tc.options...)
 
 			const n = 16
 			var wg sync.WaitGroup
 			results := make(chan error, n)
 			for range n {
 				wg.Go(func() {
-					k, err := cache.FindByDigest(ctx, digest[:])
+					k, err := cached.FindByDigest(ctx, digest[:])
 					if err == nil && k.ID != "k1" {
 						err = assert.AnError
 					}
@@ -124,7 +125,7 @@ func TestCacheMissesShareOneLookup(t *testing.T) {
 func TestCacheConcurrentVerifiesShareOneLookup(t *testing.T) {
 	ctx := context.Background()
 	store := newGatedStore()
-	m := newManager(t, apikey.NewCachedStore(store))
+	m := newManager(t, cache.New(store))
 	plain, k := mustCreate(t, m, apikey.NewKey{})
 
 	var wg sync.WaitGroup
@@ -147,10 +148,10 @@ func TestCacheConcurrentVerifiesShareOneLookup(t *testing.T) {
 func TestCacheWaiterKeepsItsOwnDeadline(t *testing.T) {
 	store := newGatedStore()
 	digest := storeKey(t, store.MemoryStore, "k1", "s")
-	cache := apikey.NewCachedStore(store)
+	cached := cache.New(store)
 	leader := make(chan error, 1)
 	go func() {
-		_, err := cache.FindByDigest(context.Background(), digest)
+		_, err := cached.FindByDigest(context.Background(), digest)
 		leader <- err
 	}()
 	receive(t, store.entered)
@@ -159,7 +160,7 @@ func TestCacheWaiterKeepsItsOwnDeadline(t *testing.T) {
 	defer cancel()
 	waiter := make(chan error, 1)
 	go func() {
-		_, err := cache.FindByDigest(ctx, digest)
+		_, err := cached.FindByDigest(ctx, digest)
 		waiter <- err
 	}()
 	require.ErrorIs(t, receive(t, waiter), context.DeadlineExceeded, "the waiter returned at its deadline, not the lookup's end")
@@ -178,20 +179,20 @@ func TestCacheLookupEndedByItsCallerDoesNotFailWaiters(t *testing.T) {
 			store := newGatedStore()
 			store.panicFirst = tc.panic
 			digest := storeKey(t, store.MemoryStore, "k1", "s")
-			cache := apikey.NewCachedStore(store)
+			cached := cache.New(store)
 
 			leaderCtx, cancelLeader := context.WithCancel(context.Background())
 			defer cancelLeader()
 			leader := make(chan any, 1)
 			go func() {
 				defer func() { leader <- recover() }()
-				_, err := cache.FindByDigest(leaderCtx, digest)
+				_, err := cached.FindByDigest(leaderCtx, digest)
 				leader <- err
 			}()
 			receive(t, store.entered)
 			waiter := make(chan error, 1)
 			go func() {
-				k, err := cache.FindByDigest(context.Background(), digest)
+				k, err := cached.FindByDigest(context.Background(), digest)
 				if err == nil && k.ID != "k1" {
 					err = assert.AnError
 				}
@@ -216,28 +217,28 @@ func TestCacheMissAfterInvalidationDoesNotJoinOlderLookup(t *testing.T) {
 	ctx := context.Background()
 	store := newGatedStore()
 	digest := storeKey(t, store.MemoryStore, "k1", "s")
-	cache := apikey.NewCachedStore(store)
+	cached := cache.New(store)
 	older := make(chan apikey.Key, 1)
 	go func() {
-		k, err := cache.FindByDigest(ctx, digest) // reads "enabled", then is held
+		k, err := cached.FindByDigest(ctx, digest) // reads "enabled", then is held
 		assert.NoError(t, err)
 		older <- k
 	}()
 	receive(t, store.entered)
 
-	_, err := cache.Update(ctx, "k1", func(k *apikey.Key) error { k.Enabled = false; return nil })
+	_, err := cached.Update(ctx, "k1", func(k *apikey.Key) error { k.Enabled = false; return nil })
 	require.NoError(t, err)
 	// Were it to wait for the held lookup, it would wait until this
 	// deadline and fail.
 	newer, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	k, err := cache.FindByDigest(newer, digest)
+	k, err := cached.FindByDigest(newer, digest)
 	require.NoError(t, err, "a lookup begun after the disable does not wait for the held one")
 	assert.False(t, k.Enabled, "it reads the disabled record")
 
 	close(store.release)
 	assert.True(t, receive(t, older).Enabled, "the held lookup read before the disable")
-	k, err = cache.FindByDigest(ctx, digest)
+	k, err = cached.FindByDigest(ctx, digest)
 	require.NoError(t, err)
 	assert.False(t, k.Enabled, "and its answer did not replace the newer one")
 }
@@ -265,14 +266,14 @@ func TestCachePanicOnMissLeavesCacheWorking(t *testing.T) {
 				}
 				return base
 			}
-			cache := apikey.NewCachedStore(store, apikey.WithCacheClock(clock))
+			cached := cache.New(store, cache.WithClock(clock))
 			find := func() (panicked any, err error) {
 				done := make(chan struct{})
 				go func() {
 					defer close(done)
 					defer func() { panicked = recover() }()
 					var k apikey.Key
-					k, err = cache.FindByDigest(ctx, digest)
+					k, err = cached.FindByDigest(ctx, digest)
 					if err == nil && k.ID != "k1" {
 						err = assert.AnError
 					}
@@ -315,11 +316,11 @@ func TestCacheOlderLookupEndingKeepsNewerOne(t *testing.T) {
 	ctx := context.Background()
 	store := &heldStore{MemoryStore: apikey.NewMemoryStore(), calls: make(chan chan struct{}, 10)}
 	digest := storeKey(t, store.MemoryStore, "k1", "s")
-	cache := apikey.NewCachedStore(store)
+	cached := cache.New(store)
 	find := func() <-chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := cache.FindByDigest(ctx, digest)
+			_, err := cached.FindByDigest(ctx, digest)
 			done <- err
 		}()
 		return done
@@ -327,7 +328,7 @@ func TestCacheOlderLookupEndingKeepsNewerOne(t *testing.T) {
 
 	older := find()
 	releaseOlder := receive(t, store.calls)
-	cache.Invalidate("k1") // the next miss does not join the older lookup
+	cached.Invalidate("k1") // the next miss does not join the older lookup
 	newer := find()
 	releaseNewer := receive(t, store.calls)
 	close(releaseOlder)
@@ -351,8 +352,8 @@ func TestCacheRecordLastUsedRacingHits(t *testing.T) {
 	ctx := context.Background()
 	store := apikey.NewMemoryStore()
 	digest := storeKey(t, store, "k1", "s")
-	cache := apikey.NewCachedStore(store)
-	_, err := cache.FindByDigest(ctx, digest)
+	cached := cache.New(store)
+	_, err := cached.FindByDigest(ctx, digest)
 	require.NoError(t, err)
 
 	start := time.Now().UTC().Truncate(time.Second)
@@ -365,7 +366,7 @@ func TestCacheRecordLastUsedRacingHits(t *testing.T) {
 				return
 			default:
 			}
-			k, err := cache.FindByDigest(ctx, digest)
+			k, err := cached.FindByDigest(ctx, digest)
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -378,11 +379,11 @@ func TestCacheRecordLastUsedRacingHits(t *testing.T) {
 	var last time.Time
 	for i := range 1000 {
 		last = start.Add(time.Duration(i) * time.Second)
-		require.NoError(t, cache.RecordLastUsed(ctx, map[string]time.Time{"k1": last}))
+		require.NoError(t, cached.RecordLastUsed(ctx, map[string]time.Time{"k1": last}))
 	}
 	close(stop)
 	wg.Wait()
-	k, err := cache.FindByDigest(ctx, digest)
+	k, err := cached.FindByDigest(ctx, digest)
 	require.NoError(t, err)
 	assert.True(t, k.LastUsedAt.Equal(last), "a hit sees the last time recorded: %v", k.LastUsedAt)
 }
