@@ -29,7 +29,7 @@ var (
 // times are UTC with microsecond precision (what SQL columns keep); IDs and
 // digests are non-empty and at most 64 bytes; strings are valid UTF-8 with
 // no NUL. Stores may return empty Scopes and Metadata as nil. The
-// conformance suite in internal/storetest checks every store against this
+// conformance suite in package apikeytest checks every store against this
 // contract.
 type Store interface {
 	// Create stores a new key. It returns an error wrapping ErrDuplicate when

@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
-	"github.com/go-apikey/apikey/internal/storetest"
+	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/stretchr/testify/assert"
 )
 
 func TestMemoryStore(t *testing.T) {
-	storetest.Run(t, func(*testing.T) apikey.Store { return apikey.NewMemoryStore() })
+	apikeytest.TestStore(t, func(*testing.T) apikey.Store { return apikey.NewMemoryStore() })
 }
 
 // Key.Updated is the one list of the fields a Store's Update stores: it

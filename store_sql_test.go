@@ -24,7 +24,7 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/sqltest"
-	"github.com/go-apikey/apikey/internal/storetest"
+	"github.com/go-apikey/apikey/apikeytest"
 )
 
 // Environment variables naming the database servers the SQL tests use.
@@ -124,7 +124,7 @@ func dropOnCleanup(t testing.TB, db *sql.DB, s *apikey.SQLStore) {
 
 func TestSQLStore(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
-		storetest.Run(t, func(t *testing.T) apikey.Store {
+		apikeytest.TestStore(t, func(t *testing.T) apikey.Store {
 			s, _ := newTable(t, db, b.dialect)
 			return s
 		})
@@ -529,7 +529,7 @@ func (cc *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 
 func TestCachedSQLStore(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
-		storetest.Run(t, func(t *testing.T) apikey.Store {
+		apikeytest.TestStore(t, func(t *testing.T) apikey.Store {
 			s, _ := newTable(t, db, b.dialect)
 			return cache.New(s)
 		})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/cache"
-	"github.com/go-apikey/apikey/internal/storetest"
+	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -261,7 +261,7 @@ func TestNewCachedStorePanicsOnMisconfiguration(t *testing.T) {
 }
 
 func TestCachedStoreConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) apikey.Store {
+	apikeytest.TestStore(t, func(*testing.T) apikey.Store {
 		return cache.New(apikey.NewMemoryStore())
 	})
 }

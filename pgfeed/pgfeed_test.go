@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/pgfeed"
@@ -72,6 +73,24 @@ func TestPropagation(t *testing.T) {
 	st := feedtest.Propagation(t, c.replicas, 200, limit)
 	t.Logf("pgfeed, 3 replicas: %v", st)
 	require.Less(t, st.P99, limit)
+}
+
+// pgfeed passes the Feed conformance suite.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	dsn := feedtest.DSN(t, feedtest.EnvPostgres, "PostgreSQL")
+	apikeytest.TestFeed(t, apikeytest.FeedHarness{
+		Open: func(t *testing.T) func() (apikey.Store, cache.Feed) {
+			table := feedtest.NewTable(t, feedtest.Open(t, "pgx", dsn), apikey.Postgres)
+			return func() (apikey.Store, cache.Feed) {
+				s := feedtest.Store(t, feedtest.Open(t, "pgx", dsn), apikey.Postgres, table)
+				feed, err := pgfeed.New(dsn, s, pgfeed.WithHeartbeat(200*time.Millisecond))
+				require.NoError(t, err)
+				return s, feed
+			}
+		},
+		Bound: limit,
+	})
 }
 
 // Changes made without the library, or by a process without a cache or a

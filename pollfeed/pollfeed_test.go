@@ -14,6 +14,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/apikeytest"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/pollfeed"
 )
@@ -108,6 +110,26 @@ func TestPropagation(t *testing.T) {
 			c := newCluster(t, b)
 			st := feedtest.Propagation(t, c.replicas, 200, limit)
 			t.Logf("pollfeed on %s, interval %v, 3 replicas: %v", b.name, interval, st)
+		})
+	}
+}
+
+// pollfeed passes the Feed conformance suite on every backend.
+func TestConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			apikeytest.TestFeed(t, apikeytest.FeedHarness{
+				Open: func(t *testing.T) func() (apikey.Store, cache.Feed) {
+					open := b.opener(t)
+					table := feedtest.NewTable(t, open(), b.dialect)
+					return func() (apikey.Store, cache.Feed) {
+						s := feedtest.Store(t, open(), b.dialect, table)
+						return s, pollfeed.New(s, pollfeed.WithInterval(interval))
+					}
+				},
+				Bound: limit,
+			})
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/redisfeed"
@@ -62,6 +63,25 @@ func (c *cluster) managers() []*apikey.Manager {
 		ms = append(ms, r.Manager)
 	}
 	return ms
+}
+
+// redisfeed passes the Feed conformance suite.
+func TestConformance(t *testing.T) {
+	addr := feedtest.DSN(t, feedtest.EnvRedis, "Redis")
+	apikeytest.TestFeed(t, apikeytest.FeedHarness{
+		Open: func(t *testing.T) func() (apikey.Store, cache.Feed) {
+			channel := "apikey-test:" + strings.ToLower(rand.Text()[:10])
+			dsn := feedtest.SQLiteDSN(t)
+			table := feedtest.NewTable(t, feedtest.Open(t, "sqlite", dsn), apikey.SQLite)
+			return func() (apikey.Store, cache.Feed) {
+				s := feedtest.Store(t, feedtest.Open(t, "sqlite", dsn), apikey.SQLite, table)
+				feed := redisfeed.New(client(t, addr, ""), redisfeed.WithChannel(channel), redisfeed.WithHeartbeat(200*time.Millisecond))
+				t.Cleanup(func() { feed.Close() })
+				return s, feed
+			}
+		},
+		Bound: limit,
+	})
 }
 
 // subscribers counts the subscriptions to the cluster's channel.

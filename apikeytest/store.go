@@ -1,10 +1,4 @@
-// Package storetest is the conformance suite for apikey.Store
-// implementations: every store in this module runs it, so the Manager can
-// rely on one behaviour whatever the backend.
-//
-// The keys it stores look like the ones the Manager makes: times are UTC
-// with microsecond precision, IDs are at most 64 bytes and digests 32 bytes.
-package storetest
+package apikeytest
 
 import (
 	"context"
@@ -29,9 +23,13 @@ import (
 	"github.com/go-apikey/apikey"
 )
 
-// Run runs the suite against stores made by newStore, one fresh, empty store
-// per subtest. newStore should register its own cleanup with t.Cleanup.
-func Run(t *testing.T, newStore func(t *testing.T) apikey.Store) {
+// TestStore runs the Store conformance suite against stores made by
+// newStore, one fresh, empty store per subtest; newStore should register
+// its own cleanup with t.Cleanup. The keys the suite stores look like the
+// ones the Manager makes: times are UTC with microsecond precision, IDs
+// are at most 64 bytes and digests 32 bytes. A store that does not
+// implement apikey.UsageStore skips the subtests about uses.
+func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
