@@ -22,9 +22,9 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/sqltest"
-	"github.com/go-apikey/apikey/apikeytest"
 )
 
 // Environment variables naming the database servers the SQL tests use.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
-	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/apikeytest"
+	"github.com/go-apikey/apikey/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
