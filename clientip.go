@@ -77,7 +77,7 @@ func normAddr(a netip.Addr) netip.Addr {
 }
 
 // inPrefixes reports whether a, as normAddr gives it, is in one of
-// prefixes, as normPrefix gives them.
+// prefixes, as CanonicalPrefix gives them.
 func inPrefixes(a netip.Addr, prefixes []netip.Prefix) bool {
 	for _, p := range prefixes {
 		if p.Contains(a) {

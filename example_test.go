@@ -119,14 +119,16 @@ func ExampleManager_Middleware() {
 	protect := keys.Middleware(
 		// Headers only: query strings end up in access logs.
 		apikey.WithSources(apikey.FromHeader("X-API-Key"), apikey.FromAuthorization("Bearer")),
-		// Health checks need no key.
-		apikey.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/healthz" }),
+		// Health checks need no key. The skip compares the path as the
+		// client sent it: routers such as chi route on that, and a
+		// decoded r.URL.Path would also match /%68ealthz.
+		apikey.WithSkip(func(r *http.Request) bool { return r.URL.EscapedPath() == "/healthz" }),
 		// Handlers behind this never see the key.
 		apikey.WithStripCredentials(),
 	)
 	handler := protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 
-	for _, path := range []string{"/healthz", "/orders"} {
+	for _, path := range []string{"/healthz", "/orders", "/%68ealthz"} {
 		w := httptest.NewRecorder()
 		handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
 		fmt.Printf("%s %d %q\n", path, w.Code, w.Header().Get("WWW-Authenticate"))
@@ -134,6 +136,7 @@ func ExampleManager_Middleware() {
 	// Output:
 	// /healthz 200 ""
 	// /orders 401 "Bearer realm=\"api\""
+	// /%68ealthz 401 "Bearer realm=\"api\""
 }
 
 func ExampleWithErrorHandler() {

@@ -187,15 +187,24 @@ func LooksLikeKey(s string) bool {
 	return false
 }
 
-// mostlyKey reports whether s holds most of a key, with or without its
-// checksum: an underscore followed by 30 or more base62 characters (a
-// prefix's separator and at least a secret's length), or 36 base62
-// characters in a row (a key's body without its prefix). A key with a
-// character mistyped, dropped or added passes, though LooksLikeKey does
-// not: it still carries most of a secret. Key IDs (26 characters, no
-// underscore) never pass, but paths and free text may, so this is only
-// for values that must be IDs.
-func mostlyKey(s string) bool {
+// ResemblesKey reports whether s holds most of a key, with or without its
+// checksum: an underscore followed by 30 or more base62 characters, a
+// prefix's separator and at least a secret's length. A key with a
+// character mistyped, dropped or added resembles a key though LooksLikeKey
+// says no, and must not be printed either: its checksum lets anyone find
+// the real key from it with a few thousand tries. Names, IDs and paths
+// rarely hold such a run; use it for values that are not free text.
+func ResemblesKey(s string) bool { return keyRun(s, secretLen, 0) }
+
+// partOfKey is the rule for values that must be key IDs, which never hold
+// an underscore and are 26 characters long: an underscore followed by 16
+// or more base62 characters (a good part of a secret), or 27 in a row (a
+// piece of a key too long to be an ID).
+func partOfKey(s string) bool { return keyRun(s, 16, 27) }
+
+// keyRun reports whether s holds an underscore followed by at least
+// minAfter base62 characters, or minBare of them in a row (0: no limit).
+func keyRun(s string, minAfter, minBare int) bool {
 	run := 0 // base62 characters in a row, ending at s[i]
 	for i := 0; i < len(s); i++ {
 		if base62Values[s[i]] < 0 {
@@ -203,7 +212,7 @@ func mostlyKey(s string) bool {
 			continue
 		}
 		run++
-		if run >= bodyLen || run >= secretLen && i >= run && s[i-run] == '_' {
+		if minBare > 0 && run >= minBare || run >= minAfter && i >= run && s[i-run] == '_' {
 			return true
 		}
 	}

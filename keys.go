@@ -459,6 +459,28 @@ func SetRemainingUses(n int64) KeyChange {
 	return KeyChange{err: err, apply: func(k *Key) { k.RemainingUses = &n }}
 }
 
+// LowerRemainingUses sets a key's remaining uses to n (n >= 0) only if that
+// gives it no more than it has when the change is applied; otherwise the
+// whole Update fails with ErrConflict and changes nothing. A key without a
+// usage limit gets one. It is for a holder changing its own key's count
+// (package admin uses it for a key without the admin scope): uses it
+// spends between reading the count and writing it must not come back.
+func LowerRemainingUses(n int64) KeyChange {
+	var err error
+	if n < 0 {
+		err = fmt.Errorf("%w: negative remaining uses", ErrInvalidInput)
+	}
+	return KeyChange{err: err,
+		check: func(k *Key) error {
+			if k.RemainingUses != nil && *k.RemainingUses < n {
+				return fmt.Errorf("%w: key %s has only %d uses left", ErrConflict, k.ID, *k.RemainingUses)
+			}
+			return nil
+		},
+		apply: func(k *Key) { k.RemainingUses = &n },
+	}
+}
+
 // NoUsageLimit lifts a key's usage limit.
 func NoUsageLimit() KeyChange {
 	return KeyChange{apply: func(k *Key) { k.RemainingUses = nil }}

@@ -69,6 +69,13 @@ func WithPreflight(cors http.Handler) MiddlewareOption {
 
 // WithSkip lets requests for which skip returns true through without a key,
 // for public routes such as health checks. They carry no Principal.
+//
+// skip must decide exactly as the router behind it does, or it opens other
+// routes: compare the path as the client sent it (r.URL.EscapedPath()),
+// since routers such as chi route on that, and a skip comparing the
+// decoded r.URL.Path == "/healthz" also lets /%68ealthz through, to
+// whatever route matches it (a /{account} route, say). Where the router
+// allows it, routing public paths outside the middleware is safer still.
 func WithSkip(skip func(*http.Request) bool) MiddlewareOption {
 	return func(c *middlewareConfig) { c.skip = skip }
 }
@@ -211,7 +218,7 @@ func isPreflight(r *http.Request) bool {
 func WithTrustedProxies(proxies ...netip.Prefix) MiddlewareOption {
 	return func(c *middlewareConfig) {
 		for _, p := range proxies {
-			n, err := normPrefix(p)
+			n, err := CanonicalPrefix(p)
 			if err != nil {
 				panic("apikey: WithTrustedProxies: " + err.Error())
 			}

@@ -180,3 +180,26 @@ func TestEnableIfDisabledBy(t *testing.T) {
 	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy(""))
 	require.ErrorIs(t, err, apikey.ErrInvalidInput)
 }
+
+// LowerRemainingUses never raises the stored count: the check runs when
+// the change is stored.
+func TestLowerRemainingUses(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, k := mustCreate(t, m, apikey.NewKey{MaxUses: 5})
+	got, err := m.Update(ctx, k.ID, apikey.LowerRemainingUses(3))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), *got.RemainingUses)
+	_, err = m.Update(ctx, k.ID, apikey.LowerRemainingUses(4), apikey.SetName("x"))
+	require.ErrorIs(t, err, apikey.ErrConflict)
+	got, err = m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), *got.RemainingUses, "nothing changed")
+	assert.Empty(t, got.Name)
+	_, err = m.Update(ctx, k.ID, apikey.LowerRemainingUses(-1))
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+	_, unlimited := mustCreate(t, m, apikey.NewKey{})
+	got, err = m.Update(ctx, unlimited.ID, apikey.LowerRemainingUses(7))
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), *got.RemainingUses, "a key without a limit gets one")
+}

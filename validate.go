@@ -35,7 +35,7 @@ const (
 	maxAllowedIPs     = 100
 )
 
-// maskPrefixes returns prefixes as normPrefix gives them, so 10.1.2.3/8
+// maskPrefixes returns prefixes as CanonicalPrefix gives them, so 10.1.2.3/8
 // is stored as the 10.0.0.0/8 it means, and ::ffff:192.0.2.0/120 as
 // 192.0.2.0/24. checkPrefixes has refused those it cannot give.
 func maskPrefixes(prefixes []netip.Prefix) []netip.Prefix {
@@ -44,7 +44,7 @@ func maskPrefixes(prefixes []netip.Prefix) []netip.Prefix {
 	}
 	out := make([]netip.Prefix, len(prefixes))
 	for i, p := range prefixes {
-		out[i], _ = normPrefix(p)
+		out[i], _ = CanonicalPrefix(p)
 	}
 	return out
 }
@@ -138,7 +138,7 @@ func CleanScopes(scopes []string) ([]string, error) {
 // is refused first, without a word of it: the error would carry the key
 // (stores name the ID they did not find) into logs and terminals.
 func checkID(id string) error {
-	if LooksLikeKey(id) || mostlyKey(id) {
+	if LooksLikeKey(id) || partOfKey(id) {
 		return fmt.Errorf("%w: that looks like a key, not an ID", ErrNotFound)
 	}
 	if id == "" || len(id) > 64 || checkText("id", id, 64, false) != nil {
@@ -193,7 +193,7 @@ func checkPrefixes(prefixes []netip.Prefix) error {
 		return fmt.Errorf("%w: at most %d allowed IP ranges", ErrInvalidInput, maxAllowedIPs)
 	}
 	for _, p := range prefixes {
-		if _, err := normPrefix(p); err != nil {
+		if _, err := CanonicalPrefix(p); err != nil {
 			return fmt.Errorf("%w: AllowedIPs: %w", ErrInvalidInput, err)
 		}
 	}
@@ -218,11 +218,15 @@ func checkMetadata(metadata map[string]string) error {
 	return nil
 }
 
-// normPrefix returns p with its host bits cleared and, when it is an
-// IPv4-mapped prefix, as the IPv4 prefix it names, so that it matches the
-// addresses normAddr gives. It refuses an invalid prefix, and a mapped one
-// shorter than /96, which names no IPv4 range.
-func normPrefix(p netip.Prefix) (netip.Prefix, error) {
+// CanonicalPrefix returns p as allow-lists and trusted proxies keep and
+// compare it: with its host bits cleared and, when it is an IPv4-mapped
+// range, as the IPv4 range it names (::ffff:10.0.0.0/104 is 10.0.0.0/8),
+// so that it matches client addresses, which are compared unmapped. It
+// refuses an invalid range, and a mapped one shorter than /96, which names
+// no IPv4 range. Code that compares ranges before the Manager stores them
+// (package admin, bounding one key's ranges by another's) must compare
+// them in this form.
+func CanonicalPrefix(p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() {
 		return netip.Prefix{}, errors.New("invalid IP range")
 	}

@@ -39,8 +39,8 @@ func TestMappedAllowedIPs(t *testing.T) {
 				works(t, e, f.aliceCI)
 			}},
 		{name: "create, mapped range shorter than /96", method: "POST", path: "/admin/keys", as: "admin", status: 400,
-			body: `{"allowed_ips":["::ffff:192.0.2.0/95"]}`, msg: "AllowedIPs: IP range ::ffff:192.0.2.0/95 is IPv4-mapped"},
+			body: `{"allowed_ips":["::ffff:192.0.2.0/95"]}`, msg: "allowed_ips: \"::ffff:192.0.2.0/95\": IP range ::ffff:192.0.2.0/95 is IPv4-mapped but shorter than /96"},
 		{name: "patch, mapped range shorter than /96", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "admin", status: 400,
-			body: `{"allowed_ips":["::ffff:192.0.2.0/95"]}`, msg: "AllowedIPs"},
+			body: `{"allowed_ips":["::ffff:192.0.2.0/95"]}`, msg: "is IPv4-mapped but shorter than /96"},
 	})
 }

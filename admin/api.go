@@ -190,7 +190,12 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, p apikey.Princip
 	if !decodeBody(w, r, &req, false) {
 		return
 	}
-	changes, apply, err := req.changes()
+	// A key without the admin scope changing its own count may only lower
+	// it, as stored when the change is made: the bounds below read a count
+	// that its own requests may spend meanwhile, and those uses must not
+	// come back.
+	own := id == p.KeyID && !p.HasScope(apikey.AdminScope)
+	changes, apply, err := req.changes(own)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -107,8 +107,10 @@ type patchRequest struct {
 // changes turns the request into Manager.Update's changes, and a function
 // making the same changes to a copy of the key, to authorize the result.
 // enabled is left to the handler, which needs the stored key to choose
-// its change (see handler.patch).
-func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error) {
+// its change (see handler.patch). With lowerOnly, remaining_uses may only
+// lower the stored count, checked when the change is stored
+// (apikey.LowerRemainingUses).
+func (pr *patchRequest) changes(lowerOnly bool) ([]apikey.KeyChange, func(*apikey.Key), error) {
 	var changes []apikey.KeyChange
 	var edits []func(*apikey.Key)
 	add := func(c apikey.KeyChange, edit func(*apikey.Key)) {
@@ -169,7 +171,11 @@ func (pr *patchRequest) changes() ([]apikey.KeyChange, func(*apikey.Key), error)
 			if n < 0 {
 				return nil, nil, errors.New("remaining_uses must not be negative; null lifts the limit")
 			}
-			add(apikey.SetRemainingUses(n), func(k *apikey.Key) { k.RemainingUses = &n })
+			set := apikey.SetRemainingUses(n)
+			if lowerOnly {
+				set = apikey.LowerRemainingUses(n)
+			}
+			add(set, func(k *apikey.Key) { k.RemainingUses = &n })
 		}
 	}
 	apply := func(k *apikey.Key) {
@@ -306,6 +312,11 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("allowed_ips: %q is not an IP address or a CIDR range such as 10.0.0.0/8", s)
+		}
+		// As the Manager will store it, so that bounds compare what is
+		// stored: ::ffff:0.0.0.0/96 is 0.0.0.0/0, not a range of IPv6.
+		if out[i], err = apikey.CanonicalPrefix(out[i]); err != nil {
+			return nil, fmt.Errorf("allowed_ips: %q: %s", s, strings.TrimPrefix(err.Error(), "apikey: "))
 		}
 	}
 	return out, nil

@@ -9,7 +9,8 @@ import (
 )
 
 // msgLastAdmin answers a change that would leave no admin able to sign in.
-const msgLastAdmin = "This is the last enabled admin key: without it nobody could manage keys here. " +
+const msgLastAdmin = "This is the last enabled admin key: without it nobody could manage keys here, " +
+	"so it cannot be disabled, revoked or given new limits (allowed IPs, a rate limit, an expiry, a usage limit). " +
 	"Create another admin key first"
 
 // msgAdminRace answers a change undone because another, made at the same
@@ -64,13 +65,16 @@ func (h *handler) adminKeptBy(ctx context.Context, p apikey.Principal, gone map[
 }
 
 // adminsGone returns the IDs of the keys among before that are usable
-// admin keys now and would not be after the change (after, by ID; a key
-// missing from after is revoked).
+// admin keys now and might not be after the change (after, by ID; a key
+// missing from after is revoked). A key given new limits (see restricts)
+// counts as gone: the change may lock its holder out (an address they are
+// not at, one request a century, an expiry next week), and only they
+// know.
 func adminsGone(before []apikey.Key, after map[string]apikey.Key) map[string]bool {
 	now := time.Now()
 	var gone map[string]bool
 	for _, k := range before {
-		if a, ok := after[k.ID]; usableAdmin(k, now) && (!ok || !usableAdmin(a, now)) {
+		if a, ok := after[k.ID]; usableAdmin(k, now) && (!ok || !usableAdmin(a, now) || restricts(k, a)) {
 			if gone == nil {
 				gone = map[string]bool{}
 			}
@@ -78,4 +82,15 @@ func adminsGone(before []apikey.Key, after map[string]apikey.Key) map[string]boo
 		}
 	}
 	return gone
+}
+
+// restricts reports whether after limits where, how often or how long its
+// key can be used more than before did: new allowed IPs, a new rate limit
+// of its own, an earlier expiry, fewer uses. Lifting any of them
+// restricts nothing.
+func restricts(before, after apikey.Key) bool {
+	return len(after.AllowedIPs) > 0 && !slices.Equal(after.AllowedIPs, before.AllowedIPs) ||
+		!after.RateLimit.IsZero() && after.RateLimit != before.RateLimit ||
+		!after.ExpiresAt.IsZero() && (before.ExpiresAt.IsZero() || after.ExpiresAt.Before(before.ExpiresAt)) ||
+		after.RemainingUses != nil && (before.RemainingUses == nil || *after.RemainingUses < *before.RemainingUses)
 }

@@ -105,9 +105,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	// No command takes a key. One pasted where an ID belongs would come
 	// back in "unknown command", "unexpected argument", a flag's "invalid
 	// value" or a store's "key not found": refuse it before anything
-	// parses it, naming it by its place only.
+	// parses it, naming it by its place only. A mistyped key too, whose
+	// checksum would give the real one away, unless the argument is a
+	// path or a URL, where long runs of letters are common.
 	for i, a := range args {
-		if apikey.LooksLikeKey(a) {
+		if apikey.LooksLikeKey(a) || !strings.Contains(a, "/") && apikey.ResemblesKey(a) {
 			fmt.Fprintf(stderr, keyArgument, i+1)
 			return ExitUsage
 		}
