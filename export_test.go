@@ -4,6 +4,3 @@ package apikey
 // can EXPLAIN exactly that statement.
 func FindByDigestQuery(s *SQLStore) string { return s.q.findByDigest }
 
-// TableOf returns s's dialect and table, so a test can drop what Migrate
-// created with internal/sqltest.
-func TableOf(s *SQLStore) (Dialect, string) { return s.dialect, s.table }

@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -323,6 +324,37 @@ func (s *SQLStore) migrateSQLite(ctx context.Context) (err error) {
 		return fmt.Errorf("apikey: migrating table %s: %w", s.table, err)
 	}
 	return nil
+}
+
+// Dialect returns the store's SQL dialect.
+func (s *SQLStore) Dialect() Dialect { return s.dialect }
+
+// Table returns the name of the store's key table.
+func (s *SQLStore) Table() string { return s.table }
+
+// ChangesTable returns the name of the table's change log, which Migrate
+// creates beside it (see [SQLStore.Changes]).
+func (s *SQLStore) ChangesTable() string { return indexName(s.table, "_changes") }
+
+// Drop removes everything Migrate creates for the store's table, for good:
+// the table with its indexes and triggers, its change log and, on
+// PostgreSQL, the trigger function. Every key in it is lost. It is for
+// tests that make throw-away tables, and for removing the library from a
+// database. It runs every statement even if one fails, and returns the
+// errors joined; each is IF EXISTS, so it also cleans up after a Migrate
+// that failed half way.
+func (s *SQLStore) Drop(ctx context.Context) error {
+	stmts := []string{"DROP TABLE IF EXISTS " + s.table, "DROP TABLE IF EXISTS " + s.ChangesTable()}
+	if s.dialect == Postgres {
+		stmts = append(stmts, "DROP FUNCTION IF EXISTS "+indexName(s.table, "_log_change")+"()")
+	}
+	var errs []error
+	for _, stmt := range stmts {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			errs = append(errs, fmt.Errorf("apikey: %s: %w", stmt, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sqlConn is what *sql.DB, *sql.Conn and *sql.Tx have in common: Migrate

@@ -24,7 +24,6 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
-	"github.com/go-apikey/apikey/internal/sqltest"
 )
 
 // Environment variables naming the database servers the SQL tests use.
@@ -117,8 +116,7 @@ func newTable(t testing.TB, db *sql.DB, d apikey.Dialect) (*apikey.SQLStore, str
 // table, its change log and, on PostgreSQL, the trigger function.
 func dropOnCleanup(t testing.TB, db *sql.DB, s *apikey.SQLStore) {
 	t.Cleanup(func() {
-		d, table := apikey.TableOf(s)
-		assert.NoError(t, sqltest.Drop(context.Background(), db, d, table))
+		assert.NoError(t, s.Drop(context.Background()))
 	})
 }
 
@@ -622,7 +620,7 @@ func TestSQLRowsNeverHoldPlaintext(t *testing.T) {
 			return n
 		}
 		assert.Equal(t, len(issued), scan(table), "one row per key issued")
-		assert.GreaterOrEqual(t, scan(sqltest.ChangesTable(table)), 8, "the rotations and disables are logged")
+		assert.GreaterOrEqual(t, scan(s.ChangesTable()), 8, "the rotations and disables are logged")
 	})
 }
 

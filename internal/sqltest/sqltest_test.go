@@ -96,8 +96,13 @@ func TestDropLeavesNothing(t *testing.T) {
 }
 
 func TestChangesTable(t *testing.T) {
-	assert.Equal(t, "api_keys_changes", sqltest.ChangesTable("api_keys"))
+	changes := func(table string) string {
+		s, err := apikey.NewSQLStore(&sql.DB{}, apikey.SQLite, apikey.WithTable(table))
+		require.NoError(t, err)
+		return s.ChangesTable()
+	}
+	assert.Equal(t, "api_keys_changes", changes("api_keys"))
 	long := strings.Repeat("k", 63)
-	assert.Len(t, sqltest.ChangesTable(long), 63)
-	assert.NotEqual(t, sqltest.ChangesTable(long), sqltest.ChangesTable(long[:62]+"j"))
+	assert.Len(t, changes(long), 63)
+	assert.NotEqual(t, changes(long), changes(long[:62]+"j"))
 }
