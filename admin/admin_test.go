@@ -24,10 +24,10 @@ type fixture struct {
 
 func seed(e *env) *fixture {
 	f := &fixture{}
-	f.alice, f.aliceID = e.create(apikey.NewKey{Owner: "alice", Name: "alice-admin", Scopes: []string{"bots:read"}})
-	_, f.aliceCI = e.create(apikey.NewKey{Owner: "alice", Name: "alice-ci", Scopes: []string{"bots:read"}})
-	_, f.alicePower = e.create(apikey.NewKey{Owner: "alice", Name: "alice-power", Scopes: []string{"bots:write"}})
-	f.bob, f.bobID = e.create(apikey.NewKey{Owner: "bob", Name: "bob-ci", Scopes: []string{"bots:read"}})
+	f.alice, f.aliceID = e.Create(apikey.NewKey{Owner: "alice", Name: "alice-admin", Scopes: []string{"bots:read"}})
+	_, f.aliceCI = e.Create(apikey.NewKey{Owner: "alice", Name: "alice-ci", Scopes: []string{"bots:read"}})
+	_, f.alicePower = e.Create(apikey.NewKey{Owner: "alice", Name: "alice-power", Scopes: []string{"bots:write"}})
+	f.bob, f.bobID = e.Create(apikey.NewKey{Owner: "bob", Name: "bob-ci", Scopes: []string{"bots:read"}})
 	return f
 }
 
@@ -62,14 +62,14 @@ func run(t *testing.T, cases []tcase) {
 			if tc.ctype != "" {
 				ct = []string{tc.ctype}
 			}
-			r := e.do(tc.method, path, key, tc.body, ct...)
-			require.Equal(t, tc.status, r.status, "body: %s", r.body)
+			r := e.Do(tc.method, path, key, tc.body, ct...)
+			require.Equal(t, tc.status, r.Status, "body: %s", r.Body)
 			if tc.status >= 400 {
-				assert.Contains(t, r.msg(t), tc.msg)
-				assert.Contains(t, r.header.Get("Content-Type"), "application/json")
+				assert.Contains(t, r.Msg(t), tc.msg)
+				assert.Contains(t, r.Header.Get("Content-Type"), "application/json")
 			}
-			assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
-			assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
+			assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+			assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
 			if tc.check != nil {
 				tc.check(t, e, f, r)
 			}
@@ -81,7 +81,7 @@ func TestAuthentication(t *testing.T) {
 	run(t, []tcase{
 		{name: "no key", method: "GET", path: "/admin/keys", status: 401, msg: "Missing API key",
 			check: func(t *testing.T, _ *env, _ *fixture, r response) {
-				assert.Contains(t, r.header.Get("WWW-Authenticate"), `realm="admin"`)
+				assert.Contains(t, r.Header.Get("WWW-Authenticate"), `realm="admin"`)
 			}},
 		{name: "wrong key", method: "GET", path: "/admin/keys", as: "bad", status: 401, msg: "Invalid API key"},
 		{name: "no key, unknown path", method: "GET", path: "/admin/nothing", status: 401, msg: "Missing API key"},
@@ -90,14 +90,14 @@ func TestAuthentication(t *testing.T) {
 		{name: "query key is not read", method: "GET", path: "/admin/keys?x-api-key=" + adminKey, status: 401, msg: "Missing API key"},
 		{name: "disabled key", method: "GET", path: "/admin/keys", as: "alice", status: 401, msg: "Invalid API key",
 			setup: func(e *env, f *fixture) {
-				_, err := e.keys.Disable(context.Background(), f.aliceID)
-				require.NoError(e.t, err)
+				_, err := e.Keys.Disable(context.Background(), f.aliceID)
+				require.NoError(e.T, err)
 			}},
 		{name: "unknown path", method: "GET", path: "/admin/nothing", as: "admin", status: 404, msg: "Not found"},
 		{name: "keys subpath", method: "GET", path: "/admin/keys/{aliceCI}/other", as: "admin", status: 404},
 		{name: "wrong method", method: "PUT", path: "/admin/keys", as: "admin", status: 405, msg: "Method not allowed",
 			check: func(t *testing.T, _ *env, _ *fixture, r response) {
-				assert.Equal(t, "GET, HEAD, POST", r.header.Get("Allow"))
+				assert.Equal(t, "GET, HEAD, POST", r.Header.Get("Allow"))
 			}},
 		{name: "wrong method on a key", method: "POST", path: "/admin/keys/{aliceCI}", as: "admin", body: `{}`, status: 405},
 		{name: "GET rotate", method: "GET", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 405},
@@ -109,7 +109,7 @@ func TestGet(t *testing.T) {
 		{name: "admin gets any key", method: "GET", path: "/admin/keys/{bob}", as: "admin", status: 200,
 			check: func(t *testing.T, _ *env, f *fixture, r response) {
 				var k keyBody
-				r.json(t, &k)
+				r.JSON(t, &k)
 				assert.Equal(t, f.bobID, k.ID)
 				assert.Equal(t, "bob", k.Owner)
 				assert.Equal(t, "bob-ci", k.Name)
@@ -128,7 +128,7 @@ func TestGet(t *testing.T) {
 		{name: "unknown id", method: "GET", path: "/admin/keys/01JZZZZZZZZZZZZZZZZZZZZZZZ", as: "alice", status: 404, msg: "Key not found"},
 		{name: "id too long", method: "GET", path: "/admin/keys/" + strings.Repeat("A", 100), as: "admin", status: 404},
 		{name: "store down", method: "GET", path: "/admin/keys/{aliceCI}", as: "admin", status: 503, msg: "Service unavailable",
-			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},
+			setup: func(e *env, _ *fixture) { e.Store.Down.Store(true) }},
 		{name: "HEAD", method: "HEAD", path: "/admin/keys/{aliceCI}", as: "admin", status: 200},
 	})
 }
@@ -141,14 +141,14 @@ func TestNotFoundIsIndistinguishable(t *testing.T) {
 	for _, m := range []struct{ method, suffix, body string }{
 		{"GET", "", ""}, {"PATCH", "", `{"name":"x"}`}, {"DELETE", "", ""}, {"POST", "/rotate", `{}`},
 	} {
-		other := e.do(m.method, "/admin/keys/"+f.bobID+m.suffix, f.alice, m.body)
-		missing := e.do(m.method, "/admin/keys/01JZZZZZZZZZZZZZZZZZZZZZZZ"+m.suffix, f.alice, m.body)
-		assert.Equal(t, http.StatusNotFound, other.status, m.method)
-		assert.Equal(t, missing.status, other.status, m.method)
-		assert.Equal(t, missing.body, other.body, m.method)
+		other := e.Do(m.method, "/admin/keys/"+f.bobID+m.suffix, f.alice, m.body)
+		missing := e.Do(m.method, "/admin/keys/01JZZZZZZZZZZZZZZZZZZZZZZZ"+m.suffix, f.alice, m.body)
+		assert.Equal(t, http.StatusNotFound, other.Status, m.method)
+		assert.Equal(t, missing.Status, other.Status, m.method)
+		assert.Equal(t, missing.Body, other.Body, m.method)
 	}
 	// And bob's key is untouched.
-	k, err := e.keys.Get(context.Background(), f.bobID)
+	k, err := e.Keys.Get(context.Background(), f.bobID)
 	require.NoError(t, err)
 	assert.Equal(t, "bob-ci", k.Name)
 	assert.True(t, k.Enabled)
@@ -158,12 +158,12 @@ func TestCreate(t *testing.T) {
 	created := func(check func(t *testing.T, s secretBody)) func(*testing.T, *env, *fixture, response) {
 		return func(t *testing.T, e *env, _ *fixture, r response) {
 			var s secretBody
-			r.json(t, &s)
+			r.JSON(t, &s)
 			require.NotEmpty(t, s.Plaintext)
-			assert.Equal(t, "keys/"+s.Key.ID, r.header.Get("Location"))
+			assert.Equal(t, "keys/"+s.Key.ID, r.Header.Get("Location"))
 			assert.True(t, strings.HasPrefix(s.Plaintext, s.Key.Start))
 			// The key works, and is the one described.
-			p, err := e.keys.Verify(context.Background(), s.Plaintext)
+			p, err := e.Keys.Verify(context.Background(), s.Plaintext)
 			if len(s.Key.AllowedIPs) == 0 {
 				require.NoError(t, err)
 				assert.Equal(t, s.Key.ID, p.KeyID)
@@ -247,7 +247,7 @@ func TestCreate(t *testing.T) {
 		{name: "negative max_uses", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"max_uses":-1}`, msg: "max_uses must not be negative"},
 		{name: "control character", method: "POST", path: "/admin/keys", as: "admin", status: 400, body: `{"name":"a\u0007b"}`, msg: "name contains a control character"},
 		{name: "store down", method: "POST", path: "/admin/keys", as: "admin", status: 503, body: `{"name":"x"}`, msg: "Service unavailable",
-			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},
+			setup: func(e *env, _ *fixture) { e.Store.Down.Store(true) }},
 	})
 }
 
@@ -255,17 +255,17 @@ func TestPatch(t *testing.T) {
 	patched := func(check func(t *testing.T, k keyBody, stored apikey.Key)) func(*testing.T, *env, *fixture, response) {
 		return func(t *testing.T, e *env, f *fixture, r response) {
 			var k keyBody
-			r.json(t, &k)
-			stored, err := e.keys.Get(context.Background(), k.ID)
+			r.JSON(t, &k)
+			stored, err := e.Keys.Get(context.Background(), k.ID)
 			require.NoError(t, err)
 			check(t, k, stored)
 		}
 	}
 	setLimits := func(e *env, f *fixture) {
-		_, err := e.keys.Update(context.Background(), f.aliceCI, apikey.SetExpiry(time.Now().Add(time.Hour)),
+		_, err := e.Keys.Update(context.Background(), f.aliceCI, apikey.SetExpiry(time.Now().Add(time.Hour)),
 			apikey.SetRateLimit(apikey.RateLimit{Limit: 5, Window: time.Minute}), apikey.SetRemainingUses(3),
 			apikey.SetMetadata(map[string]string{"a": "b"}), apikey.SetAllowedIPs(netipPrefix("10.0.0.0/8")))
-		require.NoError(e.t, err)
+		require.NoError(e.T, err)
 	}
 	run(t, []tcase{
 		{name: "name and description", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "alice", status: 200,
@@ -283,8 +283,8 @@ func TestPatch(t *testing.T) {
 			})},
 		{name: "enable", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "admin", status: 200, body: `{"enabled":true}`,
 			setup: func(e *env, f *fixture) {
-				_, err := e.keys.Disable(context.Background(), f.aliceCI)
-				require.NoError(e.t, err)
+				_, err := e.Keys.Disable(context.Background(), f.aliceCI)
+				require.NoError(e.T, err)
 			},
 			check: patched(func(t *testing.T, k keyBody, s apikey.Key) { assert.True(t, s.Enabled) })},
 		{name: "set everything", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "admin", status: 200,
@@ -340,7 +340,7 @@ func TestPatch(t *testing.T) {
 		{name: "form", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "admin", status: 415, body: `enabled=false`, ctype: "application/x-www-form-urlencoded"},
 		{name: "unknown id", method: "PATCH", path: "/admin/keys/nope", as: "admin", status: 404, body: `{"name":"x"}`},
 		{name: "store down", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "admin", status: 503, body: `{"name":"x"}`,
-			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},
+			setup: func(e *env, _ *fixture) { e.Store.Down.Store(true) }},
 	})
 }
 
@@ -348,21 +348,21 @@ func TestRotate(t *testing.T) {
 	rotated := func(grace time.Duration) func(*testing.T, *env, *fixture, response) {
 		return func(t *testing.T, e *env, f *fixture, r response) {
 			var s secretBody
-			r.json(t, &s)
-			assert.Equal(t, "../"+s.Key.ID, r.header.Get("Location"))
+			r.JSON(t, &s)
+			assert.Equal(t, "../"+s.Key.ID, r.Header.Get("Location"))
 			assert.Equal(t, "alice-ci", s.Key.Name)
-			p, err := e.keys.Verify(context.Background(), s.Plaintext)
+			p, err := e.Keys.Verify(context.Background(), s.Plaintext)
 			require.NoError(t, err)
 			assert.Equal(t, "alice", p.Owner)
-			old, err := e.keys.Get(context.Background(), f.aliceCI)
+			old, err := e.Keys.Get(context.Background(), f.aliceCI)
 			require.NoError(t, err)
 			assert.Equal(t, s.Key.ID, old.RotatedTo)
 			assert.WithinDuration(t, time.Now().Add(grace), old.ExpiresAt, time.Minute)
 		}
 	}
 	expire := func(e *env, f *fixture) {
-		_, err := e.keys.Update(context.Background(), f.aliceCI, apikey.SetExpiry(time.Now().Add(-time.Second)))
-		require.NoError(e.t, err)
+		_, err := e.Keys.Update(context.Background(), f.aliceCI, apikey.SetExpiry(time.Now().Add(-time.Second)))
+		require.NoError(e.T, err)
 	}
 	run(t, []tcase{
 		{name: "with grace", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "alice", status: 201, body: `{"grace":"24h"}`, check: rotated(24 * time.Hour)},
@@ -371,29 +371,29 @@ func TestRotate(t *testing.T) {
 		{name: "form", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 415, body: "grace=1h", ctype: "application/x-www-form-urlencoded"},
 		{name: "twice", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 409, body: `{}`, msg: "already rotated",
 			setup: func(e *env, f *fixture) {
-				_, _, err := e.keys.Rotate(context.Background(), f.aliceCI, time.Hour)
-				require.NoError(e.t, err)
+				_, _, err := e.Keys.Rotate(context.Background(), f.aliceCI, time.Hour)
+				require.NoError(e.T, err)
 			}},
 		{name: "expired", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 409, body: `{}`, msg: "expired", setup: expire},
 		{name: "bad grace", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 400, body: `{"grace":"1 day"}`, msg: `grace: "1 day"`},
 		{name: "negative grace", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 400, body: `{"grace":"-1h"}`, msg: "negative"},
 		{name: "usage limit with grace", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 400, body: `{"grace":"1h"}`, msg: "usage limit",
 			setup: func(e *env, f *fixture) {
-				_, err := e.keys.Update(context.Background(), f.aliceCI, apikey.SetRemainingUses(3))
-				require.NoError(e.t, err)
+				_, err := e.Keys.Update(context.Background(), f.aliceCI, apikey.SetRemainingUses(3))
+				require.NoError(e.T, err)
 			}},
 		{name: "unknown field", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 400, body: `{"grace_period":"1h"}`, msg: "unknown field"},
 		{name: "other owner's key", method: "POST", path: "/admin/keys/{bob}/rotate", as: "alice", status: 404, body: `{}`},
 		{name: "more powerful own key", method: "POST", path: "/admin/keys/{power}/rotate", as: "alice", status: 404, body: `{}`},
 		{name: "unknown id", method: "POST", path: "/admin/keys/nope/rotate", as: "admin", status: 404, body: `{}`},
 		{name: "store down", method: "POST", path: "/admin/keys/{aliceCI}/rotate", as: "admin", status: 503, body: `{}`,
-			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},
+			setup: func(e *env, _ *fixture) { e.Store.Down.Store(true) }},
 	})
 }
 
 func TestRevoke(t *testing.T) {
 	gone := func(t *testing.T, e *env, f *fixture, _ response) {
-		_, err := e.keys.Get(context.Background(), f.aliceCI)
+		_, err := e.Keys.Get(context.Background(), f.aliceCI)
 		assert.ErrorIs(t, err, apikey.ErrNotFound)
 	}
 	run(t, []tcase{
@@ -402,16 +402,16 @@ func TestRevoke(t *testing.T) {
 		{name: "other owner's key", method: "DELETE", path: "/admin/keys/{bob}", as: "alice", status: 404, msg: "Key not found"},
 		{name: "more powerful own key", method: "DELETE", path: "/admin/keys/{power}", as: "alice", status: 404},
 		{name: "twice", method: "DELETE", path: "/admin/keys/{aliceCI}", as: "admin", status: 404,
-			setup: func(e *env, f *fixture) { require.NoError(e.t, e.keys.Revoke(context.Background(), f.aliceCI)) }},
+			setup: func(e *env, f *fixture) { require.NoError(e.T, e.Keys.Revoke(context.Background(), f.aliceCI)) }},
 		{name: "store down", method: "DELETE", path: "/admin/keys/{aliceCI}", as: "admin", status: 503,
-			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},
+			setup: func(e *env, _ *fixture) { e.Store.Down.Store(true) }},
 	})
 }
 
 func TestList(t *testing.T) {
 	ids := func(t *testing.T, r response) []string {
 		var l listBody
-		r.json(t, &l)
+		r.JSON(t, &l)
 		var out []string
 		for _, k := range l.Keys {
 			out = append(out, k.Name)
@@ -431,18 +431,18 @@ func TestList(t *testing.T) {
 			}},
 		{name: "owner asking for another owner gets nothing", method: "GET", path: "/admin/keys?owner=bob", as: "alice", status: 200,
 			check: func(t *testing.T, _ *env, _ *fixture, r response) {
-				assert.JSONEq(t, `{"keys":[],"next":""}`, r.body)
+				assert.JSONEq(t, `{"keys":[],"next":""}`, r.Body)
 			}},
 		{name: "state", method: "GET", path: "/admin/keys?state=disabled", as: "admin", status: 200,
 			setup: func(e *env, f *fixture) {
-				_, err := e.keys.Disable(context.Background(), f.bobID)
-				require.NoError(e.t, err)
+				_, err := e.Keys.Disable(context.Background(), f.bobID)
+				require.NoError(e.T, err)
 			},
 			check: func(t *testing.T, _ *env, _ *fixture, r response) { assert.Equal(t, []string{"bob-ci"}, ids(t, r)) }},
 		{name: "limit", method: "GET", path: "/admin/keys?limit=3", as: "admin", status: 200,
 			check: func(t *testing.T, _ *env, _ *fixture, r response) {
 				var l listBody
-				r.json(t, &l)
+				r.JSON(t, &l)
 				assert.Len(t, l.Keys, 3)
 				assert.Equal(t, l.Keys[2].ID, l.Next)
 			}},
@@ -457,6 +457,6 @@ func TestList(t *testing.T) {
 		{name: "unknown parameter", method: "GET", path: "/admin/keys?stat=enabled", as: "admin", status: 400, msg: `unknown query parameter "stat"`},
 		{name: "bad cursor", method: "GET", path: "/admin/keys?after=" + strings.Repeat("x", 65), as: "admin", status: 400, msg: "cursor"},
 		{name: "store down", method: "GET", path: "/admin/keys", as: "admin", status: 503, msg: "Service unavailable",
-			setup: func(e *env, _ *fixture) { e.store.down.Store(true) }},
+			setup: func(e *env, _ *fixture) { e.Store.Down.Store(true) }},
 	})
 }

@@ -17,7 +17,7 @@ func TestMappedAllowedIPs(t *testing.T) {
 	const mapped = `["::ffff:192.0.2.0/120","::ffff:198.51.100.9"]`
 	const ipv4 = "[192.0.2.0/24 198.51.100.9/32]"
 	works := func(t *testing.T, e *env, id string) {
-		k, err := e.keys.Get(context.Background(), id)
+		k, err := e.Keys.Get(context.Background(), id)
 		require.NoError(t, err)
 		assert.Equal(t, ipv4, fmt.Sprint(k.AllowedIPs), "stored in the IPv4 form")
 	}
@@ -25,16 +25,16 @@ func TestMappedAllowedIPs(t *testing.T) {
 		{name: "create", method: "POST", path: "/admin/keys", as: "admin", status: 201, body: `{"allowed_ips":` + mapped + `}`,
 			check: func(t *testing.T, e *env, _ *fixture, r response) {
 				var s secretBody
-				r.json(t, &s)
+				r.JSON(t, &s)
 				assert.Equal(t, []string{"192.0.2.0/24", "198.51.100.9/32"}, s.Key.AllowedIPs)
 				works(t, e, s.Key.ID)
-				_, err := e.keys.VerifyFrom(context.Background(), s.Plaintext, netip.MustParseAddr("192.0.2.7"))
+				_, err := e.Keys.VerifyFrom(context.Background(), s.Plaintext, netip.MustParseAddr("192.0.2.7"))
 				assert.NoError(t, err, "the IPv4 client the range names")
 			}},
 		{name: "patch", method: "PATCH", path: "/admin/keys/{aliceCI}", as: "admin", status: 200, body: `{"allowed_ips":` + mapped + `}`,
 			check: func(t *testing.T, e *env, f *fixture, r response) {
 				var k keyBody
-				r.json(t, &k)
+				r.JSON(t, &k)
 				assert.Equal(t, []string{"192.0.2.0/24", "198.51.100.9/32"}, k.AllowedIPs)
 				works(t, e, f.aliceCI)
 			}},

@@ -35,13 +35,13 @@ func runBounded(t *testing.T, cfg envConfig, caller, otherKey apikey.NewKey, cas
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnvConfig(t, cfg)
 			caller.Owner, otherKey.Owner = "alice", "alice"
-			plain, self := e.create(caller)
-			_, other := e.create(otherKey)
+			plain, self := e.Create(caller)
+			_, other := e.Create(otherKey)
 			path := strings.NewReplacer("{self}", self, "{other}", other).Replace(c.path)
-			r := e.do(c.method, path, plain, c.body)
-			require.Equal(t, c.status, r.status, r.body)
+			r := e.Do(c.method, path, plain, c.body)
+			require.Equal(t, c.status, r.Status, r.Body)
 			if c.status >= 400 {
-				assert.Contains(t, r.msg(t), c.msg)
+				assert.Contains(t, r.Msg(t), c.msg)
 			}
 		})
 	}
@@ -72,7 +72,7 @@ func TestCreateWithinCallerBounds(t *testing.T) {
 		{"huge numbers", "POST", "/admin/keys", `{"rate_limit":{"limit":9223372036854775807,"window":"2562047h"}}`, 403, "looser"},
 	})
 	// The Manager's default is what a key without a rate limit has.
-	runBounded(t, envConfig{keyOpts: []apikey.Option{apikey.WithDefaultRateLimit(10, time.Minute)}}, apikey.NewKey{}, apikey.NewKey{}, []bounded{
+	runBounded(t, envConfig{KeyOpts: []apikey.Option{apikey.WithDefaultRateLimit(10, time.Minute)}}, apikey.NewKey{}, apikey.NewKey{}, []bounded{
 		{"default, none", "POST", "/admin/keys", `{}`, 201, ""},
 		{"default, looser", "POST", "/admin/keys", `{"rate_limit":{"limit":100,"window":"1m"}}`, 403, "looser than your key's 10 per 1m0s"},
 		{"default, tighter", "POST", "/admin/keys", `{"rate_limit":{"limit":1,"window":"1m"}}`, 201, ""},
@@ -126,20 +126,20 @@ func TestChangeWithinCallerBounds(t *testing.T) {
 // scopes only.
 func TestStaticAndHostPrincipalBounds(t *testing.T) {
 	const static = "alice-static-key-0123456789abcdef"
-	e := newEnvConfig(t, envConfig{keyOpts: []apikey.Option{apikey.WithStaticKeys(apikey.StaticKey{
+	e := newEnvConfig(t, envConfig{KeyOpts: []apikey.Option{apikey.WithStaticKeys(apikey.StaticKey{
 		Key: static, ID: "static:alice", Owner: "alice", Scopes: []string{"bots:read"},
 		RateLimit: apikey.RateLimit{Limit: 1000, Window: time.Second},
 	})}})
-	_, ci := e.create(apikey.NewKey{Owner: "alice", Name: "ci", Scopes: []string{"bots:read"}})
-	r := e.do("POST", "/admin/keys", static, `{"name":"x"}`)
-	assert.Equal(t, 403, r.status)
-	assert.Contains(t, r.msg(t), "not a stored key (a static key)")
-	assert.Equal(t, 403, e.do("PATCH", "/admin/keys/"+ci, static, `{"remaining_uses":null}`).status)
-	assert.Equal(t, 403, e.do("POST", "/admin/keys/"+ci+"/rotate", static, `{}`).status)
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+ci, static, `{"name":"renamed"}`).status)
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+ci, static, `{"enabled":false}`).status)
+	_, ci := e.Create(apikey.NewKey{Owner: "alice", Name: "ci", Scopes: []string{"bots:read"}})
+	r := e.Do("POST", "/admin/keys", static, `{"name":"x"}`)
+	assert.Equal(t, 403, r.Status)
+	assert.Contains(t, r.Msg(t), "not a stored key (a static key)")
+	assert.Equal(t, 403, e.Do("PATCH", "/admin/keys/"+ci, static, `{"remaining_uses":null}`).Status)
+	assert.Equal(t, 403, e.Do("POST", "/admin/keys/"+ci+"/rotate", static, `{}`).Status)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+ci, static, `{"name":"renamed"}`).Status)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+ci, static, `{"enabled":false}`).Status)
 
-	h := admin.New(e.keys)
+	h := admin.New(e.Keys)
 	serve := func(method, path, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -160,17 +160,17 @@ func TestReenable(t *testing.T) {
 	ctx := context.Background()
 	type step func(e *env, f *fixture, sibling string)
 	asAdmin := func(e *env, f *fixture, _ string) {
-		require.Equal(e.t, 200, e.do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":false}`).status)
+		require.Equal(e.T, 200, e.Do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":false}`).Status)
 	}
 	asAlice := func(e *env, f *fixture, _ string) {
-		require.Equal(e.t, 200, e.do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":false}`).status)
+		require.Equal(e.T, 200, e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":false}`).Status)
 	}
 	asSibling := func(e *env, f *fixture, sibling string) {
-		require.Equal(e.t, 200, e.do("PATCH", "/admin/keys/"+f.aliceCI, sibling, `{"enabled":false}`).status)
+		require.Equal(e.T, 200, e.Do("PATCH", "/admin/keys/"+f.aliceCI, sibling, `{"enabled":false}`).Status)
 	}
 	asOperator := func(e *env, f *fixture, _ string) {
-		_, err := e.keys.Disable(ctx, f.aliceCI)
-		require.NoError(e.t, err)
+		_, err := e.Keys.Disable(ctx, f.aliceCI)
+		require.NoError(e.T, err)
 	}
 	for _, c := range []struct {
 		name  string
@@ -189,66 +189,66 @@ func TestReenable(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			f := seed(e)
-			sibling, _ := e.create(apikey.NewKey{Owner: "alice", Name: "sibling", Scopes: []string{"bots:read"}})
+			sibling, _ := e.Create(apikey.NewKey{Owner: "alice", Name: "sibling", Scopes: []string{"bots:read"}})
 			for _, s := range c.steps {
 				s(e, f, sibling)
 			}
-			r := e.do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":true}`)
-			require.Equal(t, c.want, r.status, r.body)
-			k, err := e.keys.Get(ctx, f.aliceCI)
+			r := e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":true}`)
+			require.Equal(t, c.want, r.Status, r.Body)
+			k, err := e.Keys.Get(ctx, f.aliceCI)
 			require.NoError(t, err)
 			assert.Equal(t, c.want == 200, k.Enabled)
 			if c.want == 403 {
-				assert.Contains(t, r.msg(t), "only an admin may enable it again")
+				assert.Contains(t, r.Msg(t), "only an admin may enable it again")
 				// An admin may.
-				require.Equal(t, 200, e.do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":true}`).status)
+				require.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":true}`).Status)
 			}
 		})
 	}
 	t.Run("the disabler shows", func(t *testing.T) {
 		e := newEnv(t)
 		f := seed(e)
-		r := e.do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":false}`)
+		r := e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":false}`)
 		var k keyBody
-		r.json(t, &k)
+		r.JSON(t, &k)
 		require.NotNil(t, k.DisabledBy)
 		assert.Equal(t, f.aliceID, *k.DisabledBy)
-		r = e.do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":false}`)
-		r.json(t, &k)
+		r = e.Do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":false}`)
+		r.JSON(t, &k)
 		require.NotNil(t, k.DisabledBy)
 		assert.Equal(t, "static:admin", *k.DisabledBy, "an admin's disable takes over")
-		r = e.do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":true}`)
-		r.json(t, &k)
+		r = e.Do("PATCH", "/admin/keys/"+f.aliceCI, adminKey, `{"enabled":true}`)
+		r.JSON(t, &k)
 		assert.Nil(t, k.DisabledBy)
 	})
 	t.Run("an operator disables it meanwhile", func(t *testing.T) {
 		e := newEnv(t)
 		f := seed(e)
-		require.Equal(t, 200, e.do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":false}`).status)
+		require.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":false}`).Status)
 		// Between alice's look at the key and her write, an operator
 		// disables it: her enable must not undo that.
 		var once atomic.Bool
 		hook := func(id string) {
 			if id == f.aliceCI && once.CompareAndSwap(false, true) {
-				_, err := e.keys.Disable(ctx, f.aliceCI)
+				_, err := e.Keys.Disable(ctx, f.aliceCI)
 				require.NoError(t, err)
 			}
 		}
-		e.store.beforeUpdate.Store(&hook)
-		r := e.do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":true}`)
-		assert.Equal(t, 409, r.status, r.body)
-		assert.Contains(t, r.msg(t), "disabled by someone else")
-		k, err := e.keys.Get(ctx, f.aliceCI)
+		e.Store.BeforeUpdate.Store(&hook)
+		r := e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":true}`)
+		assert.Equal(t, 409, r.Status, r.Body)
+		assert.Contains(t, r.Msg(t), "disabled by someone else")
+		k, err := e.Keys.Get(ctx, f.aliceCI)
 		require.NoError(t, err)
 		assert.False(t, k.Enabled)
 	})
 	t.Run("enabling an enabled key changes nothing", func(t *testing.T) {
 		e := newEnv(t)
 		f := seed(e)
-		before, err := e.keys.Get(ctx, f.aliceCI)
+		before, err := e.Keys.Get(ctx, f.aliceCI)
 		require.NoError(t, err)
-		assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":true}`).status)
-		after, err := e.keys.Get(ctx, f.aliceCI)
+		assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"enabled":true}`).Status)
+		after, err := e.Keys.Get(ctx, f.aliceCI)
 		require.NoError(t, err)
 		assert.Equal(t, before.UpdatedAt, after.UpdatedAt)
 	})
@@ -267,9 +267,9 @@ func TestRotationGrace(t *testing.T) {
 	})
 	e := newEnv(t, admin.WithMaxGrace(time.Hour))
 	f := seed(e)
-	r := e.do("POST", "/admin/keys/"+f.aliceCI+"/rotate", f.alice, `{"grace":"90m"}`)
-	assert.Equal(t, 403, r.status)
-	assert.Contains(t, r.msg(t), "longer than the 1h a key")
+	r := e.Do("POST", "/admin/keys/"+f.aliceCI+"/rotate", f.alice, `{"grace":"90m"}`)
+	assert.Equal(t, 403, r.Status)
+	assert.Contains(t, r.Msg(t), "longer than the 1h a key")
 	assert.Panics(t, func() { admin.WithMaxGrace(-time.Second) })
 }
 
@@ -279,20 +279,20 @@ func TestCreatedBy(t *testing.T) {
 	e := newEnv(t)
 	f := seed(e)
 	var s secretBody
-	e.do("POST", "/admin/keys", f.alice, `{"name":"made"}`).json(t, &s)
+	e.Do("POST", "/admin/keys", f.alice, `{"name":"made"}`).JSON(t, &s)
 	require.NotNil(t, s.Key.CreatedBy)
 	assert.Equal(t, f.aliceID, *s.Key.CreatedBy)
-	e.do("POST", "/admin/keys/"+f.aliceCI+"/rotate", f.alice, `{}`).json(t, &s)
+	e.Do("POST", "/admin/keys/"+f.aliceCI+"/rotate", f.alice, `{}`).JSON(t, &s)
 	require.NotNil(t, s.Key.CreatedBy)
 	assert.Equal(t, f.aliceID, *s.Key.CreatedBy, "the rotator, not the rotated key's maker")
-	stored, err := e.keys.Get(context.Background(), s.Key.ID)
+	stored, err := e.Keys.Get(context.Background(), s.Key.ID)
 	require.NoError(t, err)
 	assert.Equal(t, f.aliceID, stored.CreatedBy)
-	e.do("POST", "/admin/keys", adminKey, `{"owner":"bob"}`).json(t, &s)
+	e.Do("POST", "/admin/keys", adminKey, `{"owner":"bob"}`).JSON(t, &s)
 	require.NotNil(t, s.Key.CreatedBy)
 	assert.Equal(t, "static:admin", *s.Key.CreatedBy)
 	var k keyBody
-	e.do("GET", "/admin/keys/"+f.bobID, adminKey, "").json(t, &k)
+	e.Do("GET", "/admin/keys/"+f.bobID, adminKey, "").JSON(t, &k)
 	assert.Nil(t, k.CreatedBy, "made by an operator")
 }
 

@@ -40,22 +40,22 @@ func TestBrowser(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	// A few keys of every state, so the list has something to show.
-	e.create(apikey.NewKey{Owner: "alice", Name: "deploy bot", Scopes: []string{"bots:read", "bots:write"}, ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
-	_, partner := e.create(apikey.NewKey{Owner: "acme-corp", Name: "partner backend", Description: "orders sync", Scopes: []string{"orders:read"}})
-	_, old := e.create(apikey.NewKey{Owner: "bob", Name: "old laptop", Scopes: []string{"reports:read"}})
-	_, err := e.keys.Disable(ctx, old)
+	e.Create(apikey.NewKey{Owner: "alice", Name: "deploy bot", Scopes: []string{"bots:read", "bots:write"}, ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
+	_, partner := e.Create(apikey.NewKey{Owner: "acme-corp", Name: "partner backend", Description: "orders sync", Scopes: []string{"orders:read"}})
+	_, old := e.Create(apikey.NewKey{Owner: "bob", Name: "old laptop", Scopes: []string{"reports:read"}})
+	_, err := e.Keys.Disable(ctx, old)
 	require.NoError(t, err)
-	_, trial := e.create(apikey.NewKey{Owner: "carol", Name: "trial", MaxUses: 1})
-	_, err = e.keys.Update(ctx, trial, apikey.SetRemainingUses(0))
+	_, trial := e.Create(apikey.NewKey{Owner: "carol", Name: "trial", MaxUses: 1})
+	_, err = e.Keys.Update(ctx, trial, apikey.SetRemainingUses(0))
 	require.NoError(t, err)
-	_, gone := e.create(apikey.NewKey{Owner: "dave", Name: "q3 report", Scopes: []string{"reports:read"}})
-	_, err = e.keys.Update(ctx, gone, apikey.SetExpiry(time.Now().Add(-time.Hour)))
+	_, gone := e.Create(apikey.NewKey{Owner: "dave", Name: "q3 report", Scopes: []string{"reports:read"}})
+	_, err = e.Keys.Update(ctx, gone, apikey.SetExpiry(time.Now().Add(-time.Hour)))
 	require.NoError(t, err)
-	meteredPlain, metered := e.create(apikey.NewKey{Owner: "erin", Name: "metered", MaxUses: 5})
-	require.Equal(t, 200, e.do("GET", "/", meteredPlain, "").status) // 4 uses left
-	partnerPlain := e.plains[1]
-	require.Equal(t, 200, e.do("GET", "/", partnerPlain, "").status) // so it has a last use
-	require.NoError(t, e.keys.Flush(ctx))
+	meteredPlain, metered := e.Create(apikey.NewKey{Owner: "erin", Name: "metered", MaxUses: 5})
+	require.Equal(t, 200, e.Do("GET", "/", meteredPlain, "").Status) // 4 uses left
+	partnerPlain := e.Plains[1]
+	require.Equal(t, 200, e.Do("GET", "/", partnerPlain, "").Status) // so it has a last use
+	require.NoError(t, e.Keys.Flush(ctx))
 
 	shots := t.TempDir()
 	keep := os.Getenv("ADMIN_SCREENSHOT_DIR")
@@ -94,7 +94,7 @@ func TestBrowser(t *testing.T) {
 
 	start := time.Now()
 	do("open the page",
-		chromedp.Navigate(e.srv.URL+"/admin/"),
+		chromedp.Navigate(e.Srv.URL+"/admin/"),
 		chromedp.WaitVisible(chromedp.ID("login-key")),
 	)
 	t.Logf("browser up and page loaded in %v", time.Since(start).Round(time.Millisecond))
@@ -127,7 +127,7 @@ func TestBrowser(t *testing.T) {
 	created := findByName(t, e, "browser ci")
 	assert.Equal(t, []string{"bots:read", "reports:read"}, created.Scopes)
 	assert.Equal(t, "alice", created.Owner)
-	assert.Equal(t, 200, e.do("GET", "/", plain, "").status, "the key from the page works")
+	assert.Equal(t, 200, e.Do("GET", "/", plain, "").Status, "the key from the page works")
 
 	row := `#rows tr[data-id="` + created.ID + `"]`
 	do("the new key is listed", chromedp.WaitVisible(chromedp.CSS(row)))
@@ -137,7 +137,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(row+` button[data-action=toggle]`)),
 		chromedp.WaitVisible(chromedp.CSS(row+` .state-disabled`)),
 	)
-	assert.Equal(t, 401, e.do("GET", "/", plain, "").status, "a key disabled in the page is refused")
+	assert.Equal(t, 401, e.Do("GET", "/", plain, "").Status, "a key disabled in the page is refused")
 
 	do("rotate the partner key",
 		chromedp.Click(chromedp.CSS(`#rows tr[data-id="`+partner+`"] button[data-action=rotate]`)),
@@ -148,8 +148,8 @@ func TestBrowser(t *testing.T) {
 		}),
 	)
 	rotated := value("read the rotated key", "secret-value")
-	assert.Equal(t, 200, e.do("GET", "/", rotated, "").status, "the rotated key works")
-	assert.Equal(t, 200, e.do("GET", "/", partnerPlain, "").status, "the old one works during its grace period")
+	assert.Equal(t, 200, e.Do("GET", "/", rotated, "").Status, "the rotated key works")
+	assert.Equal(t, 200, e.Do("GET", "/", partnerPlain, "").Status, "the old one works during its grace period")
 
 	// A usage-limited key is rotated with no grace period (the API refuses
 	// one): the new key takes its remaining uses, the old one stops at once.
@@ -166,16 +166,16 @@ func TestBrowser(t *testing.T) {
 	meteredNew := value("read the new usage-limited key", "secret-value")
 	assert.NotEqual(t, rotated, meteredNew)
 	assert.NotContains(t, text("the list shows no error", "#list-error"), "usage limit")
-	was, err := e.keys.Get(ctx, metered)
+	was, err := e.Keys.Get(ctx, metered)
 	require.NoError(t, err)
 	require.NotEmpty(t, was.RotatedTo, "the old key is marked rotated")
 	do("the old key shows no Rotate button, the new one is listed",
 		chromedp.WaitVisible(chromedp.CSS(`#rows tr[data-id="`+was.RotatedTo+`"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`#rows tr[data-id="`+metered+`"] button[data-action=rotate]`)),
 	)
-	assert.Equal(t, 401, e.do("GET", "/", meteredPlain, "").status, "the old usage-limited key stops at once")
-	assert.Equal(t, 200, e.do("GET", "/", meteredNew, "").status, "the new one works")
-	next, err := e.keys.Get(ctx, was.RotatedTo)
+	assert.Equal(t, 401, e.Do("GET", "/", meteredPlain, "").Status, "the old usage-limited key stops at once")
+	assert.Equal(t, 200, e.Do("GET", "/", meteredNew, "").Status, "the new one works")
+	next, err := e.Keys.Get(ctx, was.RotatedTo)
 	require.NoError(t, err)
 	require.NotNil(t, next.RemainingUses)
 	assert.Equal(t, int64(3), *next.RemainingUses, "it took the old key's 4 uses left, and spent one")
@@ -231,9 +231,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(row+` button[data-action=delete]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(row)),
 	)
-	_, err = e.keys.Get(ctx, created.ID)
+	_, err = e.Keys.Get(ctx, created.ID)
 	assert.ErrorIs(t, err, apikey.ErrNotFound)
-	assert.Equal(t, 401, e.do("GET", "/", plain, "").status)
+	assert.Equal(t, 401, e.Do("GET", "/", plain, "").Status)
 
 	stored, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify([localStorage.length, sessionStorage.length, document.cookie])`))
 	require.NoError(t, err)
@@ -333,7 +333,7 @@ func (b *browser) seen() (problems, dialogs []string) {
 
 func findByName(t *testing.T, e *env, name string) apikey.Key {
 	t.Helper()
-	page, err := e.keys.List(context.Background(), apikey.ListOptions{Limit: apikey.MaxListLimit})
+	page, err := e.Keys.List(context.Background(), apikey.ListOptions{Limit: apikey.MaxListLimit})
 	require.NoError(t, err)
 	for _, k := range page.Keys {
 		if k.Name == name {
@@ -349,14 +349,14 @@ func findByName(t *testing.T, e *env, name string) apikey.Key {
 // key exists; disabling a key shows the keys it made and disables them
 // with it; rotating the page's own key keeps the page signed in.
 func TestBrowserOwnKeyAndCascade(t *testing.T) {
-	e := newEnvConfig(t, envConfig{noStatic: true})
+	e := newEnvConfig(t, envConfig{NoStatic: true})
 	ctx := context.Background()
-	admin1, admin1ID := e.create(apikey.NewKey{Owner: "ops", Name: "root", Scopes: []string{apikey.AdminScope}})
-	leaked, leakedID := e.create(apikey.NewKey{Owner: "alice", Name: "leaked", Scopes: []string{"bots:read"}})
-	r := e.do("POST", "/admin/keys", leaked, `{"name":"made by the leak","scopes":["bots:read"]}`)
-	require.Equal(t, 201, r.status, r.body)
+	admin1, admin1ID := e.Create(apikey.NewKey{Owner: "ops", Name: "root", Scopes: []string{apikey.AdminScope}})
+	leaked, leakedID := e.Create(apikey.NewKey{Owner: "alice", Name: "leaked", Scopes: []string{"bots:read"}})
+	r := e.Do("POST", "/admin/keys", leaked, `{"name":"made by the leak","scopes":["bots:read"]}`)
+	require.Equal(t, 201, r.Status, r.Body)
 	var minted secretBody
-	r.json(t, &minted)
+	r.JSON(t, &minted)
 
 	b := newBrowser(t)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -372,7 +372,7 @@ func TestBrowserOwnKeyAndCascade(t *testing.T) {
 	row := func(id string) string { return `#rows tr[data-id="` + id + `"]` }
 
 	do("unlock with the only admin key",
-		chromedp.Navigate(e.srv.URL+"/admin/"),
+		chromedp.Navigate(e.Srv.URL+"/admin/"),
 		chromedp.WaitVisible(chromedp.ID("login-key")),
 		chromedp.SendKeys(chromedp.ID("login-key"), admin1),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
@@ -390,8 +390,8 @@ func TestBrowserOwnKeyAndCascade(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(row(leakedID)+` .state-disabled`)),
 		chromedp.WaitVisible(chromedp.CSS(row(minted.Key.ID)+` .state-disabled`)),
 	)
-	assert.Equal(t, 401, e.do("GET", "/", leaked, "").status)
-	assert.Equal(t, 401, e.do("GET", "/", minted.Plaintext, "").status, "the key the leak made is disabled with it")
+	assert.Equal(t, 401, e.Do("GET", "/", leaked, "").Status)
+	assert.Equal(t, 401, e.Do("GET", "/", minted.Plaintext, "").Status, "the key the leak made is disabled with it")
 
 	do("create a second admin key",
 		chromedp.Click(chromedp.CSS("#create-box summary")),
@@ -414,7 +414,7 @@ func TestBrowserOwnKeyAndCascade(t *testing.T) {
 			return chromedp.Void{}, err
 		}),
 	)
-	old, err := e.keys.Get(ctx, admin1ID)
+	old, err := e.Keys.Get(ctx, admin1ID)
 	require.NoError(t, err)
 	require.NotEmpty(t, old.RotatedTo)
 	assert.Equal(t, 1, count(row(old.RotatedTo)+" .you"), "the page goes on with the new key")

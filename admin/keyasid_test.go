@@ -23,28 +23,28 @@ import (
 type quotingStore struct{ *recordingStore }
 
 func (s quotingStore) Get(ctx context.Context, id string) (apikey.Key, error) {
-	if s.down.Load() {
+	if s.Down.Load() {
 		return apikey.Key{}, fmt.Errorf("reading key %s: %w", id, errDown)
 	}
 	return s.recordingStore.Get(ctx, id)
 }
 
 func (s quotingStore) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key, error) {
-	if s.down.Load() {
+	if s.Down.Load() {
 		return nil, fmt.Errorf("listing keys of %q after %q: %w", opts.Owner, opts.After, errDown)
 	}
 	return s.recordingStore.List(ctx, opts)
 }
 
 func (s quotingStore) Update(ctx context.Context, id string, fn func(*apikey.Key) error) (apikey.Key, error) {
-	if s.down.Load() {
+	if s.Down.Load() {
 		return apikey.Key{}, fmt.Errorf("updating key %s: %w", id, errDown)
 	}
 	return s.recordingStore.Update(ctx, id, fn)
 }
 
 func (s quotingStore) Delete(ctx context.Context, id string) error {
-	if s.down.Load() {
+	if s.Down.Load() {
 		return fmt.Errorf("deleting key %s: %w", id, errDown)
 	}
 	return s.recordingStore.Delete(ctx, id)
@@ -119,7 +119,7 @@ func TestKeyGivenAsID(t *testing.T) {
 		{"GET", "/keys?" + url.QueryEscape(plain) + "=1", "", false, 400, holdsOne},
 	}
 	for i, tc := range cases {
-		store.down.Store(tc.down)
+		store.Down.Store(tc.down)
 		r := httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body))
 		r.URL.RawPath, r.URL.RawQuery, _ = strings.Cut(tc.path, "?")
 		r.URL.Path, err = url.PathUnescape(r.URL.RawPath)
@@ -139,7 +139,7 @@ func TestKeyGivenAsID(t *testing.T) {
 		assert.Equal(t, tc.status, w.Code, "case %d (%s): %s", i, tc.method, body)
 		assert.JSONEq(t, `{"code":-1,"msg":"`+tc.msg+`"}`, body, "case %d (%s)", i, tc.method)
 	}
-	store.down.Store(false)
+	store.Down.Store(false)
 
 	out := logs.String()
 	if holdsKey(out, plain) {

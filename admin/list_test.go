@@ -30,10 +30,10 @@ func walk(t *testing.T, e *env, key, query string, limit int) ([]string, int) {
 		if after != "" {
 			q.Set("after", after)
 		}
-		r := e.do("GET", "/admin/keys?"+q.Encode(), key, "")
-		require.Equal(t, 200, r.status, r.body)
+		r := e.Do("GET", "/admin/keys?"+q.Encode(), key, "")
+		require.Equal(t, 200, r.Status, r.Body)
 		var l listBody
-		r.json(t, &l)
+		r.JSON(t, &l)
 		pages++
 		for _, k := range l.Keys {
 			ids = append(ids, k.ID)
@@ -56,20 +56,20 @@ func TestListPagingWithStateFilter(t *testing.T) {
 	want := map[apikey.KeyState][]string{}
 	var all []string
 	for i := range 40 {
-		_, id := e.create(apikey.NewKey{Owner: []string{"carol", "dave"}[i%2], Name: fmt.Sprint("k", i)})
+		_, id := e.Create(apikey.NewKey{Owner: []string{"carol", "dave"}[i%2], Name: fmt.Sprint("k", i)})
 		all = append(all, id)
 		state := apikey.StateEnabled
 		var err error
 		switch i % 5 {
 		case 1, 3:
-			_, err = e.keys.Disable(ctx, id)
+			_, err = e.Keys.Disable(ctx, id)
 			state = apikey.StateDisabled
 		case 2:
-			_, err = e.keys.Update(ctx, id, apikey.SetExpiry(time.Now().Add(-time.Minute)))
+			_, err = e.Keys.Update(ctx, id, apikey.SetExpiry(time.Now().Add(-time.Minute)))
 			state = apikey.StateExpired
 		case 4:
 			if i%10 == 4 {
-				_, err = e.keys.Update(ctx, id, apikey.SetRemainingUses(0))
+				_, err = e.Keys.Update(ctx, id, apikey.SetRemainingUses(0))
 				state = apikey.StateExhausted
 			}
 		}
@@ -92,7 +92,7 @@ func TestListPagingWithStateFilter(t *testing.T) {
 	got, _ = walk(t, e, adminKey, "owner=dave&state=disabled", 2)
 	var daveDisabled []string
 	for _, id := range want[apikey.StateDisabled] {
-		k, err := e.keys.Get(ctx, id)
+		k, err := e.Keys.Get(ctx, id)
 		require.NoError(t, err)
 		if k.Owner == "dave" {
 			daveDisabled = append(daveDisabled, id)
@@ -108,25 +108,25 @@ func TestListFilterReadsManyStorePages(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	for i := range 1200 {
-		e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint(i)})
+		e.Create(apikey.NewKey{Owner: "o", Name: fmt.Sprint(i)})
 	}
 	var want []string
 	for range 2 {
-		_, id := e.create(apikey.NewKey{Owner: "o", Name: "off"})
-		_, err := e.keys.Disable(ctx, id)
+		_, id := e.Create(apikey.NewKey{Owner: "o", Name: "off"})
+		_, err := e.Keys.Disable(ctx, id)
 		require.NoError(t, err)
 		want = append(want, id)
 	}
-	r := e.do("GET", "/admin/keys?state=disabled&limit=2", adminKey, "")
-	require.Equal(t, 200, r.status)
+	r := e.Do("GET", "/admin/keys?state=disabled&limit=2", adminKey, "")
+	require.Equal(t, 200, r.Status)
 	var l listBody
-	r.json(t, &l)
+	r.JSON(t, &l)
 	require.Len(t, l.Keys, 2)
 	assert.Equal(t, want, []string{l.Keys[0].ID, l.Keys[1].ID})
 	assert.Empty(t, l.Next, "the store is exhausted: no next page")
 
-	r = e.do("GET", "/admin/keys?state=expired", adminKey, "")
-	assert.JSONEq(t, `{"keys":[],"next":""}`, r.body)
+	r = e.Do("GET", "/admin/keys?state=expired", adminKey, "")
+	assert.JSONEq(t, `{"keys":[],"next":""}`, r.Body)
 }
 
 // TestListFilterFullAtEndOfStorePage: a filtered page that fills with the
@@ -138,36 +138,36 @@ func TestListFilterFullAtEndOfStorePage(t *testing.T) {
 	ctx := context.Background()
 	disable := func(id string) {
 		t.Helper()
-		_, err := e.keys.Disable(ctx, id)
+		_, err := e.Keys.Disable(ctx, id)
 		require.NoError(t, err)
 	}
 	var want []string
 	for i := range apikey.MaxListLimit { // one store page exactly
-		_, id := e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint(i)})
+		_, id := e.Create(apikey.NewKey{Owner: "o", Name: fmt.Sprint(i)})
 		if i == 499 || i == apikey.MaxListLimit-1 {
 			disable(id)
 			want = append(want, id)
 		}
 	}
 	for i := range 10 {
-		e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint("more ", i)})
+		e.Create(apikey.NewKey{Owner: "o", Name: fmt.Sprint("more ", i)})
 	}
 
 	// Nothing disabled beyond the first store page: an empty last page.
-	r := e.do("GET", "/admin/keys?state=disabled&limit=2", adminKey, "")
-	require.Equal(t, 200, r.status, r.body)
+	r := e.Do("GET", "/admin/keys?state=disabled&limit=2", adminKey, "")
+	require.Equal(t, 200, r.Status, r.Body)
 	var l listBody
-	r.json(t, &l)
+	r.JSON(t, &l)
 	require.Len(t, l.Keys, 2)
 	assert.Equal(t, want, []string{l.Keys[0].ID, l.Keys[1].ID})
 	assert.Equal(t, want[1], l.Next, "full, and the store has more keys: a cursor")
-	r = e.do("GET", "/admin/keys?state=disabled&limit=2&after="+l.Next, adminKey, "")
-	require.Equal(t, 200, r.status, r.body)
-	assert.JSONEq(t, `{"keys":[],"next":""}`, r.body)
+	r = e.Do("GET", "/admin/keys?state=disabled&limit=2&after="+l.Next, adminKey, "")
+	require.Equal(t, 200, r.Status, r.Body)
+	assert.JSONEq(t, `{"keys":[],"next":""}`, r.Body)
 
 	// Disabled keys beyond it: the next page holds them.
 	for i := range 3 {
-		_, id := e.create(apikey.NewKey{Owner: "o", Name: fmt.Sprint("off ", i)})
+		_, id := e.Create(apikey.NewKey{Owner: "o", Name: fmt.Sprint("off ", i)})
 		disable(id)
 		want = append(want, id)
 	}
@@ -180,14 +180,14 @@ func TestListFilterFullAtEndOfStorePage(t *testing.T) {
 // keys only, even among many of another owner.
 func TestListAsOwner(t *testing.T) {
 	e := newEnv(t)
-	alice, _ := e.create(apikey.NewKey{Owner: "alice", Scopes: []string{"s"}})
+	alice, _ := e.Create(apikey.NewKey{Owner: "alice", Scopes: []string{"s"}})
 	var want []string
 	for i := range 30 {
 		owner := "bob"
 		if i%3 == 0 {
 			owner = "alice"
 		}
-		_, id := e.create(apikey.NewKey{Owner: owner, Scopes: []string{"s"}})
+		_, id := e.Create(apikey.NewKey{Owner: owner, Scopes: []string{"s"}})
 		if owner == "alice" {
 			want = append(want, id)
 		}
@@ -202,8 +202,8 @@ func TestListAsOwner(t *testing.T) {
 // rotations at once (with -race), and checks nothing was lost.
 func TestConcurrentCreatesAndPatches(t *testing.T) {
 	e := newEnv(t)
-	alice, _ := e.create(apikey.NewKey{Owner: "alice", Scopes: []string{"s"}})
-	_, shared := e.create(apikey.NewKey{Owner: "alice", Name: "shared", Scopes: []string{"s"}})
+	alice, _ := e.Create(apikey.NewKey{Owner: "alice", Scopes: []string{"s"}})
+	_, shared := e.Create(apikey.NewKey{Owner: "alice", Name: "shared", Scopes: []string{"s"}})
 	const workers, each = 8, 15
 	var wg sync.WaitGroup
 	created := make(chan string, workers*each)
@@ -214,25 +214,25 @@ func TestConcurrentCreatesAndPatches(t *testing.T) {
 				key = alice
 			}
 			for i := range each {
-				r := e.do("POST", "/admin/keys", key, fmt.Sprintf(`{"name":"w%d-%d","owner":"alice","scopes":["s"]}`, w, i))
-				if !assert.Equal(t, 201, r.status, r.body) {
+				r := e.Do("POST", "/admin/keys", key, fmt.Sprintf(`{"name":"w%d-%d","owner":"alice","scopes":["s"]}`, w, i))
+				if !assert.Equal(t, 201, r.Status, r.Body) {
 					return
 				}
 				var s secretBody
-				r.json(t, &s)
+				r.JSON(t, &s)
 				created <- s.Key.ID
-				r = e.do("PATCH", "/admin/keys/"+shared, key, fmt.Sprintf(`{"name":"w%d-%d","enabled":%t}`, w, i, i%2 == 0))
+				r = e.Do("PATCH", "/admin/keys/"+shared, key, fmt.Sprintf(`{"name":"w%d-%d","enabled":%t}`, w, i, i%2 == 0))
 				if key == alice {
 					// alice may not enable what the admin disabled (403),
 					// nor what the admin disabled after she looked (409).
-					assert.Contains(t, []int{200, 403, 409}, r.status, r.body)
+					assert.Contains(t, []int{200, 403, 409}, r.Status, r.Body)
 				} else {
-					assert.Equal(t, 200, r.status, r.body)
+					assert.Equal(t, 200, r.Status, r.Body)
 				}
-				r = e.do("PATCH", "/admin/keys/"+s.Key.ID, key, `{"description":"patched"}`)
-				assert.Equal(t, 200, r.status, r.body)
-				r = e.do("GET", "/admin/keys?limit=5&state=enabled", key, "")
-				assert.Equal(t, 200, r.status, r.body)
+				r = e.Do("PATCH", "/admin/keys/"+s.Key.ID, key, `{"description":"patched"}`)
+				assert.Equal(t, 200, r.Status, r.Body)
+				r = e.Do("GET", "/admin/keys?limit=5&state=enabled", key, "")
+				assert.Equal(t, 200, r.Status, r.Body)
 			}
 		})
 	}
@@ -240,7 +240,7 @@ func TestConcurrentCreatesAndPatches(t *testing.T) {
 	close(created)
 	var ids []string
 	for id := range created {
-		k, err := e.keys.Get(context.Background(), id)
+		k, err := e.Keys.Get(context.Background(), id)
 		require.NoError(t, err)
 		assert.Equal(t, "patched", k.Description)
 		ids = append(ids, id)

@@ -18,10 +18,10 @@ import (
 // storedAdmins starts a server with no static admin key and n stored admin
 // keys, and returns their plaintexts and IDs.
 func storedAdmins(t *testing.T, n int) (*env, []string, []string) {
-	e := newEnvConfig(t, envConfig{noStatic: true})
+	e := newEnvConfig(t, envConfig{NoStatic: true})
 	var plains, ids []string
 	for range n {
-		p, id := e.create(apikey.NewKey{Owner: "ops", Name: "admin", Scopes: []string{apikey.AdminScope}})
+		p, id := e.Create(apikey.NewKey{Owner: "ops", Name: "admin", Scopes: []string{apikey.AdminScope}})
 		plains, ids = append(plains, p), append(ids, id)
 	}
 	return e, plains, ids
@@ -35,18 +35,18 @@ type whoami struct {
 	LastAdminKey bool     `json:"last_admin_key"`
 }
 
-func (e *env) whoami(key string) whoami {
-	e.t.Helper()
-	r := e.do("GET", "/admin/whoami", key, "")
-	require.Equal(e.t, 200, r.status, r.body)
+func whoamiOf(e *env, key string) whoami {
+	e.T.Helper()
+	r := e.Do("GET", "/admin/whoami", key, "")
+	require.Equal(e.T, 200, r.Status, r.Body)
 	var w whoami
-	r.json(e.t, &w)
+	r.JSON(e.T, &w)
 	return w
 }
 
 func usableAdmins(t *testing.T, e *env) int {
 	t.Helper()
-	page, err := e.keys.List(context.Background(), apikey.ListOptions{Limit: apikey.MaxListLimit})
+	page, err := e.Keys.List(context.Background(), apikey.ListOptions{Limit: apikey.MaxListLimit})
 	require.NoError(t, err)
 	n := 0
 	for _, k := range page.Keys {
@@ -73,41 +73,41 @@ func TestLastAdminKey(t *testing.T) {
 		{"DELETE", "/admin/keys/" + aID, ""},
 		{"DELETE", "/admin/keys/" + aID + "?cascade=true", ""},
 	} {
-		r := e.do(c.method, c.path, a, c.body)
-		assert.Equal(t, 409, r.status, "%s %s %s: %s", c.method, c.path, c.body, r.body)
-		assert.Contains(t, r.msg(t), "This is the last enabled admin key", c.path)
+		r := e.Do(c.method, c.path, a, c.body)
+		assert.Equal(t, 409, r.Status, "%s %s %s: %s", c.method, c.path, c.body, r.Body)
+		assert.Contains(t, r.Msg(t), "This is the last enabled admin key", c.path)
 		assert.Equal(t, 1, usableAdmins(t, e), "%s %s %s", c.method, c.path, c.body)
 	}
-	me := e.whoami(a)
+	me := whoamiOf(e, a)
 	assert.Equal(t, whoami{KeyID: aID, Owner: "ops", Scopes: []string{"admin"}, Admin: true, LastAdminKey: true}, me)
 	// Changes that keep it an admin key go through.
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+aID, a, `{"name":"root"}`).status)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+aID, a, `{"name":"root"}`).Status)
 
 	// Rotating it leaves its successor, an admin key whose plaintext the
 	// answer holds: that is allowed, even with no grace.
-	r := e.do("POST", "/admin/keys/"+aID+"/rotate", a, `{}`)
-	require.Equal(t, 201, r.status, r.body)
+	r := e.Do("POST", "/admin/keys/"+aID+"/rotate", a, `{}`)
+	require.Equal(t, 201, r.Status, r.Body)
 	var s secretBody
-	r.json(t, &s)
+	r.JSON(t, &s)
 	a, aID = s.Plaintext, s.Key.ID
-	assert.True(t, e.whoami(a).LastAdminKey)
-	assert.Equal(t, 409, e.do("DELETE", "/admin/keys/"+aID, a, "").status)
+	assert.True(t, whoamiOf(e, a).LastAdminKey)
+	assert.Equal(t, 409, e.Do("DELETE", "/admin/keys/"+aID, a, "").Status)
 
 	// With a second admin key, either may go.
-	r = e.do("POST", "/admin/keys", a, `{"owner":"ops","name":"second","scopes":["admin"]}`)
-	require.Equal(t, 201, r.status, r.body)
-	r.json(t, &s)
+	r = e.Do("POST", "/admin/keys", a, `{"owner":"ops","name":"second","scopes":["admin"]}`)
+	require.Equal(t, 201, r.Status, r.Body)
+	r.JSON(t, &s)
 	b, bID := s.Plaintext, s.Key.ID
-	assert.False(t, e.whoami(a).LastAdminKey)
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+aID, b, `{"enabled":false}`).status)
-	assert.True(t, e.whoami(b).LastAdminKey)
-	assert.Equal(t, 409, e.do("DELETE", "/admin/keys/"+bID, b, "").status)
+	assert.False(t, whoamiOf(e, a).LastAdminKey)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+aID, b, `{"enabled":false}`).Status)
+	assert.True(t, whoamiOf(e, b).LastAdminKey)
+	assert.Equal(t, 409, e.Do("DELETE", "/admin/keys/"+bID, b, "").Status)
 	assert.Equal(t, 1, usableAdmins(t, e))
 
 	// A key without the admin scope is not an admin: nothing to keep.
-	carol, carolID := e.create(apikey.NewKey{Owner: "carol"})
-	assert.False(t, e.whoami(carol).LastAdminKey)
-	assert.Equal(t, 204, e.do("DELETE", "/admin/keys/"+carolID, carol, "").status)
+	carol, carolID := e.Create(apikey.NewKey{Owner: "carol"})
+	assert.False(t, whoamiOf(e, carol).LastAdminKey)
+	assert.Equal(t, 204, e.Do("DELETE", "/admin/keys/"+carolID, carol, "").Status)
 }
 
 // TestLastAdminKeyOtherWaysIn: a static admin key (configuration, out of
@@ -117,14 +117,14 @@ func TestLastAdminKey(t *testing.T) {
 // taken for such a login.
 func TestLastAdminKeyOtherWaysIn(t *testing.T) {
 	e := newEnv(t) // with the static admin key
-	a, aID := e.create(apikey.NewKey{Owner: "ops", Scopes: []string{apikey.AdminScope}})
-	assert.False(t, e.whoami(a).LastAdminKey)
-	assert.False(t, e.whoami(adminKey).LastAdminKey)
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+aID, a, `{"enabled":false}`).status)
+	a, aID := e.Create(apikey.NewKey{Owner: "ops", Scopes: []string{apikey.AdminScope}})
+	assert.False(t, whoamiOf(e, a).LastAdminKey)
+	assert.False(t, whoamiOf(e, adminKey).LastAdminKey)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+aID, a, `{"enabled":false}`).Status)
 
 	for keyID, want := range map[string]int{"": 200, "session-7": 409} {
 		e, _, ids := storedAdmins(t, 1)
-		h := admin.New(e.keys)
+		h := admin.New(e.Keys)
 		req := httptest.NewRequest("PATCH", "/keys/"+ids[0], strings.NewReader(`{"enabled":false}`))
 		req.Header.Set("Content-Type", "application/json")
 		p := apikey.Principal{KeyID: keyID, Owner: "ops"}.WithScopes(apikey.AdminScope)
@@ -168,22 +168,22 @@ func TestLastAdminKeysRace(t *testing.T) {
 					close(release)
 				}
 			}
-			e.store.beforeUpdate.Store(&hook)
+			e.Store.BeforeUpdate.Store(&hook)
 			var wg sync.WaitGroup
 			statuses := make([]response, 2)
 			for i := range 2 {
 				wg.Go(func() {
-					statuses[i] = e.do(c.method, "/admin/keys/"+ids[1-i]+c.suffix, plains[i], c.body)
+					statuses[i] = e.Do(c.method, "/admin/keys/"+ids[1-i]+c.suffix, plains[i], c.body)
 				})
 			}
 			wg.Wait()
-			e.store.beforeUpdate.Store(nil)
+			e.Store.BeforeUpdate.Store(nil)
 			conflicts := 0
 			for _, r := range statuses {
-				require.Contains(t, []int{200, 204, 409}, r.status, r.body)
-				if r.status == 409 {
+				require.Contains(t, []int{200, 204, 409}, r.Status, r.Body)
+				if r.Status == 409 {
 					conflicts++
-					assert.Contains(t, r.msg(t), "Another change at the same time left no other enabled admin key")
+					assert.Contains(t, r.Msg(t), "Another change at the same time left no other enabled admin key")
 				}
 			}
 			assert.GreaterOrEqual(t, conflicts, 1)
@@ -207,22 +207,22 @@ func TestLastAdminKeyCannotBeRestricted(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e, plains, ids := storedAdmins(t, 1)
-			r := e.do("PATCH", "/admin/keys/"+ids[0], plains[0], c.body)
+			r := e.Do("PATCH", "/admin/keys/"+ids[0], plains[0], c.body)
 			if c.name == "an expiry" {
 				// PATCH has no ttl: refused as an unknown field.
-				assert.Equal(t, 400, r.status, r.body)
+				assert.Equal(t, 400, r.Status, r.Body)
 				return
 			}
-			assert.Equal(t, 409, r.status, r.body)
-			assert.Contains(t, r.body, "last enabled admin key")
+			assert.Equal(t, 409, r.Status, r.Body)
+			assert.Contains(t, r.Body, "last enabled admin key")
 			for range 3 {
-				assert.Equal(t, 200, e.do("GET", "/admin/keys", plains[0], "").status)
+				assert.Equal(t, 200, e.Do("GET", "/admin/keys", plains[0], "").Status)
 			}
 		})
 	}
 	t.Run("lifting a limit", func(t *testing.T) {
 		e, plains, ids := storedAdmins(t, 1)
-		r := e.do("PATCH", "/admin/keys/"+ids[0], plains[0], `{"rate_limit":null,"expires_at":null}`)
-		assert.Equal(t, 200, r.status, r.body)
+		r := e.Do("PATCH", "/admin/keys/"+ids[0], plains[0], `{"rate_limit":null,"expires_at":null}`)
+		assert.Equal(t, 200, r.Status, r.Body)
 	})
 }

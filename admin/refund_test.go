@@ -18,7 +18,7 @@ import (
 // outright, so a usage-limited key never ran out.)
 func TestOwnKeyCannotRefundItsUses(t *testing.T) {
 	e := newEnv(t)
-	plain, id := e.create(apikey.NewKey{Owner: "alice", Name: "metered", MaxUses: 10})
+	plain, id := e.Create(apikey.NewKey{Owner: "alice", Name: "metered", MaxUses: 10})
 	var once atomic.Bool
 	served := 0
 	hook := func(got string) {
@@ -28,26 +28,26 @@ func TestOwnKeyCannotRefundItsUses(t *testing.T) {
 		// Requests with the same key while the PATCH is between its
 		// bounds check and its write.
 		for range 5 {
-			if e.do("GET", "/", plain, "").status == 200 {
+			if e.Do("GET", "/", plain, "").Status == 200 {
 				served++
 			}
 		}
 	}
-	e.store.beforeUpdate.Store(&hook)
+	e.Store.BeforeUpdate.Store(&hook)
 	// The PATCH itself spends one use: 9 are left when it is checked.
-	r := e.do("PATCH", "/admin/keys/"+id, plain, `{"remaining_uses":9}`)
-	e.store.beforeUpdate.Store(nil)
-	require.Equal(t, 409, r.status, r.body)
-	assert.Contains(t, r.body, "has only 4 uses left")
+	r := e.Do("PATCH", "/admin/keys/"+id, plain, `{"remaining_uses":9}`)
+	e.Store.BeforeUpdate.Store(nil)
+	require.Equal(t, 409, r.Status, r.Body)
+	assert.Contains(t, r.Body, "has only 4 uses left")
 	require.Equal(t, 5, served)
-	k, err := e.keys.Get(context.Background(), id)
+	k, err := e.Keys.Get(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), *k.RemainingUses, "10 uses, 6 spent: 4 left, none given back")
 
 	// Lowering its own count still works (this PATCH spends one: 3 left).
-	r = e.do("PATCH", "/admin/keys/"+id, plain, `{"remaining_uses":2}`)
-	require.Equal(t, 200, r.status, r.body)
-	k, err = e.keys.Get(context.Background(), id)
+	r = e.Do("PATCH", "/admin/keys/"+id, plain, `{"remaining_uses":2}`)
+	require.Equal(t, 200, r.Status, r.Body)
+	k, err = e.Keys.Get(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), *k.RemainingUses)
 }

@@ -29,19 +29,19 @@ func TestPage(t *testing.T) {
 		{"/admin/app.js", "text/javascript; charset=utf-8", `"X-API-Key": apiKey`},
 		{"/admin/app.css", "text/css; charset=utf-8", "@media (max-width:"},
 	} {
-		r := e.do("GET", c.path, "", "")
-		require.Equal(t, 200, r.status, c.path)
-		assert.Equal(t, c.ctype, r.header.Get("Content-Type"), c.path)
-		assert.Equal(t, wantCSP, r.header.Get("Content-Security-Policy"), c.path)
-		assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), c.path)
-		assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"), c.path)
-		assert.Equal(t, "DENY", r.header.Get("X-Frame-Options"), c.path)
-		assert.Contains(t, r.body, c.has, c.path)
-		head := e.do("HEAD", c.path, "", "")
-		assert.Equal(t, 200, head.status)
-		assert.Empty(t, head.body)
+		r := e.Do("GET", c.path, "", "")
+		require.Equal(t, 200, r.Status, c.path)
+		assert.Equal(t, c.ctype, r.Header.Get("Content-Type"), c.path)
+		assert.Equal(t, wantCSP, r.Header.Get("Content-Security-Policy"), c.path)
+		assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), c.path)
+		assert.Equal(t, "no-referrer", r.Header.Get("Referrer-Policy"), c.path)
+		assert.Equal(t, "DENY", r.Header.Get("X-Frame-Options"), c.path)
+		assert.Contains(t, r.Body, c.has, c.path)
+		head := e.Do("HEAD", c.path, "", "")
+		assert.Equal(t, 200, head.Status)
+		assert.Empty(t, head.Body)
 	}
-	html := e.do("GET", "/admin/", "", "").body
+	html := e.Do("GET", "/admin/", "", "").Body
 	for _, bad := range []*regexp.Regexp{
 		regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]`),     // inline script
 		regexp.MustCompile(`(?i)\sstyle\s*=`),              // inline style attribute
@@ -52,14 +52,14 @@ func TestPage(t *testing.T) {
 	} {
 		assert.NotRegexp(t, bad, html)
 	}
-	js := e.do("GET", "/admin/app.js", "", "").body
+	js := e.Do("GET", "/admin/app.js", "", "").Body
 	for _, bad := range []string{"localStorage", "sessionStorage", "document.cookie", "innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "http://", "https://"} {
 		assert.NotContains(t, js, bad)
 	}
 	// The page takes no other method, and that answer is JSON.
-	r := e.do("POST", "/admin/", "", `{}`)
-	assert.Equal(t, 405, r.status)
-	assert.Equal(t, "Method not allowed", r.msg(t))
+	r := e.Do("POST", "/admin/", "", `{}`)
+	assert.Equal(t, 405, r.Status)
+	assert.Equal(t, "Method not allowed", r.Msg(t))
 }
 
 // TestHostWrapsEverything: a host that puts one key middleware around all
@@ -146,71 +146,71 @@ func TestWithAuthorize(t *testing.T) {
 		return ok && k.Metadata["team"] == team
 	}
 	e := newEnv(t, admin.WithAuthorize(sameTeam))
-	lead, _ := e.create(apikey.NewKey{Owner: "lead", Metadata: map[string]string{"team": "red"}})
-	_, red := e.create(apikey.NewKey{Owner: "someone", Name: "red-1", Metadata: map[string]string{"team": "red"}})
-	_, blue := e.create(apikey.NewKey{Owner: "other", Name: "blue-1", Metadata: map[string]string{"team": "blue"}})
+	lead, _ := e.Create(apikey.NewKey{Owner: "lead", Metadata: map[string]string{"team": "red"}})
+	_, red := e.Create(apikey.NewKey{Owner: "someone", Name: "red-1", Metadata: map[string]string{"team": "red"}})
+	_, blue := e.Create(apikey.NewKey{Owner: "other", Name: "blue-1", Metadata: map[string]string{"team": "blue"}})
 
-	assert.Equal(t, 200, e.do("GET", "/admin/keys/"+red, lead, "").status)
-	assert.Equal(t, 404, e.do("GET", "/admin/keys/"+blue, lead, "").status)
-	r := e.do("GET", "/admin/keys", lead, "")
+	assert.Equal(t, 200, e.Do("GET", "/admin/keys/"+red, lead, "").Status)
+	assert.Equal(t, 404, e.Do("GET", "/admin/keys/"+blue, lead, "").Status)
+	r := e.Do("GET", "/admin/keys", lead, "")
 	var l listBody
-	r.json(t, &l)
+	r.JSON(t, &l)
 	var names []string
 	for _, k := range l.Keys {
 		names = append(names, k.Name)
 	}
 	assert.Equal(t, []string{"", "red-1"}, names, "the lead's own key and red-1, of another owner")
-	assert.Equal(t, 201, e.do("POST", "/admin/keys", lead, `{"owner":"newbie","metadata":{"team":"red"}}`).status)
-	assert.Equal(t, 403, e.do("POST", "/admin/keys", lead, `{"owner":"newbie","metadata":{"team":"blue"}}`).status)
-	assert.Equal(t, 403, e.do("PATCH", "/admin/keys/"+red, lead, `{"metadata":{"team":"blue"}}`).status)
+	assert.Equal(t, 201, e.Do("POST", "/admin/keys", lead, `{"owner":"newbie","metadata":{"team":"red"}}`).Status)
+	assert.Equal(t, 403, e.Do("POST", "/admin/keys", lead, `{"owner":"newbie","metadata":{"team":"blue"}}`).Status)
+	assert.Equal(t, 403, e.Do("PATCH", "/admin/keys/"+red, lead, `{"metadata":{"team":"blue"}}`).Status)
 	// The static admin key has no team: with this function it manages nothing.
-	assert.Equal(t, 404, e.do("GET", "/admin/keys/"+red, adminKey, "").status)
+	assert.Equal(t, 404, e.Do("GET", "/admin/keys/"+red, adminKey, "").Status)
 }
 
 // TestRevokedKeyStopsWorking goes through the whole life of a key made
 // over the API, calling the host's route with it.
 func TestRevokedKeyStopsWorking(t *testing.T) {
 	e := newEnv(t)
-	r := e.do("POST", "/admin/keys", adminKey, `{"name":"ci","owner":"alice"}`)
-	require.Equal(t, 201, r.status)
+	r := e.Do("POST", "/admin/keys", adminKey, `{"name":"ci","owner":"alice"}`)
+	require.Equal(t, 201, r.Status)
 	var s secretBody
-	r.json(t, &s)
-	call := func() int { return e.do("GET", "/", s.Plaintext, "").status }
+	r.JSON(t, &s)
+	call := func() int { return e.Do("GET", "/", s.Plaintext, "").Status }
 	assert.Equal(t, 200, call())
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+s.Key.ID, adminKey, `{"enabled":false}`).status)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+s.Key.ID, adminKey, `{"enabled":false}`).Status)
 	assert.Equal(t, 401, call())
-	assert.Equal(t, 200, e.do("PATCH", "/admin/keys/"+s.Key.ID, adminKey, `{"enabled":true}`).status)
+	assert.Equal(t, 200, e.Do("PATCH", "/admin/keys/"+s.Key.ID, adminKey, `{"enabled":true}`).Status)
 	assert.Equal(t, 200, call())
-	assert.Equal(t, 204, e.do("DELETE", "/admin/keys/"+s.Key.ID, adminKey, "").status)
+	assert.Equal(t, 204, e.Do("DELETE", "/admin/keys/"+s.Key.ID, adminKey, "").Status)
 	assert.Equal(t, 401, call())
 }
 
 // TestLeakScanner makes sure the check every test runs at its end (see
-// env.leaks) would catch a digest or a repeated plaintext.
+// admintest.Env.Leaks) would catch a digest or a repeated plaintext.
 func TestLeakScanner(t *testing.T) {
-	e := &env{t: t, store: newRecordingStore()}
-	e.keys = apikey.New(e.store)
-	defer e.keys.Close()
-	plain, k, err := e.keys.Create(context.Background(), apikey.NewKey{Owner: "a"})
+	e := &env{T: t, Store: newRecordingStore()}
+	e.Keys = apikey.New(e.Store)
+	defer e.Keys.Close()
+	plain, k, err := e.Keys.Create(context.Background(), apikey.NewKey{Owner: "a"})
 	require.NoError(t, err)
-	assert.Empty(t, e.leaks())
+	assert.Empty(t, e.Leaks())
 
-	e.exchanges = []exchange{{"GET", "/admin/keys", 200, `{"x":"` + hex.EncodeToString(k.Digest) + `"}`}}
-	assert.Len(t, e.leaks(), 1, "hex digest")
-	e.exchanges = []exchange{{"GET", "/admin/keys", 200, `{"hash":"sha256"}`}}
-	assert.Len(t, e.leaks(), 1, "hash field")
-	e.exchanges = []exchange{
-		{"POST", "/admin/keys", 201, `{"plaintext":"` + plain + `"}`},
-		{"GET", "/admin/keys", 200, `{"start":"` + plain + `"}`},
+	e.Exchanges = []exchange{{Method: "GET", Path: "/admin/keys", Status: 200, Body: `{"x":"` + hex.EncodeToString(k.Digest) + `"}`}}
+	assert.Len(t, e.Leaks(), 1, "hex digest")
+	e.Exchanges = []exchange{{Method: "GET", Path: "/admin/keys", Status: 200, Body: `{"hash":"sha256"}`}}
+	assert.Len(t, e.Leaks(), 1, "hash field")
+	e.Exchanges = []exchange{
+		{Method: "POST", Path: "/admin/keys", Status: 201, Body: `{"plaintext":"` + plain + `"}`},
+		{Method: "GET", Path: "/admin/keys", Status: 200, Body: `{"start":"` + plain + `"}`},
 	}
-	assert.NotEmpty(t, e.leaks(), "plaintext shown twice")
-	e.exchanges = []exchange{{"POST", "/admin/keys", 201, `{"plaintext":"` + plain + `"}`}}
-	assert.Empty(t, e.leaks(), "once, in the create answer, is fine")
-	e.plains = []string{plain}
-	assert.NotEmpty(t, e.leaks(), "a plaintext made outside the API")
-	e.plains = nil
-	e.exchanges = []exchange{{"GET", "/", 200, strings.ToUpper(hex.EncodeToString(k.Digest))}}
-	assert.NotEmpty(t, e.leaks())
+	assert.NotEmpty(t, e.Leaks(), "plaintext shown twice")
+	e.Exchanges = []exchange{{Method: "POST", Path: "/admin/keys", Status: 201, Body: `{"plaintext":"` + plain + `"}`}}
+	assert.Empty(t, e.Leaks(), "once, in the create answer, is fine")
+	e.Plains = []string{plain}
+	assert.NotEmpty(t, e.Leaks(), "a plaintext made outside the API")
+	e.Plains = nil
+	e.Exchanges = []exchange{{Method: "GET", Path: "/", Status: 200, Body: strings.ToUpper(hex.EncodeToString(k.Digest))}}
+	assert.NotEmpty(t, e.Leaks())
 }
 
 // TestMountPointWithoutSlash: /admin answers with a redirect to /admin/,
@@ -234,7 +234,7 @@ func TestPrincipalWithoutOwner(t *testing.T) {
 	defer keys.Close()
 	_, k, err := keys.Create(context.Background(), apikey.NewKey{Owner: "a"})
 	require.NoError(t, err)
-	store.down.Store(true) // any store read would answer 503
+	store.Down.Store(true) // any store read would answer 503
 	h := watch(t, store, admin.New(keys))
 	for path, want := range map[string]int{"/keys": 200, "/keys?owner=a": 200} {
 		r := httptest.NewRequest("GET", path, nil)
@@ -244,7 +244,7 @@ func TestPrincipalWithoutOwner(t *testing.T) {
 		assert.Equal(t, want, w.Code, path)
 		assert.JSONEq(t, `{"keys":[],"next":""}`, w.Body.String(), path)
 	}
-	store.down.Store(false)
+	store.Down.Store(false)
 	r := httptest.NewRequest("GET", "/keys/"+k.ID, nil)
 	r = r.WithContext(apikey.NewContext(r.Context(), apikey.Principal{KeyID: "session"}))
 	w := httptest.NewRecorder()
