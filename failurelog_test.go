@@ -1,14 +1,9 @@
 package apikey_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,32 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
-
-// logLines is a slog handler's output, read back as JSON records.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logLines) records(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(l.buf.String()) {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
-		out = append(out, rec)
-	}
-	return out
-}
 
 var errDatabaseDown = errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")
 
@@ -49,7 +20,7 @@ var errDatabaseDown = errors.New("dial tcp 10.0.0.5:5432: connect: connection re
 // 503 and nothing was logged unless the user wired an observer. Now the
 // Manager's logger says why, one line per cause per interval, with a count.
 func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
-	var out logLines
+	var out testkit.LogLines
 	clock := newFakeClock()
 	store := newSpyStore()
 	m := newManager(t, store, apikey.WithClock(clock.Now), apikey.WithLimiter(brokenLimiter{}),
@@ -62,7 +33,7 @@ func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
 	for range 50 {
 		require.Equal(t, http.StatusServiceUnavailable, serve(h, get("/", "X-API-Key", plain)).Code)
 	}
-	recs := out.records(t)
+	recs := out.Records(t)
 	require.Len(t, recs, 1, "the first failure is logged at once, the rest wait for the interval")
 	assert.Equal(t, "ERROR", recs[0]["level"])
 	assert.Equal(t, "key lookup", recs[0]["cause"])
@@ -71,7 +42,7 @@ func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
 
 	clock.Advance(10 * time.Second)
 	require.Equal(t, http.StatusServiceUnavailable, serve(h, get("/", "X-API-Key", plain)).Code)
-	recs = out.records(t)
+	recs = out.Records(t)
 	require.Len(t, recs, 2)
 	assert.EqualValues(t, 50, recs[1]["failures"], "49 held back and this one")
 
@@ -83,7 +54,7 @@ func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
 	store.FailWith(errDatabaseDown)
 	require.Equal(t, http.StatusServiceUnavailable, serve(h, get("/", "X-API-Key", plain)).Code)
 	require.NoError(t, m.Close())
-	recs = out.records(t)
+	recs = out.Records(t)
 	require.Len(t, recs, 5)
 	assert.Equal(t, "rate limiter", recs[2]["cause"])
 	assert.EqualValues(t, 1, recs[2]["failures"])
@@ -92,19 +63,4 @@ func TestUnavailableIsLoggedOncePerInterval(t *testing.T) {
 	for _, r := range recs {
 		assert.NotContains(t, r["error"], plain[len(plain)-12:], "no key in the log")
 	}
-}
-
-// A missing table (a forgotten Migrate) is a 503 with the database's own
-// words in the log.
-func TestMissingTableIsLogged(t *testing.T) {
-	var out logLines
-	s, err := apikey.NewSQLStore(openSQLite(t), apikey.SQLite)
-	require.NoError(t, err)
-	m := newManager(t, s, apikey.WithLogger(slog.New(slog.NewJSONHandler(&out, nil))))
-	plain, _ := mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
-	_, err = m.Verify(context.Background(), plain)
-	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
-	recs := out.records(t)
-	require.Len(t, recs, 1)
-	assert.Contains(t, recs[0]["error"], "no such table: api_keys")
 }

@@ -19,7 +19,9 @@ var (
 	newSpyStore  = testkit.NewSpyStore
 	rememberKeys = testkit.Remember
 	secretOf     = testkit.SecretOf
-	suiteLogger  = testkit.Logger
+	whoami       = testkit.Whoami
+	serve        = testkit.Serve
+	get          = testkit.Get
 )
 
 func newManager(t *testing.T, store apikey.Store, opts ...apikey.Option) *apikey.Manager {

@@ -20,16 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// whoami answers 200 with the principal's owner, or 500 if there is none.
-var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	p, ok := apikey.FromContext(r.Context())
-	if !ok {
-		http.Error(w, "no principal", http.StatusInternalServerError)
-		return
-	}
-	_, _ = w.Write([]byte(p.Owner))
-})
-
 type fixture struct {
 	m        *apikey.Manager
 	store    *spyStore
@@ -56,20 +46,6 @@ func newFixture(t *testing.T) *fixture {
 	f.unknown, _ = mustCreate(t, newManager(t, apikey.NewMemoryStore()), apikey.NewKey{})
 	f.clock.Advance(time.Minute)
 	return f
-}
-
-func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
-
-func get(target string, headers ...string) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, target, nil)
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Add(headers[i], headers[i+1])
-	}
-	return r
 }
 
 func body(t *testing.T, w *httptest.ResponseRecorder) apikey.ErrorBody {

@@ -299,7 +299,7 @@ func TestCreatedBy(t *testing.T) {
 // TestQueryKeyCannotWrite: a key read from the URL may read through the
 // API but not change anything, whichever middleware read it.
 func TestQueryKeyCannotWrite(t *testing.T) {
-	store, keys := chiKeys(t)
+	store, keys := newKeys(t)
 	_, ci, err := keys.Create(context.Background(), apikey.NewKey{Owner: "alice"})
 	require.NoError(t, err)
 	hosts := map[string]http.Handler{

@@ -25,6 +25,7 @@ const adminKey = admintest.AdminKey
 var (
 	errDown           = admintest.ErrDown
 	newRecordingStore = admintest.NewRecordingStore
+	newKeys           = admintest.NewKeys
 )
 
 func newEnv(t *testing.T, opts ...admin.Option) *env { return admintest.NewEnv(t, opts...) }

@@ -9,10 +9,7 @@ import (
 
 // The shared test helpers (internal/testkit) under the names these tests
 // use.
-type (
-	fakeClock = testkit.FakeClock
-	spyStore  = testkit.SpyStore
-)
+type ()
 
 var (
 	newFakeClock = testkit.NewFakeClock

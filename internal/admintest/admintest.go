@@ -188,6 +188,18 @@ func Watch(t *testing.T, store *RecordingStore, h http.Handler) http.Handler {
 	return e.Record(h)
 }
 
+// NewKeys returns a new RecordingStore and a Manager over it with the
+// static admin key AdminKey, closed when t ends, for tests that build
+// their own server.
+func NewKeys(t *testing.T) (*RecordingStore, *apikey.Manager) {
+	store := NewRecordingStore()
+	keys := apikey.New(store, apikey.WithStaticKeys(apikey.StaticKey{
+		Key: AdminKey, ID: "static:admin", Owner: "root", Scopes: []string{apikey.AdminScope},
+	}))
+	t.Cleanup(func() { _ = keys.Close() })
+	return store, keys
+}
+
 // NewRecordingStore returns an empty RecordingStore.
 func NewRecordingStore() *RecordingStore {
 	return &RecordingStore{MemoryStore: apikey.NewMemoryStore()}

@@ -17,6 +17,7 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -284,4 +285,46 @@ func RunRequests(b *testing.B, h http.Handler, key string) {
 	for b.Loop() {
 		h.ServeHTTP(w, r)
 	}
+}
+
+// Whoami answers 200 with the principal's owner, or 500 if there is none.
+var Whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p, ok := apikey.FromContext(r.Context())
+	if !ok {
+		http.Error(w, "no principal", http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write([]byte(p.Owner))
+})
+
+// Serve runs r through h and returns what h answered.
+func Serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// Get returns a GET request for target with headers, given as name,
+// value pairs.
+func Get(target string, headers ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
+	return r
+}
+
+// LogLines is a slog JSON handler's output, read back as records.
+type LogLines struct{ LockedBuffer }
+
+// Records returns the lines written so far, each decoded from JSON.
+func (l *LogLines) Records(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(l.String()) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		out = append(out, rec)
+	}
+	return out
 }

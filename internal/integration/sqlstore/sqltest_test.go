@@ -1,4 +1,4 @@
-package sqltest_test
+package sqlstore_test
 
 import (
 	"context"

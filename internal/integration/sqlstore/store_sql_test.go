@@ -1,4 +1,4 @@
-package apikey_test
+package sqlstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -317,7 +318,7 @@ func TestSQLStoreFindByDigestUsesIndex(t *testing.T) {
 		_, err = db.Exec("ANALYZE " + table)
 		require.NoError(t, err)
 		digest := sha256.Sum256([]byte("4242"))
-		plan := explain(t, db, "EXPLAIN "+apikey.FindByDigestQuery(s), digest[:])
+		plan := explain(t, db, "EXPLAIN "+findByDigestStatement(t, apikey.Postgres, table), digest[:])
 		t.Log(plan)
 		idx := table + "_digest_key"
 		assert.NotContains(t, plan, "Seq Scan")
@@ -339,7 +340,7 @@ func TestSQLStoreFindByDigestUsesIndex(t *testing.T) {
 		_, err = db.Exec("ANALYZE TABLE " + table)
 		require.NoError(t, err)
 		digest := sha256.Sum256([]byte("4242"))
-		rows := explainRows(t, db, "EXPLAIN "+apikey.FindByDigestQuery(s), digest[:])
+		rows := explainRows(t, db, "EXPLAIN "+findByDigestStatement(t, apikey.MySQL, table), digest[:])
 		require.Len(t, rows, 1, "%v", rows)
 		t.Log(rows[0])
 		assert.Contains(t, []string{"const", "eq_ref", "ref"}, rows[0]["type"], "access type")
@@ -438,6 +439,33 @@ func TestSQLStoreRecordLastUsedStatements(t *testing.T) {
 
 	stmts = conn.count(func() { require.NoError(t, s.RecordLastUsed(ctx, nil)) })
 	require.Empty(t, stmts, "nothing to record, nothing to send")
+}
+
+// findByDigestStatement returns the statement an SQLStore of dialect d on
+// table sends for FindByDigest, as its driver receives it: the one query
+// Verify makes on every request, which the tests EXPLAIN. It is caught on
+// a connection of its own, to any database of that dialect.
+func findByDigestStatement(t testing.TB, d apikey.Dialect, table string) string {
+	t.Helper()
+	driverName, dsn := "sqlite", sqliteDSN(t)
+	switch d {
+	case apikey.Postgres:
+		driverName, dsn = "pgx", os.Getenv(envPostgres)
+	case apikey.MySQL:
+		driverName, dsn = "mysql", os.Getenv(envMySQL)
+	}
+	base, err := sql.Open(driverName, dsn)
+	require.NoError(t, err)
+	conn := &countingConnector{dsn: dsn, drv: base.Driver()}
+	require.NoError(t, base.Close())
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	s, err := apikey.NewSQLStore(db, d, apikey.WithTable(table))
+	require.NoError(t, err)
+	// A driver that prepares (MySQL's, by default) sends it twice.
+	stmts := slices.Compact(conn.count(func() { _, _ = s.FindByDigest(context.Background(), make([]byte, 32)) }))
+	require.Len(t, stmts, 1, "FindByDigest sends one statement: %q", stmts)
+	return stmts[0]
 }
 
 // countingConnector opens connections of an underlying driver and records

@@ -1,4 +1,4 @@
-package admin_test
+package adminweb_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package admin_test
+package adminweb_test
 
 import (
 	"encoding/json"
@@ -46,20 +46,11 @@ func chiServer(t *testing.T, store *recordingStore, router http.Handler) func(me
 	}
 }
 
-func chiKeys(t *testing.T) (*recordingStore, *apikey.Manager) {
-	store := newRecordingStore()
-	keys := apikey.New(store, apikey.WithStaticKeys(apikey.StaticKey{
-		Key: adminKey, ID: "static:admin", Owner: "root", Scopes: []string{apikey.AdminScope},
-	}))
-	t.Cleanup(func() { _ = keys.Close() })
-	return store, keys
-}
-
 // TestChiMount: on a chi router, the handler is mounted with Mount and
 // StripPrefix, as the package documentation says, and serves the page and
 // every endpoint of the API there.
 func TestChiMount(t *testing.T) {
-	store, keys := chiKeys(t)
+	store, keys := newKeys(t)
 	r := chi.NewRouter()
 	r.Mount("/admin", http.StripPrefix("/admin", admin.New(keys)))
 	r.With(keys.Middleware()).Get("/", func(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +114,7 @@ func TestChiMount(t *testing.T) {
 // every route; the mount point without its slash needs a key (Public lets
 // through the page's exact paths only).
 func TestChiMountNested(t *testing.T) {
-	store, keys := chiKeys(t)
+	store, keys := newKeys(t)
 	r := chi.NewRouter()
 	r.Use(keys.Middleware(apikey.WithSkip(admin.Public("/api/admin"))))
 	r.Route("/api", func(r chi.Router) {
@@ -153,7 +144,7 @@ func TestChiMountNested(t *testing.T) {
 // documentation says to add StripPrefix; change it if this ever passes
 // with 200.
 func TestChiMountWithoutStripPrefix(t *testing.T) {
-	store, keys := chiKeys(t)
+	store, keys := newKeys(t)
 	r := chi.NewRouter()
 	r.Mount("/admin", admin.New(keys))
 	do := chiServer(t, store, r)

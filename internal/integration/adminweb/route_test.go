@@ -1,4 +1,4 @@
-package admin_test
+package adminweb_test
 
 import (
 	"fmt"
@@ -84,7 +84,7 @@ var routeSetups = []routeSetup{
 func TestPublicPathsOnRealRouters(t *testing.T) {
 	for _, setup := range routeSetups {
 		t.Run(setup.name, func(t *testing.T) {
-			store, keys := chiKeys(t)
+			store, keys := newKeys(t)
 			var reached atomic.Int64
 			protected := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if _, ok := apikey.FromContext(r.Context()); !ok {

@@ -1,4 +1,4 @@
-package apikey_test
+package sqlstore_test
 
 import (
 	"context"
