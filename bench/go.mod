@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/go-apikey/apikey v0.0.0
+	github.com/go-apikey/apikey/pgfeed v0.0.0-00010101000000-000000000000
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/labstack/echo/v4 v4.16.0
@@ -40,3 +41,11 @@ require (
 )
 
 replace github.com/go-apikey/apikey => ../
+
+replace github.com/go-apikey/apikey/pgfeed => ../pgfeed
+
+replace github.com/go-apikey/apikey/pollfeed => ../pollfeed
+
+replace github.com/go-apikey/apikey/redisfeed => ../redisfeed
+
+replace github.com/go-apikey/apikey/redislimit => ../redislimit

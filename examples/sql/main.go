@@ -45,7 +45,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/cache"
-	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/cli/dbopen"
 	"github.com/go-apikey/apikey/internal/serving"
 	"github.com/go-apikey/apikey/pgfeed"
 	"github.com/go-apikey/apikey/pollfeed"

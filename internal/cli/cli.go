@@ -24,7 +24,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/cache"
-	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/cli/dbopen"
 	"github.com/go-apikey/apikey/redisfeed"
 )
 

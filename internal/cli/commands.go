@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
-	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/cli/dbopen"
 )
 
 var createCmd = &command{

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/admin"
-	"github.com/go-apikey/apikey/internal/dbopen"
+	"github.com/go-apikey/apikey/internal/cli/dbopen"
 	"github.com/go-apikey/apikey/internal/serving"
 )
 
