@@ -36,7 +36,7 @@ type usageRecorder struct {
 
 // record notes a use of key id. Only the first use of a key in each flush
 // window reads the clock and is written, so LastUsedAt is exact to within
-// one interval (as django-rest-knox does).
+// one interval.
 func (u *usageRecorder) record(id string, now func() time.Time) {
 	if u.interval <= 0 {
 		return

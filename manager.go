@@ -208,7 +208,7 @@ func New(store Store, opts ...Option) *Manager {
 // Prefix returns the prefix of the keys the Manager issues.
 func (m *Manager) Prefix() string { return m.prefix }
 
-// now returns the current time as every store can keep it: UTC, with
+// clock returns the current time as every store can keep it: UTC, with
 // microsecond precision and no monotonic reading.
 func (m *Manager) clock() time.Time {
 	return m.now().UTC().Truncate(time.Microsecond)

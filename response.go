@@ -73,10 +73,10 @@ func Message(err error) string {
 	return "Internal server error"
 }
 
-// ErrorBody is the JSON body of the default error response, the shape
-// LangBot clients expect: {"code":-1,"msg":"Invalid API key"}.
+// ErrorBody is the JSON body of the default error response:
+// {"code":-1,"msg":"Invalid API key"}.
 type ErrorBody struct {
-	// Code is always -1 for an error, as LangBot's API answers.
+	// Code is always -1 for an error.
 	Code int `json:"code"`
 	// Msg is Message(err): short, fixed text safe to show anyone.
 	Msg string `json:"msg"`

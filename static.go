@@ -44,8 +44,8 @@ const (
 	maxStaticKeyLen = 256
 )
 
-// StaticKeysFromEnv reads the keys the code-Q&A dashboards we learn from
-// use: ADMIN_API_KEY, one key with owner "admin" and scope AdminScope, and
+// StaticKeysFromEnv reads static keys from two environment variables:
+// ADMIN_API_KEY, one key with owner "admin" and scope AdminScope, and
 // VALID_API_KEYS, a comma-separated list of keys with owner "static" and
 // no scopes. Unset or empty variables give no keys; a key that is too
 // short or has spaces is an error (wrapping ErrInvalidInput) naming the

@@ -138,7 +138,7 @@ func cascadeParam(w http.ResponseWriter, r *http.Request) (cascade, ok bool) {
 	return false, false
 }
 
-// descendantsJSON answers GET keys/{id}/descendants: the keys the key made
+// listDescendants answers GET keys/{id}/descendants: the keys the key made
 // that p may manage, as the confirmation before a disable or revoke
 // shows them.
 func (h *handler) listDescendants(w http.ResponseWriter, r *http.Request, p apikey.Principal, id string) {
