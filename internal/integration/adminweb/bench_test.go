@@ -25,7 +25,7 @@ const benchKeys = 10_000
 // in the memory store and, when APIKEY_POSTGRES_DSN names a server, in
 // PostgreSQL.
 //
-//	go test -run '^$' -bench Admin -benchtime 200x ./admin/
+//	go test -run '^$' -bench Admin -benchtime 200x ./internal/integration/adminweb
 func BenchmarkAdmin(b *testing.B) {
 	b.Run("memory", func(b *testing.B) { benchAdmin(b, apikey.NewMemoryStore()) })
 	b.Run("postgres", func(b *testing.B) {
