@@ -3,7 +3,6 @@ package apikey_test
 import (
 	"testing"
 
-	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/testkit"
 )
 
@@ -15,6 +14,8 @@ type (
 )
 
 var (
+	newManager   = testkit.NewManager
+	mustCreate   = testkit.MustCreate
 	newFakeClock = testkit.NewFakeClock
 	newSpyStore  = testkit.NewSpyStore
 	rememberKeys = testkit.Remember
@@ -23,16 +24,6 @@ var (
 	serve        = testkit.Serve
 	get          = testkit.Get
 )
-
-func newManager(t *testing.T, store apikey.Store, opts ...apikey.Option) *apikey.Manager {
-	t.Helper()
-	return testkit.NewManager(t, store, opts...)
-}
-
-func mustCreate(t *testing.T, m *apikey.Manager, nk apikey.NewKey) (string, apikey.Key) {
-	t.Helper()
-	return testkit.MustCreate(t, m, nk)
-}
 
 // TestMain fails the run if a log line holds a key (internal/testkit).
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -1,14 +1,12 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/admin"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // quotingStore fails while down with errors that quote what it was asked,
@@ -50,24 +49,6 @@ func (s quotingStore) Delete(ctx context.Context, id string) error {
 	return s.recordingStore.Delete(ctx, id)
 }
 
-// syncBuffer is a log destination for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // holdsKey reports whether s holds plain or 16 characters of its secret in
 // a row, or anything else that looks like a key.
 func holdsKey(s, plain string) bool {
@@ -89,7 +70,7 @@ func TestKeyGivenAsID(t *testing.T) {
 	t.Cleanup(func() { _ = keys.Close() })
 	plain, k, err := keys.Create(context.Background(), apikey.NewKey{Owner: "alice"})
 	require.NoError(t, err)
-	var logs syncBuffer
+	var logs testkit.LockedBuffer
 	h := admin.New(keys, admin.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	admin := apikey.Principal{KeyID: "session", Owner: "root"}.WithScopes(apikey.AdminScope)
 

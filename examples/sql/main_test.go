@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/go-apikey/apikey/internal/exampletest"
 	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/internal/sqltest"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/go-apikey/apikey/pollfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -193,24 +193,6 @@ func TestCountsKeys(t *testing.T) {
 	assert.Contains(t, out, "\n  go run ./cmd/apikey create --owner alice --name demo\n")
 }
 
-// syncBuffer is a bytes.Buffer safe for the service's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // When the key table goes away, requests are refused with 503 and the log
 // says why.
 func TestStoreFailureIsLogged(t *testing.T) {
@@ -218,7 +200,7 @@ func TestStoreFailureIsLogged(t *testing.T) {
 	var created struct{ Key string }
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" create --owner alice", "--json")), &created))
 	key := created.Key
-	var logs syncBuffer
+	var logs testkit.LockedBuffer
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
 		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak"}, cacheTTL: time.Second, logs: &logs}, out)
 	}, "the change feed")

@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/exampletest"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -218,30 +218,12 @@ func TestServePrefixes(t *testing.T) {
 	assert.NoError(t, err, "the service that owns the key accepts its successor")
 }
 
-// lockedBuffer is an output a process writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serve as a process whose output is a pipe, as under a service manager:
 // the new admin key is in a file, and the output holds none.
 func TestServeToAPipe(t *testing.T) {
 	dir := t.TempDir()
 	cmd := process(t, nil, "serve", "--db", filepath.Join(t.TempDir(), "keys.db"), "--addr", "127.0.0.1:0", "--key-dir", dir)
-	var out lockedBuffer
+	var out testkit.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out // not *os.File: exec makes pipes
 	require.NoError(t, cmd.Start())
 	exited := make(chan struct{}) // closed once waitErr is set

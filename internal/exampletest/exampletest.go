@@ -4,15 +4,15 @@
 package exampletest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // RunFunc is an example's entry point: serve on addr until ctx is done,
@@ -25,7 +25,7 @@ type RunFunc func(ctx context.Context, addr string, out io.Writer) error
 func Start(t *testing.T, run RunFunc, want string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testkit.LockedBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, "127.0.0.1:0", out) }()
 	t.Cleanup(func() {
@@ -180,21 +180,4 @@ func splitWords(line string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

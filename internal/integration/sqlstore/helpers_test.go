@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"testing"
 
-	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/testkit"
 )
 
@@ -12,6 +11,8 @@ import (
 type fakeClock = testkit.FakeClock
 
 var (
+	newManager   = testkit.NewManager
+	mustCreate   = testkit.MustCreate
 	newFakeClock = testkit.NewFakeClock
 	rememberKeys = testkit.Remember
 	whoami       = testkit.Whoami
@@ -19,16 +20,6 @@ var (
 	get          = testkit.Get
 	runRequests  = testkit.RunRequests
 )
-
-func newManager(t *testing.T, store apikey.Store, opts ...apikey.Option) *apikey.Manager {
-	t.Helper()
-	return testkit.NewManager(t, store, opts...)
-}
-
-func mustCreate(t *testing.T, m *apikey.Manager, nk apikey.NewKey) (string, apikey.Key) {
-	t.Helper()
-	return testkit.MustCreate(t, m, nk)
-}
 
 // TestMain fails the run if a log line holds a key (internal/testkit).
 func TestMain(m *testing.M) { testkit.Main(m) }
