@@ -71,6 +71,10 @@ var (
 	// way, or was already rotated; nothing was changed, and the operation
 	// may be tried again.
 	ErrConflict = errors.New("apikey: key changed concurrently")
+	// ErrInvalidCredential means the service's own authenticator (see
+	// WithHostAuth) refused the request's credential: a bad session, an
+	// expired JWT. It is answered 401, like an invalid key.
+	ErrInvalidCredential = errors.New("apikey: invalid credential")
 	// ErrInvalidInput means an argument to a Manager method was invalid, for
 	// example an empty owner or a scope with spaces. The wrapped message says
 	// which.
@@ -197,7 +201,39 @@ type Principal struct {
 
 	scopes   []string
 	metadata map[string]string
+	kind     Kind
 }
+
+// Kind says how a principal was authenticated.
+type Kind uint8
+
+// The kinds of Principal.
+const (
+	// KindUnknown is a principal made by hand (NewContext in tests, or a
+	// literal) and not by the middleware.
+	KindUnknown Kind = iota
+	// KindKey is a principal an API key verified: a stored key, or a
+	// static key (whose KeyID starts with "static:").
+	KindKey
+	// KindHost is a principal the service's own authentication vouched
+	// for, through WithHostAuth (a session, a JWT): it has no KeyID
+	// unless the host gave it one.
+	KindHost
+)
+
+// String names the kind: "unknown", "key" or "host".
+func (k Kind) String() string {
+	switch k {
+	case KindKey:
+		return "key"
+	case KindHost:
+		return "host"
+	}
+	return "unknown"
+}
+
+// Kind returns how the principal was authenticated.
+func (p Principal) Kind() Kind { return p.kind }
 
 // Scopes returns a copy of the principal's scopes.
 func (p Principal) Scopes() []string { return slices.Clone(p.scopes) }
@@ -216,14 +252,16 @@ func (p Principal) MetadataValue(name string) (string, bool) {
 	return v, ok
 }
 
-// WithScopes returns a copy of p with the given scopes, for building
-// principals in tests (see NewContext).
+// WithScopes returns a copy of p with the given scopes: for principals a
+// HostAuthFunc vouches for (a user's roles, say), and in tests (see
+// NewContext).
 func (p Principal) WithScopes(scopes ...string) Principal {
 	p.scopes = slices.Clip(slices.Clone(scopes))
 	return p
 }
 
-// WithMetadata returns a copy of p with the given metadata, for tests.
+// WithMetadata returns a copy of p with the given metadata, for principals
+// a HostAuthFunc vouches for and in tests.
 func (p Principal) WithMetadata(metadata map[string]string) Principal {
 	p.metadata = maps.Clone(metadata)
 	return p

@@ -3,7 +3,7 @@ package apikey
 import "context"
 
 func principalOf(k *Key) Principal {
-	return Principal{KeyID: k.ID, Owner: k.Owner, Name: k.Name, scopes: k.Scopes, metadata: k.Metadata}
+	return Principal{KeyID: k.ID, Owner: k.Owner, Name: k.Name, scopes: k.Scopes, metadata: k.Metadata, kind: KindKey}
 }
 
 // authInfo is what the middleware puts on the request context: the

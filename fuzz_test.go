@@ -185,7 +185,8 @@ func FuzzExtractKey(f *testing.F) {
 	f.Add("X-Api-Key: a\nX-Api-Key: b", "")
 	f.Fuzz(func(t *testing.T, headers, rawQuery string) {
 		r := fuzzRequest(headers, rawQuery, nil)
-		key, _, err := extractKey(r, DefaultSources())
+		ex, err := extractKey(r, DefaultSources(), nil)
+		key := ex.key
 		creds, malformed := credentials(r)
 		distinct := len(creds) > 0 && !allEqual(creds, creds[0])
 		switch {

@@ -1,6 +1,7 @@
 package apikey_test
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"github.com/go-apikey/apikey/internal/testkit"
@@ -27,3 +28,5 @@ var (
 
 // TestMain fails the run if a log line holds a key (internal/testkit).
 func TestMain(m *testing.M) { testkit.Main(m) }
+
+func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -19,6 +19,8 @@ type middlewareConfig struct {
 	preflight http.Handler
 	skip      func(*http.Request) bool
 	trusted   []netip.Prefix
+	hostAuth  HostAuthFunc
+	optional  bool
 }
 
 // WithSources sets where the middleware looks for a key, replacing
@@ -80,6 +82,17 @@ func WithSkip(skip func(*http.Request) bool) MiddlewareOption {
 	return func(c *middlewareConfig) { c.skip = skip }
 }
 
+// WithOptional lets requests without any credential through without a
+// principal, for routes that serve anonymous callers too (FromContext
+// then reports false). A request that carries a key is still verified,
+// and a bad, disabled, expired or revoked key is still refused: a key is
+// never ignored. With WithHostAuth, a request the host's authenticator
+// does not recognise goes through anonymously too, but one it refuses
+// does not.
+func WithOptional() MiddlewareOption {
+	return func(c *middlewareConfig) { c.optional = true }
+}
+
 // Middleware returns net/http middleware that verifies the request's key
 // and puts its Principal on the request context for FromContext. A request
 // without a valid key is refused through the error handler (by default:
@@ -133,13 +146,25 @@ func (mw *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		return
 	}
 	client := clientAddr{r: r, trusted: cfg.trusted}
-	key, src, err := extractKey(r, cfg.sources)
+	var isKey func(string) bool
+	if cfg.hostAuth != nil {
+		isKey = m.isKeyCredential
+	}
+	ex, err := extractKey(r, cfg.sources, isKey)
+	key, src := ex.key, ex.from
 	if prev := infoFromContext(r.Context()); prev != nil && prev.manager == m &&
 		(errors.Is(err, ErrMissingKey) || err == nil && m.sameKey(key, &prev.principal, &prev.match)) {
 		// Verified by an outer middleware of this Manager (which may
 		// have stripped the key): verifying again would count the
 		// request twice against its rate limit and uses.
 		next.ServeHTTP(w, r)
+		return
+	}
+	if err == nil && ex.hostToken {
+		err = ErrConflictingKeys // a key, and a token of the host's
+	}
+	if errors.Is(err, ErrMissingKey) {
+		mw.withoutKey(w, r, next, &client)
 		return
 	}
 	if err != nil {
@@ -165,6 +190,34 @@ func (mw *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		stripCredentials(r, cfg.sources)
 	}
 	next.ServeHTTP(w, r)
+}
+
+// withoutKey serves a request that carries no key: through the host's
+// authenticator if there is one, anonymously under WithOptional, and
+// otherwise refused, telling the client where to send its key if it sent
+// one somewhere the middleware does not read.
+func (mw *middleware) withoutKey(w http.ResponseWriter, r *http.Request, next http.Handler, client *clientAddr) {
+	cfg, m := &mw.cfg, mw.m
+	if cfg.hostAuth != nil {
+		p, ok, err := m.hostAuthenticate(cfg.hostAuth, r)
+		if err != nil {
+			m.refused(r.Context(), err, client)
+			mw.fail(w, r, err)
+			return
+		}
+		if ok {
+			ctx := withAuth(r.Context(), authInfo{principal: p, onError: mw.onError, manager: m})
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+	}
+	if cfg.optional {
+		next.ServeHTTP(w, r)
+		return
+	}
+	err := misplacedKey(r, cfg.sources)
+	m.refused(r.Context(), err, client)
+	mw.fail(w, r, err)
 }
 
 // fail answers a refused request: the challenge or rate-limit headers its

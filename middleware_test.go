@@ -110,7 +110,7 @@ func TestMiddlewareRefusals(t *testing.T) {
 		{"X-API-Key of spaces and tabs", get("/", "X-API-Key", " \t "), 401, "Missing API key", missing},
 		{"empty query value", get("/?x-api-key="), 401, "Missing API key", missing},
 		{"only Basic auth", get("/", "Authorization", "Basic dXNlcjpwYXNz"), 401, "Missing API key", missing},
-		{"key glued to scheme", get("/", "Authorization", "Bearer"+f.valid), 401, "Missing API key", missing},
+		{"key glued to scheme", get("/", "Authorization", "Bearer"+f.valid), 401, "Missing API key: send it in the X-Api-Key header, Authorization: Bearer <key>, Authorization: Token <key> or the x-api-key query parameter", missing},
 		{"scheme alone", get("/", "Authorization", "Bearer"), 401, "Invalid API key", invalid},
 		{"scheme and space", get("/", "Authorization", "Bearer "), 401, "Invalid API key", invalid},
 		{"scheme and tab", get("/", "Authorization", "Bearer\t"), 401, "Invalid API key", invalid},

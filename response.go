@@ -26,7 +26,7 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 // otherwise.
 func StatusCode(err error) int {
 	switch {
-	case errors.Is(err, ErrMissingKey), errors.Is(err, ErrMalformedKey),
+	case errors.Is(err, ErrMissingKey), errors.Is(err, ErrMalformedKey), errors.Is(err, ErrInvalidCredential),
 		errors.Is(err, ErrUnknownKey), errors.Is(err, ErrKeyDisabled),
 		errors.Is(err, ErrKeyExpired), errors.Is(err, ErrKeyTooOld):
 		return http.StatusUnauthorized
@@ -51,8 +51,14 @@ func StatusCode(err error) int {
 func Message(err error) string {
 	switch StatusCode(err) {
 	case http.StatusUnauthorized:
-		if errors.Is(err, ErrMissingKey) {
+		var misplaced *MisplacedKeyError
+		switch {
+		case errors.As(err, &misplaced):
+			return misplaced.clientMessage()
+		case errors.Is(err, ErrMissingKey):
 			return "Missing API key"
+		case errors.Is(err, ErrInvalidCredential):
+			return "Invalid credentials"
 		}
 		return "Invalid API key"
 	case http.StatusBadRequest:

@@ -8,10 +8,10 @@ import (
 )
 
 // A Source is a place in a request where the middleware looks for a key.
-// Make one with FromHeader, FromAuthorization or FromQuery.
+// Make one with FromHeader, FromAuthorization, FromQuery or FromCookie.
 type Source struct {
 	kind sourceKind
-	name string // canonical header name, auth scheme or query parameter
+	name string // canonical header name, auth scheme, query parameter or cookie name
 }
 
 type sourceKind uint8
@@ -20,6 +20,7 @@ const (
 	headerSource sourceKind = iota + 1
 	authSource
 	querySource
+	cookieSource
 )
 
 // FromHeader looks for the key as the whole value of the named header, such
@@ -65,6 +66,23 @@ func FromQuery(param string) Source {
 	return Source{kind: querySource, name: param}
 }
 
+// FromCookie looks for the key as the value of the named cookie, for
+// browser clients of an API that cannot keep a key in script: set it as a
+// cookie (HttpOnly, Secure, SameSite=Strict or Lax) and the browser sends
+// it on every request.
+//
+// It is not among DefaultSources, and it must be added with care: a
+// browser sends cookies with requests that other sites make it send, so
+// a cookie is a credential an attacker's page can use (cross-site request
+// forgery). With SameSite=Strict (or Lax, for safe methods only) the
+// browser does not attach it to cross-site requests; beyond that, refuse
+// state-changing requests that lack a CSRF token or a custom header a
+// cross-site form cannot send. Several cookies of that name with
+// different values are ErrConflictingKeys, like two keys in any sources.
+func FromCookie(name string) Source {
+	return Source{kind: cookieSource, name: name}
+}
+
 // SourceKind is the kind of place a [Source] reads: a header, the
 // Authorization header under a scheme, or the URL query.
 type SourceKind uint8
@@ -78,13 +96,15 @@ const (
 	SourceAuthorization SourceKind = SourceKind(authSource)
 	// SourceQuery is a URL query parameter (FromQuery).
 	SourceQuery SourceKind = SourceKind(querySource)
+	// SourceCookie is a cookie (FromCookie).
+	SourceCookie SourceKind = SourceKind(cookieSource)
 )
 
 // Kind returns the kind of place s reads.
 func (s Source) Kind() SourceKind { return SourceKind(s.kind) }
 
-// Name returns the header name (canonical), the Authorization scheme or the
-// query parameter s reads.
+// Name returns the header name (canonical), the Authorization scheme, the
+// query parameter or the cookie name s reads.
 func (s Source) Name() string { return s.name }
 
 // String describes the source, such as "header X-Api-Key".
@@ -96,6 +116,8 @@ func (s Source) String() string {
 		return "Authorization " + s.name
 	case querySource:
 		return "query " + s.name
+	case cookieSource:
+		return "cookie " + s.name
 	}
 	return "invalid source"
 }
@@ -116,14 +138,26 @@ func DefaultSources() []Source {
 // will look at; longer values are refused as malformed before any hashing.
 const maxCredentialLen = 1024
 
+// extraction is what extractKey found in a request.
+type extraction struct {
+	key  string // the one key, when there is one
+	from Source // where it was read: the first source, or a query one
+	// hostToken is set when an Authorization token was left to the
+	// host's authenticator because isKey said it is no key.
+	hostToken bool
+}
+
 // extractKey returns the one key the request carries across sources, and
 // the source it was read from: the first that held it, or a query source
 // when the URL also held it, since that is where it is most exposed. Empty
 // values, and header values of only spaces and tabs, count as absent;
 // identical repeats are fine; two different values are ErrConflictingKeys.
-func extractKey(r *http.Request, sources []Source) (string, Source, error) {
-	var key string
-	var from Source
+//
+// isKey, when not nil, says whether an Authorization token is a key at
+// all: one that is not (a JWT for the host's own authentication) is no
+// credential of ours, and sets hostToken instead.
+func extractKey(r *http.Request, sources []Source, isKey func(string) bool) (extraction, error) {
+	var ex extraction
 	found := false
 	auth := r.Header["Authorization"]
 	var cur Source
@@ -131,13 +165,13 @@ func extractKey(r *http.Request, sources []Source) (string, Source, error) {
 		if len(v) > maxCredentialLen {
 			return ErrMalformedKey
 		}
-		if found && v != key {
+		if found && v != ex.key {
 			return ErrConflictingKeys
 		}
 		if !found || cur.kind == querySource {
-			from = cur
+			ex.from = cur
 		}
-		key, found = v, true
+		ex.key, found = v, true
 		return nil
 	}
 	for _, s := range sources {
@@ -149,19 +183,24 @@ func extractKey(r *http.Request, sources []Source) (string, Source, error) {
 					continue
 				}
 				if err := add(v); err != nil {
-					return "", Source{}, err
+					return extraction{}, err
 				}
 			}
 		case authSource:
 			for _, v := range auth {
 				token, ok, err := authToken(v, s.name)
 				if err != nil {
-					return "", Source{}, err
+					return extraction{}, err
 				}
-				if ok {
-					if err := add(token); err != nil {
-						return "", Source{}, err
-					}
+				if !ok {
+					continue
+				}
+				if isKey != nil && !isKey(token) {
+					ex.hostToken = true
+					continue
+				}
+				if err := add(token); err != nil {
+					return extraction{}, err
 				}
 			}
 		case querySource:
@@ -170,14 +209,26 @@ func extractKey(r *http.Request, sources []Source) (string, Source, error) {
 			}
 			err := queryValues(r.URL.RawQuery, s.name, add)
 			if err != nil {
-				return "", Source{}, err
+				return extraction{}, err
+			}
+		case cookieSource:
+			if len(r.Header["Cookie"]) == 0 {
+				continue
+			}
+			for _, c := range r.CookiesNamed(s.name) {
+				if c.Value == "" {
+					continue
+				}
+				if err := add(c.Value); err != nil {
+					return extraction{}, err
+				}
 			}
 		}
 	}
 	if !found {
-		return "", Source{}, ErrMissingKey
+		return ex, ErrMissingKey
 	}
-	return key, from, nil
+	return ex, nil
 }
 
 // authToken returns the credentials of an Authorization header value when
@@ -318,7 +369,34 @@ func stripCredentials(r *http.Request, sources []Source) {
 			if r.PostForm != nil {
 				r.PostForm = cloneValuesWithout(r.PostForm, s.name)
 			}
+		case cookieSource:
+			if len(r.Header["Cookie"]) > 0 {
+				stripCookie(r.Header, s.name)
+			}
 		}
+	}
+}
+
+// stripCookie removes every cookie named name from h's Cookie headers,
+// keeping the others as they were written.
+func stripCookie(h http.Header, name string) {
+	var kept []string
+	for _, line := range h["Cookie"] {
+		var parts []string
+		for part := range strings.SplitSeq(line, ";") {
+			n, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if n != name {
+				parts = append(parts, strings.TrimSpace(part))
+			}
+		}
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Cookie")
+	} else {
+		h["Cookie"] = kept
 	}
 }
 

@@ -244,8 +244,9 @@ func checkSources(sources []Source) error {
 		return errors.New("apikey: WithSources given no sources")
 	}
 	for _, s := range sources {
-		if s.kind == 0 || s.name == "" || strings.ContainsAny(s.name, " \t\r\n,") {
-			return fmt.Errorf("apikey: invalid source %q: use FromHeader, FromAuthorization or FromQuery with a name", s.name)
+		if s.kind == 0 || s.name == "" || strings.ContainsAny(s.name, " \t\r\n,") ||
+			s.kind == cookieSource && strings.ContainsAny(s.name, ";=\"") {
+			return fmt.Errorf("apikey: invalid source %q: use FromHeader, FromAuthorization, FromQuery or FromCookie with a name", s.name)
 		}
 	}
 	return nil
