@@ -21,6 +21,7 @@ type middlewareConfig struct {
 	trusted   []netip.Prefix
 	hostAuth  HostAuthFunc
 	optional  bool
+	allowed   []netip.Prefix // service-wide allow-list; nil: every address
 }
 
 // WithSources sets where the middleware looks for a key, replacing
@@ -80,6 +81,26 @@ func WithPreflight(cors http.Handler) MiddlewareOption {
 // allows it, routing public paths outside the middleware is safer still.
 func WithSkip(skip func(*http.Request) bool) MiddlewareOption {
 	return func(c *middlewareConfig) { c.skip = skip }
+}
+
+// WithAllowedIPs makes the middleware answer only clients in one of
+// prefixes, whatever key they bring: any other client is refused with 403
+// (ErrIPNotAllowed, "Access denied from this IP address") before its key
+// is read or looked up. The client address is worked out as for keys with
+// AllowedIPs (see WithTrustedProxies: behind a load balancer, name it, or
+// every client is the balancer). Routes let through by WithSkip or
+// WithPreflight are not checked. It panics on a range CanonicalPrefix
+// refuses.
+func WithAllowedIPs(prefixes ...netip.Prefix) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		for _, p := range prefixes {
+			n, err := CanonicalPrefix(p)
+			if err != nil {
+				panic("apikey: WithAllowedIPs: " + err.Error())
+			}
+			c.allowed = append(c.allowed, n)
+		}
+	}
 }
 
 // WithOptional lets requests without any credential through without a
@@ -146,6 +167,13 @@ func (mw *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		return
 	}
 	client := clientAddr{r: r, trusted: cfg.trusted}
+	if cfg.allowed != nil {
+		if a := client.get(); !a.IsValid() || !inPrefixes(a, cfg.allowed) {
+			m.refused(r.Context(), ErrIPNotAllowed, &client)
+			mw.fail(w, r, ErrIPNotAllowed)
+			return
+		}
+	}
 	var isKey func(string) bool
 	if cfg.hostAuth != nil {
 		isKey = m.isKeyCredential
