@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/netip"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +47,10 @@ func minimalMiddleware(keys map[[32]byte]*minimalPrincipal, next http.Handler) h
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), minimalKey{}, p)))
 	})
 }
+
+// benchImportedShape is the shape of the imported keys BenchmarkPolicy
+// verifies: sk- and 48 letters and digits.
+var benchImportedShape = regexp.MustCompile(`^sk-[A-Za-z0-9]{48}$`).MatchString
 
 // runRequests is the benchmarks' loop (internal/testkit).
 var runRequests = testkit.RunRequests
@@ -145,6 +151,8 @@ func BenchmarkPolicy(b *testing.B) {
 		{"with-static", []apikey.Option{apikey.WithStaticKeys(benchStatic)}, apikey.NewKey{}},
 		// The static key itself.
 		{"static", []apikey.Option{apikey.WithStaticKeys(benchStatic)}, apikey.NewKey{}},
+		// A key of another system's shape, imported by its SHA-256 digest.
+		{"imported", []apikey.Option{apikey.WithImportedKeys(benchImportedShape)}, apikey.NewKey{}},
 	}
 	for _, c := range cases {
 		b.Run("policy="+c.name, func(b *testing.B) {
@@ -155,8 +163,15 @@ func BenchmarkPolicy(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if c.name == "static" {
+			switch c.name {
+			case "static":
 				plain = benchStatic.Key
+			case "imported":
+				plain = "sk-" + strings.Repeat("a1B2", 12)
+				d := sha256.Sum256([]byte(plain))
+				if _, err := m.Import(ctx, []apikey.ImportKey{{Owner: "alice", SHA256: d[:]}}); err != nil {
+					b.Fatal(err)
+				}
 			}
 			h := m.Middleware()(benchHandler(func(r *http.Request) string {
 				p, _ := apikey.FromContext(r.Context())

@@ -55,9 +55,10 @@ func WithHostAuth(auth HostAuthFunc) MiddlewareOption {
 // isKeyCredential reports whether an Authorization token is an API key for
 // this Manager rather than a credential of the host's own (see
 // WithHostAuth): it starts with one of the Manager's prefixes and an
-// underscore, has a key's checksum under any prefix, or is a static key.
+// underscore, has a key's checksum under any prefix, is a static key, or
+// has the shape of imported keys (WithImportedKeys).
 func (m *Manager) isKeyCredential(token string) bool {
-	if hasPrefixSep(token, m.prefix) || LooksLikeKey(token) || m.staticKey(token) != nil {
+	if hasPrefixSep(token, m.prefix) || LooksLikeKey(token) || m.staticKey(token) != nil || m.importedShape(token) {
 		return true
 	}
 	for _, p := range m.accepted {

@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -35,6 +36,13 @@ type Manager struct {
 	staticKeys   []StaticKey       // as given; hashed in New
 	observe      func(context.Context, Event)
 	failures     failureLog
+
+	// imported reports whether a credential of another shape may be an
+	// imported key (WithImportedKeys); importHashers are the hashers its
+	// digest is looked up under: plain SHA-256, then the Manager's.
+	imported      func(string) bool
+	importHashers []Hasher
+	importIDs     []string
 
 	warnAge, maxAge time.Duration // WithMaxKeyAge
 	warnMu          sync.Mutex
@@ -160,6 +168,16 @@ func New(store Store, opts ...Option) *Manager {
 		}
 		seen[h.ID()] = true
 		m.hashIDs = append(m.hashIDs, h.ID())
+	}
+	// An imported key is looked up first by the SHA-256 digest it was
+	// imported with, then as the Manager's own keys are: once it has been
+	// rehashed to the current Hasher, another replica whose cache dropped
+	// its old digest finds it by the new one, which it has never looked
+	// up, and so never cached as unknown.
+	m.importHashers, m.importIDs = slices.Clone(m.hashers), slices.Clone(m.hashIDs)
+	if !seen["sha256"] {
+		m.importHashers = append([]Hasher{SHA256()}, m.importHashers...)
+		m.importIDs = append([]string{"sha256"}, m.importIDs...)
 	}
 	if m.now == nil {
 		panic("apikey: WithClock given a nil function")

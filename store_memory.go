@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -18,7 +19,10 @@ type MemoryStore struct {
 	ids      []string        // sorted, for List
 }
 
-var _ UsageStore = (*MemoryStore)(nil)
+var (
+	_ UsageStore = (*MemoryStore)(nil)
+	_ Rehasher   = (*MemoryStore)(nil)
+)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -179,6 +183,27 @@ func spendRefusal(k *Key, now time.Time) error {
 	case *k.RemainingUses <= 0:
 		return fmt.Errorf("%w: key %s", ErrUsageExhausted, k.ID)
 	}
+	return nil
+}
+
+// Rehash implements Rehasher.
+func (s *MemoryStore) Rehash(_ context.Context, id string, old []byte, hash string, digest []byte) error {
+	if len(digest) == 0 {
+		return fmt.Errorf("%w: key digest is empty", ErrInvalidInput)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.byID[id]
+	if !ok || !bytes.Equal(k.Digest, old) {
+		return fmt.Errorf("%w: ID %s with that digest", ErrNotFound, id)
+	}
+	if _, taken := s.byDigest[string(digest)]; taken {
+		return fmt.Errorf("%w: digest already stored", ErrDuplicate)
+	}
+	next := *k
+	next.Hash, next.Digest = hash, bytes.Clone(digest)
+	delete(s.byDigest, string(old))
+	s.put(&next)
 	return nil
 }
 

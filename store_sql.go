@@ -95,7 +95,10 @@ type SQLStore struct {
 	q       sqlQueries
 }
 
-var _ UsageStore = (*SQLStore)(nil)
+var (
+	_ UsageStore = (*SQLStore)(nil)
+	_ Rehasher   = (*SQLStore)(nil)
+)
 
 // NewSQLStore returns a Store on db using the given dialect and table
 // (DefaultSQLTable unless [WithTable] says otherwise). It does no I/O: call
@@ -282,6 +285,30 @@ func (s *SQLStore) Delete(ctx context.Context, id string) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	}
+	return nil
+}
+
+// Rehash implements Rehasher with one conditional UPDATE. The change log
+// records it, so the caches following a feed drop the old digest.
+func (s *SQLStore) Rehash(ctx context.Context, id string, old []byte, hash string, digest []byte) error {
+	switch {
+	case len(digest) == 0:
+		return fmt.Errorf("%w: key digest is empty", ErrInvalidInput)
+	case len(digest) > maxSQLDigestLen:
+		return fmt.Errorf("%w: key digest is longer than %d bytes", ErrInvalidInput, maxSQLDigestLen)
+	}
+	res, err := s.db.ExecContext(ctx, s.q.rehash, hash, digest, id, old)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: digest already stored", ErrDuplicate)
+		}
+		return fmt.Errorf("apikey: rehashing key %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("apikey: rehashing key %s: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: ID %s with that digest", ErrNotFound, id)
 	}
 	return nil
 }

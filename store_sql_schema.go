@@ -32,6 +32,7 @@ type sqlQueries struct {
 	spendUse   string
 	spendMySQL string
 	spendState string
+	rehash     string
 	// lastUsedHead, lastUsedRow, lastUsedSep and lastUsedTail are joined
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
@@ -74,6 +75,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - 1" + spendable + " RETURNING remaining_uses"
 	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - 1)" + spendable
 	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at FROM " + t + " WHERE id = ?"
+	q.rehash = "UPDATE " + t + " SET hash = ?, digest = ? WHERE id = ? AND digest = ?"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
 
 	// Each dialect's RecordLastUsed joins the table to a list of (id, time)
@@ -207,7 +209,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendState, &q.changes, &q.pruneChanges, &q.hasColumn} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendState, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}

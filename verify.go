@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -86,30 +87,44 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 	// unknown one.
 	static := m.staticKey(key)
 	shaped := m.hasAcceptedShape(key)
-	if shaped {
-		for i, h := range m.hashers {
+	imported := !shaped && m.importedShape(key)
+	if shaped || imported {
+		hashers, ids := m.hashers, m.hashIDs
+		if imported {
+			hashers, ids = m.importHashers, m.importIDs
+		}
+		for i, h := range hashers {
 			digest := h.Sum(buf[:0], key)
+			var k *Key
 			if m.snapshots != nil {
 				// The memory store's records are immutable: read in place.
-				k, ok := m.snapshots.findSnapshot(digest)
-				if !ok || k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
+				var ok bool
+				if k, ok = m.snapshots.findSnapshot(digest); !ok {
 					continue
 				}
+			} else {
+				found, err := m.store.FindByDigest(ctx, digest)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return Principal{}, LimitStatus{}, unavailable("key lookup", err)
+				}
+				k = &found
+			}
+			if k.Hash != ids[i] || !equalDigests(k.Digest, digest) {
+				continue
+			}
+			if !imported {
 				match.found(i, digest)
-				return m.admit(ctx, k, client, true)
+			} else if j := slices.Index(m.hashIDs, ids[i]); j >= 0 {
+				match.found(j, digest)
 			}
-			k, err := m.store.FindByDigest(ctx, digest)
-			if errors.Is(err, ErrNotFound) {
-				continue
+			p, st, err := m.admit(ctx, k, client, true)
+			if err == nil && imported && ids[i] != m.hashIDs[0] {
+				m.rehash(ctx, k, key)
 			}
-			if err != nil {
-				return Principal{}, LimitStatus{}, unavailable("key lookup", err)
-			}
-			if k.Hash != m.hashIDs[i] || !equalDigests(k.Digest, digest) {
-				continue
-			}
-			match.found(i, digest)
-			return m.admit(ctx, &k, client, true)
+			return p, st, err
 		}
 		if err := ctx.Err(); err != nil {
 			return Principal{}, LimitStatus{}, unavailable("key lookup", err)
@@ -119,7 +134,7 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 		match.found(staticMatch, nil)
 		return m.admit(ctx, static, client, false)
 	}
-	if !shaped {
+	if !shaped && !imported {
 		return Principal{}, LimitStatus{}, ErrMalformedKey
 	}
 	return Principal{}, LimitStatus{}, ErrUnknownKey

@@ -60,6 +60,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"SpendUse", testSpendUse},
 		{"SpendUseConcurrent", testSpendUseConcurrent},
 		{"SpendUseOnlyFromUsableKeys", testSpendUseOnlyFromUsableKeys},
+		{"Rehash", testRehash},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -865,6 +866,32 @@ func testSpendUseOnlyFromUsableKeys(t *testing.T, s apikey.Store) {
 	left, err = us.SpendUse(ctx, disabled.ID, spendTime)
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), left)
+}
+
+// testRehash: a Rehasher moves a key to a new digest only from the old
+// one, and the key is then found by the new digest alone.
+func testRehash(t *testing.T, s apikey.Store) {
+	r, ok := s.(apikey.Rehasher)
+	if !ok {
+		t.Skipf("%T does not implement apikey.Rehasher", s)
+	}
+	ctx := context.Background()
+	k, other := newKey("alice"), newKey("alice")
+	mustCreate(t, s, k, other)
+	digest := randomDigest()
+	require.ErrorIs(t, r.Rehash(ctx, k.ID, randomDigest(), "hmac-sha256:x", digest), apikey.ErrNotFound, "not from another digest")
+	require.ErrorIs(t, r.Rehash(ctx, "no-such-key", k.Digest, "hmac-sha256:x", digest), apikey.ErrNotFound)
+	require.ErrorIs(t, r.Rehash(ctx, k.ID, k.Digest, "hmac-sha256:x", other.Digest), apikey.ErrDuplicate, "not to a digest in use")
+	require.NoError(t, r.Rehash(ctx, k.ID, k.Digest, "hmac-sha256:x", digest))
+	got := mustGet(t, s, k.ID)
+	assert.Equal(t, "hmac-sha256:x", got.Hash)
+	assert.Equal(t, digest, got.Digest)
+	_, err := s.FindByDigest(ctx, k.Digest)
+	require.ErrorIs(t, err, apikey.ErrNotFound, "the old digest finds nothing")
+	found, err := s.FindByDigest(ctx, digest)
+	require.NoError(t, err)
+	assert.Equal(t, k.ID, found.ID)
+	require.ErrorIs(t, r.Rehash(ctx, k.ID, k.Digest, "sha256", randomDigest()), apikey.ErrNotFound, "only once")
 }
 
 // testSpendUseConcurrent races many spenders for a key with a few uses:

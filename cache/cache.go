@@ -81,7 +81,10 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-var _ apikey.UsageStore = (*Store)(nil)
+var (
+	_ apikey.UsageStore = (*Store)(nil)
+	_ apikey.Rehasher   = (*Store)(nil)
+)
 
 // Defaults for New.
 const (
@@ -460,4 +463,28 @@ func (c *Store) SpendUse(ctx context.Context, id string, now time.Time) (int64, 
 		c.publish(ctx, id)
 	}
 	return left, err
+}
+
+// Rehash implements [apikey.Rehasher] when the store behind the cache
+// does; it drops the key from the cache, forgets the new digest if it is
+// cached as unknown, and publishes the key to the feed.
+func (c *Store) Rehash(ctx context.Context, id string, old []byte, hash string, digest []byte) error {
+	r, ok := c.next.(apikey.Rehasher)
+	if !ok {
+		return fmt.Errorf("%w: %T cannot rehash keys", apikey.ErrNotFound, c.next)
+	}
+	err := r.Rehash(ctx, id, old, hash, digest)
+	c.Invalidate(id)
+	// The new digest may be cached as unknown: the key was looked up by
+	// it just before it was found by the old one.
+	c.mu.Lock()
+	c.gen++
+	if e, ok := c.entries[string(digest)]; ok {
+		c.removeLocked(string(digest), e)
+	}
+	c.mu.Unlock()
+	if err == nil {
+		c.publish(ctx, id)
+	}
+	return err
 }

@@ -1,0 +1,202 @@
+package apikey_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/cache"
+)
+
+// oldShape is the shape of the keys another system issued: sk- and 48
+// letters and digits.
+var oldShape = regexp.MustCompile(`^sk-[A-Za-z0-9]{48}$`).MatchString
+
+// oldKey makes a key as the other system did.
+func oldKey() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 48)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	k := "sk-" + string(b)
+	rememberKeys(k)
+	return k
+}
+
+func hmacHasher(t testing.TB) apikey.Hasher {
+	h, err := apikey.HMACSHA256("2026", []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	return h
+}
+
+// Keys another system issued keep working after an import: by plaintext
+// (hashed at once) or by SHA-256 digest (rehashed to the current Hasher
+// on first use); rotation hands out a key in this library's format; the
+// shape opens nothing for this library's own keys.
+func TestImport(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	m := newManager(t, store, apikey.WithHashers(hmacHasher(t)), apikey.WithImportedKeys(oldShape))
+	plainKey, digestKey := oldKey(), oldKey()
+	digest := sha256.Sum256([]byte(digestKey))
+	recs, err := m.Import(ctx, []apikey.ImportKey{
+		{Owner: "alice", Name: "old ci", Scopes: []string{"bots:read"}, Plaintext: plainKey},
+		{Owner: "bob", SHA256: digest[:], Start: "sk-9f", ExpiresAt: time.Now().Add(time.Hour)},
+	})
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	assert.Equal(t, "hmac-sha256:2026", recs[0].Hash, "a plaintext is hashed with the current Hasher")
+	assert.Equal(t, plainKey[:8], recs[0].Start)
+	assert.Equal(t, "sha256", recs[1].Hash)
+	assert.Equal(t, "sk-9f", recs[1].Start)
+
+	p, err := m.Verify(ctx, plainKey)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", p.Owner)
+	assert.True(t, p.HasScope("bots:read"))
+
+	p, err = m.Verify(ctx, digestKey)
+	require.NoError(t, err, "found by its SHA-256 digest")
+	assert.Equal(t, "bob", p.Owner)
+	k, err := m.Get(ctx, recs[1].ID)
+	require.NoError(t, err)
+	assert.Equal(t, "hmac-sha256:2026", k.Hash, "rehashed on first use")
+	assert.NotEqual(t, digest[:], k.Digest)
+	_, err = m.Verify(ctx, digestKey)
+	require.NoError(t, err, "and found by its new digest")
+
+	// Garbage of the old shape is an unknown key, after lookups; this
+	// library's shape with a bad checksum still costs none.
+	finds := store.Finds.Load()
+	_, err = m.Verify(ctx, oldKey())
+	require.ErrorIs(t, err, apikey.ErrUnknownKey)
+	assert.Equal(t, int64(2), store.Finds.Load()-finds, "SHA-256, then the current Hasher")
+	own, _ := mustCreate(t, m, apikey.NewKey{})
+	finds = store.Finds.Load()
+	_, err = m.Verify(ctx, own[:len(own)-1]+"x")
+	require.ErrorIs(t, err, apikey.ErrMalformedKey)
+	assert.Equal(t, finds, store.Finds.Load(), "no lookup for a bad checksum")
+
+	// Rotation moves the holder to this library's format.
+	next, _, err := m.Rotate(ctx, recs[0].ID, 0)
+	require.NoError(t, err)
+	rememberKeys(next)
+	prefix, err := apikey.ParseKey(next)
+	require.NoError(t, err)
+	assert.Equal(t, apikey.DefaultPrefix, prefix)
+	_, err = m.Verify(ctx, plainKey)
+	require.ErrorIs(t, err, apikey.ErrKeyExpired)
+
+	// Without WithImportedKeys, the old shape is malformed: no lookup.
+	plain := newManager(t, store)
+	_, err = plain.Verify(ctx, digestKey)
+	require.ErrorIs(t, err, apikey.ErrMalformedKey)
+}
+
+// Behind caches on two replicas, a rehash on one does not lock the key
+// out on the other: it finds the key by its new digest once its cached
+// entry for the old one is gone.
+func TestImportRehashBehindCaches(t *testing.T) {
+	ctx := context.Background()
+	shared := apikey.NewMemoryStore()
+	clock := newFakeClock()
+	replica := func() *apikey.Manager {
+		c := cache.New(shared, cache.WithClock(clock.Now))
+		return newManager(t, c, apikey.WithClock(clock.Now), apikey.WithHashers(hmacHasher(t)), apikey.WithImportedKeys(oldShape))
+	}
+	a, b := replica(), replica()
+	key := oldKey()
+	d := sha256.Sum256([]byte(key))
+	_, err := a.Import(ctx, []apikey.ImportKey{{Owner: "alice", SHA256: d[:]}})
+	require.NoError(t, err)
+	_, err = b.Verify(ctx, key) // B caches the key by its old digest; this rehashes it
+	require.NoError(t, err)
+	for range 3 {
+		for _, m := range []*apikey.Manager{a, b} {
+			_, err = m.Verify(ctx, key)
+			require.NoError(t, err)
+		}
+		clock.Advance(cache.DefaultTTL)
+	}
+}
+
+// A bad row stops the whole import, named by its row; a row refused by
+// the store reports what was stored before it.
+func TestImportRefusesBadRows(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithImportedKeys(oldShape))
+	good := func() apikey.ImportKey { return apikey.ImportKey{Owner: "alice", Plaintext: oldKey()} }
+	secret := oldKey()
+	for name, bad := range map[string]apikey.ImportKey{
+		"no owner":                      {Plaintext: oldKey()},
+		"neither plaintext nor digest":  {Owner: "a"},
+		"both":                          {Owner: "a", Plaintext: secret, SHA256: make([]byte, 32)},
+		"a short digest":                {Owner: "a", SHA256: make([]byte, 20)},
+		"a key of no known shape":       {Owner: "a", Plaintext: "not-a-known-shape-" + secret[3:20]},
+		"a key with a space":            {Owner: "a", Plaintext: "sk-" + secret[3:20] + " x"},
+		"a bad scope":                   {Owner: "a", Plaintext: oldKey(), Scopes: []string{"two words"}},
+		"a start too long":              {Owner: "a", Plaintext: oldKey(), Start: "0123456789abcdef"},
+	} {
+		rows := []apikey.ImportKey{good(), bad, good()}
+		recs, err := m.Import(ctx, rows)
+		var ie *apikey.ImportError
+		require.ErrorAs(t, err, &ie, name)
+		assert.Equal(t, 2, ie.Row, name)
+		assert.ErrorIs(t, err, apikey.ErrInvalidInput, name)
+		assert.Nil(t, recs, name)
+		assert.NotContains(t, err.Error(), secret[3:20], name)
+	}
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, page.Keys, "nothing half-imported")
+
+	twice := good()
+	_, err = m.Import(ctx, []apikey.ImportKey{good(), twice, twice})
+	var ie *apikey.ImportError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, 3, ie.Row)
+	assert.ErrorIs(t, err, apikey.ErrDuplicate)
+
+	stored := good()
+	_, err = m.Import(ctx, []apikey.ImportKey{stored})
+	require.NoError(t, err)
+	recs, err := m.Import(ctx, []apikey.ImportKey{good(), stored, good()})
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, 2, ie.Row)
+	assert.ErrorIs(t, err, apikey.ErrDuplicate)
+	assert.Len(t, recs, 1, "the row before it was stored, and is reported")
+}
+
+// 10,000 keys of another system, imported in one call, then verified.
+func TestImportTenThousand(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithImportedKeys(oldShape))
+	rows := make([]apikey.ImportKey, 10_000)
+	plains := make([]string, len(rows))
+	for i := range rows {
+		plains[i] = oldKey()
+		d := sha256.Sum256([]byte(plains[i]))
+		rows[i] = apikey.ImportKey{Owner: fmt.Sprintf("user%d", i%100), SHA256: d[:]}
+	}
+	start := time.Now()
+	recs, err := m.Import(ctx, rows)
+	took := time.Since(start)
+	require.NoError(t, err)
+	require.Len(t, recs, len(rows))
+	t.Logf("imported %d keys in %v", len(rows), took.Round(time.Millisecond))
+	for i, p := range plains {
+		got, err := m.Verify(ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("user%d", i%100), got.Owner)
+	}
+}
