@@ -138,14 +138,14 @@ func TestImportRefusesBadRows(t *testing.T) {
 	good := func() apikey.ImportKey { return apikey.ImportKey{Owner: "alice", Plaintext: oldKey()} }
 	secret := oldKey()
 	for name, bad := range map[string]apikey.ImportKey{
-		"no owner":                      {Plaintext: oldKey()},
-		"neither plaintext nor digest":  {Owner: "a"},
-		"both":                          {Owner: "a", Plaintext: secret, SHA256: make([]byte, 32)},
-		"a short digest":                {Owner: "a", SHA256: make([]byte, 20)},
-		"a key of no known shape":       {Owner: "a", Plaintext: "not-a-known-shape-" + secret[3:20]},
-		"a key with a space":            {Owner: "a", Plaintext: "sk-" + secret[3:20] + " x"},
-		"a bad scope":                   {Owner: "a", Plaintext: oldKey(), Scopes: []string{"two words"}},
-		"a start too long":              {Owner: "a", Plaintext: oldKey(), Start: "0123456789abcdef"},
+		"no owner":                     {Plaintext: oldKey()},
+		"neither plaintext nor digest": {Owner: "a"},
+		"both":                         {Owner: "a", Plaintext: secret, SHA256: make([]byte, 32)},
+		"a short digest":               {Owner: "a", SHA256: make([]byte, 20)},
+		"a key of no known shape":      {Owner: "a", Plaintext: "not-a-known-shape-" + secret[3:20]},
+		"a key with a space":           {Owner: "a", Plaintext: "sk-" + secret[3:20] + " x"},
+		"a bad scope":                  {Owner: "a", Plaintext: oldKey(), Scopes: []string{"two words"}},
+		"a start too long":             {Owner: "a", Plaintext: oldKey(), Start: "0123456789abcdef"},
 	} {
 		rows := []apikey.ImportKey{good(), bad, good()}
 		recs, err := m.Import(ctx, rows)
