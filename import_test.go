@@ -60,6 +60,10 @@ func TestImport(t *testing.T) {
 	assert.Equal(t, "sha256", recs[1].Hash)
 	assert.Equal(t, "sk-9f", recs[1].Start)
 
+	stored, err := store.Get(ctx, recs[0].ID)
+	require.NoError(t, err)
+	assert.NotContains(t, fmt.Sprintf("%+v %s", stored, stored.Digest), plainKey[8:24], "the plaintext is not kept")
+
 	p, err := m.Verify(ctx, plainKey)
 	require.NoError(t, err)
 	assert.Equal(t, "alice", p.Owner)
