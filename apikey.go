@@ -119,8 +119,14 @@ type Key struct {
 	// store (see [WithLastUsedInterval]); the zero time means never.
 	LastUsedAt time.Time
 	// RateLimit caps the requests made with the key; the zero value means
-	// the Manager's default (see [WithDefaultRateLimit]).
+	// the Manager's default (see [WithDefaultRateLimit]) when RateLimits is
+	// empty too.
 	RateLimit RateLimit
+	// RateLimits are further limits of the key, each with its own name and
+	// window (10 a second and 10,000 a day, say): a request is admitted
+	// only when every limit, RateLimit included, has room for it, and a
+	// refused request counts against none.
+	RateLimits []RateLimit
 	// AllowedIPs, when not empty, are the only client address ranges the
 	// key works from (see [WithTrustedProxies] for clients behind proxies).
 	AllowedIPs []netip.Prefix
@@ -148,6 +154,10 @@ type Key struct {
 // RateLimit is a number of requests allowed per window of time, counted in
 // fixed windows (see [Limiter]).
 type RateLimit struct {
+	// Name tells the limits of a key apart ("burst", "daily"): required in
+	// Key.RateLimits, where names are unique, and optional elsewhere. It
+	// is reported in LimitStatus.
+	Name string
 	// Limit is the number of requests allowed in each window.
 	Limit int
 	// Window is the length of a window, at least a millisecond.
@@ -178,6 +188,7 @@ func (k Key) Clone() Key {
 	k.Metadata = maps.Clone(k.Metadata)
 	k.Digest = slices.Clone(k.Digest)
 	k.AllowedIPs = slices.Clone(k.AllowedIPs)
+	k.RateLimits = slices.Clone(k.RateLimits)
 	if k.RemainingUses != nil {
 		n := *k.RemainingUses
 		k.RemainingUses = &n

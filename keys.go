@@ -27,6 +27,8 @@ type NewKey struct {
 	// RateLimit, when set, caps the key's requests per window instead of
 	// the Manager's default.
 	RateLimit RateLimit
+	// RateLimits, when set, are further named limits (see Key.RateLimits).
+	RateLimits []RateLimit
 	// AllowedIPs, when set, are the only client address ranges the key
 	// works from. They are stored with their host bits cleared, and an
 	// IPv4-mapped range as the IPv4 range it names (::ffff:192.0.2.0/120
@@ -60,6 +62,7 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 		Enabled:     true,
 		ExpiresAt:   nk.ExpiresAt.UTC().Truncate(time.Microsecond),
 		RateLimit:   nk.RateLimit,
+		RateLimits:  cleanRateLimits(nk.RateLimits),
 		AllowedIPs:  maskPrefixes(nk.AllowedIPs),
 		RemainingUses: func() *int64 {
 			if nk.MaxUses == 0 {
@@ -264,6 +267,7 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration, ch
 		Enabled:     old.Enabled,
 		ExpiresAt:   old.ExpiresAt,
 		RateLimit:   old.RateLimit,
+		RateLimits:  slices.Clone(old.RateLimits),
 		AllowedIPs:  slices.Clone(old.AllowedIPs),
 	}
 	for _, c := range changes {
@@ -438,6 +442,13 @@ func SetExpiry(t time.Time) KeyChange {
 func SetRateLimit(r RateLimit) KeyChange {
 	r.Window = r.Window.Truncate(time.Microsecond) // what SQL stores keep
 	return KeyChange{err: checkRateLimit(r), apply: func(k *Key) { k.RateLimit = r }}
+}
+
+// SetRateLimits replaces a key's named limits (see Key.RateLimits); none
+// removes them.
+func SetRateLimits(limits ...RateLimit) KeyChange {
+	clean := cleanRateLimits(limits)
+	return KeyChange{err: checkRateLimits(limits), apply: func(k *Key) { k.RateLimits = clean }}
 }
 
 // SetAllowedIPs sets the client address ranges a key works from; none

@@ -3,22 +3,37 @@ package apikey
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
 
-// A Limiter counts the requests of each key in fixed windows of time, for
-// rate limits (see [Key.RateLimit] and [WithDefaultRateLimit]). Windows
-// start at multiples of their length since Go's zero time, as
+// A Limiter counts requests in fixed windows of time, for rate limits
+// (see [Key.RateLimit], [Key.RateLimits] and [WithDefaultRateLimit]).
+// Windows start at multiples of their length since Go's zero time, as
 // [time.Time.Truncate] rounds, so a window that divides a day starts on
 // the clock (a one-minute window runs from :00 to :59) and limiters in
 // several processes that share their counts, such as the Redis one in
 // package redislimit, agree on where a window starts.
 type Limiter interface {
-	// Allow counts one request of the key id against limit, at time now,
-	// and reports whether it is within the limit, with the window's state.
-	// A request over the limit is not counted.
-	Allow(ctx context.Context, id string, limit RateLimit, now time.Time) (LimitStatus, error)
+	// Allow counts a request of the given cost (1 or more) against every
+	// bucket, at time now, in one atomic step: it counts it in all of them
+	// when each has room for the whole cost, and in none otherwise, so a
+	// refused request counts against no limit. It reports the outcome with
+	// the state of the bucket closest to refusal; when the request is
+	// refused, Reset is the time until every bucket that had no room has
+	// room again.
+	Allow(ctx context.Context, buckets []Bucket, cost int, now time.Time) (LimitStatus, error)
+}
+
+// A Bucket is one rate limit and what it counts: the requests of one key
+// (ID is the key's ID), or of every key of one owner (ID is "owner:" and
+// the owner). Two buckets with one ID and one window share a count.
+type Bucket struct {
+	// ID names what is counted.
+	ID string
+	// Limit is the limit counted: Limit requests per Window.
+	Limit RateLimit
 }
 
 // DefaultRateLimit returns the rate limit of keys that have none of their
@@ -26,16 +41,20 @@ type Limiter interface {
 // key's zero RateLimit means, for comparing the limits of two keys.
 func (m *Manager) DefaultRateLimit() RateLimit { return m.defaultLimit }
 
-// LimitStatus is the state of a key's rate-limit window after a request,
-// as the RateLimit-* response headers report it.
+// LimitStatus is the state of a key's rate limits after a request, as the
+// RateLimit-* response headers report it: the limit closest to refusal.
 type LimitStatus struct {
-	// Allowed is false when the request was over the limit.
+	// Allowed is false when the request was over a limit.
 	Allowed bool
-	// Limit is the number of requests allowed per window.
+	// Name is the name of the limit described (RateLimit.Name).
+	Name string
+	// Limit is the number of requests that limit allows per window.
 	Limit int
-	// Remaining is how many more requests the window allows.
+	// Remaining is how many more requests its window allows.
 	Remaining int
-	// Reset is the time left until the window ends and the count restarts.
+	// Reset is the time left until its window ends and the count
+	// restarts; for a refused request, until every exhausted limit has
+	// room again.
 	Reset time.Duration
 }
 
@@ -47,9 +66,14 @@ type RateLimitError struct {
 	Status LimitStatus
 }
 
-// Error says the limit was exceeded and when the next window starts.
+// Error says which limit was exceeded and when every exhausted limit has
+// room again.
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("%v: %d requests per window, next window in %v", ErrRateLimited, e.Status.Limit, e.Status.Reset)
+	name := ""
+	if e.Status.Name != "" {
+		name = " (" + e.Status.Name + ")"
+	}
+	return fmt.Sprintf("%v%s: %d requests per window, room again in %v", ErrRateLimited, name, e.Status.Limit, e.Status.Reset)
 }
 
 // Unwrap returns ErrRateLimited.
@@ -69,8 +93,14 @@ func windowOf(now time.Time, window time.Duration) (start, end time.Time) {
 // the limit across replicas.
 type MemoryLimiter struct {
 	mu        sync.Mutex
-	windows   map[string]*memoryWindow
+	windows   map[windowKey]*memoryWindow
 	lastSweep time.Time
+}
+
+// windowKey names a window: what it counts, and its length.
+type windowKey struct {
+	id     string
+	window time.Duration
 }
 
 type memoryWindow struct {
@@ -82,18 +112,17 @@ var _ Limiter = (*MemoryLimiter)(nil)
 
 // NewMemoryLimiter returns an empty MemoryLimiter.
 func NewMemoryLimiter() *MemoryLimiter {
-	return &MemoryLimiter{windows: map[string]*memoryWindow{}}
+	return &MemoryLimiter{windows: map[windowKey]*memoryWindow{}}
 }
 
 // sweepEvery is how often Allow drops the entries of windows that ended.
 const sweepEvery = time.Minute
 
 // Allow implements Limiter.
-func (l *MemoryLimiter) Allow(_ context.Context, id string, limit RateLimit, now time.Time) (LimitStatus, error) {
-	if err := checkRateLimit(limit); err != nil || limit.IsZero() {
-		return LimitStatus{}, fmt.Errorf("apikey: MemoryLimiter.Allow: %w", ErrInvalidInput)
+func (l *MemoryLimiter) Allow(_ context.Context, buckets []Bucket, cost int, now time.Time) (LimitStatus, error) {
+	if err := checkBuckets(buckets, cost); err != nil {
+		return LimitStatus{}, fmt.Errorf("apikey: MemoryLimiter.Allow: %w", err)
 	}
-	_, end := windowOf(now, limit.Window)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) >= sweepEvery {
@@ -104,21 +133,81 @@ func (l *MemoryLimiter) Allow(_ context.Context, id string, limit RateLimit, now
 		}
 		l.lastSweep = now
 	}
-	w := l.windows[id]
-	if w == nil {
-		w = &memoryWindow{}
-		l.windows[id] = w
+	var (
+		ws    [4]*memoryWindow
+		ends  [4]time.Time
+		wins  = ws[:0]
+		endOf = ends[:0]
+		fits  = true
+	)
+	for _, b := range buckets {
+		_, end := windowOf(now, b.Limit.Window)
+		name := windowKey{b.ID, b.Limit.Window}
+		w := l.windows[name]
+		if w == nil {
+			w = &memoryWindow{}
+			l.windows[name] = w
+		}
+		if !w.end.Equal(end) {
+			w.end, w.count = end, 0 // a new window
+		}
+		if w.count+cost > b.Limit.Limit {
+			fits = false
+		}
+		wins, endOf = append(wins, w), append(endOf, end)
 	}
-	if !w.end.Equal(end) {
-		w.end, w.count = end, 0 // a new window
+	if fits {
+		for i, w := range wins {
+			// Two limits with one window share its count: count once.
+			if !slices.Contains(wins[:i], w) {
+				w.count += cost
+			}
+		}
 	}
-	st := LimitStatus{Limit: limit.Limit, Reset: end.Sub(now)}
-	if w.count < limit.Limit {
-		w.count++
-		st.Allowed = true
+	counts := make([]int, 0, 4)
+	for _, w := range wins {
+		counts = append(counts, w.count)
 	}
-	st.Remaining = limit.Limit - w.count
-	return st, nil
+	return statusOf(buckets, counts, endOf, cost, fits, now), nil
+}
+
+// statusOf reports a request's outcome from its buckets' counts after it:
+// the bucket closest to refusal (the fewest requests left, then the
+// soonest reset) and, for a refused request, how long until every bucket
+// without room for cost has it again.
+func statusOf(buckets []Bucket, counts []int, ends []time.Time, cost int, allowed bool, now time.Time) LimitStatus {
+	st := LimitStatus{Allowed: allowed}
+	first := true
+	var wait time.Duration
+	for i, b := range buckets {
+		left := b.Limit.Limit - counts[i]
+		reset := ends[i].Sub(now)
+		if first || left < st.Remaining || left == st.Remaining && reset < st.Reset {
+			st.Name, st.Limit, st.Remaining, st.Reset = b.Limit.Name, b.Limit.Limit, left, reset
+			first = false
+		}
+		if !allowed && counts[i]+cost > b.Limit.Limit {
+			wait = max(wait, reset)
+		}
+	}
+	st.Remaining = max(st.Remaining, 0)
+	if !allowed {
+		st.Reset = wait
+	}
+	return st
+}
+
+// checkBuckets refuses what no Limiter can count.
+func checkBuckets(buckets []Bucket, cost int) error {
+	if len(buckets) == 0 || cost < 1 {
+		return fmt.Errorf("%w: no buckets, or a cost below 1", ErrInvalidInput)
+	}
+	for _, b := range buckets {
+		if b.ID == "" || b.Limit.IsZero() || checkRateLimit(b.Limit) != nil {
+			return fmt.Errorf("%w: bucket %q with limit %d per %v", ErrInvalidInput, b.ID, b.Limit.Limit, b.Limit.Window)
+		}
+	}
+	return nil
 }
 
 // Len returns the number of keys the limiter holds a window for.

@@ -22,6 +22,7 @@ type middlewareConfig struct {
 	hostAuth  HostAuthFunc
 	optional  bool
 	allowed   []netip.Prefix // service-wide allow-list; nil: every address
+	cost      func(*http.Request) int
 }
 
 // WithSources sets where the middleware looks for a key, replacing
@@ -101,6 +102,22 @@ func WithAllowedIPs(prefixes ...netip.Prefix) MiddlewareOption {
 			c.allowed = append(c.allowed, n)
 		}
 	}
+}
+
+// WithCost sets what a request costs against its key's rate limits and
+// uses: cost(r), 1 or more (less counts as 1). A request whose cost does
+// not fit what a limit or the key's uses have left is refused, and spends
+// nothing. For a fixed cost per route, give each route group its own
+// middleware, or use a cost function of the method and path:
+//
+//	search := keys.Middleware(apikey.WithCost(func(*http.Request) int { return 5 }))
+//	r.With(search).Post("/search", handler)
+//
+// A middleware of the same Manager outside this one has verified and
+// charged the request already, and this one lets it through: put costly
+// routes under their own middleware only, not under a general one as well.
+func WithCost(cost func(r *http.Request) int) MiddlewareOption {
+	return func(c *middlewareConfig) { c.cost = cost }
 }
 
 // WithOptional lets requests without any credential through without a
@@ -204,7 +221,13 @@ func (mw *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	// digest while the key is verified.
 	ac := &authContext{}
 	var match keyMatch
-	p, st, err := m.verify(r.Context(), key, &client, ac.digest[:0], &match)
+	cost := 1
+	if cfg.cost != nil {
+		if cost = cfg.cost(r); cost < 1 {
+			cost = 1
+		}
+	}
+	p, st, err := m.verify(r.Context(), key, &client, ac.digest[:0], &match, cost)
 	if err != nil {
 		mw.fail(w, r, err)
 		return

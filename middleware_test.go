@@ -246,7 +246,7 @@ func TestStatusCodeAndMessage(t *testing.T) {
 		{apikey.ErrIPNotAllowed, 403, "Access denied from this IP address"},
 		{apikey.ErrRateLimited, 429, "Rate limit exceeded"},
 		{&apikey.RateLimitError{Status: apikey.LimitStatus{Limit: 60, Reset: time.Second}}, 429, "Rate limit exceeded"},
-		{apikey.ErrUsageExhausted, 403, "API key usage limit reached"},
+		{apikey.ErrUsageExhausted, 402, "API key usage limit reached"},
 		{apikey.ErrKeyTooOld, 401, "Invalid API key"},
 		{errors.New("other"), 500, "Internal server error"},
 	}

@@ -105,7 +105,7 @@ func TestRateLimitBeforeUsageCredits(t *testing.T) {
 	clock.Advance(time.Minute)
 	require.Equal(t, http.StatusOK, serve(h, get("/", "X-API-Key", plain)).Code)
 	w := serve(h, get("/", "X-API-Key", plain))
-	require.Equal(t, http.StatusForbidden, w.Code)
+	require.Equal(t, http.StatusPaymentRequired, w.Code)
 	assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: "API key usage limit reached"}, body(t, w))
 	clock.Advance(time.Minute)
 	_, err = m.Verify(ctx, plain)
@@ -147,7 +147,7 @@ func TestMemoryLimiterExactUnderConcurrency(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				st, err := l.Allow(context.Background(), "k", limit, now)
+				st, err := l.Allow(context.Background(), []apikey.Bucket{{ID: "k", Limit: limit}}, 1, now)
 				if assert.NoError(t, err) && st.Allowed {
 					allowed.Add(1)
 				}
@@ -159,20 +159,20 @@ func TestMemoryLimiterExactUnderConcurrency(t *testing.T) {
 
 	// Windows that ended are swept: memory stays bounded by active keys.
 	for i := range 500 {
-		_, err := l.Allow(context.Background(), fmt.Sprint("key", i), limit, now)
+		_, err := l.Allow(context.Background(), []apikey.Bucket{{ID: fmt.Sprint("key", i), Limit: limit}}, 1, now)
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 501, l.Len())
-	_, err := l.Allow(context.Background(), "late", limit, now.Add(2*time.Hour))
+	_, err := l.Allow(context.Background(), []apikey.Bucket{{ID: "late", Limit: limit}}, 1, now.Add(2*time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, 1, l.Len())
-	_, err = l.Allow(context.Background(), "k", apikey.RateLimit{}, now)
+	_, err = l.Allow(context.Background(), []apikey.Bucket{{ID: "k"}}, 1, now)
 	assert.ErrorIs(t, err, apikey.ErrInvalidInput)
 }
 
 type brokenLimiter struct{}
 
-func (brokenLimiter) Allow(context.Context, string, apikey.RateLimit, time.Time) (apikey.LimitStatus, error) {
+func (brokenLimiter) Allow(context.Context, []apikey.Bucket, int, time.Time) (apikey.LimitStatus, error) {
 	return apikey.LimitStatus{}, errors.New("redis: connection refused")
 }
 

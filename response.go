@@ -21,9 +21,10 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 // StatusCode maps an error from the middleware or Verify to the HTTP status
 // the default error handler answers with: 401 for a missing, malformed,
 // unknown, disabled, expired or too old key; 400 for conflicting keys; 403
-// for a missing scope, a refused client address or a spent usage limit; 429
-// over a rate limit; 503 when the store or limiter failed or timed out; 500
-// otherwise.
+// for a missing scope or a refused client address; 402 Payment Required
+// for spent uses (credits), so that a client can tell "out of credit"
+// from "slow down" (429 over a rate limit), which waiting fixes; 503 when
+// the store or limiter failed or timed out; 500 otherwise.
 func StatusCode(err error) int {
 	switch {
 	case errors.Is(err, ErrMissingKey), errors.Is(err, ErrMalformedKey), errors.Is(err, ErrInvalidCredential),
@@ -32,9 +33,10 @@ func StatusCode(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrConflictingKeys):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrInsufficientScope), errors.Is(err, ErrIPNotAllowed),
-		errors.Is(err, ErrUsageExhausted):
+	case errors.Is(err, ErrInsufficientScope), errors.Is(err, ErrIPNotAllowed):
 		return http.StatusForbidden
+	case errors.Is(err, ErrUsageExhausted):
+		return http.StatusPaymentRequired
 	case errors.Is(err, ErrRateLimited):
 		return http.StatusTooManyRequests
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded),
@@ -64,13 +66,12 @@ func Message(err error) string {
 	case http.StatusBadRequest:
 		return "Conflicting API keys"
 	case http.StatusForbidden:
-		switch {
-		case errors.Is(err, ErrIPNotAllowed):
+		if errors.Is(err, ErrIPNotAllowed) {
 			return "Access denied from this IP address"
-		case errors.Is(err, ErrUsageExhausted):
-			return "API key usage limit reached"
 		}
 		return "Insufficient scope"
+	case http.StatusPaymentRequired:
+		return "API key usage limit reached"
 	case http.StatusTooManyRequests:
 		return "Rate limit exceeded"
 	case http.StatusServiceUnavailable:

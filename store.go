@@ -66,7 +66,7 @@ type Store interface {
 
 // Updated returns k with the fields a Store's Update stores taken from
 // changed: Owner, Name, Description, Scopes, Metadata, Enabled, ExpiresAt,
-// UpdatedAt, RateLimit, AllowedIPs, RemainingUses, RotatedTo, CreatedBy and
+// UpdatedAt, RateLimit, RateLimits, AllowedIPs, RemainingUses, RotatedTo, CreatedBy and
 // DisabledBy, copied so that changed's slices, map and pointer are not
 // shared. The other fields (the ID, the secret's digest, the creation and
 // last-used times) keep k's values: Update never changes them.
@@ -81,6 +81,7 @@ func (k Key) Updated(changed Key) Key {
 	k.ExpiresAt = changed.ExpiresAt
 	k.UpdatedAt = changed.UpdatedAt
 	k.RateLimit = changed.RateLimit
+	k.RateLimits = changed.RateLimits
 	k.AllowedIPs = changed.AllowedIPs
 	k.RemainingUses = changed.RemainingUses
 	k.RotatedTo = changed.RotatedTo
@@ -119,17 +120,14 @@ const (
 // be spent twice, once on the old key and once on its successor.
 type UsageStore interface {
 	Store
-	// SpendUse takes one use of the key with the given ID and returns how
-	// many are left, in one atomic step that spends only when the stored
-	// key is enabled, not rotated (RotatedTo is empty), not expired at now
-	// and has a use left. When it takes nothing it says why: an error
-	// wrapping ErrNotFound when there is no such key, ErrKeyDisabled,
-	// ErrKeyExpired (also for a rotated key, whose uses moved to its
-	// successor) or ErrUsageExhausted; and -1 with no error when the key
-	// has no usage limit.
-	//
-	// It must not hold one connection while it waits for another from
-	// the same pool: with a small pool, concurrent spenders would each
-	// hold one and wait forever for a second.
-	SpendUse(ctx context.Context, id string, now time.Time) (remaining int64, err error)
+	// SpendUse takes n uses (n >= 1: a request's cost) of the key with
+	// the given ID and returns how many are left, in one atomic step that
+	// spends only when the stored key is enabled, not rotated (RotatedTo is
+	// empty), not expired at now and has n uses left: a key with fewer
+	// spends none. When it takes nothing it says why: an error wrapping
+	// ErrNotFound when there is no such key, ErrKeyDisabled, ErrKeyExpired
+	// (also for a rotated key, whose uses moved to its successor) or
+	// ErrUsageExhausted; and -1 with no error when the key has no usage
+	// limit.
+	SpendUse(ctx context.Context, id string, n int64, now time.Time) (remaining int64, err error)
 }

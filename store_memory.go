@@ -151,26 +151,30 @@ func (s *MemoryStore) put(k *Key) {
 }
 
 // SpendUse implements UsageStore.
-func (s *MemoryStore) SpendUse(_ context.Context, id string, now time.Time) (int64, error) {
+func (s *MemoryStore) SpendUse(_ context.Context, id string, n int64, now time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.byID[id]
 	if !ok {
 		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
 	}
-	if err := spendRefusal(k, now); err != nil || k.RemainingUses == nil {
+	if n < 1 {
+		return 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, n)
+	}
+	if err := spendRefusal(k, n, now); err != nil || k.RemainingUses == nil {
 		return -1, err
 	}
 	next := *k
-	n := *k.RemainingUses - 1
-	next.RemainingUses = &n
+	left := *k.RemainingUses - n
+	next.RemainingUses = &left
 	s.put(&next)
-	return n, nil
+	return left, nil
 }
 
-// spendRefusal says why no use of k may be spent at now, or nil when one
-// may (or k has no usage limit), in the order every UsageStore reports it.
-func spendRefusal(k *Key, now time.Time) error {
+// spendRefusal says why n uses of k may not be spent at now, or nil when
+// they may (or k has no usage limit), in the order every UsageStore
+// reports it.
+func spendRefusal(k *Key, n int64, now time.Time) error {
 	switch {
 	case k.RemainingUses == nil:
 		return nil
@@ -180,8 +184,8 @@ func spendRefusal(k *Key, now time.Time) error {
 		return fmt.Errorf("%w: key %s was rotated to %s", ErrKeyExpired, k.ID, k.RotatedTo)
 	case k.Expired(now):
 		return fmt.Errorf("%w: key %s", ErrKeyExpired, k.ID)
-	case *k.RemainingUses <= 0:
-		return fmt.Errorf("%w: key %s", ErrUsageExhausted, k.ID)
+	case *k.RemainingUses < n:
+		return fmt.Errorf("%w: key %s has %d uses left", ErrUsageExhausted, k.ID, *k.RemainingUses)
 	}
 	return nil
 }

@@ -154,7 +154,7 @@ func (s *SQLStore) Create(ctx context.Context, key Key) error {
 		s.timeArg(key.CreatedAt, false), s.timeArg(key.UpdatedAt, false),
 		s.timeArg(key.ExpiresAt, true), s.timeArg(key.LastUsedAt, true),
 		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses), key.RotatedTo,
-		key.CreatedBy, key.DisabledBy)
+		key.CreatedBy, key.DisabledBy, encodeRateLimits(key.RateLimits))
 	if err != nil {
 		if isUniqueViolation(err) {
 			// The driver's message is left out: it may quote the digest.
@@ -251,6 +251,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 	next.ExpiresAt, next.UpdatedAt = normTime(next.ExpiresAt), normTime(next.UpdatedAt)
 	next.RateLimit.Window = next.RateLimit.Window.Truncate(time.Microsecond)
 	next.AllowedIPs = normIPs(next.AllowedIPs)
+	next.RateLimits = cleanRateLimits(next.RateLimits)
 	scopes, metadata, err := encodeLists(next.Scopes, next.Metadata)
 	if err != nil {
 		return Key{}, err
@@ -263,7 +264,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 		next.Owner, next.Name, next.Description, scopes, metadata, next.Enabled,
 		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false),
 		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), next.RotatedTo,
-		next.CreatedBy, next.DisabledBy, id)
+		next.CreatedBy, next.DisabledBy, encodeRateLimits(next.RateLimits), id)
 	if err != nil {
 		return Key{}, fmt.Errorf("apikey: updating key %s: %w", id, err)
 	}
@@ -319,7 +320,10 @@ func (s *SQLStore) Rehash(ctx context.Context, id string, old []byte, hash strin
 // which also reads back the count: SpendUse never waits for a second
 // connection while it holds one, so concurrent refusals cannot exhaust a
 // small pool.
-func (s *SQLStore) SpendUse(ctx context.Context, id string, now time.Time) (int64, error) {
+func (s *SQLStore) SpendUse(ctx context.Context, id string, n int64, now time.Time) (int64, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, n)
+	}
 	var q sqlConn = s.db
 	if s.dialect == MySQL {
 		conn, err := s.db.Conn(ctx)
@@ -332,7 +336,7 @@ func (s *SQLStore) SpendUse(ctx context.Context, id string, now time.Time) (int6
 	// A key that looks spendable but was not spent changed in between
 	// (say, it was given uses back): try again, a few times.
 	for range 3 {
-		left, spent, err := s.spend(ctx, q, id, now)
+		left, spent, err := s.spend(ctx, q, id, n, now)
 		if spent || err != nil {
 			return left, err
 		}
@@ -348,7 +352,7 @@ func (s *SQLStore) SpendUse(ctx context.Context, id string, now time.Time) (int6
 			return -1, nil
 		}
 		k.RemainingUses = &remaining.Int64
-		if err := spendRefusal(&k, now); err != nil {
+		if err := spendRefusal(&k, n, now); err != nil {
 			return 0, err
 		}
 	}
@@ -356,10 +360,10 @@ func (s *SQLStore) SpendUse(ctx context.Context, id string, now time.Time) (int6
 }
 
 // spend runs the conditional UPDATE. spent is false when it matched no row.
-func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, now time.Time) (left int64, spent bool, err error) {
+func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, n int64, now time.Time) (left int64, spent bool, err error) {
 	at := s.timeArg(now, false)
 	if s.dialect != MySQL {
-		err := q.QueryRowContext(ctx, s.q.spendUse, id, at).Scan(&left)
+		err := q.QueryRowContext(ctx, s.q.spendUse, n, id, n, at).Scan(&left)
 		switch {
 		case err == nil:
 			return left, true, nil
@@ -368,7 +372,7 @@ func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, now time.Tim
 		}
 		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 	}
-	res, err := q.ExecContext(ctx, s.q.spendMySQL, id, at)
+	res, err := q.ExecContext(ctx, s.q.spendMySQL, n, id, n, at)
 	if err != nil {
 		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 	}

@@ -56,24 +56,24 @@ type sqlQueries struct {
 // its definition in the dialect.
 type sqlColumn struct{ name, def string }
 
-const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to, created_by, disabled_by"
+const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to, created_by, disabled_by, rate_limits"
 
 func buildQueries(d Dialect, t string) sqlQueries {
 	var q sqlQueries
-	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
 	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
-	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ? WHERE id = ?"
+	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ?, rate_limits = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	// A use is spent only from a key that may be used: enabled, not
 	// rotated, not expired. The store is the authority here, not the
 	// caller's (possibly cached) copy of the key.
-	spendable := " WHERE id = ? AND remaining_uses > 0 AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)"
-	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - 1" + spendable + " RETURNING remaining_uses"
-	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - 1)" + spendable
+	spendable := " WHERE id = ? AND remaining_uses >= ? AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)"
+	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - ?" + spendable + " RETURNING remaining_uses"
+	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - ?)" + spendable
 	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at FROM " + t + " WHERE id = ?"
 	q.rehash = "UPDATE " + t + " SET hash = ?, digest = ? WHERE id = ? AND digest = ?"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
@@ -108,7 +108,8 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	remaining_uses BIGINT,
 	rotated_to VARCHAR(64) NOT NULL DEFAULT '',
 	created_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT '',
-	disabled_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''
+	disabled_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT '',
+	rate_limits TEXT
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -116,6 +117,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		q.addedColumns = []sqlColumn{
 			{"created_by", `VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''`},
 			{"disabled_by", `VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''`},
+			{"rate_limits", "TEXT"},
 		}
 		// The table's name as its other statements resolve it, unquoted.
 		q.hasColumn = "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = '" + t + "'::regclass AND attname = ? AND NOT attisdropped"
@@ -151,6 +153,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rotated_to VARBINARY(64) NOT NULL DEFAULT '',
 	created_by VARBINARY(64) NOT NULL DEFAULT '',
 	disabled_by VARBINARY(64) NOT NULL DEFAULT '',
+	rate_limits MEDIUMTEXT NULL,
 	PRIMARY KEY (id),
 	UNIQUE KEY digest_key (digest),
 	KEY owner_id_idx (owner, id)
@@ -159,6 +162,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		q.addedColumns = []sqlColumn{
 			{"created_by", "VARBINARY(64) NOT NULL DEFAULT ''"},
 			{"disabled_by", "VARBINARY(64) NOT NULL DEFAULT ''"},
+			{"rate_limits", "MEDIUMTEXT NULL"},
 		}
 		q.hasColumn = "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '" + t + "' AND COLUMN_NAME = ?"
 		q.lastUsedHead = "UPDATE " + t + " AS t JOIN ("
@@ -190,7 +194,8 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	remaining_uses INTEGER,
 	rotated_to TEXT NOT NULL DEFAULT '',
 	created_by TEXT NOT NULL DEFAULT '',
-	disabled_by TEXT NOT NULL DEFAULT ''
+	disabled_by TEXT NOT NULL DEFAULT '',
+	rate_limits TEXT
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -198,6 +203,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		q.addedColumns = []sqlColumn{
 			{"created_by", "TEXT NOT NULL DEFAULT ''"},
 			{"disabled_by", "TEXT NOT NULL DEFAULT ''"},
+			{"rate_limits", "TEXT"},
 		}
 		q.hasColumn = "SELECT COUNT(*) FROM pragma_table_info('" + t + "') WHERE name = ?"
 		q.getForUpdate = q.get
@@ -253,7 +259,8 @@ func numberPlaceholders(query string, first int) string {
 // change log with its triggers (see [SQLStore.Changes]) if they do not
 // exist, so running it on a table made by an older version adds them. On
 // such a table it also adds the columns added since (created_by and
-// disabled_by, for Key.CreatedBy and Key.DisabledBy), each only when the
+// disabled_by, for Key.CreatedBy and Key.DisabledBy; rate_limits, for
+// Key.RateLimits), each only when the
 // table lacks it: a table already up to date is not altered, so its lock
 // is not taken at every start-up. It is idempotent and safe to run from
 // several processes at once, for example from every replica at start-up.

@@ -13,14 +13,14 @@ import (
 // scanKey reads one row of sqlColumns.
 func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	var k Key
-	var scopes, metadata, ips []byte
+	var scopes, metadata, ips, rateLimits []byte
 	var windowUS int64
 	var remaining sql.NullInt64
 	err := row.Scan(&k.ID, &k.Owner, &k.Name, &k.Description, &scopes, &metadata,
 		&k.Start, &k.Hash, &k.Digest, &k.Enabled,
 		&sqlTime{&k.CreatedAt, s.dialect}, &sqlTime{&k.UpdatedAt, s.dialect},
 		&sqlTime{&k.ExpiresAt, s.dialect}, &sqlTime{&k.LastUsedAt, s.dialect},
-		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo, &k.CreatedBy, &k.DisabledBy)
+		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo, &k.CreatedBy, &k.DisabledBy, &rateLimits)
 	if err != nil {
 		return Key{}, err
 	}
@@ -43,6 +43,9 @@ func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 		if err := json.Unmarshal(metadata, &k.Metadata); err != nil {
 			return Key{}, fmt.Errorf("decoding metadata of key %s: %w", k.ID, err)
 		}
+	}
+	if k.RateLimits, err = decodeRateLimits(rateLimits); err != nil {
+		return Key{}, fmt.Errorf("decoding rate limits of key %s: %w", k.ID, err)
 	}
 	k.Scopes, k.Metadata = normScopes(k.Scopes), normMetadata(k.Metadata)
 	return k, nil
@@ -202,4 +205,43 @@ func isUniqueViolation(err error) bool {
 		}
 	}
 	return false
+}
+
+// rateLimitJSON is a named rate limit as the rate_limits column keeps it.
+type rateLimitJSON struct {
+	Name     string `json:"name"`
+	Limit    int    `json:"limit"`
+	WindowUS int64  `json:"window_us"`
+}
+
+// encodeRateLimits turns named limits into the JSON text stored for them,
+// or NULL for none.
+func encodeRateLimits(limits []RateLimit) any {
+	if len(limits) == 0 {
+		return nil
+	}
+	out := make([]rateLimitJSON, len(limits))
+	for i, r := range limits {
+		out[i] = rateLimitJSON{Name: r.Name, Limit: r.Limit, WindowUS: r.Window.Microseconds()}
+	}
+	b, _ := json.Marshal(out) // strings and numbers: cannot fail
+	return string(b)
+}
+
+func decodeRateLimits(b []byte) ([]RateLimit, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var in []rateLimitJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, err
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]RateLimit, len(in))
+	for i, r := range in {
+		out[i] = RateLimit{Name: r.Name, Limit: r.Limit, Window: time.Duration(r.WindowUS) * time.Microsecond}
+	}
+	return out, nil
 }

@@ -22,6 +22,45 @@ func checkRateLimit(r RateLimit) error {
 	return nil
 }
 
+// maxRateLimits bounds a key's named limits: each is a counter every
+// request of the key updates.
+const maxRateLimits = 8
+
+// checkRateLimits refuses named limits that are invalid, unnamed, named
+// twice or too many, naming the limit at fault.
+func checkRateLimits(limits []RateLimit) error {
+	if len(limits) > maxRateLimits {
+		return fmt.Errorf("%w: at most %d rate limits", ErrInvalidInput, maxRateLimits)
+	}
+	for i, r := range limits {
+		if err := checkText("rate limit name", r.Name, 64, false); err != nil {
+			return err
+		}
+		switch {
+		case r.Name == "":
+			return fmt.Errorf("%w: rate limit %d has no name", ErrInvalidInput, i+1)
+		case r.IsZero() || checkRateLimit(r) != nil:
+			return fmt.Errorf("%w: rate limit %q needs a positive limit and a window of at least 1ms", ErrInvalidInput, r.Name)
+		case slices.ContainsFunc(limits[:i], func(o RateLimit) bool { return o.Name == r.Name }):
+			return fmt.Errorf("%w: two rate limits are named %q", ErrInvalidInput, r.Name)
+		}
+	}
+	return nil
+}
+
+// cleanRateLimits returns limits as stored: windows at microsecond
+// precision (what SQL stores keep), nil for none.
+func cleanRateLimits(limits []RateLimit) []RateLimit {
+	if len(limits) == 0 {
+		return nil
+	}
+	out := slices.Clone(limits)
+	for i := range out {
+		out[i].Window = out[i].Window.Truncate(time.Microsecond)
+	}
+	return out
+}
+
 // Limits on the fields of a NewKey.
 const (
 	maxOwnerLen       = 256
@@ -70,6 +109,9 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 		return nil, err
 	}
 	if err := checkRateLimit(nk.RateLimit); err != nil {
+		return nil, err
+	}
+	if err := checkRateLimits(nk.RateLimits); err != nil {
 		return nil, err
 	}
 	if err := checkPrefixes(nk.AllowedIPs); err != nil {

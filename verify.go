@@ -24,7 +24,7 @@ import (
 // Verify knows no client address, so it refuses keys with AllowedIPs
 // (ErrIPNotAllowed); use VerifyFrom for those.
 func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
-	p, _, err := m.verify(ctx, key, nil, nil, nil)
+	p, _, err := m.verify(ctx, key, nil, nil, nil, 1)
 	return p, err
 }
 
@@ -33,7 +33,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Principal, error) {
 // the middleware compares a peer's: an IPv4-mapped address as the IPv4
 // address it carries, and without its zone.
 func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr) (Principal, error) {
-	p, _, err := m.verify(ctx, key, knownAddr(client), nil, nil)
+	p, _, err := m.verify(ctx, key, knownAddr(client), nil, nil, 1)
 	return p, err
 }
 
@@ -42,9 +42,9 @@ func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr)
 // Digests are computed into buf when it is large enough (the middleware
 // lends space in an allocation it makes anyway); match, when not nil, learns
 // which digest found the key.
-func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch) (Principal, LimitStatus, error) {
+func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch, cost int) (Principal, LimitStatus, error) {
 	if m.observe == nil {
-		p, st, err := m.decide(ctx, key, client, buf, match)
+		p, st, err := m.decide(ctx, key, client, buf, match, cost)
 		if err != nil {
 			m.logFailure(ctx, err)
 			return Principal{}, st, err
@@ -52,7 +52,7 @@ func (m *Manager) verify(ctx context.Context, key string, client *clientAddr, bu
 		return p, st, nil
 	}
 	start := time.Now()
-	p, st, err := m.decide(ctx, key, client, buf, match)
+	p, st, err := m.decide(ctx, key, client, buf, match, cost)
 	m.observe(ctx, Event{KeyID: p.KeyID, Owner: p.Owner, Err: err, ClientIP: client.get(), Latency: time.Since(start)})
 	if err != nil {
 		m.logFailure(ctx, err)
@@ -81,7 +81,7 @@ func (m *Manager) scopeRefused(ctx context.Context, p *Principal, err error) {
 // admits it or not. On refusal of a found key, the Principal still names it
 // (for the observer). When match is not nil, decide records in it which
 // digest found the key.
-func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch) (Principal, LimitStatus, error) {
+func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, buf []byte, match *keyMatch, cost int) (Principal, LimitStatus, error) {
 	// With static keys, every key pays for the static lookup, found in the
 	// store or not, so that timing does not tell a stored key from an
 	// unknown one.
@@ -120,7 +120,7 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 			} else if j := slices.Index(m.hashIDs, ids[i]); j >= 0 {
 				match.found(j, digest)
 			}
-			p, st, err := m.admit(ctx, k, client, true)
+			p, st, err := m.admit(ctx, k, client, true, cost)
 			if err == nil && imported && ids[i] != m.hashIDs[0] {
 				m.rehash(ctx, k, key)
 			}
@@ -132,7 +132,7 @@ func (m *Manager) decide(ctx context.Context, key string, client *clientAddr, bu
 	}
 	if static != nil {
 		match.found(staticMatch, nil)
-		return m.admit(ctx, static, client, false)
+		return m.admit(ctx, static, client, false, cost)
 	}
 	if !shaped && !imported {
 		return Principal{}, LimitStatus{}, ErrMalformedKey
@@ -189,7 +189,7 @@ func (m *Manager) sameKey(key string, p *Principal, match *keyMatch) bool {
 // admit applies a found key's policy, in an order that spends nothing on
 // a request that will be refused: first what refuses the key outright
 // (refusal), then what the request is charged (charge).
-func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored bool) (Principal, LimitStatus, error) {
+func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored bool, cost int) (Principal, LimitStatus, error) {
 	p := principalOf(k)
 	// Reading the clock costs more than the rest of a cache hit on some
 	// machines: it is read only for keys and settings that need it, once.
@@ -202,7 +202,7 @@ func (m *Manager) admit(ctx context.Context, k *Key, client *clientAddr, stored 
 			m.warnOld(k, age, now)
 		}
 	}
-	st, err := m.charge(ctx, k, stored, &now)
+	st, err := m.charge(ctx, k, stored, &now, cost)
 	return p, st, err
 }
 
@@ -234,22 +234,21 @@ func (m *Manager) refusal(k *Key, client *clientAddr, now *time.Time) error {
 	return nil
 }
 
-// charge counts a request that refusal let through: against the key's
-// rate limit first, then its remaining uses, so a rate-limited request
-// spends no use; then it records the use for LastUsedAt. Static keys
-// (stored is false) have no uses and no record.
-func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Time) (LimitStatus, error) {
+// charge counts a request that refusal let through, at its cost: against
+// every rate limit of the key first, in one call of the Limiter, then
+// against its remaining uses, so a rate-limited request spends no use;
+// then it records the use for LastUsedAt. Static keys (stored is false)
+// have no uses and no record.
+func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Time, cost int) (LimitStatus, error) {
 	var st LimitStatus
-	limit := k.RateLimit
-	if limit.IsZero() {
-		limit = m.defaultLimit
-	}
-	if !limit.IsZero() {
+	var arr [maxRateLimits + 1]Bucket
+	buckets := m.bucketsOf(k, arr[:0])
+	if len(buckets) > 0 {
 		if now.IsZero() {
 			*now = m.clock()
 		}
 		var err error
-		if st, err = m.limiter.Allow(ctx, k.ID, limit, *now); err != nil {
+		if st, err = m.limiter.Allow(ctx, buckets, cost, *now); err != nil {
 			return LimitStatus{}, unavailable("rate limiter", err)
 		}
 		if !st.Allowed {
@@ -257,7 +256,7 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 		}
 	}
 	if k.RemainingUses != nil && stored {
-		if err := m.spendUse(ctx, k, now); err != nil {
+		if err := m.spendUse(ctx, k, now, cost); err != nil {
 			return st, err
 		}
 	}
@@ -267,10 +266,25 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 	return st, nil
 }
 
-// spendUse takes one of k's remaining uses in the store, which has the
+// bucketsOf appends to dst the rate limits a request of k counts against:
+// its RateLimit and RateLimits, or the Manager's default when it has none.
+func (m *Manager) bucketsOf(k *Key, dst []Bucket) []Bucket {
+	if !k.RateLimit.IsZero() {
+		dst = append(dst, Bucket{ID: k.ID, Limit: k.RateLimit})
+	}
+	for _, r := range k.RateLimits {
+		dst = append(dst, Bucket{ID: k.ID, Limit: r})
+	}
+	if len(dst) == 0 && !m.defaultLimit.IsZero() {
+		dst = append(dst, Bucket{ID: k.ID, Limit: m.defaultLimit})
+	}
+	return dst
+}
+
+// spendUse takes cost of k's remaining uses in the store, which has the
 // last word: the key found may be a cached copy of one since disabled,
 // rotated or expired.
-func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time) error {
+func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time, cost int) error {
 	us, ok := m.store.(UsageStore)
 	if !ok {
 		return unavailable("usage count", fmt.Errorf("%T cannot count key uses", m.store))
@@ -278,7 +292,7 @@ func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time) error {
 	if now.IsZero() {
 		*now = m.clock()
 	}
-	switch _, err := us.SpendUse(ctx, k.ID, *now); {
+	switch _, err := us.SpendUse(ctx, k.ID, int64(cost), *now); {
 	case errors.Is(err, ErrUsageExhausted):
 		return ErrUsageExhausted
 	case errors.Is(err, ErrKeyDisabled):

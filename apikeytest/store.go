@@ -150,6 +150,11 @@ func requireSameKey(t *testing.T, want, got apikey.Key) {
 	requireSameTime(t, "ExpiresAt of "+want.ID, want.ExpiresAt, got.ExpiresAt)
 	requireSameTime(t, "LastUsedAt of "+want.ID, want.LastUsedAt, got.LastUsedAt)
 	assert.Equal(t, want.RateLimit, got.RateLimit, "RateLimit of %s", want.ID)
+	if len(want.RateLimits) == 0 {
+		assert.Empty(t, got.RateLimits, "RateLimits of %s", want.ID)
+	} else {
+		assert.Equal(t, want.RateLimits, got.RateLimits, "RateLimits of %s", want.ID)
+	}
 	if len(want.AllowedIPs) == 0 {
 		assert.Empty(t, got.AllowedIPs, "AllowedIPs of %s", want.ID)
 	} else {
@@ -230,6 +235,7 @@ func testCreateRoundTrip(t *testing.T, s apikey.Store) {
 		ExpiresAt:  time.Date(2099, 12, 31, 23, 59, 59, 999999000, time.UTC),
 		LastUsedAt: at(3),
 		RateLimit:  apikey.RateLimit{Limit: 120, Window: 90*time.Second + 250*time.Millisecond},
+		RateLimits: []apikey.RateLimit{{Name: "burst", Limit: 10, Window: time.Second}, {Name: "daily \"quoted\" ü", Limit: 10000, Window: 24*time.Hour + time.Microsecond}},
 		AllowedIPs: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"),
 			netip.MustParsePrefix("192.168.1.7/32"),
@@ -480,6 +486,7 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	want.ExpiresAt = at(100)
 	want.UpdatedAt = at(99)
 	want.RateLimit = apikey.RateLimit{Limit: 7, Window: time.Hour}
+	want.RateLimits = []apikey.RateLimit{{Name: "daily", Limit: 70, Window: 24 * time.Hour}}
 	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
 	want.RemainingUses = uses(0)
 	want.RotatedTo = "key-successor"
@@ -494,6 +501,7 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 		cur.Metadata = maps.Clone(want.Metadata)
 		cur.Enabled, cur.ExpiresAt, cur.UpdatedAt = want.Enabled, want.ExpiresAt, want.UpdatedAt
 		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = want.RateLimit, slices.Clone(want.AllowedIPs), uses(0)
+		cur.RateLimits = slices.Clone(want.RateLimits)
 		cur.RotatedTo = want.RotatedTo
 		cur.CreatedBy, cur.DisabledBy = want.CreatedBy, want.DisabledBy
 		return nil
@@ -511,12 +519,12 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 
 	// Clearing fields stores them cleared.
 	want.Scopes, want.Metadata, want.ExpiresAt, want.Enabled = nil, nil, time.Time{}, true
-	want.RateLimit, want.AllowedIPs, want.RemainingUses = apikey.RateLimit{}, nil, nil
+	want.RateLimit, want.AllowedIPs, want.RemainingUses, want.RateLimits = apikey.RateLimit{}, nil, nil, nil
 	want.CreatedBy, want.DisabledBy = "", ""
 	want.UpdatedAt = at(120)
 	got, err = s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		cur.Scopes, cur.Metadata, cur.ExpiresAt, cur.Enabled = nil, nil, time.Time{}, true
-		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = apikey.RateLimit{}, nil, nil
+		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses, cur.RateLimits = apikey.RateLimit{}, nil, nil, nil
 		cur.CreatedBy, cur.DisabledBy = "", ""
 		cur.UpdatedAt = want.UpdatedAt
 		return nil
@@ -791,12 +799,12 @@ func testSpendUse(t *testing.T, s apikey.Store) {
 	limited.RemainingUses = uses(3)
 	mustCreate(t, s, limited, unlimited)
 	for _, want := range []int64{2, 1, 0} {
-		left, err := us.SpendUse(ctx, limited.ID, spendTime)
+		left, err := us.SpendUse(ctx, limited.ID, 1, spendTime)
 		require.NoError(t, err)
 		require.Equal(t, want, left)
 	}
 	for range 2 {
-		_, err := us.SpendUse(ctx, limited.ID, spendTime)
+		_, err := us.SpendUse(ctx, limited.ID, 1, spendTime)
 		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
 	}
 	got := mustGet(t, s, limited.ID)
@@ -806,18 +814,18 @@ func testSpendUse(t *testing.T, s apikey.Store) {
 	require.NoError(t, err)
 	require.Zero(t, *found.RemainingUses)
 
-	left, err := us.SpendUse(ctx, unlimited.ID, spendTime)
+	left, err := us.SpendUse(ctx, unlimited.ID, 1, spendTime)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), left, "no limit")
 	require.Nil(t, mustGet(t, s, unlimited.ID).RemainingUses)
 
-	_, err = us.SpendUse(ctx, "no-such-key", spendTime)
+	_, err = us.SpendUse(ctx, "no-such-key", 1, spendTime)
 	require.ErrorIs(t, err, apikey.ErrNotFound)
 
 	// Topping a key up through Update makes it usable again.
 	_, err = s.Update(ctx, limited.ID, func(k *apikey.Key) error { k.RemainingUses = uses(1); return nil })
 	require.NoError(t, err)
-	left, err = us.SpendUse(ctx, limited.ID, spendTime)
+	left, err = us.SpendUse(ctx, limited.ID, 1, spendTime)
 	require.NoError(t, err)
 	require.Zero(t, left)
 }
@@ -849,21 +857,21 @@ func testSpendUseOnlyFromUsableKeys(t *testing.T, s apikey.Store) {
 		{rotated, apikey.ErrKeyExpired},
 		{expired, apikey.ErrKeyExpired},
 	} {
-		_, err := us.SpendUse(ctx, tc.k.ID, spendTime)
+		_, err := us.SpendUse(ctx, tc.k.ID, 1, spendTime)
 		require.ErrorIs(t, err, tc.want, "key %s", tc.k.ID)
 		assert.Equal(t, int64(5), *mustGet(t, s, tc.k.ID).RemainingUses, "nothing spent from %s", tc.k.ID)
 	}
-	left, err := us.SpendUse(ctx, live.ID, spendTime)
+	left, err := us.SpendUse(ctx, live.ID, 1, spendTime)
 	require.NoError(t, err, "a key expiring a microsecond later still spends")
 	assert.Equal(t, int64(4), left)
-	left, err = us.SpendUse(ctx, unlimited.ID, spendTime)
+	left, err = us.SpendUse(ctx, unlimited.ID, 1, spendTime)
 	require.NoError(t, err)
 	assert.Equal(t, int64(-1), left, "a key without a usage limit has nothing to spend")
 
 	// Enabling the key again makes its uses spendable again.
 	_, err = s.Update(ctx, disabled.ID, func(k *apikey.Key) error { k.Enabled = true; return nil })
 	require.NoError(t, err)
-	left, err = us.SpendUse(ctx, disabled.ID, spendTime)
+	left, err = us.SpendUse(ctx, disabled.ID, 1, spendTime)
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), left)
 }
@@ -908,7 +916,7 @@ func testSpendUseConcurrent(t *testing.T, s apikey.Store) {
 	for range goroutines {
 		wg.Go(func() {
 			for range attempts {
-				_, err := us.SpendUse(ctx, k.ID, spendTime)
+				_, err := us.SpendUse(ctx, k.ID, 1, spendTime)
 				switch {
 				case err == nil:
 					ok.Add(1)

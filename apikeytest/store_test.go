@@ -11,3 +11,8 @@ import (
 func TestSliceStore(t *testing.T) {
 	apikeytest.TestStore(t, func(*testing.T) apikey.Store { return &sliceStore{} })
 }
+
+// The memory limiter passes the Limiter suite.
+func TestMemoryLimiter(t *testing.T) {
+	apikeytest.TestLimiter(t, func(*testing.T) apikey.Limiter { return apikey.NewMemoryLimiter() }, false)
+}

@@ -17,9 +17,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Limiter counts requests per key in fixed windows held in Redis. Each
-// window is one Redis key, "<prefix><key ID>:<window start in ms>", that
-// expires shortly after its window ends. It is safe for concurrent use.
+// Limiter counts requests in fixed windows held in Redis. Each window is
+// one Redis key, "<prefix><bucket ID>:<window in ms>:<window start in
+// ms>", that expires shortly after its window ends. It is safe for
+// concurrent use.
 type Limiter struct {
 	rdb    redis.Scripter
 	prefix string
@@ -46,44 +47,95 @@ func New(rdb redis.Scripter, opts ...Option) *Limiter {
 	return l
 }
 
-// allow counts a request unless the window is full, in one atomic step:
-// a request over the limit is not counted, as apikey.Limiter requires.
-// It returns {allowed (0 or 1), count after the request}.
+// allow counts a request of cost ARGV[1] against every window in KEYS,
+// in one atomic step: in all of them when each has room for the cost
+// (ARGV[2+2i] is window i's limit), in none otherwise, as apikey.Limiter
+// requires. A key named twice is counted once. A new window's counter
+// expires after ARGV[3+2i] milliseconds. It returns {allowed (0 or 1),
+// then each window's count after the request}.
 var allow = redis.NewScript(`
-local n = tonumber(redis.call("GET", KEYS[1]) or "0")
-if n >= tonumber(ARGV[1]) then
-	return {0, n}
+local cost = tonumber(ARGV[1])
+local counts = {}
+local fits = 1
+for i, key in ipairs(KEYS) do
+	local n = tonumber(redis.call("GET", key) or "0")
+	counts[i] = n
+	if n + cost > tonumber(ARGV[2 * i]) then
+		fits = 0
+	end
 end
-n = redis.call("INCR", KEYS[1])
-if n == 1 then
-	redis.call("PEXPIRE", KEYS[1], ARGV[2])
+if fits == 1 then
+	local done = {}
+	for i, key in ipairs(KEYS) do
+		if not done[key] then
+			done[key] = true
+			local n = redis.call("INCRBY", key, cost)
+			if n == cost then
+				redis.call("PEXPIRE", key, ARGV[2 * i + 1])
+			end
+		end
+		counts[i] = tonumber(redis.call("GET", key))
+	end
 end
-return {1, n}
+local out = {fits}
+for i = 1, #counts do
+	out[i + 1] = counts[i]
+end
+return out
 `)
 
-// Allow implements apikey.Limiter. A Redis error is returned as is, and the
-// Manager refuses the request (fail closed, 503 from the middleware).
-func (l *Limiter) Allow(ctx context.Context, id string, limit apikey.RateLimit, now time.Time) (apikey.LimitStatus, error) {
-	if limit.Limit <= 0 || limit.Window < time.Millisecond {
-		return apikey.LimitStatus{}, fmt.Errorf("redislimit: %w: invalid rate limit %+v", apikey.ErrInvalidInput, limit)
+// Allow implements apikey.Limiter with one script, so several limits cost
+// one Redis round trip. A Redis error is returned as is, and the Manager
+// refuses the request (fail closed, 503 from the middleware). Two buckets
+// with one ID and one window share a counter.
+func (l *Limiter) Allow(ctx context.Context, buckets []apikey.Bucket, cost int, now time.Time) (apikey.LimitStatus, error) {
+	if len(buckets) == 0 || cost < 1 {
+		return apikey.LimitStatus{}, fmt.Errorf("redislimit: %w: no buckets, or a cost below 1", apikey.ErrInvalidInput)
 	}
-	start := now.Truncate(limit.Window)
-	end := start.Add(limit.Window)
-	key := l.prefix + id + ":" + strconv.FormatInt(start.UnixMilli(), 10)
-	// Keep the counter a little past the window so clock skew between
-	// replicas cannot resurrect a fresh count inside the window.
-	ttl := end.Sub(now) + time.Second
-	res, err := allow.Run(ctx, l.rdb, []string{key}, limit.Limit, ttl.Milliseconds()).Int64Slice()
+	keys := make([]string, len(buckets))
+	args := make([]any, 0, 1+2*len(buckets))
+	args = append(args, cost)
+	ends := make([]time.Time, len(buckets))
+	for i, b := range buckets {
+		if b.ID == "" || b.Limit.Limit <= 0 || b.Limit.Window < time.Millisecond {
+			return apikey.LimitStatus{}, fmt.Errorf("redislimit: %w: invalid bucket %q", apikey.ErrInvalidInput, b.ID)
+		}
+		start := now.Truncate(b.Limit.Window)
+		ends[i] = start.Add(b.Limit.Window)
+		keys[i] = l.prefix + b.ID + ":" + strconv.FormatInt(b.Limit.Window.Milliseconds(), 10) + ":" + strconv.FormatInt(start.UnixMilli(), 10)
+		// Keep the counter a little past the window so clock skew between
+		// replicas cannot resurrect a fresh count inside the window.
+		ttl := ends[i].Sub(now) + time.Second
+		args = append(args, b.Limit.Limit, ttl.Milliseconds())
+	}
+	res, err := allow.Run(ctx, l.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return apikey.LimitStatus{}, fmt.Errorf("redislimit: %w", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 1+len(buckets) {
 		return apikey.LimitStatus{}, fmt.Errorf("redislimit: unexpected script reply %v", res)
 	}
-	return apikey.LimitStatus{
-		Allowed:   res[0] == 1,
-		Limit:     limit.Limit,
-		Remaining: max(limit.Limit-int(res[1]), 0),
-		Reset:     end.Sub(now),
-	}, nil
+	return status(buckets, res[1:], ends, cost, res[0] == 1, now), nil
+}
+
+// status reports the outcome as apikey.Limiter says: the bucket closest
+// to refusal and, for a refused request, when every full bucket has room.
+func status(buckets []apikey.Bucket, counts []int64, ends []time.Time, cost int, allowed bool, now time.Time) apikey.LimitStatus {
+	st := apikey.LimitStatus{Allowed: allowed}
+	var wait time.Duration
+	for i, b := range buckets {
+		left := b.Limit.Limit - int(counts[i])
+		reset := ends[i].Sub(now)
+		if i == 0 || left < st.Remaining || left == st.Remaining && reset < st.Reset {
+			st.Name, st.Limit, st.Remaining, st.Reset = b.Limit.Name, b.Limit.Limit, left, reset
+		}
+		if !allowed && int(counts[i])+cost > b.Limit.Limit {
+			wait = max(wait, reset)
+		}
+	}
+	st.Remaining = max(st.Remaining, 0)
+	if !allowed {
+		st.Reset = wait
+	}
+	return st
 }

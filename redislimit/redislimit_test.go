@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/redislimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -50,28 +51,61 @@ func testPrefix(t *testing.T, rdb *redis.Client) string {
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func TestLimiterWindows(t *testing.T) {
+// The Redis limiter passes the Limiter suite, two limiters on one Redis
+// counting together.
+func TestLimiterConformance(t *testing.T) {
 	rdb := redisClient(t)
-	l := redislimit.New(rdb, redislimit.WithPrefix(testPrefix(t, rdb)))
-	ctx := context.Background()
-	limit := apikey.RateLimit{Limit: 2, Window: time.Minute}
-	now := t0.Add(15 * time.Second)
-	for i, want := range []bool{true, true, false, false} {
-		st, err := l.Allow(ctx, "k1", limit, now)
-		require.NoError(t, err)
-		assert.Equal(t, want, st.Allowed, "request %d", i)
-		assert.Equal(t, 2, st.Limit)
-		assert.Equal(t, 45*time.Second, st.Reset)
-		assert.Equal(t, max(1-i, 0), st.Remaining)
+	prefix := testPrefix(t, rdb)
+	apikeytest.TestLimiter(t, func(*testing.T) apikey.Limiter { return redislimit.New(rdb, redislimit.WithPrefix(prefix)) }, true)
+}
+
+// countHook counts the round trips a client makes to Redis.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
 	}
-	st, err := l.Allow(ctx, "k2", limit, now)
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// A key with three named limits costs one Redis round trip per request,
+// as a key with one does: one script (EVALSHA) for all its limits.
+func TestSeveralLimitsOneRoundTrip(t *testing.T) {
+	rdb := redisClient(t)
+	prefix := testPrefix(t, rdb)
+	hook := &countHook{}
+	rdb.AddHook(hook)
+	m := apikey.New(apikey.NewMemoryStore(), apikey.WithLimiter(redislimit.New(rdb, redislimit.WithPrefix(prefix))))
+	defer m.Close()
+	ctx := context.Background()
+	three, _, err := m.Create(ctx, apikey.NewKey{Owner: "alice", RateLimits: []apikey.RateLimit{
+		{Name: "burst", Limit: 100, Window: time.Second},
+		{Name: "hourly", Limit: 1000, Window: time.Hour},
+		{Name: "daily", Limit: 10000, Window: 24 * time.Hour},
+	}})
 	require.NoError(t, err)
-	assert.True(t, st.Allowed, "keys are counted apart")
-	st, err = l.Allow(ctx, "k1", limit, t0.Add(time.Minute))
+	one, _, err := m.Create(ctx, apikey.NewKey{Owner: "bob", RateLimit: apikey.RateLimit{Limit: 100, Window: time.Second}})
 	require.NoError(t, err)
-	assert.True(t, st.Allowed, "a new window starts afresh")
-	_, err = l.Allow(ctx, "k1", apikey.RateLimit{}, now)
-	assert.ErrorIs(t, err, apikey.ErrInvalidInput)
+	for _, key := range []string{three, one} {
+		_, err := m.Verify(ctx, key) // loads the script on first use (EVALSHA, then EVAL)
+		require.NoError(t, err)
+		before := hook.n.Load()
+		for range 10 {
+			_, err := m.Verify(ctx, key)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, int64(10), hook.n.Load()-before, "one round trip per request")
+	}
 }
 
 // Two replicas, each with its own Manager and Limiter on one Redis and one

@@ -50,7 +50,7 @@ func TestSpentKeyDoesNotExhaustThePool(t *testing.T) {
 			wg.Go(func() {
 				for range each {
 					code, took := request(spent)
-					assert.Equal(t, http.StatusForbidden, code, "a spent key is refused for its usage limit")
+					assert.Equal(t, http.StatusPaymentRequired, code, "a spent key is refused for its usage limit")
 					mu.Lock()
 					spentTook = append(spentTook, took)
 					mu.Unlock()
