@@ -134,6 +134,14 @@ type Key struct {
 	// make; once it reaches zero the key is refused with ErrUsageExhausted.
 	// nil means no limit.
 	RemainingUses *int64
+	// Refill, when not nil, gives a usage-limited key its uses again every
+	// day or month (see Refill); RefilledAt is the start of the period
+	// its uses were last refilled in, or set in.
+	Refill     *Refill
+	RefilledAt time.Time
+	// UsesSpent counts the uses the key has spent in all, refills or not,
+	// so its usage can be read back.
+	UsesSpent int64
 	// RotatedTo is the ID of the key that replaced this one in a rotation
 	// (see [Manager.Rotate]), or "" if it was never rotated.
 	RotatedTo string
@@ -189,6 +197,10 @@ func (k Key) Clone() Key {
 	k.Digest = slices.Clone(k.Digest)
 	k.AllowedIPs = slices.Clone(k.AllowedIPs)
 	k.RateLimits = slices.Clone(k.RateLimits)
+	if k.Refill != nil {
+		r := *k.Refill
+		k.Refill = &r
+	}
 	if k.RemainingUses != nil {
 		n := *k.RemainingUses
 		k.RemainingUses = &n
@@ -297,7 +309,7 @@ func (k Key) State(now time.Time) KeyState {
 		return StateDisabled
 	case k.Expired(now):
 		return StateExpired
-	case k.RemainingUses != nil && *k.RemainingUses <= 0:
+	case k.RemainingUses != nil && func() bool { left, _, _ := usesAt(&k, now); return left <= 0 }():
 		return StateExhausted
 	}
 	return StateEnabled

@@ -39,6 +39,10 @@ type NewKey struct {
 	// MaxUses, when above zero, is how many requests the key may make in
 	// all; zero means no limit.
 	MaxUses int64
+	// Refill, when set, gives the key uses (credits) again every day or
+	// month (see Refill). Without MaxUses, the key starts with
+	// Refill.Amount uses.
+	Refill *Refill
 	// CreatedBy, when set, is the ID of the key whose holder asked for this
 	// one (package admin sets the caller's); it is kept as Key.CreatedBy.
 	CreatedBy string
@@ -65,10 +69,26 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 		RateLimits:  cleanRateLimits(nk.RateLimits),
 		AllowedIPs:  maskPrefixes(nk.AllowedIPs),
 		RemainingUses: func() *int64 {
-			if nk.MaxUses == 0 {
+			switch {
+			case nk.MaxUses > 0:
+				return &nk.MaxUses
+			case nk.Refill != nil:
+				return &nk.Refill.Amount
+			}
+			return nil
+		}(),
+		Refill: func() *Refill {
+			if nk.Refill == nil {
 				return nil
 			}
-			return &nk.MaxUses
+			r := *nk.Refill
+			return &r
+		}(),
+		RefilledAt: func() time.Time {
+			if nk.Refill == nil {
+				return time.Time{}
+			}
+			return nk.Refill.PeriodStart(now)
 		}(),
 		CreatedBy: nk.CreatedBy,
 	}, now)
@@ -268,6 +288,8 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration, ch
 		ExpiresAt:   old.ExpiresAt,
 		RateLimit:   old.RateLimit,
 		RateLimits:  slices.Clone(old.RateLimits),
+		Refill:      old.Clone().Refill,
+		RefilledAt:  old.RefilledAt,
 		AllowedIPs:  slices.Clone(old.AllowedIPs),
 	}
 	for _, c := range changes {
@@ -492,9 +514,26 @@ func LowerRemainingUses(n int64) KeyChange {
 	}
 }
 
-// NoUsageLimit lifts a key's usage limit.
+// SetRefill sets how a key's uses are refilled (see Refill); nil stops
+// refills. A key without a usage limit gets one of Refill.Amount uses.
+func SetRefill(r *Refill) KeyChange {
+	var clean *Refill
+	if r != nil {
+		c := *r
+		clean = &c
+	}
+	return KeyChange{err: checkRefill(r), apply: func(k *Key) {
+		k.Refill = clean
+		if clean != nil && k.RemainingUses == nil {
+			n := clean.Amount
+			k.RemainingUses = &n
+		}
+	}}
+}
+
+// NoUsageLimit lifts a key's usage limit, and stops its refills.
 func NoUsageLimit() KeyChange {
-	return KeyChange{apply: func(k *Key) { k.RemainingUses = nil }}
+	return KeyChange{apply: func(k *Key) { k.RemainingUses, k.Refill = nil, nil }}
 }
 
 // Update applies changes to the key with the given ID, atomically, and

@@ -98,3 +98,69 @@ func TestNamedLimitsRefused(t *testing.T) {
 	_, _, err := m.Create(context.Background(), apikey.NewKey{Owner: "a", RateLimits: []apikey.RateLimit{{Name: "burst", Limit: 1, Window: 0}}})
 	assert.Contains(t, err.Error(), `"burst"`)
 }
+
+// Credits that refill: a key with a daily refill spends its uses, is
+// refused with 402 and a Retry-After until 00:00 UTC, and has its uses
+// again the next day, counted in UsesSpent.
+func TestRefill(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock() // 2026-11-25 12:00 UTC
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{Refill: &apikey.Refill{Amount: 2, Interval: apikey.RefillDaily}})
+	require.NotNil(t, k.RemainingUses)
+	assert.Equal(t, int64(2), *k.RemainingUses, "starts with the refill's amount")
+	h := m.Middleware()(whoami)
+	for range 2 {
+		require.Equal(t, 200, serve(h, get("/", "X-API-Key", plain)).Code)
+	}
+	w := serve(h, get("/", "X-API-Key", plain))
+	require.Equal(t, 402, w.Code)
+	assert.Equal(t, "43200", w.Header().Get("Retry-After"), "12 hours, until 00:00 UTC")
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, apikey.StateExhausted, got.State(clock.Now()))
+	assert.Equal(t, apikey.StateEnabled, got.State(clock.Now().Add(12*time.Hour)), "its uses come back at midnight")
+
+	clock.Advance(12 * time.Hour)
+	require.Equal(t, 200, serve(h, get("/", "X-API-Key", plain)).Code)
+	got, err = m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), *got.RemainingUses)
+	assert.Equal(t, int64(3), got.UsesSpent)
+
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "a", Refill: &apikey.Refill{Amount: 1, Interval: "hourly"}})
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+	assert.Contains(t, err.Error(), "Refill.Interval")
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "a", Refill: &apikey.Refill{Amount: 0, Interval: apikey.RefillDaily}})
+	assert.ErrorContains(t, err, "Refill.Amount")
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "a", Refill: &apikey.Refill{Amount: 1, Interval: apikey.RefillMonthly, Day: 32}})
+	assert.ErrorContains(t, err, "Refill.Day")
+}
+
+// Refill periods are UTC days, and UTC months from a day that short
+// months clamp to their last day.
+func TestRefillPeriods(t *testing.T) {
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return tm
+	}
+	daily := apikey.Refill{Amount: 1, Interval: apikey.RefillDaily}
+	assert.Equal(t, at("2026-03-07T00:00:00Z"), daily.PeriodStart(at("2026-03-07T23:59:59Z")))
+	assert.Equal(t, at("2026-03-08T00:00:00Z"), daily.NextRefill(at("2026-03-07T23:59:59Z")))
+	assert.Equal(t, at("2026-03-06T00:00:00Z"), daily.PeriodStart(at("2026-03-07T01:00:00+05:00")), "UTC, whatever the zone: 20:00 UTC the day before")
+	m31 := apikey.Refill{Amount: 1, Interval: apikey.RefillMonthly, Day: 31}
+	for now, want := range map[string][2]string{
+		"2026-02-15T00:00:00Z": {"2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z"},
+		"2026-02-28T00:00:00Z": {"2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z"},
+		"2026-03-30T12:00:00Z": {"2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z"},
+		"2024-02-29T08:00:00Z": {"2024-02-29T00:00:00Z", "2024-03-31T00:00:00Z"},
+		"2026-04-30T00:00:00Z": {"2026-04-30T00:00:00Z", "2026-05-31T00:00:00Z"},
+	} {
+		assert.Equal(t, at(want[0]), m31.PeriodStart(at(now)), "start of the period of %s", now)
+		assert.Equal(t, at(want[1]), m31.NextRefill(at(now)), "next refill after %s", now)
+	}
+	m1 := apikey.Refill{Amount: 1, Interval: apikey.RefillMonthly, Day: 1}
+	assert.Equal(t, at("2026-01-01T00:00:00Z"), m1.PeriodStart(at("2026-01-31T23:00:00Z")))
+	assert.Equal(t, at("2027-01-01T00:00:00Z"), m1.NextRefill(at("2026-12-15T00:00:00Z")))
+}

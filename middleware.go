@@ -289,6 +289,11 @@ func (mw *middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
 			setRateLimitHeaders(w.Header(), rl.Status)
 			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(rl.Status.Reset), 10))
 		}
+	case http.StatusPaymentRequired:
+		var ue *UsageExhaustedError
+		if errors.As(err, &ue) && ue.Reset > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(ue.Reset), 10))
+		}
 	}
 	mw.cfg.onError(w, r, err)
 }

@@ -66,10 +66,11 @@ type Store interface {
 
 // Updated returns k with the fields a Store's Update stores taken from
 // changed: Owner, Name, Description, Scopes, Metadata, Enabled, ExpiresAt,
-// UpdatedAt, RateLimit, RateLimits, AllowedIPs, RemainingUses, RotatedTo, CreatedBy and
+// UpdatedAt, RateLimit, RateLimits, AllowedIPs, RemainingUses, Refill, RotatedTo, CreatedBy and
 // DisabledBy, copied so that changed's slices, map and pointer are not
 // shared. The other fields (the ID, the secret's digest, the creation and
-// last-used times) keep k's values: Update never changes them.
+// last-used times, RefilledAt and UsesSpent, which only SpendUse moves)
+// keep k's values: Update never changes them.
 func (k Key) Updated(changed Key) Key {
 	changed = changed.Clone()
 	k.Owner = changed.Owner
@@ -84,10 +85,28 @@ func (k Key) Updated(changed Key) Key {
 	k.RateLimits = changed.RateLimits
 	k.AllowedIPs = changed.AllowedIPs
 	k.RemainingUses = changed.RemainingUses
+	k.Refill = changed.Refill
 	k.RotatedTo = changed.RotatedTo
 	k.CreatedBy = changed.CreatedBy
 	k.DisabledBy = changed.DisabledBy
 	return k
+}
+
+// A Spend is what a request takes from a usage-limited key, for
+// UsageStore.SpendUse.
+type Spend struct {
+	// ID is the key's ID.
+	ID string
+	// N is the uses taken, 1 or more: the request's cost.
+	N int64
+	// Now is the time of the request: the key must not have expired by
+	// then, and it names the refill period.
+	Now time.Time
+	// Refill is the key's Refill as the caller read it, or nil. A store
+	// may use it to name the period in the statement that spends, as long
+	// as it checks that the stored key has the same Refill, and spends by
+	// the stored one otherwise: a caller's stale copy never refills wrongly.
+	Refill *Refill
 }
 
 // ListOptions selects a page of keys for [Store.List] and [Manager.List].
@@ -120,14 +139,15 @@ const (
 // be spent twice, once on the old key and once on its successor.
 type UsageStore interface {
 	Store
-	// SpendUse takes n uses (n >= 1: a request's cost) of the key with
-	// the given ID and returns how many are left, in one atomic step that
-	// spends only when the stored key is enabled, not rotated (RotatedTo is
-	// empty), not expired at now and has n uses left: a key with fewer
-	// spends none. When it takes nothing it says why: an error wrapping
-	// ErrNotFound when there is no such key, ErrKeyDisabled, ErrKeyExpired
-	// (also for a rotated key, whose uses moved to its successor) or
-	// ErrUsageExhausted; and -1 with no error when the key has no usage
-	// limit.
-	SpendUse(ctx context.Context, id string, n int64, now time.Time) (remaining int64, err error)
+	// SpendUse takes s.N uses (a request's cost) of the key with ID s.ID
+	// and returns how many are left, in one atomic step that first
+	// refills the key when its Refill is due at s.Now (see Refill), and
+	// spends only when the stored key is enabled, not rotated (RotatedTo
+	// is empty), not expired at s.Now and has s.N uses left: a key with
+	// fewer spends none. It adds what it spends to UsesSpent. When it
+	// takes nothing it says why: an error wrapping ErrNotFound when there
+	// is no such key, ErrKeyDisabled, ErrKeyExpired (also for a rotated
+	// key, whose uses moved to its successor) or ErrUsageExhausted; and -1
+	// with no error when the key has no usage limit.
+	SpendUse(ctx context.Context, s Spend) (remaining int64, err error)
 }

@@ -151,22 +151,27 @@ func (s *MemoryStore) put(k *Key) {
 }
 
 // SpendUse implements UsageStore.
-func (s *MemoryStore) SpendUse(_ context.Context, id string, n int64, now time.Time) (int64, error) {
+func (s *MemoryStore) SpendUse(_ context.Context, sp Spend) (int64, error) {
+	if sp.N < 1 {
+		return 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, sp.N)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.byID[id]
+	k, ok := s.byID[sp.ID]
 	if !ok {
-		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+		return 0, fmt.Errorf("%w: ID %s", ErrNotFound, sp.ID)
 	}
-	if n < 1 {
-		return 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, n)
-	}
-	if err := spendRefusal(k, n, now); err != nil || k.RemainingUses == nil {
+	if err := spendRefusal(k, sp.N, sp.Now); err != nil || k.RemainingUses == nil {
 		return -1, err
 	}
+	left, due, period := usesAt(k, sp.Now)
 	next := *k
-	left := *k.RemainingUses - n
+	left -= sp.N
 	next.RemainingUses = &left
+	if due {
+		next.RefilledAt = period
+	}
+	next.UsesSpent += sp.N
 	s.put(&next)
 	return left, nil
 }
@@ -184,8 +189,9 @@ func spendRefusal(k *Key, n int64, now time.Time) error {
 		return fmt.Errorf("%w: key %s was rotated to %s", ErrKeyExpired, k.ID, k.RotatedTo)
 	case k.Expired(now):
 		return fmt.Errorf("%w: key %s", ErrKeyExpired, k.ID)
-	case *k.RemainingUses < n:
-		return fmt.Errorf("%w: key %s has %d uses left", ErrUsageExhausted, k.ID, *k.RemainingUses)
+	}
+	if left, _, _ := usesAt(k, now); left < n {
+		return fmt.Errorf("%w: key %s has %d uses left", ErrUsageExhausted, k.ID, left)
 	}
 	return nil
 }

@@ -154,7 +154,9 @@ func (s *SQLStore) Create(ctx context.Context, key Key) error {
 		s.timeArg(key.CreatedAt, false), s.timeArg(key.UpdatedAt, false),
 		s.timeArg(key.ExpiresAt, true), s.timeArg(key.LastUsedAt, true),
 		key.RateLimit.Limit, key.RateLimit.Window.Microseconds(), ips, nullInt(key.RemainingUses), key.RotatedTo,
-		key.CreatedBy, key.DisabledBy, encodeRateLimits(key.RateLimits))
+		key.CreatedBy, key.DisabledBy, encodeRateLimits(key.RateLimits),
+		refillAmount(key.Refill), refillInterval(key.Refill), refillDay(key.Refill), refillRollOver(key.Refill),
+		s.timeArg(key.RefilledAt, true), key.UsesSpent)
 	if err != nil {
 		if isUniqueViolation(err) {
 			// The driver's message is left out: it may quote the digest.
@@ -264,7 +266,8 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 		next.Owner, next.Name, next.Description, scopes, metadata, next.Enabled,
 		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false),
 		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), next.RotatedTo,
-		next.CreatedBy, next.DisabledBy, encodeRateLimits(next.RateLimits), id)
+		next.CreatedBy, next.DisabledBy, encodeRateLimits(next.RateLimits),
+		refillAmount(next.Refill), refillInterval(next.Refill), refillDay(next.Refill), refillRollOver(next.Refill), id)
 	if err != nil {
 		return Key{}, fmt.Errorf("apikey: updating key %s: %w", id, err)
 	}
@@ -320,9 +323,13 @@ func (s *SQLStore) Rehash(ctx context.Context, id string, old []byte, hash strin
 // which also reads back the count: SpendUse never waits for a second
 // connection while it holds one, so concurrent refusals cannot exhaust a
 // small pool.
-func (s *SQLStore) SpendUse(ctx context.Context, id string, n int64, now time.Time) (int64, error) {
-	if n < 1 {
-		return 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, n)
+func (s *SQLStore) SpendUse(ctx context.Context, sp Spend) (int64, error) {
+	id := sp.ID
+	if sp.N < 1 {
+		return 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, sp.N)
+	}
+	if err := checkRefill(sp.Refill); err != nil {
+		return 0, err
 	}
 	var q sqlConn = s.db
 	if s.dialect == MySQL {
@@ -334,15 +341,21 @@ func (s *SQLStore) SpendUse(ctx context.Context, id string, n int64, now time.Ti
 		q = conn
 	}
 	// A key that looks spendable but was not spent changed in between
-	// (say, it was given uses back): try again, a few times.
+	// (given uses back, or another Refill than the caller read): try
+	// again with what is stored, a few times.
+	refill := sp.Refill
 	for range 3 {
-		left, spent, err := s.spend(ctx, q, id, n, now)
+		left, spent, err := s.spend(ctx, q, id, sp.N, sp.Now, refill)
 		if spent || err != nil {
 			return left, err
 		}
 		k := Key{ID: id}
-		var remaining sql.NullInt64
-		err = q.QueryRowContext(ctx, s.q.spendState, id).Scan(&remaining, &k.Enabled, &k.RotatedTo, &sqlTime{&k.ExpiresAt, s.dialect})
+		var remaining, amount sql.NullInt64
+		var interval string
+		var day int
+		var rollOver bool
+		err = q.QueryRowContext(ctx, s.q.spendState, id).Scan(&remaining, &k.Enabled, &k.RotatedTo,
+			&sqlTime{&k.ExpiresAt, s.dialect}, &amount, &interval, &day, &rollOver, &sqlTime{&k.RefilledAt, s.dialect})
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
@@ -352,18 +365,36 @@ func (s *SQLStore) SpendUse(ctx context.Context, id string, n int64, now time.Ti
 			return -1, nil
 		}
 		k.RemainingUses = &remaining.Int64
-		if err := spendRefusal(&k, n, now); err != nil {
+		if amount.Valid {
+			k.Refill = &Refill{Amount: amount.Int64, Interval: RefillInterval(interval), Day: day, RollOver: rollOver}
+		}
+		if err := spendRefusal(&k, sp.N, sp.Now); err != nil {
 			return 0, err
 		}
+		refill = k.Refill
 	}
 	return 0, fmt.Errorf("%w: key %s changed while a use was spent", ErrConflict, id)
 }
 
-// spend runs the conditional UPDATE. spent is false when it matched no row.
-func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, n int64, now time.Time) (left int64, spent bool, err error) {
+// spend runs the conditional UPDATE that refills when refill is due and
+// spends, for a key whose stored Refill is refill (nil: none). spent is
+// false when it matched no row.
+func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, n int64, now time.Time, refill *Refill) (left int64, spent bool, err error) {
 	at := s.timeArg(now, false)
+	query, args := s.q.spendUse, []any{n, n, id, at, n}
+	if s.dialect == MySQL {
+		query = s.q.spendMySQL
+	}
+	if refill != nil {
+		p := s.timeArg(refill.PeriodStart(now), false)
+		query = s.q.spendRefill
+		if s.dialect == MySQL {
+			query = s.q.spendRefillMySQL
+		}
+		args = []any{p, n, p, p, n, id, at, refill.Amount, string(refill.Interval), refill.Day, refill.RollOver, p, n}
+	}
 	if s.dialect != MySQL {
-		err := q.QueryRowContext(ctx, s.q.spendUse, n, id, n, at).Scan(&left)
+		err := q.QueryRowContext(ctx, query, args...).Scan(&left)
 		switch {
 		case err == nil:
 			return left, true, nil
@@ -372,7 +403,7 @@ func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, n int64, now
 		}
 		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 	}
-	res, err := q.ExecContext(ctx, s.q.spendMySQL, n, id, n, at)
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
 	}

@@ -29,10 +29,10 @@ type sqlQueries struct {
 	// spendUse takes one use where one is left; spendMySQL does the same on
 	// MySQL, which has no UPDATE ... RETURNING, by setting LAST_INSERT_ID.
 	// spendState reads what decides why no use was spent.
-	spendUse   string
-	spendMySQL string
-	spendState string
-	rehash     string
+	spendUse, spendMySQL          string
+	spendRefill, spendRefillMySQL string
+	spendState                    string
+	rehash                        string
 	// lastUsedHead, lastUsedRow, lastUsedSep and lastUsedTail are joined
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
@@ -56,25 +56,40 @@ type sqlQueries struct {
 // its definition in the dialect.
 type sqlColumn struct{ name, def string }
 
-const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to, created_by, disabled_by, rate_limits"
+const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash, digest, enabled, created_at, updated_at, expires_at, last_used_at, rate_limit, rate_window_us, allowed_ips, remaining_uses, rotated_to, created_by, disabled_by, rate_limits, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at, uses_spent"
 
 func buildQueries(d Dialect, t string) sqlQueries {
 	var q sqlQueries
-	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
 	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
-	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ?, rate_limits = ? WHERE id = ?"
+	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ?, rate_limits = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	// A use is spent only from a key that may be used: enabled, not
 	// rotated, not expired. The store is the authority here, not the
 	// caller's (possibly cached) copy of the key.
-	spendable := " WHERE id = ? AND remaining_uses >= ? AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)"
-	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - ?" + spendable + " RETURNING remaining_uses"
-	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - ?)" + spendable
-	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at FROM " + t + " WHERE id = ?"
+	// A use is spent only from a key that may be used: enabled, not
+	// rotated, not expired. The store is the authority here, not the
+	// caller's (possibly cached) copy of the key. A key with a Refill is
+	// refilled in the same statement when its last refill was in an
+	// earlier period; the period is named by the caller, for the Refill it
+	// read, which the statement checks is the stored one.
+	usable := " WHERE id = ? AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)"
+	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - ?, uses_spent = uses_spent + ?" + usable +
+		" AND refill_amount IS NULL AND remaining_uses >= ? RETURNING remaining_uses"
+	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - ?), uses_spent = uses_spent + ?" + usable +
+		" AND refill_amount IS NULL AND remaining_uses >= ?"
+	due := "(refilled_at IS NULL OR refilled_at < ?)"
+	uses := "(CASE WHEN " + due + " THEN (CASE WHEN refill_rollover THEN remaining_uses + refill_amount ELSE refill_amount END) ELSE remaining_uses END)"
+	sameRefill := " AND refill_amount = ? AND refill_interval = ? AND refill_day = ? AND refill_rollover = ? AND " + uses + " >= ?"
+	q.spendRefill = "UPDATE " + t + " SET remaining_uses = " + uses + " - ?, refilled_at = CASE WHEN " + due + " THEN ? ELSE refilled_at END, uses_spent = uses_spent + ?" +
+		usable + sameRefill + " RETURNING remaining_uses"
+	q.spendRefillMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(" + uses + " - ?), refilled_at = CASE WHEN " + due + " THEN ? ELSE refilled_at END, uses_spent = uses_spent + ?" +
+		usable + sameRefill
+	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at FROM " + t + " WHERE id = ?"
 	q.rehash = "UPDATE " + t + " SET hash = ?, digest = ? WHERE id = ? AND digest = ?"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
 
@@ -109,7 +124,13 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rotated_to VARCHAR(64) NOT NULL DEFAULT '',
 	created_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT '',
 	disabled_by VARCHAR(64) COLLATE "C" NOT NULL DEFAULT '',
-	rate_limits TEXT
+	rate_limits TEXT,
+	refill_amount BIGINT,
+	refill_interval VARCHAR(16) NOT NULL DEFAULT '',
+	refill_day INTEGER NOT NULL DEFAULT 0,
+	refill_rollover BOOLEAN NOT NULL DEFAULT FALSE,
+	refilled_at TIMESTAMPTZ,
+	uses_spent BIGINT NOT NULL DEFAULT 0
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -118,6 +139,12 @@ func buildQueries(d Dialect, t string) sqlQueries {
 			{"created_by", `VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''`},
 			{"disabled_by", `VARCHAR(64) COLLATE "C" NOT NULL DEFAULT ''`},
 			{"rate_limits", "TEXT"},
+			{"refill_amount", "BIGINT"},
+			{"refill_interval", "VARCHAR(16) NOT NULL DEFAULT ''"},
+			{"refill_day", "INTEGER NOT NULL DEFAULT 0"},
+			{"refill_rollover", "BOOLEAN NOT NULL DEFAULT FALSE"},
+			{"refilled_at", "TIMESTAMPTZ"},
+			{"uses_spent", "BIGINT NOT NULL DEFAULT 0"},
 		}
 		// The table's name as its other statements resolve it, unquoted.
 		q.hasColumn = "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = '" + t + "'::regclass AND attname = ? AND NOT attisdropped"
@@ -154,6 +181,12 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	created_by VARBINARY(64) NOT NULL DEFAULT '',
 	disabled_by VARBINARY(64) NOT NULL DEFAULT '',
 	rate_limits MEDIUMTEXT NULL,
+	refill_amount BIGINT NULL,
+	refill_interval VARCHAR(16) NOT NULL DEFAULT '',
+	refill_day INT NOT NULL DEFAULT 0,
+	refill_rollover BOOLEAN NOT NULL DEFAULT FALSE,
+	refilled_at DATETIME(6) NULL,
+	uses_spent BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (id),
 	UNIQUE KEY digest_key (digest),
 	KEY owner_id_idx (owner, id)
@@ -163,6 +196,12 @@ func buildQueries(d Dialect, t string) sqlQueries {
 			{"created_by", "VARBINARY(64) NOT NULL DEFAULT ''"},
 			{"disabled_by", "VARBINARY(64) NOT NULL DEFAULT ''"},
 			{"rate_limits", "MEDIUMTEXT NULL"},
+			{"refill_amount", "BIGINT NULL"},
+			{"refill_interval", "VARCHAR(16) NOT NULL DEFAULT ''"},
+			{"refill_day", "INT NOT NULL DEFAULT 0"},
+			{"refill_rollover", "BOOLEAN NOT NULL DEFAULT FALSE"},
+			{"refilled_at", "DATETIME(6) NULL"},
+			{"uses_spent", "BIGINT NOT NULL DEFAULT 0"},
 		}
 		q.hasColumn = "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '" + t + "' AND COLUMN_NAME = ?"
 		q.lastUsedHead = "UPDATE " + t + " AS t JOIN ("
@@ -195,7 +234,13 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	rotated_to TEXT NOT NULL DEFAULT '',
 	created_by TEXT NOT NULL DEFAULT '',
 	disabled_by TEXT NOT NULL DEFAULT '',
-	rate_limits TEXT
+	rate_limits TEXT,
+	refill_amount INTEGER,
+	refill_interval TEXT NOT NULL DEFAULT '',
+	refill_day INTEGER NOT NULL DEFAULT 0,
+	refill_rollover INTEGER NOT NULL DEFAULT 0,
+	refilled_at INTEGER,
+	uses_spent INTEGER NOT NULL DEFAULT 0
 )`,
 			"CREATE UNIQUE INDEX IF NOT EXISTS " + digestIdx + " ON " + t + " (digest)",
 			"CREATE INDEX IF NOT EXISTS " + ownerIdx + " ON " + t + " (owner, id)",
@@ -204,6 +249,12 @@ func buildQueries(d Dialect, t string) sqlQueries {
 			{"created_by", "TEXT NOT NULL DEFAULT ''"},
 			{"disabled_by", "TEXT NOT NULL DEFAULT ''"},
 			{"rate_limits", "TEXT"},
+			{"refill_amount", "INTEGER"},
+			{"refill_interval", "TEXT NOT NULL DEFAULT ''"},
+			{"refill_day", "INTEGER NOT NULL DEFAULT 0"},
+			{"refill_rollover", "INTEGER NOT NULL DEFAULT 0"},
+			{"refilled_at", "INTEGER"},
+			{"uses_spent", "INTEGER NOT NULL DEFAULT 0"},
 		}
 		q.hasColumn = "SELECT COUNT(*) FROM pragma_table_info('" + t + "') WHERE name = ?"
 		q.getForUpdate = q.get
@@ -215,7 +266,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendState, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendRefill, &q.spendState, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
@@ -260,7 +311,8 @@ func numberPlaceholders(query string, first int) string {
 // exist, so running it on a table made by an older version adds them. On
 // such a table it also adds the columns added since (created_by and
 // disabled_by, for Key.CreatedBy and Key.DisabledBy; rate_limits, for
-// Key.RateLimits), each only when the
+// Key.RateLimits; the refill_* columns, refilled_at and uses_spent, for
+// Key.Refill, RefilledAt and UsesSpent), each only when the
 // table lacks it: a table already up to date is not altered, so its lock
 // is not taken at every start-up. It is idempotent and safe to run from
 // several processes at once, for example from every replica at start-up.

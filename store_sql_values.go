@@ -14,13 +14,18 @@ import (
 func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	var k Key
 	var scopes, metadata, ips, rateLimits []byte
+	var refillAmt sql.NullInt64
+	var refillIntv string
+	var refillDay int
+	var refillRoll bool
 	var windowUS int64
 	var remaining sql.NullInt64
 	err := row.Scan(&k.ID, &k.Owner, &k.Name, &k.Description, &scopes, &metadata,
 		&k.Start, &k.Hash, &k.Digest, &k.Enabled,
 		&sqlTime{&k.CreatedAt, s.dialect}, &sqlTime{&k.UpdatedAt, s.dialect},
 		&sqlTime{&k.ExpiresAt, s.dialect}, &sqlTime{&k.LastUsedAt, s.dialect},
-		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo, &k.CreatedBy, &k.DisabledBy, &rateLimits)
+		&k.RateLimit.Limit, &windowUS, &ips, &remaining, &k.RotatedTo, &k.CreatedBy, &k.DisabledBy, &rateLimits,
+		&refillAmt, &refillIntv, &refillDay, &refillRoll, &sqlTime{&k.RefilledAt, s.dialect}, &k.UsesSpent)
 	if err != nil {
 		return Key{}, err
 	}
@@ -43,6 +48,9 @@ func (s *SQLStore) scanKey(row interface{ Scan(...any) error }) (Key, error) {
 		if err := json.Unmarshal(metadata, &k.Metadata); err != nil {
 			return Key{}, fmt.Errorf("decoding metadata of key %s: %w", k.ID, err)
 		}
+	}
+	if refillAmt.Valid {
+		k.Refill = &Refill{Amount: refillAmt.Int64, Interval: RefillInterval(refillIntv), Day: refillDay, RollOver: refillRoll}
 	}
 	if k.RateLimits, err = decodeRateLimits(rateLimits); err != nil {
 		return Key{}, fmt.Errorf("decoding rate limits of key %s: %w", k.ID, err)
@@ -245,3 +253,27 @@ func decodeRateLimits(b []byte) ([]RateLimit, error) {
 	}
 	return out, nil
 }
+
+// The refill columns of a key's Refill (NULL, "" and zeros for none).
+func refillAmount(r *Refill) any {
+	if r == nil {
+		return nil
+	}
+	return r.Amount
+}
+
+func refillInterval(r *Refill) string {
+	if r == nil {
+		return ""
+	}
+	return string(r.Interval)
+}
+
+func refillDay(r *Refill) int {
+	if r == nil {
+		return 0
+	}
+	return r.Day
+}
+
+func refillRollOver(r *Refill) bool { return r != nil && r.RollOver }

@@ -114,6 +114,9 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 	if err := checkRateLimits(nk.RateLimits); err != nil {
 		return nil, err
 	}
+	if err := checkRefill(nk.Refill); err != nil {
+		return nil, err
+	}
 	if err := checkPrefixes(nk.AllowedIPs); err != nil {
 		return nil, err
 	}

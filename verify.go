@@ -292,8 +292,11 @@ func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time, cost int
 	if now.IsZero() {
 		*now = m.clock()
 	}
-	switch _, err := us.SpendUse(ctx, k.ID, int64(cost), *now); {
+	switch _, err := us.SpendUse(ctx, Spend{ID: k.ID, N: int64(cost), Now: *now, Refill: k.Refill}); {
 	case errors.Is(err, ErrUsageExhausted):
+		if k.Refill != nil {
+			return &UsageExhaustedError{Reset: k.Refill.NextRefill(*now).Sub(*now)}
+		}
 		return ErrUsageExhausted
 	case errors.Is(err, ErrKeyDisabled):
 		return ErrKeyDisabled

@@ -61,6 +61,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"SpendUseConcurrent", testSpendUseConcurrent},
 		{"SpendUseOnlyFromUsableKeys", testSpendUseOnlyFromUsableKeys},
 		{"Rehash", testRehash},
+		{"SpendRefills", testSpendRefills},
+		{"SpendByTheStoredRefill", testSpendByStoredRefill},
+		{"SpendConcurrentAcrossARefill", testSpendConcurrentRefill},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,6 +169,9 @@ func requireSameKey(t *testing.T, want, got apikey.Key) {
 		assert.Equal(t, *want.RemainingUses, *got.RemainingUses, "RemainingUses of %s", want.ID)
 	}
 	assert.Equal(t, want.RotatedTo, got.RotatedTo, "RotatedTo of %s", want.ID)
+	assert.Equal(t, want.Refill, got.Refill, "Refill of %s", want.ID)
+	assert.True(t, want.RefilledAt.Equal(got.RefilledAt), "RefilledAt of %s: %v, want %v", want.ID, got.RefilledAt, want.RefilledAt)
+	assert.Equal(t, want.UsesSpent, got.UsesSpent, "UsesSpent of %s", want.ID)
 	assert.Equal(t, want.CreatedBy, got.CreatedBy, "CreatedBy of %s", want.ID)
 	assert.Equal(t, want.DisabledBy, got.DisabledBy, "DisabledBy of %s", want.ID)
 	if t.Failed() {
@@ -242,6 +248,9 @@ func testCreateRoundTrip(t *testing.T, s apikey.Store) {
 			netip.MustParsePrefix("2001:db8::/32"),
 		},
 		RemainingUses: uses(5),
+		Refill:        &apikey.Refill{Amount: 1000, Interval: apikey.RefillMonthly, Day: 31, RollOver: true},
+		RefilledAt:    at(4),
+		UsesSpent:     77,
 		RotatedTo:     "key-next",
 		CreatedBy:     "static:admin",
 		DisabledBy:    strings.Repeat("K", 64),
@@ -799,12 +808,12 @@ func testSpendUse(t *testing.T, s apikey.Store) {
 	limited.RemainingUses = uses(3)
 	mustCreate(t, s, limited, unlimited)
 	for _, want := range []int64{2, 1, 0} {
-		left, err := us.SpendUse(ctx, limited.ID, 1, spendTime)
+		left, err := us.SpendUse(ctx, apikey.Spend{ID: limited.ID, N: 1, Now: spendTime})
 		require.NoError(t, err)
 		require.Equal(t, want, left)
 	}
 	for range 2 {
-		_, err := us.SpendUse(ctx, limited.ID, 1, spendTime)
+		_, err := us.SpendUse(ctx, apikey.Spend{ID: limited.ID, N: 1, Now: spendTime})
 		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
 	}
 	got := mustGet(t, s, limited.ID)
@@ -814,18 +823,18 @@ func testSpendUse(t *testing.T, s apikey.Store) {
 	require.NoError(t, err)
 	require.Zero(t, *found.RemainingUses)
 
-	left, err := us.SpendUse(ctx, unlimited.ID, 1, spendTime)
+	left, err := us.SpendUse(ctx, apikey.Spend{ID: unlimited.ID, N: 1, Now: spendTime})
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), left, "no limit")
 	require.Nil(t, mustGet(t, s, unlimited.ID).RemainingUses)
 
-	_, err = us.SpendUse(ctx, "no-such-key", 1, spendTime)
+	_, err = us.SpendUse(ctx, apikey.Spend{ID: "no-such-key", N: 1, Now: spendTime})
 	require.ErrorIs(t, err, apikey.ErrNotFound)
 
 	// Topping a key up through Update makes it usable again.
 	_, err = s.Update(ctx, limited.ID, func(k *apikey.Key) error { k.RemainingUses = uses(1); return nil })
 	require.NoError(t, err)
-	left, err = us.SpendUse(ctx, limited.ID, 1, spendTime)
+	left, err = us.SpendUse(ctx, apikey.Spend{ID: limited.ID, N: 1, Now: spendTime})
 	require.NoError(t, err)
 	require.Zero(t, left)
 }
@@ -857,23 +866,126 @@ func testSpendUseOnlyFromUsableKeys(t *testing.T, s apikey.Store) {
 		{rotated, apikey.ErrKeyExpired},
 		{expired, apikey.ErrKeyExpired},
 	} {
-		_, err := us.SpendUse(ctx, tc.k.ID, 1, spendTime)
+		_, err := us.SpendUse(ctx, apikey.Spend{ID: tc.k.ID, N: 1, Now: spendTime})
 		require.ErrorIs(t, err, tc.want, "key %s", tc.k.ID)
 		assert.Equal(t, int64(5), *mustGet(t, s, tc.k.ID).RemainingUses, "nothing spent from %s", tc.k.ID)
 	}
-	left, err := us.SpendUse(ctx, live.ID, 1, spendTime)
+	left, err := us.SpendUse(ctx, apikey.Spend{ID: live.ID, N: 1, Now: spendTime})
 	require.NoError(t, err, "a key expiring a microsecond later still spends")
 	assert.Equal(t, int64(4), left)
-	left, err = us.SpendUse(ctx, unlimited.ID, 1, spendTime)
+	left, err = us.SpendUse(ctx, apikey.Spend{ID: unlimited.ID, N: 1, Now: spendTime})
 	require.NoError(t, err)
 	assert.Equal(t, int64(-1), left, "a key without a usage limit has nothing to spend")
 
 	// Enabling the key again makes its uses spendable again.
 	_, err = s.Update(ctx, disabled.ID, func(k *apikey.Key) error { k.Enabled = true; return nil })
 	require.NoError(t, err)
-	left, err = us.SpendUse(ctx, disabled.ID, 1, spendTime)
+	left, err = us.SpendUse(ctx, apikey.Spend{ID: disabled.ID, N: 1, Now: spendTime})
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), left)
+}
+
+// day returns 00:00 UTC on day d of April 2025, after every key's times.
+func day(d int) time.Time { return time.Date(2025, 4, d, 0, 0, 0, 0, time.UTC) }
+
+// testSpendRefills: the spend refills a key whose last refill was in an
+// earlier period, and only then; unused uses do not roll over unless the
+// Refill says so; spent uses are counted.
+func testSpendRefills(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	daily, rolling := newKey("alice"), newKey("alice")
+	daily.RemainingUses, daily.Refill, daily.RefilledAt = uses(2), &apikey.Refill{Amount: 3, Interval: apikey.RefillDaily}, day(1)
+	rolling.RemainingUses, rolling.Refill, rolling.RefilledAt = uses(2), &apikey.Refill{Amount: 3, Interval: apikey.RefillDaily, RollOver: true}, day(1)
+	mustCreate(t, s, daily, rolling)
+	spend := func(k apikey.Key, at time.Time) (int64, error) {
+		return us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 1, Now: at, Refill: k.Refill})
+	}
+	noon := 12 * time.Hour
+	for _, want := range []int64{1, 0} {
+		left, err := spend(daily, day(1).Add(noon))
+		require.NoError(t, err)
+		assert.Equal(t, want, left)
+	}
+	_, err := spend(daily, day(2).Add(-time.Microsecond))
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "no refill before the next day")
+	left, err := spend(daily, day(2))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), left, "refilled to 3 at 00:00 UTC, then one spent")
+	got := mustGet(t, s, daily.ID)
+	assert.True(t, got.RefilledAt.Equal(day(2)), "refilled at %v", got.RefilledAt)
+	assert.Equal(t, int64(3), got.UsesSpent)
+	left, err = spend(daily, day(2).Add(noon))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), left, "once a period")
+
+	left, err = spend(rolling, day(1).Add(noon))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), left)
+	left, err = spend(rolling, day(5))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), left, "1 rolled over, 3 added, 1 spent")
+
+	// A cost that does not fit spends nothing, refill or not.
+	_, err = us.SpendUse(ctx, apikey.Spend{ID: daily.ID, N: 4, Now: day(9), Refill: daily.Refill})
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+	got = mustGet(t, s, daily.ID)
+	assert.Equal(t, int64(1), *got.RemainingUses, "not refilled by a refused spend either")
+	left, err = us.SpendUse(ctx, apikey.Spend{ID: daily.ID, N: 3, Now: day(9), Refill: daily.Refill})
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), left)
+	assert.Equal(t, int64(7), mustGet(t, s, daily.ID).UsesSpent)
+}
+
+// testSpendByStoredRefill: a caller whose copy of the key is stale (no
+// Refill, another Refill) neither refills wrongly nor misses a refill.
+func testSpendByStoredRefill(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	k := newKey("alice")
+	k.RemainingUses, k.Refill, k.RefilledAt = uses(0), &apikey.Refill{Amount: 5, Interval: apikey.RefillMonthly, Day: 31}, time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)
+	mustCreate(t, s, k)
+	feb := time.Date(2025, 2, 28, 1, 0, 0, 0, time.UTC) // the period of "day 31" starts on the 28th
+	left, err := us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 1, Now: feb})
+	require.NoError(t, err, "a caller that read no Refill")
+	assert.Equal(t, int64(4), left)
+	left, err = us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 1, Now: feb, Refill: &apikey.Refill{Amount: 100, Interval: apikey.RefillDaily}})
+	require.NoError(t, err, "a caller that read another Refill")
+	assert.Equal(t, int64(3), left, "spent by the stored Refill: no refill of 100")
+	_, err = us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 4, Now: time.Date(2025, 3, 30, 23, 0, 0, 0, time.UTC), Refill: k.Refill})
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "March's period starts on the 31st")
+	left, err = us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 4, Now: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Refill: k.Refill})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), left)
+}
+
+// testSpendConcurrentAcrossARefill: racing spenders get exactly what the
+// refilled key has, and the count never goes below zero.
+func testSpendConcurrentRefill(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	k := newKey("alice")
+	k.RemainingUses, k.Refill, k.RefilledAt = uses(0), &apikey.Refill{Amount: 17, Interval: apikey.RefillDaily}, day(1)
+	mustCreate(t, s, k)
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for range 6 {
+				_, err := us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 1, Now: day(2).Add(time.Hour), Refill: k.Refill})
+				if err == nil {
+					ok.Add(1)
+				} else if !errors.Is(err, apikey.ErrUsageExhausted) {
+					t.Errorf("SpendUse: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(17), ok.Load(), "refilled once, spent exactly")
+	got := mustGet(t, s, k.ID)
+	assert.Equal(t, int64(0), *got.RemainingUses)
+	assert.Equal(t, int64(17), got.UsesSpent)
 }
 
 // testRehash: a Rehasher moves a key to a new digest only from the old
@@ -916,7 +1028,7 @@ func testSpendUseConcurrent(t *testing.T, s apikey.Store) {
 	for range goroutines {
 		wg.Go(func() {
 			for range attempts {
-				_, err := us.SpendUse(ctx, k.ID, 1, spendTime)
+				_, err := us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 1, Now: spendTime})
 				switch {
 				case err == nil:
 					ok.Add(1)

@@ -450,12 +450,13 @@ func (c *Store) RecordLastUsed(ctx context.Context, used map[string]time.Time) e
 // SpendUse implements [apikey.UsageStore] when the store behind the cache does; it
 // never answers from the cache. When a key runs out, its entry is dropped
 // and the key published to the feed, if any.
-func (c *Store) SpendUse(ctx context.Context, id string, n int64, now time.Time) (int64, error) {
+func (c *Store) SpendUse(ctx context.Context, s apikey.Spend) (int64, error) {
+	id := s.ID
 	us, ok := c.next.(apikey.UsageStore)
 	if !ok {
 		return 0, fmt.Errorf("%w: %T cannot count key uses", apikey.ErrStoreUnavailable, c.next)
 	}
-	left, err := us.SpendUse(ctx, id, n, now)
+	left, err := us.SpendUse(ctx, s)
 	if left == 0 || err != nil {
 		c.Invalidate(id)
 	}

@@ -52,18 +52,18 @@ func TestChangeLogRecordsWhatMatters(t *testing.T) {
 			}, nil},
 			{"uses spent, some left", func() {
 				for _, want := range []int64{2, 1} {
-					left, err := s.SpendUse(ctx, limited.ID, 1, time.Now())
+					left, err := s.SpendUse(ctx, apikey.Spend{ID: limited.ID, N: 1, Now: time.Now()})
 					require.NoError(t, err)
 					require.Equal(t, want, left)
 				}
 			}, nil},
 			{"last use", func() {
-				left, err := s.SpendUse(ctx, limited.ID, 1, time.Now())
+				left, err := s.SpendUse(ctx, apikey.Spend{ID: limited.ID, N: 1, Now: time.Now()})
 				require.NoError(t, err)
 				require.Equal(t, int64(0), left)
 			}, []string{limited.ID}},
 			{"no use left to spend", func() {
-				_, err := s.SpendUse(ctx, limited.ID, 1, time.Now())
+				_, err := s.SpendUse(ctx, apikey.Spend{ID: limited.ID, N: 1, Now: time.Now()})
 				require.ErrorIs(t, err, apikey.ErrUsageExhausted)
 			}, nil},
 			{"uses given back", func() {

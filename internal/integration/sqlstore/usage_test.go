@@ -183,3 +183,48 @@ func TestRotateUsageLimitedKeyInUse(t *testing.T) {
 		})
 	}
 }
+
+// Two Managers on one database, N requests racing for K credits that a
+// refill just gave back: exactly K succeed, on every backend.
+func TestCreditsAcrossManagers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		s, _ := newTable(t, db, b.dialect)
+		clock := newFakeClock()
+		a := newManager(t, s, apikey.WithClock(clock.Now))
+		other := newManager(t, s, apikey.WithClock(clock.Now))
+		const credits = 25
+		plain, _ := mustCreate(t, a, apikey.NewKey{Refill: &apikey.Refill{Amount: credits, Interval: apikey.RefillDaily}})
+		for range credits {
+			_, err := a.Verify(ctx, plain)
+			require.NoError(t, err)
+		}
+		_, err := other.Verify(ctx, plain)
+		require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+		clock.Advance(24 * time.Hour) // a refill is due
+		var ok, refused atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 8 {
+			m := a
+			if g%2 == 1 {
+				m = other
+			}
+			wg.Go(func() {
+				for range 10 {
+					_, err := m.Verify(ctx, plain)
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, apikey.ErrUsageExhausted):
+						refused.Add(1)
+					default:
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(credits), ok.Load(), "exactly the refilled credits")
+		assert.Equal(t, int64(80-credits), refused.Load())
+	})
+}
