@@ -380,18 +380,28 @@ func (s *SQLStore) SpendUse(ctx context.Context, sp Spend) (int64, error) {
 // spends, for a key whose stored Refill is refill (nil: none). spent is
 // false when it matched no row.
 func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, n int64, now time.Time, refill *Refill) (left int64, spent bool, err error) {
-	at := s.timeArg(now, false)
-	query, args := s.q.spendUse, []any{n, n, id, at, n}
+	left, spent, err = s.spendRow(ctx, q, s.q.keySpend, []any{id, s.timeArg(now, false)}, n, now, refill)
+	if err != nil {
+		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+	}
+	return left, spent, nil
+}
+
+// spendRow runs one of st's statements, with where's arguments, for a row
+// whose stored Refill is refill. spent is false when it matched no row.
+func (s *SQLStore) spendRow(ctx context.Context, q sqlConn, st spendSQL, where []any, n int64, now time.Time, refill *Refill) (left int64, spent bool, err error) {
+	query := st.plain
+	args := append(append([]any{n, n}, where...), n)
 	if s.dialect == MySQL {
-		query = s.q.spendMySQL
+		query = st.plainMySQL
 	}
 	if refill != nil {
 		p := s.timeArg(refill.PeriodStart(now), false)
-		query = s.q.spendRefill
+		query = st.refill
 		if s.dialect == MySQL {
-			query = s.q.spendRefillMySQL
+			query = st.refillMySQL
 		}
-		args = []any{p, n, p, p, n, id, at, refill.Amount, string(refill.Interval), refill.Day, refill.RollOver, p, n}
+		args = append(append([]any{p, n, p, p, n}, where...), refill.Amount, string(refill.Interval), refill.Day, refill.RollOver, p, n)
 	}
 	if s.dialect != MySQL {
 		err := q.QueryRowContext(ctx, query, args...).Scan(&left)
@@ -401,23 +411,20 @@ func (s *SQLStore) spend(ctx context.Context, q sqlConn, id string, n int64, now
 		case errors.Is(err, sql.ErrNoRows):
 			return 0, false, nil
 		}
-		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		return 0, false, err
 	}
 	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		return 0, false, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		if err != nil {
-			return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
-		}
-		return 0, false, nil
+		return 0, false, err
 	}
 	// The value set by LAST_INSERT_ID(expr) is read back with SELECT on
 	// the same connection: with a trigger on the table (the change
 	// log's), MariaDB's OK packet carries 0 instead.
 	if err := q.QueryRowContext(ctx, "SELECT LAST_INSERT_ID()").Scan(&left); err != nil {
-		return 0, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+		return 0, false, err
 	}
 	return left, true, nil
 }

@@ -26,13 +26,11 @@ type sqlQueries struct {
 	listByOwner  string
 	update       string
 	delete       string
-	// spendUse takes one use where one is left; spendMySQL does the same on
-	// MySQL, which has no UPDATE ... RETURNING, by setting LAST_INSERT_ID.
-	// spendState reads what decides why no use was spent.
-	spendUse, spendMySQL          string
-	spendRefill, spendRefillMySQL string
-	spendState                    string
-	rehash                        string
+	// keySpend spends a key's uses; spendState reads what decides why
+	// none were spent.
+	keySpend   spendSQL
+	spendState string
+	rehash     string
 	// lastUsedHead, lastUsedRow, lastUsedSep and lastUsedTail are joined
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
@@ -50,6 +48,35 @@ type sqlQueries struct {
 	// hasColumn counts a column of the table by name (one placeholder).
 	addedColumns []sqlColumn
 	hasColumn    string
+}
+
+// spendSQL are the statements that spend uses from one row: plain for a
+// row without a refill, refill for one with, each with a MySQL form that
+// sets LAST_INSERT_ID instead of RETURNING.
+type spendSQL struct {
+	plain, plainMySQL, refill, refillMySQL string
+}
+
+// buildSpend returns the spending statements of table t for the rows
+// where selects (a WHERE clause whose placeholders come first among the
+// arguments after the new values, see SQLStore.spendRow). A row with a
+// Refill is refilled in the same statement when its last refill was in an
+// earlier period; the period is named by the caller, for the Refill it
+// read, which the statement checks is the stored one.
+func buildSpend(t, where string) spendSQL {
+	due := "(refilled_at IS NULL OR refilled_at < ?)"
+	uses := "(CASE WHEN " + due + " THEN (CASE WHEN refill_rollover THEN remaining_uses + refill_amount ELSE refill_amount END) ELSE remaining_uses END)"
+	sameRefill := " AND refill_amount = ? AND refill_interval = ? AND refill_day = ? AND refill_rollover = ? AND " + uses + " >= ?"
+	return spendSQL{
+		plain: "UPDATE " + t + " SET remaining_uses = remaining_uses - ?, uses_spent = uses_spent + ?" + where +
+			" AND refill_amount IS NULL AND remaining_uses >= ? RETURNING remaining_uses",
+		plainMySQL: "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - ?), uses_spent = uses_spent + ?" + where +
+			" AND refill_amount IS NULL AND remaining_uses >= ?",
+		refill: "UPDATE " + t + " SET remaining_uses = " + uses + " - ?, refilled_at = CASE WHEN " + due + " THEN ? ELSE refilled_at END, uses_spent = uses_spent + ?" +
+			where + sameRefill + " RETURNING remaining_uses",
+		refillMySQL: "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(" + uses + " - ?), refilled_at = CASE WHEN " + due + " THEN ? ELSE refilled_at END, uses_spent = uses_spent + ?" +
+			where + sameRefill,
+	}
 }
 
 // sqlColumn is a column Migrate adds to an existing table: its name and
@@ -70,25 +97,11 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	// A use is spent only from a key that may be used: enabled, not
 	// rotated, not expired. The store is the authority here, not the
-	// caller's (possibly cached) copy of the key.
-	// A use is spent only from a key that may be used: enabled, not
-	// rotated, not expired. The store is the authority here, not the
 	// caller's (possibly cached) copy of the key. A key with a Refill is
 	// refilled in the same statement when its last refill was in an
 	// earlier period; the period is named by the caller, for the Refill it
 	// read, which the statement checks is the stored one.
-	usable := " WHERE id = ? AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)"
-	q.spendUse = "UPDATE " + t + " SET remaining_uses = remaining_uses - ?, uses_spent = uses_spent + ?" + usable +
-		" AND refill_amount IS NULL AND remaining_uses >= ? RETURNING remaining_uses"
-	q.spendMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(remaining_uses - ?), uses_spent = uses_spent + ?" + usable +
-		" AND refill_amount IS NULL AND remaining_uses >= ?"
-	due := "(refilled_at IS NULL OR refilled_at < ?)"
-	uses := "(CASE WHEN " + due + " THEN (CASE WHEN refill_rollover THEN remaining_uses + refill_amount ELSE refill_amount END) ELSE remaining_uses END)"
-	sameRefill := " AND refill_amount = ? AND refill_interval = ? AND refill_day = ? AND refill_rollover = ? AND " + uses + " >= ?"
-	q.spendRefill = "UPDATE " + t + " SET remaining_uses = " + uses + " - ?, refilled_at = CASE WHEN " + due + " THEN ? ELSE refilled_at END, uses_spent = uses_spent + ?" +
-		usable + sameRefill + " RETURNING remaining_uses"
-	q.spendRefillMySQL = "UPDATE " + t + " SET remaining_uses = LAST_INSERT_ID(" + uses + " - ?), refilled_at = CASE WHEN " + due + " THEN ? ELSE refilled_at END, uses_spent = uses_spent + ?" +
-		usable + sameRefill
+	q.keySpend = buildSpend(t, " WHERE id = ? AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)")
 	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at FROM " + t + " WHERE id = ?"
 	q.rehash = "UPDATE " + t + " SET hash = ?, digest = ? WHERE id = ? AND digest = ?"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
@@ -266,7 +279,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.spendUse, &q.spendRefill, &q.spendState, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.keySpend.plain, &q.keySpend.refill, &q.spendState, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
