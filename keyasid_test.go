@@ -177,6 +177,35 @@ func holdsPartOf(s, secret string) bool {
 // managerIDMethods lists every Manager method that takes a key ID: a new
 // method taking a context and a string must be added to it (or, like
 // Verify, take a key on purpose).
+// takesOwner lists the Manager's methods that take an owner, each run on
+// a key given as the owner by TestKeyGivenAsOwner.
+var takesOwner = map[string]func(m *apikey.Manager, owner string) error{
+	"OwnerPolicy": func(m *apikey.Manager, o string) error {
+		_, err := m.OwnerPolicy(context.Background(), o)
+		return err
+	},
+	"DeleteOwnerPolicy": func(m *apikey.Manager, o string) error {
+		return m.DeleteOwnerPolicy(context.Background(), o)
+	},
+}
+
+// A key given where an owner belongs is refused without being repeated.
+func TestKeyGivenAsOwner(t *testing.T) {
+	m := newManager(t, apikey.NewMemoryStore())
+	plain, _ := mustCreate(t, m, apikey.NewKey{})
+	for name, call := range takesOwner {
+		for _, owner := range []string{plain, plain[:len(plain)-1] + "x"} {
+			err := call(m, owner)
+			require.ErrorIs(t, err, apikey.ErrNotFound, name)
+			assert.Contains(t, err.Error(), "looks like a key", name)
+			assert.NotContains(t, err.Error(), secretOf(plain)[:16], name)
+		}
+	}
+	_, err := m.SetOwnerPolicy(context.Background(), apikey.OwnerPolicy{Owner: plain})
+	require.ErrorIs(t, err, apikey.ErrInvalidInput)
+	assert.NotContains(t, err.Error(), secretOf(plain)[:16])
+}
+
 func TestKeyGivenAsIDCoversEveryMethod(t *testing.T) {
 	takesKey := map[string]bool{"Verify": true, "VerifyFrom": true}
 	ctxType := reflect.TypeFor[context.Context]()
@@ -189,6 +218,9 @@ func TestKeyGivenAsIDCoversEveryMethod(t *testing.T) {
 		}
 		if takesKey[meth.Name] {
 			continue
+		}
+		if takesOwner[meth.Name] != nil {
+			continue // TestKeyGivenAsOwner
 		}
 		assert.Contains(t, managerIDMethods, meth.Name, "Manager.%s takes an ID: add it to managerIDMethods", meth.Name)
 	}

@@ -57,6 +57,9 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 	if err != nil {
 		return "", Key{}, err
 	}
+	if err := m.checkOwnerKeys(ctx, nk.Owner, now); err != nil {
+		return "", Key{}, err
+	}
 	return m.issue(ctx, m.prefix, Key{
 		Owner:       nk.Owner,
 		Name:        nk.Name,

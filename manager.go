@@ -36,6 +36,8 @@ type Manager struct {
 	staticKeys   []StaticKey       // as given; hashed in New
 	observe      func(context.Context, Event)
 	failures     failureLog
+	ownerStore   OwnerStore // the store, when it keeps owner policies
+	owners       owners
 
 	// imported reports whether a credential of another shape may be an
 	// imported key (WithImportedKeys); importHashers are the hashers its
@@ -150,6 +152,7 @@ func New(store Store, opts ...Option) *Manager {
 		logger:  slog.Default(),
 		usage:   &usageRecorder{interval: DefaultLastUsedInterval},
 	}
+	m.owners.every = DefaultOwnerRefresh
 	for _, opt := range opts {
 		opt(m)
 	}
@@ -182,6 +185,10 @@ func New(store Store, opts ...Option) *Manager {
 	if m.now == nil {
 		panic("apikey: WithClock given a nil function")
 	}
+	if m.owners.every <= 0 {
+		panic("apikey: WithOwnerRefresh needs a positive interval")
+	}
+	m.ownerStore, _ = store.(OwnerStore)
 	if m.limiter == nil {
 		m.limiter = NewMemoryLimiter()
 	}
@@ -243,6 +250,7 @@ func (m *Manager) Flush(ctx context.Context) error {
 // only by a later Flush or Close. Close is safe to call more than once.
 func (m *Manager) Close() error {
 	m.failures.flush(m.logger)
+	m.stopOwnerRefresh()
 	m.usage.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

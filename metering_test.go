@@ -3,6 +3,8 @@ package apikey_test
 import (
 	"context"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,4 +165,143 @@ func TestRefillPeriods(t *testing.T) {
 	m1 := apikey.Refill{Amount: 1, Interval: apikey.RefillMonthly, Day: 1}
 	assert.Equal(t, at("2026-01-01T00:00:00Z"), m1.PeriodStart(at("2026-01-31T23:00:00Z")))
 	assert.Equal(t, at("2027-01-01T00:00:00Z"), m1.NextRefill(at("2026-12-15T00:00:00Z")))
+}
+
+// An owner's policy is shared by all its keys: rate limits counted
+// together, uses spent together (from the key's own too, both or
+// neither), and a cap on live keys.
+func TestOwnerPolicy(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	k1, _ := mustCreate(t, m, apikey.NewKey{Owner: "alice"})
+	k2, _ := mustCreate(t, m, apikey.NewKey{Owner: "alice", MaxUses: 2})
+	bob, _ := mustCreate(t, m, apikey.NewKey{Owner: "bob"})
+	five := int64(5)
+	p, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "alice",
+		RateLimits: []apikey.RateLimit{{Name: "team", Limit: 4, Window: time.Minute}}, RemainingUses: &five, MaxKeys: 3})
+	require.NoError(t, err)
+	assert.Equal(t, "alice", p.Owner)
+	h := m.Middleware()(whoami)
+	do := func(key string) int { return serve(h, get("/", "X-API-Key", key)).Code }
+
+	assert.Equal(t, 200, do(k1))
+	assert.Equal(t, 200, do(k2))
+	assert.Equal(t, 200, do(k1))
+	assert.Equal(t, 200, do(k2), "4 requests a minute for alice's keys together")
+	assert.Equal(t, 429, do(k1))
+	assert.Equal(t, 429, do(k2))
+	assert.Equal(t, 200, do(bob), "bob shares nothing with alice")
+	clock.Advance(time.Minute)
+	assert.Equal(t, 402, do(k2), "k2's own 2 uses are spent")
+	assert.Equal(t, 200, do(k1), "the fifth of alice's uses")
+	assert.Equal(t, 402, do(k1), "alice's 5 uses are spent, by both keys")
+	got, err := m.OwnerPolicy(ctx, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), *got.RemainingUses)
+	assert.Equal(t, int64(5), got.UsesSpent)
+
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "alice"})
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "alice"})
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit, "3 live keys at most")
+	assert.Contains(t, err.Error(), "3 live keys")
+
+	require.NoError(t, m.DeleteOwnerPolicy(ctx, "alice"))
+	assert.Equal(t, 200, do(k1), "no shared budget any more")
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "alice"})
+	require.ErrorIs(t, m.DeleteOwnerPolicy(ctx, "alice"), apikey.ErrNotFound)
+}
+
+// A key refused for its own uses spends none of its owner's, and the
+// owner's refill gives them back.
+func TestOwnerCreditsBothOrNeither(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	limited, _ := mustCreate(t, m, apikey.NewKey{Owner: "carol", MaxUses: 1})
+	free, _ := mustCreate(t, m, apikey.NewKey{Owner: "carol"})
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "carol", Refill: &apikey.Refill{Amount: 3, Interval: apikey.RefillDaily}})
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, limited)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, limited)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the key's own use is spent")
+	p, err := m.OwnerPolicy(ctx, "carol")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), *p.RemainingUses, "and the refused request took none of carol's")
+	for range 2 {
+		_, err = m.Verify(ctx, free)
+		require.NoError(t, err)
+	}
+	_, err = m.Verify(ctx, free)
+	var ue *apikey.UsageExhaustedError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, 12*time.Hour, ue.Reset, "carol's refill at midnight")
+	clock.Advance(12 * time.Hour)
+	_, err = m.Verify(ctx, free)
+	require.NoError(t, err, "refilled")
+}
+
+// Bad policies are refused, naming the field; an owner needs a key.
+func TestOwnerPolicyRefused(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore())
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "alice"})
+	neg := int64(-1)
+	for field, p := range map[string]apikey.OwnerPolicy{
+		"OwnerPolicy.Owner":         {},
+		"rate limit 1":              {Owner: "alice", RateLimits: []apikey.RateLimit{{Limit: 1, Window: time.Second}}},
+		"Refill.Interval":           {Owner: "alice", Refill: &apikey.Refill{Amount: 1, Interval: "weekly"}},
+		"OwnerPolicy.RemainingUses": {Owner: "alice", RemainingUses: &neg},
+		"OwnerPolicy.MaxKeys":       {Owner: "alice", MaxKeys: -1},
+	} {
+		_, err := m.SetOwnerPolicy(ctx, p)
+		require.ErrorIs(t, err, apikey.ErrInvalidInput, field)
+		assert.Contains(t, err.Error(), field)
+	}
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "nobody", MaxKeys: 1})
+	require.ErrorIs(t, err, apikey.ErrNotFound)
+	assert.Contains(t, err.Error(), "has no keys")
+}
+
+// Another Manager on the same store sees a policy within its refresh
+// interval, and its owner's uses are exact across both: the store counts.
+func TestOwnerPolicyAcrossManagers(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	a := newManager(t, store, apikey.WithOwnerRefresh(20*time.Millisecond))
+	b := newManager(t, store, apikey.WithOwnerRefresh(20*time.Millisecond))
+	key, _ := mustCreate(t, a, apikey.NewKey{Owner: "dave"})
+	_, err := b.Verify(ctx, key) // b reads the (empty) policies
+	require.NoError(t, err)
+	ten := int64(10)
+	_, err = a.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "dave", RemainingUses: &ten})
+	require.NoError(t, err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, err := b.OwnerPolicy(ctx, "dave")
+		require.NoError(t, err)
+		if p.RemainingUses != nil && *p.RemainingUses < 10 || time.Now().After(deadline) {
+			break
+		}
+		_, err = b.Verify(ctx, key)
+		require.NoError(t, err)
+		time.Sleep(5 * time.Millisecond)
+	}
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for _, m := range []*apikey.Manager{a, b, a, b} {
+		wg.Go(func() {
+			for range 10 {
+				if _, err := m.Verify(ctx, key); err == nil {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	p, err := a.OwnerPolicy(ctx, "dave")
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), *p.RemainingUses)
+	assert.Equal(t, int64(10), p.UsesSpent, "ten uses in all, across both Managers")
 }

@@ -17,11 +17,13 @@ type MemoryStore struct {
 	byID     map[string]*Key // records are never modified, only replaced
 	byDigest map[string]*Key // by string(digest); the same records as byID
 	ids      []string        // sorted, for List
+	owners   map[string]*OwnerPolicy
 }
 
 var (
 	_ UsageStore = (*MemoryStore)(nil)
 	_ Rehasher   = (*MemoryStore)(nil)
+	_ OwnerStore = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -225,4 +227,98 @@ func (s *MemoryStore) findSnapshot(digest []byte) (*Key, bool) {
 	k, ok := s.byDigest[string(digest)]
 	s.mu.RUnlock()
 	return k, ok
+}
+
+// Owners implements OwnerStore.
+func (s *MemoryStore) Owners(context.Context) ([]OwnerPolicy, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]OwnerPolicy, 0, len(s.owners))
+	for _, p := range s.owners {
+		out = append(out, p.Clone())
+	}
+	return out, nil
+}
+
+// PutOwner implements OwnerStore.
+func (s *MemoryStore) PutOwner(_ context.Context, p OwnerPolicy) error {
+	if p.Owner == "" {
+		return fmt.Errorf("%w: owner is empty", ErrInvalidInput)
+	}
+	p = p.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owners == nil {
+		s.owners = map[string]*OwnerPolicy{}
+	}
+	if old, ok := s.owners[p.Owner]; ok {
+		p.RefilledAt, p.UsesSpent = old.RefilledAt, old.UsesSpent
+	}
+	s.owners[p.Owner] = &p
+	return nil
+}
+
+// DeleteOwner implements OwnerStore.
+func (s *MemoryStore) DeleteOwner(_ context.Context, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.owners[owner]; !ok {
+		return fmt.Errorf("%w: no policy for owner %q", ErrNotFound, owner)
+	}
+	delete(s.owners, owner)
+	return nil
+}
+
+// SpendPooled implements OwnerStore.
+func (s *MemoryStore) SpendPooled(_ context.Context, sp Spend, key bool, owner string, _ *Refill) (int64, int64, error) {
+	if sp.N < 1 {
+		return 0, 0, fmt.Errorf("%w: spending %d uses", ErrInvalidInput, sp.N)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keyLeft := int64(-1)
+	var next *Key
+	if key {
+		k, ok := s.byID[sp.ID]
+		if !ok {
+			return 0, 0, fmt.Errorf("%w: ID %s", ErrNotFound, sp.ID)
+		}
+		if err := spendRefusal(k, sp.N, sp.Now); err != nil {
+			return 0, 0, err
+		}
+		if k.RemainingUses != nil {
+			left, due, period := usesAt(k, sp.Now)
+			c := *k
+			keyLeft = left - sp.N
+			c.RemainingUses = &keyLeft
+			if due {
+				c.RefilledAt = period
+			}
+			c.UsesSpent += sp.N
+			next = &c
+		}
+	}
+	p, ok := s.owners[owner]
+	if !ok || p.RemainingUses == nil {
+		if next != nil {
+			s.put(next)
+		}
+		return keyLeft, -1, nil
+	}
+	left, due, period := usesAt(&Key{RemainingUses: p.RemainingUses, Refill: p.Refill, RefilledAt: p.RefilledAt}, sp.Now)
+	if left < sp.N {
+		return 0, 0, fmt.Errorf("%w: owner %q has %d uses left", ErrUsageExhausted, owner, left)
+	}
+	np := p.Clone()
+	left -= sp.N
+	np.RemainingUses = &left
+	if due {
+		np.RefilledAt = period
+	}
+	np.UsesSpent += sp.N
+	s.owners[owner] = &np
+	if next != nil {
+		s.put(next)
+	}
+	return keyLeft, left, nil
 }

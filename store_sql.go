@@ -349,31 +349,41 @@ func (s *SQLStore) SpendUse(ctx context.Context, sp Spend) (int64, error) {
 		if spent || err != nil {
 			return left, err
 		}
-		k := Key{ID: id}
-		var remaining, amount sql.NullInt64
-		var interval string
-		var day int
-		var rollOver bool
-		err = q.QueryRowContext(ctx, s.q.spendState, id).Scan(&remaining, &k.Enabled, &k.RotatedTo,
-			&sqlTime{&k.ExpiresAt, s.dialect}, &amount, &interval, &day, &rollOver, &sqlTime{&k.RefilledAt, s.dialect})
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return 0, fmt.Errorf("%w: ID %s", ErrNotFound, id)
-		case err != nil:
-			return 0, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
-		case !remaining.Valid:
-			return -1, nil
+		var limited bool
+		if refill, limited, err = s.keyState(ctx, q, id, sp.N, sp.Now); err != nil || !limited {
+			return -1, err
 		}
-		k.RemainingUses = &remaining.Int64
-		if amount.Valid {
-			k.Refill = &Refill{Amount: amount.Int64, Interval: RefillInterval(interval), Day: day, RollOver: rollOver}
-		}
-		if err := spendRefusal(&k, sp.N, sp.Now); err != nil {
-			return 0, err
-		}
-		refill = k.Refill
 	}
 	return 0, fmt.Errorf("%w: key %s changed while a use was spent", ErrConflict, id)
+}
+
+// keyState reads the stored key id and says why n of its uses could not
+// be spent at now (an error), that it has no usage limit (limited false),
+// or else which Refill it has, to spend again by.
+func (s *SQLStore) keyState(ctx context.Context, q sqlConn, id string, n int64, now time.Time) (refill *Refill, limited bool, err error) {
+	k := Key{ID: id}
+	var remaining, amount sql.NullInt64
+	var interval string
+	var day int
+	var rollOver bool
+	err = q.QueryRowContext(ctx, s.q.spendState, id).Scan(&remaining, &k.Enabled, &k.RotatedTo,
+		&sqlTime{&k.ExpiresAt, s.dialect}, &amount, &interval, &day, &rollOver, &sqlTime{&k.RefilledAt, s.dialect})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, fmt.Errorf("%w: ID %s", ErrNotFound, id)
+	case err != nil:
+		return nil, false, fmt.Errorf("apikey: spending a use of key %s: %w", id, err)
+	case !remaining.Valid:
+		return nil, false, nil
+	}
+	k.RemainingUses = &remaining.Int64
+	if amount.Valid {
+		k.Refill = &Refill{Amount: amount.Int64, Interval: RefillInterval(interval), Day: day, RollOver: rollOver}
+	}
+	if err := spendRefusal(&k, n, now); err != nil {
+		return nil, true, err
+	}
+	return k.Refill, true, nil
 }
 
 // spend runs the conditional UPDATE that refills when refill is due and

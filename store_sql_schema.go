@@ -30,7 +30,11 @@ type sqlQueries struct {
 	// none were spent.
 	keySpend   spendSQL
 	spendState string
-	rehash     string
+	// The owners table (see OwnerStore): every policy, one upserted or
+	// deleted, an owner's pooled uses spent, and why none were.
+	owners, putOwner, deleteOwner, ownerState string
+	ownerSpend                                spendSQL
+	rehash                                    string
 	// lastUsedHead, lastUsedRow, lastUsedSep and lastUsedTail are joined
 	// into one statement per RecordLastUsed chunk; lastUsedRow holds two
 	// placeholders (ID, time) written as "?" and renumbered on Postgres.
@@ -104,6 +108,15 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.keySpend = buildSpend(t, " WHERE id = ? AND enabled AND rotated_to = '' AND (expires_at IS NULL OR expires_at > ?)")
 	q.spendState = "SELECT remaining_uses, enabled, rotated_to, expires_at, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at FROM " + t + " WHERE id = ?"
 	q.rehash = "UPDATE " + t + " SET hash = ?, digest = ? WHERE id = ? AND digest = ?"
+	ot := indexName(t, "_owners")
+	ownerCols := "owner, rate_limits, remaining_uses, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at, uses_spent, max_keys, updated_at"
+	q.owners = "SELECT " + ownerCols + " FROM " + ot
+	q.deleteOwner = "DELETE FROM " + ot + " WHERE owner = ?"
+	q.ownerSpend = buildSpend(ot, " WHERE owner = ?")
+	q.ownerState = "SELECT remaining_uses, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at FROM " + ot + " WHERE owner = ?"
+	// An upsert keeps refilled_at and uses_spent: only spending moves them.
+	set := " rate_limits = ?, remaining_uses = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ?, max_keys = ?, updated_at = ?"
+	insert := "INSERT INTO " + ot + " (" + ownerCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
 
 	// Each dialect's RecordLastUsed joins the table to a list of (id, time)
@@ -161,6 +174,20 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		}
 		// The table's name as its other statements resolve it, unquoted.
 		q.hasColumn = "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = '" + t + "'::regclass AND attname = ? AND NOT attisdropped"
+		q.putOwner = insert + " ON CONFLICT (owner) DO UPDATE SET" + set
+		q.migrate = append(q.migrate, `CREATE TABLE IF NOT EXISTS `+ot+` (
+	owner TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	rate_limits TEXT,
+	remaining_uses BIGINT,
+	refill_amount BIGINT,
+	refill_interval VARCHAR(16) NOT NULL DEFAULT '',
+	refill_day INTEGER NOT NULL DEFAULT 0,
+	refill_rollover BOOLEAN NOT NULL DEFAULT FALSE,
+	refilled_at TIMESTAMPTZ,
+	uses_spent BIGINT NOT NULL DEFAULT 0,
+	max_keys INTEGER NOT NULL DEFAULT 0,
+	updated_at TIMESTAMPTZ NOT NULL
+)`)
 		q.lastUsedHead = "UPDATE " + t + " AS t SET last_used_at = v.ts FROM (VALUES "
 		q.lastUsedRow = "(?::text, ?::timestamptz)"
 		q.lastUsedSep = ", "
@@ -217,6 +244,21 @@ func buildQueries(d Dialect, t string) sqlQueries {
 			{"uses_spent", "BIGINT NOT NULL DEFAULT 0"},
 		}
 		q.hasColumn = "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '" + t + "' AND COLUMN_NAME = ?"
+		q.putOwner = insert + " ON DUPLICATE KEY UPDATE" + set
+		q.migrate = append(q.migrate, "CREATE TABLE IF NOT EXISTS "+ot+` (
+	owner VARBINARY(1024) NOT NULL,
+	rate_limits MEDIUMTEXT NULL,
+	remaining_uses BIGINT NULL,
+	refill_amount BIGINT NULL,
+	refill_interval VARCHAR(16) NOT NULL DEFAULT '',
+	refill_day INT NOT NULL DEFAULT 0,
+	refill_rollover BOOLEAN NOT NULL DEFAULT FALSE,
+	refilled_at DATETIME(6) NULL,
+	uses_spent BIGINT NOT NULL DEFAULT 0,
+	max_keys INT NOT NULL DEFAULT 0,
+	updated_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (owner)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`)
 		q.lastUsedHead = "UPDATE " + t + " AS t JOIN ("
 		q.lastUsedRow = "SELECT ? AS id, CAST(? AS DATETIME(6)) AS ts"
 		q.lastUsedSep = " UNION ALL "
@@ -272,6 +314,20 @@ func buildQueries(d Dialect, t string) sqlQueries {
 		q.hasColumn = "SELECT COUNT(*) FROM pragma_table_info('" + t + "') WHERE name = ?"
 		q.getForUpdate = q.get
 		q.lockRow = "UPDATE " + t + " SET id = id WHERE id = ?"
+		q.putOwner = insert + " ON CONFLICT (owner) DO UPDATE SET" + set
+		q.migrate = append(q.migrate, "CREATE TABLE IF NOT EXISTS "+ot+` (
+	owner TEXT NOT NULL PRIMARY KEY,
+	rate_limits TEXT,
+	remaining_uses INTEGER,
+	refill_amount INTEGER,
+	refill_interval TEXT NOT NULL DEFAULT '',
+	refill_day INTEGER NOT NULL DEFAULT 0,
+	refill_rollover INTEGER NOT NULL DEFAULT 0,
+	refilled_at INTEGER,
+	uses_spent INTEGER NOT NULL DEFAULT 0,
+	max_keys INTEGER NOT NULL DEFAULT 0,
+	updated_at INTEGER NOT NULL
+)`)
 		q.lastUsedHead = "UPDATE " + t + " AS t SET last_used_at = v.ts FROM (SELECT column1 AS id, column2 AS ts FROM (VALUES "
 		q.lastUsedRow = "(?, ?)"
 		q.lastUsedSep = ", "
@@ -279,7 +335,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.keySpend.plain, &q.keySpend.refill, &q.spendState, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.keySpend.plain, &q.keySpend.refill, &q.spendState, &q.owners, &q.putOwner, &q.deleteOwner, &q.ownerState, &q.ownerSpend.plain, &q.ownerSpend.refill, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}
@@ -410,15 +466,19 @@ func (s *SQLStore) Table() string { return s.table }
 // creates beside it (see [SQLStore.Changes]).
 func (s *SQLStore) ChangesTable() string { return indexName(s.table, "_changes") }
 
+// OwnersTable returns the name of the table of owner policies, which
+// Migrate creates beside the key table (see OwnerStore).
+func (s *SQLStore) OwnersTable() string { return indexName(s.table, "_owners") }
+
 // Drop removes everything Migrate creates for the store's table, for good:
-// the table with its indexes and triggers, its change log and, on
-// PostgreSQL, the trigger function. Every key in it is lost. It is for
+// the table with its indexes and triggers, its change log, its owners
+// table and, on PostgreSQL, the trigger function. Every key in it is lost. It is for
 // tests that make throw-away tables, and for removing the library from a
 // database. It runs every statement even if one fails, and returns the
 // errors joined; each is IF EXISTS, so it also cleans up after a Migrate
 // that failed half way.
 func (s *SQLStore) Drop(ctx context.Context) error {
-	stmts := []string{"DROP TABLE IF EXISTS " + s.table, "DROP TABLE IF EXISTS " + s.ChangesTable()}
+	stmts := []string{"DROP TABLE IF EXISTS " + s.table, "DROP TABLE IF EXISTS " + s.ChangesTable(), "DROP TABLE IF EXISTS " + s.OwnersTable()}
 	if s.dialect == Postgres {
 		stmts = append(stmts, "DROP FUNCTION IF EXISTS "+indexName(s.table, "_log_change")+"()")
 	}

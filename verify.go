@@ -235,14 +235,27 @@ func (m *Manager) refusal(k *Key, client *clientAddr, now *time.Time) error {
 }
 
 // charge counts a request that refusal let through, at its cost: against
-// every rate limit of the key first, in one call of the Limiter, then
-// against its remaining uses, so a rate-limited request spends no use;
-// then it records the use for LastUsedAt. Static keys (stored is false)
-// have no uses and no record.
+// every rate limit of the key and of its owner's policy first, in one call
+// of the Limiter, then against the remaining uses of the key and of its
+// owner, so a rate-limited request spends no use; then it records the use
+// for LastUsedAt. Static keys (stored is false) have no uses, no owner
+// policy and no record.
 func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Time, cost int) (LimitStatus, error) {
 	var st LimitStatus
-	var arr [maxRateLimits + 1]Bucket
+	var owner *OwnerPolicy
+	if stored && m.ownerStore != nil {
+		var err error
+		if owner, err = m.ownerPolicy(ctx, k.Owner); err != nil {
+			return LimitStatus{}, err
+		}
+	}
+	var arr [2*maxRateLimits + 1]Bucket
 	buckets := m.bucketsOf(k, arr[:0])
+	if owner != nil {
+		for _, r := range owner.RateLimits {
+			buckets = append(buckets, Bucket{ID: ownerBucketID(k.Owner), Limit: r})
+		}
+	}
 	if len(buckets) > 0 {
 		if now.IsZero() {
 			*now = m.clock()
@@ -255,7 +268,12 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 			return st, &RateLimitError{Status: st}
 		}
 	}
-	if k.RemainingUses != nil && stored {
+	switch limited := k.RemainingUses != nil && stored; {
+	case owner != nil && owner.RemainingUses != nil:
+		if err := m.spendPooled(ctx, k, limited, owner, now, cost); err != nil {
+			return st, err
+		}
+	case limited:
 		if err := m.spendUse(ctx, k, now, cost); err != nil {
 			return st, err
 		}
@@ -292,11 +310,19 @@ func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time, cost int
 	if now.IsZero() {
 		*now = m.clock()
 	}
-	switch _, err := us.SpendUse(ctx, Spend{ID: k.ID, N: int64(cost), Now: *now, Refill: k.Refill}); {
+	_, err := us.SpendUse(ctx, Spend{ID: k.ID, N: int64(cost), Now: *now, Refill: k.Refill})
+	if errors.Is(err, ErrUsageExhausted) && k.Refill != nil {
+		return &UsageExhaustedError{Reset: k.Refill.NextRefill(*now).Sub(*now)}
+	}
+	return spendError(err)
+}
+
+// spendError is the refusal for a store's answer to a spend.
+func spendError(err error) error {
+	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, ErrUsageExhausted):
-		if k.Refill != nil {
-			return &UsageExhaustedError{Reset: k.Refill.NextRefill(*now).Sub(*now)}
-		}
 		return ErrUsageExhausted
 	case errors.Is(err, ErrKeyDisabled):
 		return ErrKeyDisabled
@@ -304,10 +330,8 @@ func (m *Manager) spendUse(ctx context.Context, k *Key, now *time.Time, cost int
 		return ErrKeyExpired
 	case errors.Is(err, ErrNotFound):
 		return ErrUnknownKey // revoked since it was found
-	case err != nil:
-		return unavailable("usage count", err)
 	}
-	return nil
+	return unavailable("usage count", err)
 }
 
 // lifetimeWarnEvery is how often the same old key is logged.
@@ -356,4 +380,30 @@ func (m *Manager) hasAcceptedShape(key string) bool {
 		}
 	}
 	return false
+}
+
+// spendPooled takes cost uses from the uses k's owner shares, and from
+// k's own when limited, both or neither.
+func (m *Manager) spendPooled(ctx context.Context, k *Key, limited bool, owner *OwnerPolicy, now *time.Time, cost int) error {
+	if now.IsZero() {
+		*now = m.clock()
+	}
+	_, _, err := m.ownerStore.SpendPooled(ctx, Spend{ID: k.ID, N: int64(cost), Now: *now, Refill: k.Refill}, limited, owner.Owner, owner.Refill)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrUsageExhausted) {
+		// The key's refill or the owner's: whichever is sooner is when a
+		// retry may pass; with either unrefilled, no promise.
+		var reset time.Duration
+		for _, r := range []*Refill{k.Refill, owner.Refill} {
+			if r != nil {
+				if d := r.NextRefill(*now).Sub(*now); reset == 0 || d < reset {
+					reset = d
+				}
+			}
+		}
+		return &UsageExhaustedError{Reset: reset}
+	}
+	return spendError(err)
 }

@@ -64,6 +64,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"SpendRefills", testSpendRefills},
 		{"SpendByTheStoredRefill", testSpendByStoredRefill},
 		{"SpendConcurrentAcrossARefill", testSpendConcurrentRefill},
+		{"OwnerPolicies", testOwnerPolicies},
+		{"SpendPooledBothOrNeither", testSpendPooled},
+		{"SpendPooledConcurrent", testSpendPooledConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -986,6 +989,159 @@ func testSpendConcurrentRefill(t *testing.T, s apikey.Store) {
 	got := mustGet(t, s, k.ID)
 	assert.Equal(t, int64(0), *got.RemainingUses)
 	assert.Equal(t, int64(17), got.UsesSpent)
+}
+
+func ownerStore(t *testing.T, s apikey.Store) apikey.OwnerStore {
+	t.Helper()
+	os, ok := s.(apikey.OwnerStore)
+	if !ok {
+		t.Skipf("%T does not implement apikey.OwnerStore", s)
+	}
+	return os
+}
+
+// testOwnerPolicies: policies round-trip; a new one replaces an old one
+// but keeps what spending moved; a deleted one is gone.
+func testOwnerPolicies(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	os := ownerStore(t, s)
+	want := apikey.OwnerPolicy{
+		Owner:         "alice ü \"quoted\"",
+		RateLimits:    []apikey.RateLimit{{Name: "team", Limit: 100, Window: time.Second}, {Name: "daily", Limit: 1000, Window: 24 * time.Hour}},
+		RemainingUses: uses(40),
+		Refill:        &apikey.Refill{Amount: 50, Interval: apikey.RefillMonthly, Day: 15, RollOver: true},
+		RefilledAt:    day(1),
+		MaxKeys:       7,
+		UpdatedAt:     at(9),
+	}
+	require.NoError(t, os.PutOwner(ctx, want))
+	other := apikey.OwnerPolicy{Owner: "bob", MaxKeys: 1, UpdatedAt: at(10)}
+	require.NoError(t, os.PutOwner(ctx, other))
+	got := ownerOf(t, os, want.Owner)
+	requireSameOwner(t, want, got)
+	requireSameOwner(t, other, ownerOf(t, os, "bob"))
+
+	changed := want
+	changed.RateLimits, changed.RemainingUses, changed.Refill, changed.MaxKeys, changed.RefilledAt = nil, nil, nil, 0, day(2)
+	require.NoError(t, os.PutOwner(ctx, changed))
+	got = ownerOf(t, os, want.Owner)
+	assert.Empty(t, got.RateLimits)
+	assert.Nil(t, got.RemainingUses)
+	assert.Nil(t, got.Refill)
+	assert.Zero(t, got.MaxKeys)
+	assert.True(t, got.RefilledAt.Equal(day(1)), "a replaced policy keeps its RefilledAt: %v", got.RefilledAt)
+
+	require.NoError(t, os.DeleteOwner(ctx, want.Owner))
+	require.ErrorIs(t, os.DeleteOwner(ctx, want.Owner), apikey.ErrNotFound)
+	list, err := os.Owners(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "bob", list[0].Owner)
+}
+
+func ownerOf(t *testing.T, os apikey.OwnerStore, owner string) apikey.OwnerPolicy {
+	t.Helper()
+	list, err := os.Owners(context.Background())
+	require.NoError(t, err)
+	for _, p := range list {
+		if p.Owner == owner {
+			return p
+		}
+	}
+	t.Fatalf("no policy for owner %q", owner)
+	return apikey.OwnerPolicy{}
+}
+
+func requireSameOwner(t *testing.T, want, got apikey.OwnerPolicy) {
+	t.Helper()
+	assert.Equal(t, want.Owner, got.Owner)
+	if len(want.RateLimits) == 0 {
+		assert.Empty(t, got.RateLimits)
+	} else {
+		assert.Equal(t, want.RateLimits, got.RateLimits)
+	}
+	assert.Equal(t, want.RemainingUses, got.RemainingUses)
+	assert.Equal(t, want.Refill, got.Refill)
+	assert.True(t, want.RefilledAt.Equal(got.RefilledAt), "RefilledAt %v, want %v", got.RefilledAt, want.RefilledAt)
+	assert.Equal(t, want.MaxKeys, got.MaxKeys)
+	assert.True(t, want.UpdatedAt.Equal(got.UpdatedAt), "UpdatedAt %v, want %v", got.UpdatedAt, want.UpdatedAt)
+}
+
+// testSpendPooled: a key's uses and its owner's are spent together or
+// not at all; the owner's refill applies; a key without a usage limit
+// spends only its owner's.
+func testSpendPooled(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	os := ownerStore(t, s)
+	limited, unlimited := newKey("carol"), newKey("carol")
+	limited.RemainingUses = uses(1)
+	mustCreate(t, s, limited, unlimited)
+	refill := &apikey.Refill{Amount: 3, Interval: apikey.RefillDaily}
+	require.NoError(t, os.PutOwner(ctx, apikey.OwnerPolicy{Owner: "carol", RemainingUses: uses(2), Refill: refill, RefilledAt: day(1), UpdatedAt: at(1)}))
+	spend := func(k apikey.Key, key bool, now time.Time) (int64, int64, error) {
+		return os.SpendPooled(ctx, apikey.Spend{ID: k.ID, N: 1, Now: now, Refill: k.Refill}, key, "carol", refill)
+	}
+	keyLeft, ownerLeft, err := spend(limited, true, day(1))
+	require.NoError(t, err)
+	assert.Equal(t, []int64{0, 1}, []int64{keyLeft, ownerLeft})
+	_, _, err = spend(limited, true, day(1))
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the key's own uses are spent")
+	assert.Equal(t, int64(1), *ownerOf(t, os, "carol").RemainingUses, "and the owner's were not touched")
+
+	keyLeft, ownerLeft, err = spend(unlimited, false, day(1))
+	require.NoError(t, err)
+	assert.Equal(t, []int64{-1, 0}, []int64{keyLeft, ownerLeft})
+	_, err = s.Update(ctx, limited.ID, func(k *apikey.Key) error { k.RemainingUses = uses(10); return nil })
+	require.NoError(t, err)
+	_, _, err = spend(limited, true, day(1))
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the owner's uses are spent")
+	assert.Equal(t, int64(10), *mustGet(t, s, limited.ID).RemainingUses, "and the key's were not touched")
+
+	keyLeft, ownerLeft, err = spend(limited, true, day(2))
+	require.NoError(t, err, "the owner's uses are refilled the next day")
+	assert.Equal(t, []int64{9, 2}, []int64{keyLeft, ownerLeft})
+	p := ownerOf(t, os, "carol")
+	assert.True(t, p.RefilledAt.Equal(day(2)))
+	assert.Equal(t, int64(3), p.UsesSpent)
+
+	// A caller whose copy of the owner's Refill is stale spends by the
+	// stored one.
+	_, ownerLeft, err = os.SpendPooled(ctx, apikey.Spend{ID: unlimited.ID, N: 1, Now: day(2)}, false, "carol", nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), ownerLeft)
+}
+
+// testSpendPooledConcurrent: keys of one owner racing for its uses get
+// exactly them.
+func testSpendPooledConcurrent(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	os := ownerStore(t, s)
+	keys := []apikey.Key{newKey("dave"), newKey("dave"), newKey("dave")}
+	keys[0].RemainingUses = uses(1000)
+	mustCreate(t, s, keys...)
+	require.NoError(t, os.PutOwner(ctx, apikey.OwnerPolicy{Owner: "dave", RemainingUses: uses(23), UpdatedAt: at(1)}))
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 6 {
+		k := keys[g%3]
+		wg.Go(func() {
+			for range 8 {
+				_, _, err := os.SpendPooled(ctx, apikey.Spend{ID: k.ID, N: 1, Now: spendTime}, k.RemainingUses != nil, "dave", nil)
+				if err == nil {
+					ok.Add(1)
+				} else if !errors.Is(err, apikey.ErrUsageExhausted) {
+					t.Errorf("SpendPooled: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(23), ok.Load(), "exactly the owner's uses")
+	p := ownerOf(t, os, "dave")
+	assert.Equal(t, int64(0), *p.RemainingUses)
+	k0 := mustGet(t, s, keys[0].ID)
+	assert.Equal(t, int64(1000), *k0.RemainingUses+k0.UsesSpent, "the limited key spent with its owner, no more")
+	assert.LessOrEqual(t, k0.UsesSpent, int64(23))
 }
 
 // testRehash: a Rehasher moves a key to a new digest only from the old

@@ -84,6 +84,7 @@ type cacheEntry struct {
 var (
 	_ apikey.UsageStore = (*Store)(nil)
 	_ apikey.Rehasher   = (*Store)(nil)
+	_ apikey.OwnerStore = (*Store)(nil)
 )
 
 // Defaults for New.
@@ -488,4 +489,59 @@ func (c *Store) Rehash(ctx context.Context, id string, old []byte, hash string, 
 		c.publish(ctx, id)
 	}
 	return err
+}
+
+// Owners implements [apikey.OwnerStore] when the store behind the cache
+// does, from that store: owner policies are not cached here (the Manager
+// keeps its own copy, see apikey.WithOwnerRefresh).
+func (c *Store) Owners(ctx context.Context) ([]apikey.OwnerPolicy, error) {
+	os, err := c.ownerStore()
+	if err != nil {
+		return nil, err
+	}
+	return os.Owners(ctx)
+}
+
+// PutOwner implements [apikey.OwnerStore], in the store behind the cache.
+func (c *Store) PutOwner(ctx context.Context, p apikey.OwnerPolicy) error {
+	os, err := c.ownerStore()
+	if err != nil {
+		return err
+	}
+	return os.PutOwner(ctx, p)
+}
+
+// DeleteOwner implements [apikey.OwnerStore], in the store behind the cache.
+func (c *Store) DeleteOwner(ctx context.Context, owner string) error {
+	os, err := c.ownerStore()
+	if err != nil {
+		return err
+	}
+	return os.DeleteOwner(ctx, owner)
+}
+
+// SpendPooled implements [apikey.OwnerStore], in the store behind the
+// cache, dropping the key from the cache when nothing was spent, as
+// SpendUse does.
+func (c *Store) SpendPooled(ctx context.Context, s apikey.Spend, key bool, owner string, ownerRefill *apikey.Refill) (int64, int64, error) {
+	os, err := c.ownerStore()
+	if err != nil {
+		return 0, 0, err
+	}
+	keyLeft, ownerLeft, err := os.SpendPooled(ctx, s, key, owner, ownerRefill)
+	if err != nil || keyLeft == 0 {
+		c.Invalidate(s.ID)
+	}
+	if err == nil && keyLeft == 0 {
+		c.publish(ctx, s.ID)
+	}
+	return keyLeft, ownerLeft, err
+}
+
+func (c *Store) ownerStore() (apikey.OwnerStore, error) {
+	os, ok := c.next.(apikey.OwnerStore)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T keeps no owner policies", apikey.ErrNotFound, c.next)
+	}
+	return os, nil
 }

@@ -228,3 +228,49 @@ func TestCreditsAcrossManagers(t *testing.T) {
 		assert.Equal(t, int64(80-credits), refused.Load())
 	})
 }
+
+// Two Managers on one database, the keys of one owner racing for the uses
+// the owner's policy shares: exactly that many succeed, on every backend.
+func TestOwnerCreditsAcrossManagers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, db *sql.DB) {
+		ctx := context.Background()
+		s, _ := newTable(t, db, b.dialect)
+		a := newManager(t, s)
+		other := newManager(t, s)
+		k1, _ := mustCreate(t, a, apikey.NewKey{Owner: "erin"})
+		k2, _ := mustCreate(t, a, apikey.NewKey{Owner: "erin", MaxUses: 1000})
+		const shared = 30
+		n := int64(shared)
+		_, err := a.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "erin", RemainingUses: &n})
+		require.NoError(t, err)
+		var ok atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 8 {
+			m, key := a, k1
+			if g%2 == 1 {
+				m = other
+			}
+			if g%4 >= 2 {
+				key = k2
+			}
+			wg.Go(func() {
+				for range 10 {
+					_, err := m.Verify(ctx, key)
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, apikey.ErrUsageExhausted):
+					default:
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(shared), ok.Load(), "exactly the owner's uses, across two Managers and two keys")
+		p, err := a.OwnerPolicy(ctx, "erin")
+		require.NoError(t, err)
+		assert.Equal(t, int64(0), *p.RemainingUses)
+		assert.Equal(t, int64(shared), p.UsesSpent)
+	})
+}
