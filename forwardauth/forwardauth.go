@@ -285,9 +285,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) authorize(w http.ResponseWriter, r *http.Request) {
 	next := http.Handler(http.HandlerFunc(h.allow))
 	if len(h.cfg.rules) > 0 {
-		p := cleanPath(r.URL.Path)
+		forms := pathForms(r.URL.Path)
 		for i := len(h.cfg.rules) - 1; i >= 0; i-- {
-			if rl := &h.cfg.rules[i]; rl.matches(r.Method, p) {
+			if rl := &h.cfg.rules[i]; rl.matches(r.Method, forms) {
 				next = rl.gate(next)
 			}
 		}

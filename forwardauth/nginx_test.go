@@ -282,6 +282,13 @@ server {
 		refuse(t, 403, "Insufficient scope", "", base+"/admin/keys", "X-API-Key", plain)
 		refuse(t, 403, "Insufficient scope", "", base+"/%61dmin/keys", "X-API-Key", plain)
 		refuse(t, 403, "Insufficient scope", "", base+"/public/..%2Fadmin", "X-API-Key", plain)
+		refuse(t, 403, "Insufficient scope", "", base+"/ADMIN/keys", "X-API-Key", plain)
+		refuse(t, 403, "Insufficient scope", "", base+"/public/..;/admin/keys", "X-API-Key", plain)
+		// The client cannot name another request: nginx sets these itself.
+		refuse(t, 403, "Insufficient scope", "", base+"/admin/keys", "X-API-Key", plain,
+			"X-Forwarded-Uri", "/public", "X-Forwarded-Method", "GET")
+		refuseMethod(t, "POST", 403, "Insufficient scope", "", base+"/bots", "X-API-Key", plain,
+			"X-Forwarded-Method", "GET")
 		_, s := pass(t, base+"/admin/keys", "X-API-Key", admin)
 		assert.Equal(t, "root", s.Owner)
 		// The client's method reaches the check, not the subrequest's.

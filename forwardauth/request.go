@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/go-apikey/apikey"
@@ -86,22 +87,68 @@ func single(h http.Header, name string) (string, error) {
 // rule is one Require.
 type rule struct {
 	method string // upper case; "" for any
-	path   string // cleaned, as cleanPath gives request paths
+	path   string // as pathForms gives request paths
 	gate   func(http.Handler) http.Handler
 }
 
 // matches reports whether the rule applies to a request with method and
-// path (as cleanPath gives it).
-func (rl *rule) matches(method, p string) bool {
+// one of the path forms pathForms gives.
+func (rl *rule) matches(method string, forms []string) bool {
 	if rl.method != "" && !strings.EqualFold(method, rl.method) &&
 		!(rl.method == http.MethodGet && strings.EqualFold(method, http.MethodHead)) {
 		return false
 	}
-	return rl.path == "/" || p == rl.path || strings.HasPrefix(p, rl.path+"/")
+	for _, p := range forms {
+		if rl.path == "/" || p == rl.path || strings.HasPrefix(p, rl.path+"/") {
+			return true
+		}
+	}
+	return false
 }
 
-// cleanPath returns a decoded request path as rules compare it: dot
-// segments resolved, repeated slashes and a trailing slash dropped.
+// pathForms returns the forms of a decoded request path that rules are
+// matched against: the path as each kind of router may resolve it, so that
+// a rule covers every spelling one of them would route to its path. Each
+// form is cleaned (dot segments resolved, repeated and trailing slashes
+// dropped) and lower case, as case-insensitive routers match; one also
+// has ';' parameters cut from its segments and '\' read as '/', as
+// servlet containers and Windows servers read them; and the path is
+// decoded again (twice at most), for servers that decode twice. A request
+// matched in more forms than its router reads only needs more scopes.
+func pathForms(p string) []string {
+	var forms []string
+	add := func(s string) {
+		s = strings.ToLower(cleanPath(s))
+		if !slices.Contains(forms, s) {
+			forms = append(forms, s)
+		}
+	}
+	for range 3 {
+		add(p)
+		add(withoutParams(strings.ReplaceAll(p, `\`, "/")))
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			break
+		}
+		p = d
+	}
+	return forms
+}
+
+// withoutParams cuts the ';' parameters from each segment of p:
+// "/public/..;x=1/admin" is "/public/../admin".
+func withoutParams(p string) string {
+	if !strings.Contains(p, ";") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		segs[i], _, _ = strings.Cut(seg, ";")
+	}
+	return strings.Join(segs, "/")
+}
+
+// cleanPath resolves dot segments and drops repeated and trailing slashes.
 func cleanPath(p string) string {
 	return path.Clean("/" + p)
 }
@@ -114,9 +161,13 @@ func cleanPath(p string) string {
 // request applies, so rules only add requirements.
 //
 // Paths match by whole segments ("/admin" covers "/admin" and
-// "/admin/keys", not "/administrator") and are compared decoded and
-// cleaned, as routers resolve them: "/%61dmin", "//admin" and
-// "/public/../admin" are all "/admin". Methods match in any case.
+// "/admin/keys", not "/administrator") and in every form some router
+// would resolve the request's path to: decoded and cleaned ("/%61dmin",
+// "//admin" and "/public/../admin" are "/admin"), in any case ("/ADMIN"),
+// without ';' parameters and with '\' as '/' ("/public/..;/admin"), and
+// decoded twice ("/%2561dmin"). Methods match in any case. A service that
+// takes its method from elsewhere (X-HTTP-Method-Override) needs rules
+// without a method.
 //
 // Rules need the client's method and URI: with rules, a check request
 // that lacks either is refused with ErrOriginalRequest. Require panics if
@@ -171,7 +222,7 @@ func newRule(method, p string, scopes []string) (rule, error) {
 	if _, err := apikey.CleanScopes(scopes); err != nil {
 		return rule{}, errors.New(strings.TrimPrefix(err.Error(), apikey.ErrInvalidInput.Error()+": "))
 	}
-	return rule{method: strings.ToUpper(method), path: cleanPath(p), gate: apikey.RequireScopes(scopes...)}, nil
+	return rule{method: strings.ToUpper(method), path: strings.ToLower(cleanPath(p)), gate: apikey.RequireScopes(scopes...)}, nil
 }
 
 // encode percent-encodes s for a header value: letters, digits and
