@@ -74,6 +74,7 @@ func TestServeForwardAuth(t *testing.T) {
 
 		status, h = gatewayCheck(t, "GET", authURL, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots?x-api-key="+alice.Key)
 		assert.Equal(t, http.StatusOK, status, "a query key in the client's URI")
+		assert.Equal(t, alice.ID, h.Get("X-Auth-Key-Id"))
 		status, h = gatewayCheck(t, "GET", authURL, "X-API-Key", alice.Key, "X-Forwarded-Method", "POST", "X-Forwarded-Uri", "/bots")
 		assert.Equal(t, http.StatusForbidden, status, "--require")
 		assert.Equal(t, "Insufficient scope", h.Get("X-Auth-Error"))
