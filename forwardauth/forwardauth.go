@@ -15,7 +15,9 @@
 // sources, the same conflicts, the same statuses. A request it lets
 // through gets 200 and the principal in response headers the gateway
 // copies onto the request it forwards (X-Auth-Key-Id, X-Auth-Owner,
-// X-Auth-Key-Name, X-Auth-Scopes by default; see [Headers]); one it
+// X-Auth-Key-Name, X-Auth-Scopes by default; see [Headers]), with
+// Cache-Control: no-store, so that no cache between them answers for a
+// key revoked since, and a limited key's RateLimit headers; one it
 // refuses gets the middleware's answer: 401 with WWW-Authenticate, 400,
 // 403, 429 with Retry-After and the RateLimit headers, or 503 when the
 // store failed, each with its JSON body, plus X-Auth-Error naming the
