@@ -224,6 +224,23 @@ func TestRequire(t *testing.T) {
 	}
 }
 
+// The client's method and URI may come in other headers; the default ones
+// are then not read.
+func TestOtherHeaders(t *testing.T) {
+	m := testkit.NewManager(t, apikey.NewMemoryStore())
+	reader, _ := testkit.MustCreate(t, m, apikey.NewKey{Scopes: []string{"bots:read"}})
+	h := forwardauth.New(m, forwardauth.WithURIHeader("X-Original-URI"), forwardauth.WithMethodHeader("X-Original-Method"),
+		forwardauth.Require("POST", "/bots", "bots:write"))
+	w := check(h, "GET", "/auth", "X-API-Key", reader, "X-Original-Method", "POST", "X-Original-URI", "/bots",
+		"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	w = check(h, "GET", "/auth", "X-API-Key", reader, "X-Original-Method", "GET", "X-Original-URI", "/bots",
+		"X-Forwarded-Method", "POST")
+	assert.Equal(t, http.StatusOK, w.Code)
+	w = check(h, "GET", "/auth", "X-API-Key", reader, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public")
+	assert.Equal(t, http.StatusInternalServerError, w.Code, "the rules need the headers named")
+}
+
 // Rules read from text, for configuration files and flags.
 func TestParseRequire(t *testing.T) {
 	m := testkit.NewManager(t, apikey.NewMemoryStore())
