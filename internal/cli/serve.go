@@ -23,7 +23,7 @@ const defaultServeAddr = "127.0.0.1:8081"
 
 var serveCmd = &command{
 	name:    "serve",
-	summary: "serve the admin page and API for the key database",
+	summary: "serve the admin page and API, and key checks for gateways",
 	help: `Serves the key admin page and its JSON API (package admin) for the key
 database, on --addr (default 127.0.0.1:8081), under /admin/. Ops can manage
 the keys of every service that shares the database from a browser.
