@@ -376,19 +376,34 @@ func (e *env) openStore(ctx context.Context, o *options, mode dbopen.Mode) (*api
 
 // manager returns a Manager that issues keys with prefix and accepts keys
 // with the accepted prefixes too. It records no last-used times, since the
-// command verifies nothing, and logs nowhere.
-func manager(store apikey.Store, prefix string, accepted ...string) (*apikey.Manager, error) {
+// command verifies nothing, and logs nowhere; extra options, applied
+// after, may say otherwise (see verifying).
+func manager(store apikey.Store, prefix string, extra []apikey.Option, accepted ...string) (*apikey.Manager, error) {
 	for _, p := range append([]string{prefix}, accepted...) {
 		if err := apikey.ValidatePrefix(p); err != nil {
 			return nil, err
 		}
 	}
-	return apikey.New(store,
+	return apikey.New(store, append([]apikey.Option{
 		apikey.WithPrefix(prefix),
 		apikey.WithAcceptedPrefixes(accepted...),
 		apikey.WithLastUsedInterval(0),
 		apikey.WithLogger(slog.New(slog.DiscardHandler)),
-	), nil
+	}, extra...)...), nil
+}
+
+// verifying returns the Manager options of a command that verifies keys
+// (serve answering gateways' checks): last-used times recorded as a
+// service records them, and store failures, which refuse requests with
+// 503, logged to stderr. Other commands get none.
+func (e *env) verifying(o *options) []apikey.Option {
+	if !o.checks() {
+		return nil
+	}
+	return []apikey.Option{
+		apikey.WithLastUsedInterval(apikey.DefaultLastUsedInterval),
+		apikey.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil))),
+	}
 }
 
 // withManager opens the database with access a and runs fn with a
@@ -403,7 +418,7 @@ func (e *env) withManager(ctx context.Context, o *options, a access, prefix stri
 	var m *apikey.Manager
 	var done func()
 	if a == readKeys {
-		m, err = manager(store, prefix)
+		m, err = manager(store, prefix, nil)
 		done = func() { m.Close() }
 	} else {
 		m, done, err = e.manager(o, store, prefix)
@@ -426,7 +441,7 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 		setting = e.getenv("APIKEY_REDIS")
 	}
 	if setting == "" {
-		m, err := manager(store, prefix, accepted...)
+		m, err := manager(store, prefix, e.verifying(o), accepted...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -443,7 +458,7 @@ func (e *env) manager(o *options, store *apikey.SQLStore, prefix string, accepte
 	rdb := redis.NewClient(opts)
 	feed := redisfeed.New(rdb, redisfeed.WithLogger(slog.New(slog.DiscardHandler)))
 	cached := cache.New(store, cache.WithFeed(feed))
-	m, err := manager(cached, prefix, accepted...)
+	m, err := manager(cached, prefix, e.verifying(o), accepted...)
 	if err != nil {
 		cached.Close()
 		feed.Close()

@@ -323,7 +323,7 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 // like a key is refused unread) come before the store's error, which
 // names the ID.
 func getKey(ctx context.Context, store apikey.Store, id string) (apikey.Key, error) {
-	m, err := manager(store, apikey.DefaultPrefix)
+	m, err := manager(store, apikey.DefaultPrefix, nil)
 	if err != nil {
 		return apikey.Key{}, err
 	}

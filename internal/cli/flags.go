@@ -4,9 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/forwardauth"
 )
 
 // options holds every flag of every command; each command registers the
@@ -37,12 +41,67 @@ type options struct {
 	grace lifetime
 
 	// serve
-	addr   string
-	keyDir string
+	addr        string
+	keyDir      string
+	admin       bool
+	forwardAuth string
+	extAuthz    string
+	uriHeader   string
+	trusted     prefixList
+	rules       ruleList
 
 	// set records which flags the command line gave, to refuse
 	// combinations such as --limit with --all.
 	set map[string]bool
+}
+
+// checks reports whether serve answers gateways' checks.
+func (o *options) checks() bool { return o.forwardAuth != "" || o.extAuthz != "" }
+
+// prefixList is a repeatable flag of IP ranges; a bare address is the
+// range of that address alone.
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string {
+	var parts []string
+	for _, p := range *l {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *prefixList) Set(v string) error {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		a, aerr := netip.ParseAddr(v)
+		if aerr != nil {
+			return errors.New("want an address or a range, such as 10.0.0.5 or 10.0.0.0/8")
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if _, err := apikey.CanonicalPrefix(p); err != nil {
+		return err
+	}
+	*l = append(*l, p)
+	return nil
+}
+
+// ruleList is a repeatable flag of forwardauth rules,
+// "[METHOD ]PATH=SCOPE[,SCOPE…]", checked as they are given.
+type ruleList struct {
+	text []string
+	opts []forwardauth.Option
+}
+
+func (l *ruleList) String() string { return strings.Join(l.text, "; ") }
+
+func (l *ruleList) Set(v string) error {
+	opt, err := forwardauth.ParseRequire(v)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), apikey.ErrInvalidInput.Error()+": rule "+strconv.Quote(v)+": "))
+	}
+	l.text, l.opts = append(l.text, v), append(l.opts, opt)
+	return nil
 }
 
 // scopeList is a repeatable flag whose values may also be comma separated:

@@ -23,7 +23,7 @@ const defaultServeAddr = "127.0.0.1:8081"
 
 var serveCmd = &command{
 	name:    "serve",
-	summary: "serve the admin page and API for the key database",
+	summary: "serve the admin page and API, and key checks for gateways",
 	help: `Serves the key admin page and its JSON API (package admin) for the key
 database, on --addr (default 127.0.0.1:8081), under /admin/. Ops can manage
 the keys of every service that shares the database from a browser.
@@ -41,13 +41,40 @@ read (mode 0600), in --key-dir, and prints only where the file is. The page
 keeps the key in memory only; it is asked for again after a reload.
 
 Like create, serve makes the database and the table when they are missing.
-It listens on loopback by default: put it behind HTTPS before exposing it.`,
+It listens on loopback by default: put it behind HTTPS before exposing it.
+
+Gateways in front of services in other languages can check keys here too
+(package forwardauth). --forward-auth /auth answers nginx auth_request,
+Traefik ForwardAuth and Caddy forward_auth at /auth: 200 with X-Auth-Key-Id,
+X-Auth-Owner, X-Auth-Key-Name and X-Auth-Scopes (percent-encoded), or the
+refusal a Go service would give. The client's request is read from
+X-Forwarded-Method and X-Forwarded-Uri (--uri-header names another, such
+as X-Original-URI). --ext-authz /ext_authz answers Envoy's HTTP ext_authz
+with http_service.path_prefix /ext_authz. Name the gateway with
+--trusted-proxy, so that keys with allowed IP ranges are judged by the
+client's address in X-Forwarded-For, not the gateway's. --require
+'[METHOD ]PATH=SCOPE[,SCOPE…]' asks scopes of the requests under PATH.
+--admin=false serves the checks alone. Each check costs one indexed query
+(with --redis, a cache that Redis keeps fresh), and last-used times are
+recorded as a service records them.
+
+  apikey serve --addr 10.0.0.2:8081 --admin=false --forward-auth /auth \
+      --trusted-proxy 10.0.0.5 --require 'POST /bots=bots:write'`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.StringVar(&o.addr, "addr", defaultServeAddr, "address to listen on")
 		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "prefix of the keys created here")
 		fs.StringVar(&o.keyDir, "key-dir", "", "`directory` for the file a new admin key is written to when the output is not a terminal (default: the user config directory's apikey, such as ~/.config/apikey)")
+		fs.BoolVar(&o.admin, "admin", true, "serve the admin page and API under /admin/")
+		fs.StringVar(&o.forwardAuth, "forward-auth", "", "answer nginx, Traefik and Caddy forward-auth checks at this `path`, such as /auth")
+		fs.StringVar(&o.extAuthz, "ext-authz", "", "answer Envoy HTTP ext_authz checks under this `prefix` (its http_service.path_prefix), such as /ext_authz")
+		fs.StringVar(&o.uriHeader, "uri-header", "X-Forwarded-Uri", "the `header` in which the gateway sends the client's request URI, for --forward-auth")
+		fs.Var(&o.trusted, "trusted-proxy", "the gateway's `address` or range, whose X-Forwarded-For is believed; repeat for more")
+		fs.Var(&o.rules, "require", "a `rule` '[METHOD ]PATH=SCOPE[,SCOPE…]': requests under PATH need the scopes; repeat for more")
 	},
 	run: func(ctx context.Context, e *env, o *options, _ []string) error {
+		if err := checkServeFlags(o); err != nil {
+			return err
+		}
 		return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 			// Listen first: an admin key created for a server that cannot
 			// start would be stored and never shown.
@@ -56,43 +83,57 @@ It listens on loopback by default: put it behind HTTPS before exposing it.`,
 				return err
 			}
 			defer ln.Close()
-			has, err := hasAdminKey(ctx, m)
-			if err != nil {
-				return err
-			}
-			var plain, file string
-			var k apikey.Key
-			if !has {
-				if plain, k, file, err = e.newAdminKey(ctx, m, o.keyDir); err != nil {
+			base := "http://" + ln.Addr().String()
+			mux := http.NewServeMux()
+			if o.admin {
+				if err := e.serveAdmin(ctx, m, o, base, mux); err != nil {
 					return err
 				}
 			}
-			base := "http://" + ln.Addr().String()
-			setting := dbopen.Redact(dbopen.Setting(o.db, e.getenv))
-			fmt.Fprintf(e.stdout, "Serving the keys of %s (table %s) at %s/admin/\n\n", setting, o.table, base)
-			switch {
-			case file != "":
-				fmt.Fprintf(e.stdout, "The database had no admin key, so one was created (ID %s, %s…). This output is not a\n"+
-					"terminal, so the key is not printed; it is in a file only you can read:\n\n    %s\n\n"+
-					"Store it, then delete the file.\n\n", k.ID, k.Start, file)
-				plain = "<admin key>"
-			case plain != "":
-				fmt.Fprintf(e.stdout, "The database had no admin key, so one was created. Store it now: it will not be shown again.\n\n    %s\n\n", plain)
-			default:
-				fmt.Fprintf(e.stdout, "Sign in with an existing admin key (scope %q); to make another:\n    apikey create --owner admin --scope %s\n\n", apikey.AdminScope, apikey.AdminScope)
-				plain = "<admin key>"
+			handler := http.Handler(mux)
+			if o.checks() {
+				handler = e.serveChecks(m, o, base, mux)
 			}
-			fmt.Fprintf(e.stdout, "Open the page in a browser, or call the API:\n  curl -H 'X-API-Key: %s' %s/admin/keys\n", plain, base)
-
-			mux := http.NewServeMux()
-			mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(m)))
-			mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
 			// Answer the requests under way before the manager and the
 			// database close.
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 			return serving.Serve(ctx, srv, ln)
 		})
 	},
+}
+
+// serveAdmin mounts the admin page and API on mux, after making an admin
+// key if the database has none, and says how to use them.
+func (e *env) serveAdmin(ctx context.Context, m *apikey.Manager, o *options, base string, mux *http.ServeMux) error {
+	has, err := hasAdminKey(ctx, m)
+	if err != nil {
+		return err
+	}
+	var plain, file string
+	var k apikey.Key
+	if !has {
+		if plain, k, file, err = e.newAdminKey(ctx, m, o.keyDir); err != nil {
+			return err
+		}
+	}
+	setting := dbopen.Redact(dbopen.Setting(o.db, e.getenv))
+	fmt.Fprintf(e.stdout, "Serving the keys of %s (table %s) at %s/admin/\n\n", setting, o.table, base)
+	switch {
+	case file != "":
+		fmt.Fprintf(e.stdout, "The database had no admin key, so one was created (ID %s, %s…). This output is not a\n"+
+			"terminal, so the key is not printed; it is in a file only you can read:\n\n    %s\n\n"+
+			"Store it, then delete the file.\n\n", k.ID, k.Start, file)
+		plain = "<admin key>"
+	case plain != "":
+		fmt.Fprintf(e.stdout, "The database had no admin key, so one was created. Store it now: it will not be shown again.\n\n    %s\n\n", plain)
+	default:
+		fmt.Fprintf(e.stdout, "Sign in with an existing admin key (scope %q); to make another:\n    apikey create --owner admin --scope %s\n\n", apikey.AdminScope, apikey.AdminScope)
+		plain = "<admin key>"
+	}
+	fmt.Fprintf(e.stdout, "Open the page in a browser, or call the API:\n  curl -H 'X-API-Key: %s' %s/admin/keys\n", plain, base)
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(m)))
+	mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
+	return nil
 }
 
 // hasAdminKey reports whether the database holds an enabled admin key.
