@@ -216,9 +216,10 @@ func TestCreateText(t *testing.T) {
 
 	p, err := c.verify(key[1])
 	require.NoError(t, err, "the printed key verifies on the same database")
-	assert.Equal(t, apikey.Principal{KeyID: id[1], Owner: "alice", Name: "ci"}.
-		WithScopes("bots:read", "bots:write", "reports:read").
-		WithMetadata(map[string]string{"team": "infra", "env": "prod"}), p)
+	assert.Equal(t, apikey.KindKey, p.Kind())
+	assert.Equal(t, []string{id[1], "alice", "ci"}, []string{p.KeyID, p.Owner, p.Name})
+	assert.Equal(t, []string{"bots:read", "bots:write", "reports:read"}, p.Scopes())
+	assert.Equal(t, map[string]string{"team": "infra", "env": "prod"}, p.Metadata())
 }
 
 func TestCreateJSON(t *testing.T) {
