@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -30,6 +29,9 @@ import (
 	"github.com/go-apikey/apikey/pollfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
+
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // The walks cache keys for an hour, and for an hour too while the change
 // feed is down: only the feed can make the service see a change in time.
@@ -261,10 +263,7 @@ func TestRefusesToStart(t *testing.T) {
 // is down, only the feed can make the service refuse a key the apikey
 // command disabled, and it must do so within a second.
 func TestAsNewUserOnPostgres(t *testing.T) {
-	dsn := os.Getenv("APIKEY_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("set APIKEY_POSTGRES_DSN to walk through the example on PostgreSQL")
-	}
+	dsn := testkit.Need(t, testkit.EnvPostgres)
 	table := "apikey_walk_" + strings.ToLower(rand.Text()[:10])
 	t.Cleanup(func() {
 		db, err := sql.Open("pgx", dsn)

@@ -217,7 +217,9 @@ func help(stdout, stderr io.Writer, args []string) int {
 const sharedHelp = `Flags of every command (before or after the command name):
   --db SETTING   the key database (default: $APIKEY_DB, else ./apikey.db):
                    postgres://user:pass@host:5432/db?sslmode=disable
+                   host=host user=user password=pass dbname=db (the same)
                    mysql://user:pass@host:3306/db
+                   user:pass@tcp(host:3306)/db (the same)
                    path/to/keys.db, sqlite://path or file:path?… (SQLite)
   --table NAME   the table holding the keys (default api_keys)
   --redis ADDR   announce each change on Redis, for services following

@@ -24,7 +24,9 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli/dbopen"
+	"github.com/go-apikey/apikey/internal/dsn"
 	"github.com/go-apikey/apikey/internal/sqltest"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // result is what one run of the command gave.
@@ -598,18 +600,17 @@ func TestUnreachableDatabase(t *testing.T) {
 func TestServers(t *testing.T) {
 	servers := []struct {
 		name, env string
-		setting   func(dsn string) string
+		setting   func(t *testing.T, setting string) string
 	}{
-		{"postgres", "APIKEY_POSTGRES_DSN", func(dsn string) string { return dsn }},
-		{"mysql", "APIKEY_MYSQL_DSN", mysqlURL},
+		{"postgres", testkit.EnvPostgres, func(_ *testing.T, s string) string { return s }},
+		// Both forms a user may give, whichever the variable holds.
+		{"mysql URL", testkit.EnvMySQL, mysqlURL},
+		{"mysql DSN", testkit.EnvMySQL, mysqlDSN},
 	}
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {
-			dsn := os.Getenv(s.env)
-			if dsn == "" {
-				t.Skipf("set %s to run the command against %s", s.env, s.name)
-			}
-			c := &cmdEnv{t: t, db: s.setting(dsn), table: "apikey_cli_" + strings.ToLower(rand.Text()[:10])}
+			setting := s.setting(t, testkit.Need(t, s.env))
+			c := &cmdEnv{t: t, db: setting, table: "apikey_cli_" + strings.ToLower(rand.Text()[:10])}
 			t.Cleanup(func() {
 				db, dialect, err := dbopen.Open(context.Background(), c.db)
 				require.NoError(t, err)
@@ -635,13 +636,20 @@ func TestServers(t *testing.T) {
 	}
 }
 
-// mysqlURL turns a go-sql-driver DSN, as APIKEY_MYSQL_DSN holds, into the
-// mysql:// URL a user would type.
-func mysqlURL(dsn string) string {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		panic(err)
-	}
+// mysqlDSN returns a MySQL setting, a URL or a DSN, as a go-sql-driver DSN.
+func mysqlDSN(t *testing.T, setting string) string {
+	t.Helper()
+	d, err := dsn.MySQL(setting)
+	require.NoError(t, err)
+	return d
+}
+
+// mysqlURL returns a MySQL setting, a URL or a DSN, as the mysql:// URL a
+// user would type.
+func mysqlURL(t *testing.T, setting string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(mysqlDSN(t, setting))
+	require.NoError(t, err)
 	u := url.URL{Scheme: "mysql", User: url.User(cfg.User), Host: cfg.Addr, Path: "/" + cfg.DBName}
 	if cfg.Passwd != "" {
 		u.User = url.UserPassword(cfg.User, cfg.Passwd)

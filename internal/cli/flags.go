@@ -142,7 +142,7 @@ func (ts *timestamp) Set(v string) error {
 
 // addShared registers the flags every command takes.
 func addShared(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.db, "db", o.db, "database: postgres://…, mysql://…, or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
+	fs.StringVar(&o.db, "db", o.db, "database: postgres://… or mysql://… (or the driver's DSN), or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
 	fs.StringVar(&o.table, "table", o.table, "table holding the keys")
 	fs.StringVar(&o.redis, "redis", o.redis, "Redis to announce changes on, for services following redisfeed (default $APIKEY_REDIS)")
 	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of text")

@@ -48,7 +48,7 @@ func (h *heard) has(id string) bool {
 // With --redis or APIKEY_REDIS, every change the command makes is announced
 // on the channel services following redisfeed listen to.
 func TestRedisAnnouncesChanges(t *testing.T) {
-	addr := feedtest.DSN(t, feedtest.EnvRedis, "Redis")
+	addr := feedtest.DSN(t, feedtest.EnvRedis)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
