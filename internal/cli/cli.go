@@ -125,7 +125,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printUsage(stdout)
 			return ExitOK
 		}
-		return usageFailed(stderr, "", err)
+		return usageFailed(stderr, "", flagError(err))
 	}
 	if top.NArg() == 0 {
 		printUsage(stderr)
@@ -138,7 +138,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		addShared(fs, o)
 		topics, err := parseInterleaved(fs, rest)
 		if err != nil && !errors.Is(err, flag.ErrHelp) {
-			return usageFailed(stderr, "", err)
+			return usageFailed(stderr, "", flagError(err))
 		}
 		return help(stdout, stderr, topics)
 	}
@@ -158,7 +158,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printCommandUsage(stdout, cmd)
 			return ExitOK
 		}
-		return usageFailed(stderr, cmd.name, err)
+		return usageFailed(stderr, cmd.name, flagError(err))
 	}
 	o.set = map[string]bool{}
 	top.Visit(func(f *flag.Flag) { o.set[f.Name] = true })

@@ -171,8 +171,11 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", nil, "Usage:"},
 		{"unknown command", []string{"frob"}, `unknown command "frob"`},
 		{"help for unknown command", []string{"help", "frob"}, `unknown command "frob"`},
-		{"unknown flag", []string{"list", "--colour"}, "flag provided but not defined: -colour"},
-		{"unknown global flag", []string{"--colour", "list"}, "flag provided but not defined"},
+		{"unknown flag", []string{"list", "--colour"}, "apikey list: unknown flag --colour\n"},
+		{"unknown flag, one dash", []string{"list", "-colour"}, "apikey list: unknown flag --colour\n"},
+		{"unknown global flag", []string{"--colour", "list"}, "apikey: unknown flag --colour\n"},
+		{"unknown flag after help", []string{"help", "list", "--colour"}, "apikey: unknown flag --colour\n"},
+		{"not a number", []string{"list", "--limit", "ten"}, `apikey list: invalid value "ten" for --limit: want a whole number` + "\n"},
 		{"owner missing", []string{"create", "--name", "x"}, "--owner is required"},
 		{"two expiries", []string{"create", "--owner", "a", "--expires-in", "1h", "--expires-at", "2099-01-01T00:00:00Z"}, "not both"},
 		{"bad lifetime", []string{"create", "--owner", "a", "--expires-in", "soon"}, "720h or 30d"},
@@ -191,7 +194,9 @@ func TestUsageErrors(t *testing.T) {
 		{"all with limit", []string{"list", "--all", "--limit", "5"}, "--all"},
 		{"zero limit", []string{"list", "--limit", "0"}, "--limit must be 1 to 1000"},
 		{"limit over the most", []string{"list", "--limit", "100000"}, "--limit must be 1 to 1000 (--all lists every key)"},
-		{"bad bool", []string{"list", "--json=maybe"}, "invalid boolean"},
+		{"bad bool", []string{"list", "--json=maybe"}, `apikey list: invalid value "maybe" for --json: want true or false` + "\n"},
+		{"bad bool before the command", []string{"--json=maybe", "list"}, `apikey: invalid value "maybe" for --json: want true or false` + "\n"},
+		{"bad value", []string{"create", "--owner", "a", "--meta", "team"}, `apikey create: invalid value "team" for --meta: want key=value` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,8 +204,13 @@ func TestUsageErrors(t *testing.T) {
 			assert.Equal(t, ExitUsage, r.code, r.stderr)
 			assert.Contains(t, r.stderr, tt.want)
 			assert.Empty(t, r.stdout)
+			// Flags are spelled --name, as the help spells them.
+			assert.NotRegexp(t, `(^|[\s"'(])-[a-z]`, r.stderr)
 		})
 	}
+	r := c.runRaw("list", "--db", c.db, "--after")
+	assert.Equal(t, ExitUsage, r.code)
+	assert.Equal(t, "apikey list: --after needs a value\nRun 'apikey help list' for usage.\n", r.stderr)
 	_, err := os.Stat(c.db)
 	assert.True(t, os.IsNotExist(err), "usage errors are found before the database is opened")
 }

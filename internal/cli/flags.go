@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -171,4 +172,31 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 	return append(positional, tail...), nil
+}
+
+// flagErrors rewrite the flag package's messages, which spell every flag
+// -name, in the --name spelling the help uses.
+var flagErrors = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`^flag provided but not defined: -(.*)$`), "unknown flag --$1"},
+	{regexp.MustCompile(`^flag needs an argument: -(.*)$`), "--$1 needs a value"},
+	{regexp.MustCompile(`^invalid boolean value ("(?:[^"\\]|\\.)*") for -(\S+): .*$`), "invalid value $1 for --$2: want true or false"},
+	{regexp.MustCompile(`^invalid boolean flag (\S+): (.*)$`), "invalid value for --$1: $2"},
+	{regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -(\S+): parse error$`), "invalid value $1 for --$2: want a whole number"},
+	{regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -(\S+): (.*)$`), "invalid value $1 for --$2: $3"},
+}
+
+// flagError returns err, an error of flag.FlagSet.Parse, as a usage error
+// naming flags the way the help does.
+func flagError(err error) error {
+	msg := err.Error()
+	for _, fe := range flagErrors {
+		if fe.re.MatchString(msg) {
+			msg = fe.re.ReplaceAllString(msg, fe.with)
+			break
+		}
+	}
+	return usageError{msg}
 }
