@@ -57,7 +57,7 @@ func TestCommandsCreateNothing(t *testing.T) {
 	c := newEnv(t)
 	const id = "01JDXW6E4Z9V1Q8G3K2M5N7P0R"
 	others := [][]string{{"list"}, {"list", "--all", "--json"}, {"show", id}, {"disable", id},
-		{"enable", id}, {"rotate", id}, {"rotate", id, "--prefix", "sk"}, {"revoke", id}}
+		{"enable", id}, {"rotate", id}, {"rotate", id, "--prefix", "sk"}, {"revoke", id}, {"update", id, "--ttl", "1d"}}
 
 	// No file: none is made.
 	for _, args := range others {

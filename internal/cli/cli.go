@@ -1,8 +1,8 @@
-// Package cli is the apikey command: it creates, lists, shows, disables,
-// enables, rotates and revokes the keys a service verifies, in the same SQL
-// table the service's apikey.SQLStore reads. It lives here rather than in
-// cmd/apikey so that tests of other packages (the SQL example) can run it
-// as a user would.
+// Package cli is the apikey command: it creates, lists, shows, updates,
+// disables, enables, rotates and revokes the keys a service verifies, in
+// the same SQL table the service's apikey.SQLStore reads. It lives here
+// rather than in cmd/apikey so that tests of other packages (the SQL
+// example) can run it as a user would.
 package cli
 
 import (
@@ -56,7 +56,7 @@ type command struct {
 
 // commands in the order usage lists them.
 var commands = []*command{
-	createCmd, listCmd, showCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
+	createCmd, listCmd, showCmd, updateCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
 }
 
 func lookup(name string) *command {
@@ -246,9 +246,13 @@ Commands:
 	fmt.Fprint(w, `
 create and serve make the database and its table when they are missing, and
 say so. The other commands never create either: list and show only read (a
-SQLite file is opened read-only), and they, disable, enable, rotate and revoke
-answer "no table … run apikey migrate" when the table is missing, so a
-mistyped --db or --table creates nothing.
+SQLite file is opened read-only), and they, update, disable, enable, rotate
+and revoke answer "no table … run apikey migrate" when the table is missing,
+so a mistyped --db or --table creates nothing.
+
+Flags and JSON use the admin API's vocabulary: durations such as 30d or 12h
+(--ttl, --grace), LIMIT/WINDOW rate limits (--rate-limit 100/1m), and --json
+prints what the API answers.
 
 Keys are hashed with SHA-256, the library's default Hasher. A service that
 uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret

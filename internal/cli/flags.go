@@ -4,10 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/keyjson"
 )
 
 // options holds every flag of every command; each command registers the
@@ -19,15 +23,28 @@ type options struct {
 	redis string
 	json  bool
 
-	// create
+	// create and update
 	owner       string
 	name        string
 	description string
 	prefix      string
 	scopes      scopeList
 	meta        metadata
-	expiresIn   lifetime
+	ttl         lifetime
 	expiresAt   timestamp
+	rateLimit   rateLimit
+	allowedIPs  prefixList
+	maxUses     int64
+
+	// update only
+	enabled       bool
+	remainingUses int64
+	noScopes      bool
+	noMetadata    bool
+	noExpiry      bool
+	noRateLimit   bool
+	noAllowedIPs  bool
+	noUsageLimit  bool
 
 	// list
 	limit int
@@ -92,7 +109,8 @@ func (m *metadata) Set(v string) error {
 }
 
 // lifetime is a duration flag that also takes whole days, such as 30d,
-// since key lifetimes are counted in days far more often than in hours.
+// since key lifetimes are counted in days far more often than in hours:
+// the syntax of the admin API's ttl and grace (keyjson.ParseDuration).
 type lifetime struct {
 	d   time.Duration
 	set bool
@@ -106,19 +124,68 @@ func (l *lifetime) String() string {
 }
 
 func (l *lifetime) Set(v string) error {
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100*365 {
-			return errors.New("want a duration such as 720h or 30d")
-		}
-		l.d, l.set = time.Duration(n)*24*time.Hour, true
-		return nil
-	}
-	d, err := time.ParseDuration(v)
+	d, err := keyjson.ParseDuration(v)
 	if err != nil {
-		return errors.New("want a duration such as 720h or 30d")
+		return err
 	}
 	l.d, l.set = d, true
+	return nil
+}
+
+// rateLimit is a LIMIT/WINDOW flag, such as 100/1m: at most LIMIT requests
+// per WINDOW, the admin API's rate_limit {"limit": 100, "window": "1m"}.
+// The Manager checks the values.
+type rateLimit struct{ rl apikey.RateLimit }
+
+func (r *rateLimit) String() string {
+	if r == nil || r.rl.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d/%s", r.rl.Limit, r.rl.Window)
+}
+
+func (r *rateLimit) Set(v string) error {
+	limit, window, ok := strings.Cut(v, "/")
+	n, err := strconv.Atoi(limit)
+	if !ok || err != nil {
+		return errors.New("want LIMIT/WINDOW, such as 100/1m or 10000/1d")
+	}
+	d, err := keyjson.ParseDuration(window)
+	if err != nil {
+		return fmt.Errorf("window: %w", err)
+	}
+	r.rl = apikey.RateLimit{Limit: n, Window: d}
+	return nil
+}
+
+// prefixList is a repeatable flag of client address ranges, which may also
+// be comma separated: CIDR ranges or single addresses, as the admin API's
+// allowed_ips (keyjson.ParsePrefix).
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	if p == nil {
+		return ""
+	}
+	parts := make([]string, len(*p))
+	for i, pr := range *p {
+		parts[i] = pr.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		pr, err := keyjson.ParsePrefix(part)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or a CIDR range such as 10.0.0.0/8", part)
+		}
+		*p = append(*p, pr)
+	}
 	return nil
 }
 

@@ -91,7 +91,7 @@ func TestRedisDownStillSaves(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 	assert.True(t, strings.HasPrefix(r.stderr, "apikey: warning: the change is saved, but Redis at 127.0.0.1:1 did not hear of it ("), r.stderr)
 	assert.True(t, strings.HasSuffix(r.stderr, "); services following redisfeed see it within their cache TTL\n"), r.stderr)
-	_, err := c.verify(k.Key)
+	_, err := c.verify(k.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
 
 	r = c.run("disable", k.ID, "--redis", "not an address")

@@ -82,7 +82,7 @@ func TestServe(t *testing.T) {
 	status, body := exampletest.Do(t, strings.Replace(lines[0], "<admin key>", key, 1))
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, made.ID, "the admin sees every key of the database")
-	assert.NotContains(t, body, made.Key)
+	assert.NotContains(t, body, made.Plaintext)
 
 	page := strings.Replace(strings.Fields(lines[0])[len(strings.Fields(lines[0]))-1], "/admin/keys", "/admin/", 1)
 	resp, err := http.Get(page)
@@ -213,7 +213,7 @@ func TestServePrefixes(t *testing.T) {
 	status, rotated := call(http.MethodPost, "/"+other.ID+"/rotate", `{}`)
 	require.Equal(t, http.StatusCreated, status, rotated)
 	plain := rotated["plaintext"].(string)
-	assert.True(t, strings.HasPrefix(plain, "sk_live_"), "rotated %s into %s", other.Key, plain)
+	assert.True(t, strings.HasPrefix(plain, "sk_live_"), "rotated %s into %s", other.Plaintext, plain)
 	_, err := c.verify(plain, apikey.WithPrefix("sk_live"))
 	assert.NoError(t, err, "the service that owns the key accepts its successor")
 }
