@@ -124,6 +124,18 @@ func (c *cmdEnv) create(args ...string) issued {
 	return k
 }
 
+// createWarned is create for a key whose prefix no key in the table has:
+// the command warns that a service may refuse it (prefixWarning).
+func (c *cmdEnv) createWarned(args ...string) issued {
+	c.t.Helper()
+	r := c.run(append([]string{"create", "--json"}, args...)...)
+	require.Equal(c.t, ExitOK, r.code, r.stderr)
+	assert.Contains(c.t, r.stderr, "apikey: warning: no key in table "+c.table+" has prefix")
+	var k issued
+	require.NoError(c.t, json.Unmarshal([]byte(r.stdout), &k), r.stdout)
+	return k
+}
+
 // manager is what a service on the same database would verify keys with.
 func (c *cmdEnv) manager(opts ...apikey.Option) (*apikey.Manager, *apikey.SQLStore) {
 	c.t.Helper()
@@ -297,7 +309,7 @@ func TestCreateJSON(t *testing.T) {
 
 func TestCreateWithPrefix(t *testing.T) {
 	c := newEnv(t)
-	k := c.create("--owner", "alice", "--prefix", "sk_live")
+	k := c.createWarned("--owner", "alice", "--prefix", "sk_live")
 	assert.True(t, strings.HasPrefix(k.Plaintext, "sk_live_"), k.Plaintext)
 	_, err := c.verify(k.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrMalformedKey, "a service must accept the prefix")
@@ -539,14 +551,19 @@ func TestRotate(t *testing.T) {
 
 func TestRotateKeepsPrefix(t *testing.T) {
 	c := newEnv(t)
-	old := c.create("--owner", "alice", "--prefix", "sk_live")
+	old := c.createWarned("--owner", "alice", "--prefix", "sk_live")
 	var next issued
 	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", old.ID, "--json", "--grace", "1h")), &next))
 	assert.True(t, strings.HasPrefix(next.Plaintext, "sk_live_"), "rotated %s into %s", old.Plaintext, next.Plaintext)
 	_, err := c.verify(next.Plaintext, apikey.WithPrefix("sk_live"))
 	assert.NoError(t, err)
 
-	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", next.ID, "--json", "--prefix", "ak")), &next))
+	r := c.run("rotate", next.ID, "--json", "--prefix", "ak")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, `apikey: warning: no key in table api_keys has prefix "ak"; its keys have "sk_live". `+
+		`A service accepts only the prefixes it is configured with (apikey.WithPrefix, WithAcceptedPrefixes): `+
+		`check that yours accepts "ak", or give --prefix sk_live`+"\n"+secretNotice, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &next))
 	assert.True(t, strings.HasPrefix(next.Plaintext, "ak_"), "--prefix changes the prefix: %s", next.Plaintext)
 }
 

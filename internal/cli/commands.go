@@ -26,7 +26,7 @@ again" notice on stderr.
 		fs.StringVar(&o.owner, "owner", "", "the principal the key acts for (required)")
 		keyFlags(fs, o)
 		fs.Int64Var(&o.maxUses, "max-uses", 0, "how many requests the key may make in all (default: no limit)")
-		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "key prefix; the service must accept it")
+		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "key prefix; the service must accept it, and a warning says when no key in the table has it")
 	},
 	run: runCreate,
 }
@@ -88,6 +88,9 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 		MaxUses:     o.maxUses,
 	}
 	return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
+			return err
+		}
 		plain, k, err := m.Create(ctx, nk)
 		if err != nil {
 			return err
@@ -369,6 +372,11 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 		return err
 	}
 	defer done()
+	if o.prefix != "" {
+		if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
+			return err
+		}
+	}
 	plain, k, err := m.Rotate(ctx, id, o.grace.d)
 	if errors.Is(err, apikey.ErrKeyExpired) {
 		return fmt.Errorf("%w; give it a new expiry first (apikey update %s --ttl 1d), or create a new key", err, id)

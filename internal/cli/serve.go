@@ -56,6 +56,9 @@ It listens on loopback by default: put it behind HTTPS before exposing it.`,
 				return err
 			}
 			defer ln.Close()
+			if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
+				return err
+			}
 			has, err := hasAdminKey(ctx, m)
 			if err != nil {
 				return err

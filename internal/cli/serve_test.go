@@ -184,12 +184,14 @@ func TestServeBusyAddressCreatesNoKey(t *testing.T) {
 func TestServePrefixes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "keys.db")
 	c := &cmdEnv{t: t, db: db, table: apikey.DefaultSQLTable}
-	other := c.create("--owner", "bob", "--prefix", "sk_live")
+	other := c.createWarned("--owner", "bob", "--prefix", "sk_live")
 
 	dir := t.TempDir()
 	out := exampletest.Start(t, serveRunner(db, "--prefix", "lbk", "--key-dir", dir), "/admin/keys")
 	adminKey := adminKeyFile(t, out, dir)
 	require.True(t, strings.HasPrefix(adminKey, "lbk_"), "the admin key has serve's prefix: %s", adminKey[:4])
+	assert.Contains(t, out, `apikey: warning: no key in table api_keys has prefix "lbk"; its keys have "sk_live".`,
+		"keys made on the page get a prefix no key in the table has")
 	url := strings.Fields(exampletest.CurlLines(out)[0])
 	keysURL := url[len(url)-1]
 
