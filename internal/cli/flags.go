@@ -204,6 +204,11 @@ func (ts *timestamp) Set(v string) error {
 	if err != nil {
 		return errors.New("want an RFC 3339 time such as 2026-01-31T00:00:00Z")
 	}
+	if t.IsZero() {
+		// The zero time means "never expires" to the library: a typed
+		// 0001-01-01 must not lift an expiry.
+		return errors.New("the zero time means never; give --no-expiry for that")
+	}
 	ts.t = t
 	return nil
 }

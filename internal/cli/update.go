@@ -20,6 +20,7 @@ The key itself, its owner and its prefix never change (rotate gives a new
 key). A list given to --scope, --meta or --allowed-ips replaces the key's.
 
   apikey update ID --ttl 30d            expires 30 days from now (also an expired key)
+  apikey update ID --ttl 0              expires now
   apikey update ID --no-expiry          never expires
   apikey update ID --scope bots:read --name ci
   apikey update ID --rate-limit 100/1m --remaining-uses 500

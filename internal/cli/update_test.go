@@ -191,6 +191,7 @@ func TestUpdateUsageErrors(t *testing.T) {
 		{[]string{"--allowed-ips", "10.0.0.0/8", "--no-allowed-ips"}, "give --allowed-ips or --no-allowed-ips, not both"},
 		{[]string{"--remaining-uses", "1", "--no-usage-limit"}, "give --remaining-uses or --no-usage-limit, not both"},
 		{[]string{"--remaining-uses", "-1"}, "--remaining-uses must not be negative"},
+		{[]string{"--expires-at", "0001-01-01T00:00:00Z"}, `invalid value "0001-01-01T00:00:00Z" for --expires-at: the zero time means never`},
 		{[]string{"--owner", "bob"}, "unknown flag --owner"},
 		{[]string{"--prefix", "sk"}, "unknown flag --prefix"},
 	} {
