@@ -85,10 +85,18 @@ func skipLines(pkg string) []string {
 // testedPackage returns the import path of the package under test, or its
 // directory when the binary does not know it.
 func testedPackage() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && strings.HasSuffix(bi.Path, ".test") {
+	bi, _ := debug.ReadBuildInfo()
+	dir, _ := os.Getwd()
+	return packagePath(bi, dir)
+}
+
+// packagePath reads the tested package from a test binary's build
+// information: its path is the package's with ".test" added, but for a
+// command's (package main), whose path is the package's own.
+func packagePath(bi *debug.BuildInfo, dir string) string {
+	if bi != nil && bi.Path != "" {
 		return strings.TrimSuffix(bi.Path, ".test")
 	}
-	dir, _ := os.Getwd()
 	return filepath.Base(dir)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -120,3 +121,9 @@ func TestReportSkips(t *testing.T) {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+func TestPackagePath(t *testing.T) {
+	assert.Equal(t, "example.com/m/pkg", packagePath(&debug.BuildInfo{Path: "example.com/m/pkg.test"}, "/src/pkg"))
+	assert.Equal(t, "example.com/m/cmd", packagePath(&debug.BuildInfo{Path: "example.com/m/cmd"}, "/src/cmd"), "package main")
+	assert.Equal(t, "pkg", packagePath(nil, "/src/pkg"))
+}
