@@ -165,14 +165,15 @@
 // Without AdminScope, a list holds the principal's own keys only.
 //
 // A create takes name, owner (the principal's own when empty),
-// description, scopes, metadata, expires_at (RFC 3339) or ttl (a Go
-// duration, "720h"), rate_limit, allowed_ips (addresses or CIDR ranges)
+// description, scopes, metadata, expires_at (RFC 3339) or ttl (whole
+// days, "30d", or a Go duration, "720h"), rate_limit, allowed_ips
+// (addresses or CIDR ranges)
 // and max_uses. A change (PATCH) takes name, description, scopes,
 // metadata, enabled, expires_at, rate_limit, allowed_ips and
 // remaining_uses; fields left out do not change, and null clears
 // expires_at, rate_limit and remaining_uses (no expiry, the Manager's
-// default limit, no usage limit). A rotation takes an optional grace, a Go
-// duration the old key keeps working ("24h"); an expired key, or one
+// default limit, no usage limit). A rotation takes an optional grace, how
+// long the old key keeps working ("24h", "1d"); an expired key, or one
 // already rotated, answers 409. PATCH and DELETE take one query
 // parameter, cascade (true or false); any other answers 400, since a
 // misspelt cascade ignored would leave a leaked key's descendants working.

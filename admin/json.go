@@ -24,15 +24,16 @@ const maxBodyBytes = 64 << 10
 // prints: never its digest or hash name.
 type keyJSON = keyjson.Key
 
-// rateLimitJSON is a rate limit: limit requests per window, a Go duration
-// such as "1m" or "1h30m".
+// rateLimitJSON is a rate limit: limit requests per window, a duration
+// such as "1m", "1h30m" or "1d".
 type rateLimitJSON = keyjson.RateLimit
 
 func toJSON(k apikey.Key, now time.Time) keyJSON { return keyjson.From(k, now) }
 
 // createRequest is the body of POST keys. Owner defaults to the
-// principal's own; ExpiresAt (RFC 3339) and TTL (a Go duration such as
-// "720h") are two ways to set an expiry, of which at most one may be given.
+// principal's own; ExpiresAt (RFC 3339) and TTL (a duration such as "30d"
+// or "720h") are two ways to set an expiry, of which at most one may be
+// given.
 type createRequest struct {
 	Name        string            `json:"name"`
 	Owner       string            `json:"owner"`
@@ -229,7 +230,7 @@ func (pr *patchRequest) restore(before apikey.Key) []apikey.KeyChange {
 }
 
 // rotateRequest is the body of POST keys/{id}/rotate, which may be empty:
-// Grace is how long the old key keeps working, a Go duration ("24h");
+// Grace is how long the old key keeps working, a duration ("24h", "1d");
 // none or "0s" retires it at once.
 type rotateRequest struct {
 	Grace string `json:"grace"`
@@ -285,10 +286,12 @@ func parseTime(field, s string) (time.Time, error) {
 	return t, nil
 }
 
+// parseDuration reads ttl, grace and a rate limit's window as the apikey
+// command reads its flags: whole days ("30d") or a Go duration ("720h").
 func parseDuration(field, s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
+	d, err := keyjson.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a duration such as 720h, 90m or 30s", field, s)
+		return 0, fmt.Errorf("%s: %q is not a duration such as %s", field, s, keyjson.DurationExamples)
 	}
 	return d, nil
 }
@@ -302,15 +305,7 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, len(ss))
 	for i, s := range ss {
 		var err error
-		if strings.Contains(s, "/") {
-			out[i], err = netip.ParsePrefix(s)
-		} else {
-			var a netip.Addr
-			if a, err = netip.ParseAddr(s); err == nil {
-				out[i] = netip.PrefixFrom(a, a.BitLen())
-			}
-		}
-		if err != nil {
+		if out[i], err = keyjson.ParsePrefix(s); err != nil {
 			return nil, fmt.Errorf("allowed_ips: %q is not an IP address or a CIDR range such as 10.0.0.0/8", s)
 		}
 		// As the Manager will store it, so that bounds compare what is

@@ -19,6 +19,7 @@ require (
 	github.com/go-apikey/apikey/pgfeed v0.0.0-00010101000000-000000000000
 	github.com/go-apikey/apikey/pollfeed v0.0.0-00010101000000-000000000000
 	github.com/go-chi/chi/v5 v5.5.0
+	github.com/go-chi/cors v1.2.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1

@@ -16,8 +16,12 @@ import (
 	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/go-apikey/apikey/pgfeed"
 )
+
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // limit is the bound the design promises for a push feed.
 const limit = time.Second
@@ -32,7 +36,7 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, fallback time.Duration) *cluster {
-	dsn := feedtest.DSN(t, feedtest.EnvPostgres, "PostgreSQL")
+	dsn := feedtest.DSN(t, feedtest.EnvPostgres)
 	c := &cluster{db: feedtest.Open(t, "pgx", dsn), appName: "apikey_feedtest_" + strings.ToLower(rand.Text()[:10])}
 	c.table = feedtest.NewTable(t, c.db, apikey.Postgres)
 	u, err := url.Parse(dsn)
@@ -78,7 +82,7 @@ func TestPropagation(t *testing.T) {
 // pgfeed passes the Feed conformance suite.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	dsn := feedtest.DSN(t, feedtest.EnvPostgres, "PostgreSQL")
+	dsn := feedtest.DSN(t, feedtest.EnvPostgres)
 	apikeytest.TestFeed(t, apikeytest.FeedHarness{
 		Open: func(t *testing.T) func() (apikey.Store, cache.Feed) {
 			table := feedtest.NewTable(t, feedtest.Open(t, "pgx", dsn), apikey.Postgres)

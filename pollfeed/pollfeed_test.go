@@ -17,8 +17,12 @@ import (
 	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/go-apikey/apikey/pollfeed"
 )
+
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // The tests poll every 50 ms; a change must be seen within that plus one
 // query, with room for a loaded CI machine running -race.
@@ -41,11 +45,11 @@ var backends = []backend{
 		return func() *sql.DB { return feedtest.Open(t, "sqlite", dsn) }
 	}},
 	{"mysql", apikey.MySQL, func(t *testing.T) func() *sql.DB {
-		dsn := feedtest.DSN(t, feedtest.EnvMySQL, "MySQL or MariaDB")
+		dsn := feedtest.DSN(t, feedtest.EnvMySQL)
 		return func() *sql.DB { return feedtest.Open(t, "mysql", dsn) }
 	}},
 	{"postgres", apikey.Postgres, func(t *testing.T) func() *sql.DB {
-		dsn := feedtest.DSN(t, feedtest.EnvPostgres, "PostgreSQL")
+		dsn := feedtest.DSN(t, feedtest.EnvPostgres)
 		return func() *sql.DB { return feedtest.Open(t, "pgx", dsn) }
 	}},
 }

@@ -15,8 +15,12 @@ import (
 	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
 	"github.com/go-apikey/apikey/internal/feedtest"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/go-apikey/apikey/redisfeed"
 )
+
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // limit is the bound the design promises for a push feed.
 const limit = time.Second
@@ -32,7 +36,7 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T) *cluster {
-	addr := feedtest.DSN(t, feedtest.EnvRedis, "Redis")
+	addr := feedtest.DSN(t, feedtest.EnvRedis)
 	tag := strings.ToLower(rand.Text()[:10])
 	c := &cluster{name: "apikey-feedtest-" + tag, channel: "apikey-test:" + tag, admin: client(t, addr, "")}
 	dsn := feedtest.SQLiteDSN(t)
@@ -67,7 +71,7 @@ func (c *cluster) managers() []*apikey.Manager {
 
 // redisfeed passes the Feed conformance suite.
 func TestConformance(t *testing.T) {
-	addr := feedtest.DSN(t, feedtest.EnvRedis, "Redis")
+	addr := feedtest.DSN(t, feedtest.EnvRedis)
 	apikeytest.TestFeed(t, apikeytest.FeedHarness{
 		Open: func(t *testing.T) func() (apikey.Store, cache.Feed) {
 			channel := "apikey-test:" + strings.ToLower(rand.Text()[:10])

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,20 +13,21 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/apikeytest"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"github.com/go-apikey/apikey/redislimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 // redisClient connects to the Redis named by APIKEY_REDIS_ADDR, or skips
 // the test when it is unset. A set address that does not answer fails.
 func redisClient(t *testing.T) *redis.Client {
 	t.Helper()
-	addr := os.Getenv("APIKEY_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("set APIKEY_REDIS_ADDR (for example 127.0.0.1:6379) to run the Redis limiter tests")
-	}
+	addr := testkit.Need(t, testkit.EnvRedis)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

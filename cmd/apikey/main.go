@@ -1,5 +1,5 @@
-// Command apikey creates, lists, shows, disables, enables, rotates and
-// revokes API keys in the SQL table a service's apikey.SQLStore reads.
+// Command apikey creates, lists, shows, updates, disables, enables, rotates
+// and revokes API keys in the SQL table a service's apikey.SQLStore reads.
 //
 //	go run ./cmd/apikey create --owner alice --name ci --scope bots:read
 //	go run ./cmd/apikey list

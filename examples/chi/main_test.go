@@ -16,7 +16,7 @@ import (
 func TestAsNewUser(t *testing.T) {
 	out := exampletest.Start(t, run, "demo_wrong")
 	lines := exampletest.CurlLines(out)
-	require.Len(t, lines, 7, out)
+	require.Len(t, lines, 8, out)
 
 	// The four sources each answer 200 with the demo key's principal.
 	for _, line := range lines[:4] {
@@ -35,6 +35,15 @@ func TestAsNewUser(t *testing.T) {
 	status, body = exampletest.Do(t, lines[6])
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.JSONEq(t, `{"code":-1,"msg":"Invalid API key"}`, body)
+
+	// The preflight a browser sends first, without the key.
+	req, err := exampletest.Curl(lines[7])
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a preflight is not challenged")
+	assert.Equal(t, defaultOrigin, resp.Header.Get("Access-Control-Allow-Origin"))
 
 	// A key one character off is refused too, and so is no key.
 	key := strings.Fields(strings.SplitAfter(out, "hash):\n")[1])[0]

@@ -18,7 +18,7 @@ import (
 func TestHealthzIsTheOnlyOpenRoute(t *testing.T) {
 	keys := apikey.New(apikey.NewMemoryStore())
 	defer keys.Close()
-	h := newRouter(keys)
+	h := newRouter(keys, newCORS(defaultOrigin))
 	serve := func(path string) int {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))

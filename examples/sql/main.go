@@ -95,7 +95,7 @@ func start(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs := flag.NewFlagSet("sql", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	db := fs.String("db", "", "key database: postgres://…, mysql://… or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
+	db := fs.String("db", "", "key database: postgres://… or mysql://… (or the driver's DSN), or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
 	prefixes := fs.String("prefixes", apikey.DefaultPrefix, "comma-separated key prefixes to accept")
 	cacheTTL := fs.Duration("cache-ttl", cache.DefaultTTL, "how long a verified key may be cached: the bound on seeing a change made elsewhere if the change feed fails unnoticed (with the feed up, changes apply within about a second)")
 	table := fs.String("table", apikey.DefaultSQLTable, "the table holding the keys, as the apikey command's --table")

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -30,6 +29,18 @@ import (
 	"github.com/go-apikey/apikey/pollfeed"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
+
+// issuedKey is what apikey create --json prints, as the admin API answers
+// a create: the key, shown once, and its record.
+type issuedKey struct {
+	Plaintext string `json:"plaintext"`
+	Key       struct {
+		ID string `json:"id"`
+	} `json:"key"`
+}
+
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // The walks cache keys for an hour, and for an hour too while the change
 // feed is down: only the feed can make the service see a change in time.
@@ -135,14 +146,14 @@ func TestAsNewUser(t *testing.T) {
 	waitConnected()
 
 	create := lineWith(t, out, "create --owner alice --name demo")
-	var created struct{ Key, ID string }
+	var created issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json")), &created))
 
 	curlTemplate := lineWith(t, out, "curl -H 'X-API-Key: <key>'")
-	curl := strings.Replace(curlTemplate, "<key>", created.Key, 1)
+	curl := strings.Replace(curlTemplate, "<key>", created.Plaintext, 1)
 	status, body := exampletest.Do(t, curl)
 	require.Equal(t, http.StatusOK, status, body)
-	assert.JSONEq(t, `{"key_id":"`+created.ID+`","owner":"alice","name":"demo","scopes":[]}`, body)
+	assert.JSONEq(t, `{"key_id":"`+created.Key.ID+`","owner":"alice","name":"demo","scopes":[]}`, body)
 
 	// Refused: a wrong key, a key that was never issued, no key at all,
 	// and any other route without a key.
@@ -163,14 +174,14 @@ func TestAsNewUser(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status, "with a key, an unknown route is just not found")
 
 	// A key with another accepted prefix works too.
-	var other struct{ Key string }
+	var other issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json", "--prefix", "sk")), &other))
-	status, _ = exampletest.Do(t, strings.Replace(curlTemplate, "<key>", other.Key, 1))
+	status, _ = exampletest.Do(t, strings.Replace(curlTemplate, "<key>", other.Plaintext, 1))
 	assert.Equal(t, http.StatusOK, status)
 
 	// Changes made by the command apply here within the feed's bound,
 	// though the key is cached for an hour.
-	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.ID, 1)
+	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.Key.ID, 1)
 	assert.Contains(t, apikeyCmd(t, disable), "is now disabled")
 	waitFor(t, curl, http.StatusUnauthorized, pollBound)
 	apikeyCmd(t, strings.Replace(disable, " disable ", " enable ", 1))
@@ -197,9 +208,9 @@ func TestCountsKeys(t *testing.T) {
 // says why.
 func TestStoreFailureIsLogged(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "apikey.db")
-	var created struct{ Key string }
+	var created issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" create --owner alice", "--json")), &created))
-	key := created.Key
+	key := created.Plaintext
 	var logs testkit.LockedBuffer
 	out := exampletest.Start(t, func(ctx context.Context, addr string, out io.Writer) error {
 		return run(ctx, config{addr: addr, db: db, dbFromFlag: true, prefixes: []string{"ak"}, cacheTTL: time.Second, logs: &logs}, out)
@@ -261,10 +272,7 @@ func TestRefusesToStart(t *testing.T) {
 // is down, only the feed can make the service refuse a key the apikey
 // command disabled, and it must do so within a second.
 func TestAsNewUserOnPostgres(t *testing.T) {
-	dsn := os.Getenv("APIKEY_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("set APIKEY_POSTGRES_DSN to walk through the example on PostgreSQL")
-	}
+	dsn := testkit.Need(t, testkit.EnvPostgres)
 	table := "apikey_walk_" + strings.ToLower(rand.Text()[:10])
 	t.Cleanup(func() {
 		db, err := sql.Open("pgx", dsn)
@@ -282,13 +290,13 @@ func TestAsNewUserOnPostgres(t *testing.T) {
 
 	create := lineWith(t, out, "create --owner alice --name demo")
 	assert.Contains(t, create, "--table "+table)
-	var created struct{ Key, ID string }
+	var created issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json")), &created))
-	curl := strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1)
+	curl := strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Plaintext, 1)
 	status, body := exampletest.Do(t, curl)
 	require.Equal(t, http.StatusOK, status, body)
 
-	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.ID, 1)
+	disable := strings.Replace(lineWith(t, out, " disable <id>"), "<id>", created.Key.ID, 1)
 	apikeyCmd(t, disable)
 	waitFor(t, curl, http.StatusUnauthorized, pgBound)
 	apikeyCmd(t, strings.Replace(disable, " disable ", " enable ", 1))
@@ -320,12 +328,12 @@ func TestShutdownAnswersRequestsUnderWay(t *testing.T) {
 		return err
 	}, "the change feed")
 	stop := <-cancels
-	var created struct{ Key, ID string }
+	var created issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, lineWith(t, out, "create --owner alice"), "--json")), &created))
 
 	// A request held before the middleware: its key, never used before,
 	// is in no cache, so it is verified against the database.
-	req, err := exampletest.Curl(strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1))
+	req, err := exampletest.Curl(strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Plaintext, 1))
 	require.NoError(t, err)
 	req.Header.Set("X-Hold", "1")
 	type answer struct {
@@ -368,7 +376,7 @@ func TestShutdownAnswersRequestsUnderWay(t *testing.T) {
 	var shown struct {
 		LastUsedAt *time.Time `json:"last_used_at"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" show "+created.ID, "--json")), &shown))
+	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, "go run ./cmd/apikey --db "+db+" show "+created.Key.ID, "--json")), &shown))
 	assert.NotNil(t, shown.LastUsedAt, "the last request's use was written at shutdown")
 }
 
@@ -396,9 +404,9 @@ func TestStartDefaultsToAPIKeyDBHere(t *testing.T) {
 
 	create := lineWith(t, out, "create --owner alice --name demo")
 	assert.Equal(t, "go run ./cmd/apikey create --owner alice --name demo", create, "no --db: the command finds the same file")
-	var created struct{ Key string }
+	var created issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmd(t, create, "--json")), &created))
-	status, body := exampletest.Do(t, strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1))
+	status, body := exampletest.Do(t, strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Plaintext, 1))
 	assert.Equal(t, http.StatusOK, status, body)
 }
 
@@ -415,9 +423,9 @@ func TestStartReadsAPIKEYDB(t *testing.T) {
 	// The printed command has no --db: it reads APIKEY_DB too.
 	create := lineWith(t, out, "create --owner alice --name demo")
 	assert.NotContains(t, create, "--db")
-	var created struct{ Key string }
+	var created issuedKey
 	require.NoError(t, json.Unmarshal([]byte(apikeyCmdEnv(t, func(k string) string { return env[k] }, create, "--json")), &created))
-	status, body := exampletest.Do(t, strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Key, 1))
+	status, body := exampletest.Do(t, strings.Replace(lineWith(t, out, "curl -H 'X-API-Key: <key>'"), "<key>", created.Plaintext, 1))
 	assert.Equal(t, http.StatusOK, status, body)
 
 	flagDB := filepath.Join(t.TempDir(), "from-flag.db")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli/dbopen"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // tables returns the tables of c's database, without creating it.
@@ -56,7 +57,7 @@ func TestCommandsCreateNothing(t *testing.T) {
 	c := newEnv(t)
 	const id = "01JDXW6E4Z9V1Q8G3K2M5N7P0R"
 	others := [][]string{{"list"}, {"list", "--all", "--json"}, {"show", id}, {"disable", id},
-		{"enable", id}, {"rotate", id}, {"rotate", id, "--prefix", "sk"}, {"revoke", id}}
+		{"enable", id}, {"rotate", id}, {"rotate", id, "--prefix", "sk"}, {"revoke", id}, {"update", id, "--ttl", "1d"}}
 
 	// No file: none is made.
 	for _, args := range others {
@@ -115,17 +116,9 @@ func TestCreateMakesTheTable(t *testing.T) {
 // On PostgreSQL and MySQL too, list and disable on a missing table say so
 // and create nothing.
 func TestServersMissingTable(t *testing.T) {
-	for name, setting := range map[string]string{
-		"postgres": os.Getenv("APIKEY_POSTGRES_DSN"),
-		"mysql":    os.Getenv("APIKEY_MYSQL_DSN"),
-	} {
+	for name, env := range map[string]string{"postgres": testkit.EnvPostgres, "mysql": testkit.EnvMySQL} {
 		t.Run(name, func(t *testing.T) {
-			if setting == "" {
-				t.Skipf("set the %s DSN to run this against it", name)
-			}
-			if name == "mysql" {
-				setting = mysqlURL(setting)
-			}
+			setting := testkit.Need(t, env)
 			table := "apikey_cli_missing_" + strings.ToLower(rand.Text()[:10])
 			c := &cmdEnv{t: t, db: setting, table: table}
 			for _, args := range [][]string{{"list"}, {"show", "01JDXW6E4Z9V1Q8G3K2M5N7P0R"}, {"disable", "01JDXW6E4Z9V1Q8G3K2M5N7P0R"}} {

@@ -64,18 +64,18 @@ func TestServeForwardAuth(t *testing.T) {
 		base := strings.TrimSuffix(authURL, "/auth")
 
 		// The printed line, with a key.
-		status, body := exampletest.Do(t, strings.Replace(lines[1], "<a key>", alice.Key, 1))
+		status, body := exampletest.Do(t, strings.Replace(lines[1], "<a key>", alice.Plaintext, 1))
 		assert.Equal(t, http.StatusOK, status, body)
-		status, h := gatewayCheck(t, "GET", authURL, "X-API-Key", alice.Key, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots")
+		status, h := gatewayCheck(t, "GET", authURL, "X-API-Key", alice.Plaintext, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots")
 		assert.Equal(t, http.StatusOK, status)
 		assert.Equal(t, "Zo%C3%AB%20Ops", h.Get("X-Auth-Owner"))
 		assert.Equal(t, alice.ID, h.Get("X-Auth-Key-Id"))
 		assert.Equal(t, "bots:read", h.Get("X-Auth-Scopes"))
 
-		status, h = gatewayCheck(t, "GET", authURL, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots?x-api-key="+alice.Key)
+		status, h = gatewayCheck(t, "GET", authURL, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots?x-api-key="+alice.Plaintext)
 		assert.Equal(t, http.StatusOK, status, "a query key in the client's URI")
 		assert.Equal(t, alice.ID, h.Get("X-Auth-Key-Id"))
-		status, h = gatewayCheck(t, "GET", authURL, "X-API-Key", alice.Key, "X-Forwarded-Method", "POST", "X-Forwarded-Uri", "/bots")
+		status, h = gatewayCheck(t, "GET", authURL, "X-API-Key", alice.Plaintext, "X-Forwarded-Method", "POST", "X-Forwarded-Uri", "/bots")
 		assert.Equal(t, http.StatusForbidden, status, "--require")
 		assert.Equal(t, "Insufficient scope", h.Get("X-Auth-Error"))
 		status, h = gatewayCheck(t, "GET", authURL, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots")
@@ -84,21 +84,21 @@ func TestServeForwardAuth(t *testing.T) {
 
 		// --trusted-proxy: the client's address, as the gateway saw it.
 		fwd := []string{"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/bots"}
-		status, _ = gatewayCheck(t, "GET", authURL, append(fwd, "X-API-Key", office.Key, "X-Forwarded-For", "10.1.2.3")...)
+		status, _ = gatewayCheck(t, "GET", authURL, append(fwd, "X-API-Key", office.Plaintext, "X-Forwarded-For", "10.1.2.3")...)
 		assert.Equal(t, http.StatusOK, status)
-		status, _ = gatewayCheck(t, "GET", authURL, append(fwd, "X-API-Key", office.Key, "X-Forwarded-For", "192.0.2.1")...)
+		status, _ = gatewayCheck(t, "GET", authURL, append(fwd, "X-API-Key", office.Plaintext, "X-Forwarded-For", "192.0.2.1")...)
 		assert.Equal(t, http.StatusForbidden, status)
-		status, _ = gatewayCheck(t, "GET", authURL, "X-API-Key", office.Key)
+		status, _ = gatewayCheck(t, "GET", authURL, "X-API-Key", office.Plaintext)
 		assert.Equal(t, http.StatusInternalServerError, status, "rules need the client's method and URI")
 
 		// Envoy: the client's request itself, behind the prefix; a path a
 		// router would redirect is judged, not redirected.
-		status, h = gatewayCheck(t, "GET", base+"/ext_authz/bots?x-api-key="+alice.Key)
+		status, h = gatewayCheck(t, "GET", base+"/ext_authz/bots?x-api-key="+alice.Plaintext)
 		assert.Equal(t, http.StatusOK, status)
 		assert.Equal(t, "Zo%C3%AB%20Ops", h.Get("X-Auth-Owner"))
-		status, _ = gatewayCheck(t, "POST", base+"/ext_authz/bots", "X-API-Key", alice.Key)
+		status, _ = gatewayCheck(t, "POST", base+"/ext_authz/bots", "X-API-Key", alice.Plaintext)
 		assert.Equal(t, http.StatusForbidden, status)
-		status, _ = gatewayCheck(t, "POST", base+"/ext_authz//public/../bots", "X-API-Key", alice.Key)
+		status, _ = gatewayCheck(t, "POST", base+"/ext_authz//public/../bots", "X-API-Key", alice.Plaintext)
 		assert.Equal(t, http.StatusForbidden, status)
 
 		// The admin page is still there.
@@ -109,13 +109,11 @@ func TestServeForwardAuth(t *testing.T) {
 
 		// Disabled by the command: refused by the next check.
 		c.ok("disable", alice.ID)
-		status, _ = gatewayCheck(t, "GET", authURL, append(fwd, "X-API-Key", alice.Key)...)
+		status, _ = gatewayCheck(t, "GET", authURL, append(fwd, "X-API-Key", alice.Plaintext)...)
 		assert.Equal(t, http.StatusUnauthorized, status)
 	})
 	// serve has stopped, and written the last uses.
-	var shown issued
-	require.NoError(t, json.Unmarshal([]byte(c.ok("show", office.ID, "--json")), &shown))
-	assert.NotNil(t, shown.LastUsedAt, "the checks recorded the key's use")
+	assert.NotNil(t, c.show(office.ID).LastUsedAt, "the checks recorded the key's use")
 }
 
 // --admin=false serves the checks alone: no admin page, no admin key.
@@ -130,7 +128,7 @@ func TestServeChecksOnly(t *testing.T) {
 	assert.NotContains(t, out, "admin")
 	lines := exampletest.CurlLines(out)
 	require.Len(t, lines, 1, out)
-	status, body := exampletest.Do(t, strings.Replace(lines[0], "<a key>", k.Key, 1))
+	status, body := exampletest.Do(t, strings.Replace(lines[0], "<a key>", k.Plaintext, 1))
 	assert.Equal(t, http.StatusOK, status, body)
 	words := strings.Fields(lines[0])
 	base := strings.TrimSuffix(words[len(words)-1], "/auth")
@@ -154,7 +152,7 @@ func TestServeChecksStoreDown(t *testing.T) {
 	}, "X-Forwarded-Uri: /")
 	lines := exampletest.CurlLines(printed)
 	require.Len(t, lines, 1)
-	check := strings.Replace(lines[0], "<a key>", k.Key, 1)
+	check := strings.Replace(lines[0], "<a key>", k.Plaintext, 1)
 	status, _ := exampletest.Do(t, check)
 	require.Equal(t, http.StatusOK, status)
 
@@ -167,7 +165,7 @@ func TestServeChecksStoreDown(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, `{"code":-1,"msg":"Service unavailable"}`+"\n", body)
 	assert.Contains(t, out.String(), "apikey: refusing requests with 503: key lookup failed", "logged")
-	if holdsKey(out.String(), k.Key) {
+	if holdsKey(out.String(), k.Plaintext) {
 		t.Error("the log holds the key")
 	}
 }

@@ -1,8 +1,8 @@
-// Package cli is the apikey command: it creates, lists, shows, disables,
-// enables, rotates and revokes the keys a service verifies, in the same SQL
-// table the service's apikey.SQLStore reads. It lives here rather than in
-// cmd/apikey so that tests of other packages (the SQL example) can run it
-// as a user would.
+// Package cli is the apikey command: it creates, lists, shows, updates,
+// disables, enables, rotates and revokes the keys a service verifies, in
+// the same SQL table the service's apikey.SQLStore reads. It lives here
+// rather than in cmd/apikey so that tests of other packages (the SQL
+// example) can run it as a user would.
 package cli
 
 import (
@@ -56,7 +56,7 @@ type command struct {
 
 // commands in the order usage lists them.
 var commands = []*command{
-	createCmd, listCmd, showCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
+	createCmd, listCmd, showCmd, updateCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
 }
 
 func lookup(name string) *command {
@@ -125,7 +125,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printUsage(stdout)
 			return ExitOK
 		}
-		return usageFailed(stderr, "", err)
+		return usageFailed(stderr, "", flagError(err))
 	}
 	if top.NArg() == 0 {
 		printUsage(stderr)
@@ -138,7 +138,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		addShared(fs, o)
 		topics, err := parseInterleaved(fs, rest)
 		if err != nil && !errors.Is(err, flag.ErrHelp) {
-			return usageFailed(stderr, "", err)
+			return usageFailed(stderr, "", flagError(err))
 		}
 		return help(stdout, stderr, topics)
 	}
@@ -158,7 +158,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printCommandUsage(stdout, cmd)
 			return ExitOK
 		}
-		return usageFailed(stderr, cmd.name, err)
+		return usageFailed(stderr, cmd.name, flagError(err))
 	}
 	o.set = map[string]bool{}
 	top.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
@@ -217,7 +217,9 @@ func help(stdout, stderr io.Writer, args []string) int {
 const sharedHelp = `Flags of every command (before or after the command name):
   --db SETTING   the key database (default: $APIKEY_DB, else ./apikey.db):
                    postgres://user:pass@host:5432/db?sslmode=disable
+                   host=host user=user password=pass dbname=db (the same)
                    mysql://user:pass@host:3306/db
+                   user:pass@tcp(host:3306)/db (the same)
                    path/to/keys.db, sqlite://path or file:path?… (SQLite)
   --table NAME   the table holding the keys (default api_keys)
   --redis ADDR   announce each change on Redis, for services following
@@ -244,9 +246,13 @@ Commands:
 	fmt.Fprint(w, `
 create and serve make the database and its table when they are missing, and
 say so. The other commands never create either: list and show only read (a
-SQLite file is opened read-only), and they, disable, enable, rotate and revoke
-answer "no table … run apikey migrate" when the table is missing, so a
-mistyped --db or --table creates nothing.
+SQLite file is opened read-only), and they, update, disable, enable, rotate
+and revoke answer "no table … run apikey migrate" when the table is missing,
+so a mistyped --db or --table creates nothing.
+
+Flags and JSON use the admin API's vocabulary: durations such as 30d or 12h
+(--ttl, --grace), LIMIT/WINDOW rate limits (--rate-limit 100/1m), and --json
+prints what the API answers.
 
 Keys are hashed with SHA-256, the library's default Hasher. A service that
 uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,7 +25,10 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/cli/dbopen"
+	"github.com/go-apikey/apikey/internal/dsn"
+	"github.com/go-apikey/apikey/internal/keyjson"
 	"github.com/go-apikey/apikey/internal/sqltest"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // result is what one run of the command gave.
@@ -80,24 +84,36 @@ func (c *cmdEnv) ok(args ...string) string {
 	return r.stdout
 }
 
-// issued is create's or rotate's JSON output.
+// record is a key as --json prints it (keyjson.Key), in the part the tests
+// read.
+type record struct {
+	ID            string             `json:"id"`
+	Owner         string             `json:"owner"`
+	Name          string             `json:"name"`
+	Description   string             `json:"description"`
+	Scopes        []string           `json:"scopes"`
+	Metadata      map[string]string  `json:"metadata"`
+	Start         string             `json:"start"`
+	Enabled       bool               `json:"enabled"`
+	State         string             `json:"state"`
+	CreatedAt     time.Time          `json:"created_at"`
+	UpdatedAt     time.Time          `json:"updated_at"`
+	ExpiresAt     *time.Time         `json:"expires_at"`
+	LastUsedAt    *time.Time         `json:"last_used_at"`
+	RateLimit     *keyjson.RateLimit `json:"rate_limit"`
+	AllowedIPs    []string           `json:"allowed_ips"`
+	RemainingUses *int64             `json:"remaining_uses"`
+	RotatedTo     *string            `json:"rotated_to"`
+}
+
+// issued is create's or rotate's JSON output, the admin API's shape: the
+// plaintext, and the record under "key" (whose fields k.ID and the like
+// reach).
 type issued struct {
-	Key          string            `json:"key"`
-	ID           string            `json:"id"`
-	Owner        string            `json:"owner"`
-	Name         string            `json:"name"`
-	Description  string            `json:"description"`
-	Scopes       []string          `json:"scopes"`
-	Metadata     map[string]string `json:"metadata"`
-	Start        string            `json:"start"`
-	Enabled      bool              `json:"enabled"`
-	State        string            `json:"state"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
-	ExpiresAt    *time.Time        `json:"expires_at"`
-	LastUsedAt   *time.Time        `json:"last_used_at"`
-	Replaces     string            `json:"replaces"`
-	OldExpiresAt *time.Time        `json:"old_expires_at"`
+	Plaintext    string `json:"plaintext"`
+	record       `json:"key"`
+	Replaces     string     `json:"replaces"`
+	OldExpiresAt *time.Time `json:"old_expires_at"`
 }
 
 func (c *cmdEnv) create(args ...string) issued {
@@ -105,6 +121,18 @@ func (c *cmdEnv) create(args ...string) issued {
 	var k issued
 	out := c.ok(append([]string{"create", "--json"}, args...)...)
 	require.NoError(c.t, json.Unmarshal([]byte(out), &k), out)
+	return k
+}
+
+// createWarned is create for a key whose prefix no key in the table has:
+// the command warns that a service may refuse it (prefixWarning).
+func (c *cmdEnv) createWarned(args ...string) issued {
+	c.t.Helper()
+	r := c.run(append([]string{"create", "--json"}, args...)...)
+	require.Equal(c.t, ExitOK, r.code, r.stderr)
+	assert.Contains(c.t, r.stderr, "apikey: warning: no key in table "+c.table+" has prefix")
+	var k issued
+	require.NoError(c.t, json.Unmarshal([]byte(r.stdout), &k), r.stdout)
 	return k
 }
 
@@ -137,7 +165,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"-h"}, "Commands:"},
 		{[]string{"--help"}, "Commands:"},
 		{[]string{"help", "create"}, "Usage: apikey create [flags]"},
-		{[]string{"create", "-h"}, "--expires-in lifetime"},
+		{[]string{"create", "-h"}, "--ttl duration"},
 		{[]string{"show", "--help"}, "Usage: apikey show [flags] ID"},
 		{[]string{"rotate", "X", "-h"}, "--grace duration"},
 	}
@@ -169,12 +197,15 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", nil, "Usage:"},
 		{"unknown command", []string{"frob"}, `unknown command "frob"`},
 		{"help for unknown command", []string{"help", "frob"}, `unknown command "frob"`},
-		{"unknown flag", []string{"list", "--colour"}, "flag provided but not defined: -colour"},
-		{"unknown global flag", []string{"--colour", "list"}, "flag provided but not defined"},
+		{"unknown flag", []string{"list", "--colour"}, "apikey list: unknown flag --colour\n"},
+		{"unknown flag, one dash", []string{"list", "-colour"}, "apikey list: unknown flag --colour\n"},
+		{"unknown global flag", []string{"--colour", "list"}, "apikey: unknown flag --colour\n"},
+		{"unknown flag after help", []string{"help", "list", "--colour"}, "apikey: unknown flag --colour\n"},
+		{"not a number", []string{"list", "--limit", "ten"}, `apikey list: invalid value "ten" for --limit: want a whole number` + "\n"},
 		{"owner missing", []string{"create", "--name", "x"}, "--owner is required"},
 		{"two expiries", []string{"create", "--owner", "a", "--expires-in", "1h", "--expires-at", "2099-01-01T00:00:00Z"}, "not both"},
-		{"bad lifetime", []string{"create", "--owner", "a", "--expires-in", "soon"}, "720h or 30d"},
-		{"bad days", []string{"create", "--owner", "a", "--expires-in", "xd"}, "720h or 30d"},
+		{"bad lifetime", []string{"create", "--owner", "a", "--expires-in", "soon"}, "30d, 720h, 90m or 30s"},
+		{"bad days", []string{"create", "--owner", "a", "--expires-in", "xd"}, "30d, 720h, 90m or 30s"},
 		{"bad time", []string{"create", "--owner", "a", "--expires-at", "tomorrow"}, "RFC 3339"},
 		{"meta without =", []string{"create", "--owner", "a", "--meta", "team"}, "key=value"},
 		{"meta twice", []string{"create", "--owner", "a", "--meta", "k=1", "--meta", "k=2"}, `"k" given twice`},
@@ -185,11 +216,13 @@ func TestUsageErrors(t *testing.T) {
 		{"enable without ID", []string{"enable"}, "missing ID"},
 		{"revoke without ID", []string{"revoke"}, "missing ID"},
 		{"rotate without ID", []string{"rotate", "--grace", "1h"}, "missing ID"},
-		{"bad grace", []string{"rotate", "A", "--grace", "long"}, "720h or 30d"},
+		{"bad grace", []string{"rotate", "A", "--grace", "long"}, "30d, 720h, 90m or 30s"},
 		{"all with limit", []string{"list", "--all", "--limit", "5"}, "--all"},
 		{"zero limit", []string{"list", "--limit", "0"}, "--limit must be 1 to 1000"},
 		{"limit over the most", []string{"list", "--limit", "100000"}, "--limit must be 1 to 1000 (--all lists every key)"},
-		{"bad bool", []string{"list", "--json=maybe"}, "invalid boolean"},
+		{"bad bool", []string{"list", "--json=maybe"}, `apikey list: invalid value "maybe" for --json: want true or false` + "\n"},
+		{"bad bool before the command", []string{"--json=maybe", "list"}, `apikey: invalid value "maybe" for --json: want true or false` + "\n"},
+		{"bad value", []string{"create", "--owner", "a", "--meta", "team"}, `apikey create: invalid value "team" for --meta: want key=value` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,8 +230,13 @@ func TestUsageErrors(t *testing.T) {
 			assert.Equal(t, ExitUsage, r.code, r.stderr)
 			assert.Contains(t, r.stderr, tt.want)
 			assert.Empty(t, r.stdout)
+			// Flags are spelled --name, as the help spells them.
+			assert.NotRegexp(t, `(^|[\s"'(])-[a-z]`, r.stderr)
 		})
 	}
+	r := c.runRaw("list", "--db", c.db, "--after")
+	assert.Equal(t, ExitUsage, r.code)
+	assert.Equal(t, "apikey list: --after needs a value\nRun 'apikey help list' for usage.\n", r.stderr)
 	_, err := os.Stat(c.db)
 	assert.True(t, os.IsNotExist(err), "usage errors are found before the database is opened")
 }
@@ -225,28 +263,41 @@ func TestCreateText(t *testing.T) {
 func TestCreateJSON(t *testing.T) {
 	c := newEnv(t)
 	before := time.Now()
-	out := c.ok("create", "--json", "--owner", "alice", "--expires-in", "30d")
+	out := c.ok("create", "--json", "--owner", "alice", "--ttl", "30d")
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(out), &top), out)
+	assert.ElementsMatch(t, []string{"plaintext", "key"}, slices.Collect(maps.Keys(top)),
+		"the admin API's shape: the plaintext, and the record under key")
 	var raw map[string]any
-	require.NoError(t, json.Unmarshal([]byte(out), &raw), out)
-	for _, field := range []string{"key", "id", "owner", "name", "description", "scopes", "metadata", "start",
-		"enabled", "state", "created_at", "updated_at", "expires_at", "last_used_at"} {
+	require.NoError(t, json.Unmarshal(top["key"], &raw), out)
+	for _, field := range []string{"id", "owner", "name", "description", "scopes", "metadata", "start",
+		"enabled", "state", "created_at", "updated_at", "expires_at", "last_used_at",
+		"rate_limit", "allowed_ips", "remaining_uses", "rotated_to", "created_by", "disabled_by"} {
 		assert.Contains(t, raw, field)
 	}
 	assert.NotContains(t, raw, "digest")
 	assert.NotContains(t, raw, "hash")
-	assert.NotContains(t, raw, "replaces", "only rotate says what a key replaces")
+	assert.NotContains(t, out, "replaces", "only rotate says what a key replaces")
 	assert.Nil(t, raw["last_used_at"])
 	assert.Equal(t, []any{}, raw["scopes"], "empty lists are [] for scripts")
 	assert.Equal(t, map[string]any{}, raw["metadata"])
+	// Field for field what the admin API answers a create with.
+	var api struct {
+		Plaintext string      `json:"plaintext"`
+		Key       keyjson.Key `json:"key"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&api))
 
 	var k issued
 	require.NoError(t, json.Unmarshal([]byte(out), &k))
 	assert.Equal(t, "enabled", k.State)
 	assert.True(t, k.Enabled)
-	assert.True(t, strings.HasPrefix(k.Key, k.Start), "start %q is the start of the key", k.Start)
+	assert.True(t, strings.HasPrefix(k.Plaintext, k.Start), "start %q is the start of the key", k.Start)
 	require.NotNil(t, k.ExpiresAt)
 	assert.WithinDuration(t, before.Add(30*24*time.Hour), *k.ExpiresAt, time.Minute)
-	p, err := c.verify(k.Key)
+	p, err := c.verify(k.Plaintext)
 	require.NoError(t, err)
 	assert.Equal(t, k.ID, p.KeyID)
 
@@ -259,11 +310,11 @@ func TestCreateJSON(t *testing.T) {
 
 func TestCreateWithPrefix(t *testing.T) {
 	c := newEnv(t)
-	k := c.create("--owner", "alice", "--prefix", "sk_live")
-	assert.True(t, strings.HasPrefix(k.Key, "sk_live_"), k.Key)
-	_, err := c.verify(k.Key)
+	k := c.createWarned("--owner", "alice", "--prefix", "sk_live")
+	assert.True(t, strings.HasPrefix(k.Plaintext, "sk_live_"), k.Plaintext)
+	_, err := c.verify(k.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrMalformedKey, "a service must accept the prefix")
-	_, err = c.verify(k.Key, apikey.WithAcceptedPrefixes("sk_live"))
+	_, err = c.verify(k.Plaintext, apikey.WithAcceptedPrefixes("sk_live"))
 	assert.NoError(t, err)
 }
 
@@ -330,11 +381,11 @@ func TestListAndShow(t *testing.T) {
 	assert.NotContains(t, out, a1.ID)
 	assert.Equal(t, "No keys for nobody.\n", c.ok("list", "--owner", "nobody"))
 
-	var listed []issued
+	var listed []record
 	require.NoError(t, json.Unmarshal([]byte(c.ok("list", "--json")), &listed))
 	require.Len(t, listed, 3)
 	assert.Equal(t, []string{"enabled", "disabled", "expired"}, []string{listed[0].State, listed[1].State, listed[2].State})
-	assert.Empty(t, listed[0].Key, "list never prints a key")
+	assert.NotContains(t, c.ok("list", "--json"), "plaintext", "list never prints a key")
 	assert.Equal(t, "[]\n", c.ok("list", "--json", "--owner", "nobody"))
 
 	out = c.ok("show", a1.ID)
@@ -344,7 +395,7 @@ func TestListAndShow(t *testing.T) {
 	} {
 		assert.Contains(t, out, want+"\n")
 	}
-	var shown issued
+	var shown record
 	require.NoError(t, json.Unmarshal([]byte(c.ok("show", b1.ID, "--json")), &shown))
 	assert.Equal(t, "expired", shown.State)
 	assert.Equal(t, b1.ID, shown.ID)
@@ -363,7 +414,7 @@ func TestListPaging(t *testing.T) {
 	assert.Equal(t, "More keys follow: apikey list --after "+ids[1]+", or --all.\n", r.stderr)
 
 	r = c.run("list", "--limit", "2", "--after", ids[1], "--json")
-	var page []issued
+	var page []record
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page), "the hint stays off stdout")
 	require.Len(t, page, 2)
 	assert.Equal(t, []string{ids[2], ids[3]}, []string{page[0].ID, page[1].ID})
@@ -372,7 +423,7 @@ func TestListPaging(t *testing.T) {
 	old := allPageSize
 	allPageSize = 2
 	t.Cleanup(func() { allPageSize = old })
-	var all []issued
+	var all []record
 	require.NoError(t, json.Unmarshal([]byte(c.ok("list", "--all", "--json")), &all))
 	var got []string
 	for _, k := range all {
@@ -387,10 +438,10 @@ func TestNoSecretsInOutput(t *testing.T) {
 	c := newEnv(t)
 	k := c.create("--owner", "alice", "--name", "ci", "--scope", "bots:read")
 	other := c.create("--owner", "bob")
-	digest := sha256.Sum256([]byte(k.Key))
+	digest := sha256.Sum256([]byte(k.Plaintext))
 	secrets := map[string]string{
-		"key":               k.Key,
-		"secret part":       strings.TrimPrefix(k.Key, "ak_")[:20],
+		"key":               k.Plaintext,
+		"secret part":       strings.TrimPrefix(k.Plaintext, "ak_")[:20],
 		"hex digest":        hex.EncodeToString(digest[:]),
 		"HEX digest":        strings.ToUpper(hex.EncodeToString(digest[:])),
 		"base64 digest":     base64.StdEncoding.EncodeToString(digest[:]),
@@ -405,6 +456,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 		{"disable", k.ID}, {"disable", k.ID, "--json"}, {"enable", k.ID}, {"enable", k.ID, "--json"},
 		{"migrate"}, {"migrate", "--json"},
 		{"rotate", other.ID, "--grace", "1h"}, {"rotate", other.ID, "--json"},
+		{"update", k.ID, "--name", "x"}, {"update", k.ID, "--ttl", "1d", "--json"},
 		{"revoke", k.ID}, {"revoke", k.ID, "--json"}, {"show", k.ID},
 	} {
 		r := c.run(args...)
@@ -426,15 +478,15 @@ func TestDisableEnable(t *testing.T) {
 	k := c.create("--owner", "alice")
 	out := c.ok("disable", k.ID)
 	assert.Equal(t, "Key "+k.ID+" ("+k.Start+") is now disabled.\n", out)
-	_, err := c.verify(k.Key)
+	_, err := c.verify(k.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
 	c.ok("disable", k.ID) // disabling twice is not an error
 
-	var j issued
+	var j record
 	require.NoError(t, json.Unmarshal([]byte(c.ok("enable", k.ID, "--json")), &j))
 	assert.Equal(t, "enabled", j.State)
 	assert.True(t, j.Enabled)
-	_, err = c.verify(k.Key)
+	_, err = c.verify(k.Plaintext)
 	assert.NoError(t, err)
 
 	// Enabling an expired key says it is still refused.
@@ -467,9 +519,9 @@ func TestRotate(t *testing.T) {
 	assert.Equal(t, []string{"bots:read"}, p.Scopes())
 	assert.Equal(t, map[string]string{"team": "infra"}, p.Metadata())
 	assert.NotEqual(t, old.ID, p.KeyID)
-	_, err = c.verify(old.Key)
+	_, err = c.verify(old.Plaintext)
 	assert.NoError(t, err, "the old key works during the grace period")
-	var shown issued
+	var shown record
 	require.NoError(t, json.Unmarshal([]byte(c.ok("show", old.ID, "--json")), &shown))
 	require.NotNil(t, shown.ExpiresAt)
 	assert.WithinDuration(t, time.Now().Add(time.Hour), *shown.ExpiresAt, time.Minute)
@@ -480,9 +532,9 @@ func TestRotate(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", second.ID, "--json")), &rotated))
 	assert.Equal(t, second.ID, rotated.Replaces)
 	require.NotNil(t, rotated.OldExpiresAt)
-	_, err = c.verify(second.Key)
+	_, err = c.verify(second.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrKeyExpired)
-	_, err = c.verify(rotated.Key)
+	_, err = c.verify(rotated.Plaintext)
 	assert.NoError(t, err)
 
 	// An expired key cannot be rotated; an unknown one is not found.
@@ -500,22 +552,27 @@ func TestRotate(t *testing.T) {
 
 func TestRotateKeepsPrefix(t *testing.T) {
 	c := newEnv(t)
-	old := c.create("--owner", "alice", "--prefix", "sk_live")
+	old := c.createWarned("--owner", "alice", "--prefix", "sk_live")
 	var next issued
 	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", old.ID, "--json", "--grace", "1h")), &next))
-	assert.True(t, strings.HasPrefix(next.Key, "sk_live_"), "rotated %s into %s", old.Key, next.Key)
-	_, err := c.verify(next.Key, apikey.WithPrefix("sk_live"))
+	assert.True(t, strings.HasPrefix(next.Plaintext, "sk_live_"), "rotated %s into %s", old.Plaintext, next.Plaintext)
+	_, err := c.verify(next.Plaintext, apikey.WithPrefix("sk_live"))
 	assert.NoError(t, err)
 
-	require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", next.ID, "--json", "--prefix", "ak")), &next))
-	assert.True(t, strings.HasPrefix(next.Key, "ak_"), "--prefix changes the prefix: %s", next.Key)
+	r := c.run("rotate", next.ID, "--json", "--prefix", "ak")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, `apikey: warning: no key in table api_keys has prefix "ak"; its keys have "sk_live". `+
+		`A service accepts only the prefixes it is configured with (apikey.WithPrefix, WithAcceptedPrefixes): `+
+		`check that yours accepts "ak", or give --prefix sk_live`+"\n"+secretNotice, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &next))
+	assert.True(t, strings.HasPrefix(next.Plaintext, "ak_"), "--prefix changes the prefix: %s", next.Plaintext)
 }
 
 func TestRevoke(t *testing.T) {
 	c := newEnv(t)
 	k := c.create("--owner", "alice")
 	assert.Equal(t, "Key "+k.ID+" revoked.\n", c.ok("revoke", k.ID))
-	_, err := c.verify(k.Key)
+	_, err := c.verify(k.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrUnknownKey)
 
 	r := c.run("show", k.ID)
@@ -535,7 +592,7 @@ func TestMigrate(t *testing.T) {
 	c.ok("migrate")
 	k := c.create("--owner", "alice")
 	assert.Contains(t, c.ok("list"), k.ID)
-	_, err := c.verify(k.Key)
+	_, err := c.verify(k.Plaintext)
 	assert.NoError(t, err)
 	c.table = apikey.DefaultSQLTable
 	assert.NotContains(t, c.ok("list"), k.ID, "--table keeps keys apart")
@@ -599,18 +656,17 @@ func TestUnreachableDatabase(t *testing.T) {
 func TestServers(t *testing.T) {
 	servers := []struct {
 		name, env string
-		setting   func(dsn string) string
+		setting   func(t *testing.T, setting string) string
 	}{
-		{"postgres", "APIKEY_POSTGRES_DSN", func(dsn string) string { return dsn }},
-		{"mysql", "APIKEY_MYSQL_DSN", mysqlURL},
+		{"postgres", testkit.EnvPostgres, func(_ *testing.T, s string) string { return s }},
+		// Both forms a user may give, whichever the variable holds.
+		{"mysql URL", testkit.EnvMySQL, mysqlURL},
+		{"mysql DSN", testkit.EnvMySQL, mysqlDSN},
 	}
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {
-			dsn := os.Getenv(s.env)
-			if dsn == "" {
-				t.Skipf("set %s to run the command against %s", s.env, s.name)
-			}
-			c := &cmdEnv{t: t, db: s.setting(dsn), table: "apikey_cli_" + strings.ToLower(rand.Text()[:10])}
+			setting := s.setting(t, testkit.Need(t, s.env))
+			c := &cmdEnv{t: t, db: setting, table: "apikey_cli_" + strings.ToLower(rand.Text()[:10])}
 			t.Cleanup(func() {
 				db, dialect, err := dbopen.Open(context.Background(), c.db)
 				require.NoError(t, err)
@@ -618,17 +674,17 @@ func TestServers(t *testing.T) {
 				assert.NoError(t, sqltest.Drop(context.Background(), db, dialect, c.table))
 			})
 			k := c.create("--owner", "alice", "--scope", "bots:read")
-			p, err := c.verify(k.Key)
+			p, err := c.verify(k.Plaintext)
 			require.NoError(t, err)
 			assert.Equal(t, "alice", p.Owner)
 			assert.Contains(t, c.ok("list"), k.ID)
 			c.ok("disable", k.ID)
-			_, err = c.verify(k.Key)
+			_, err = c.verify(k.Plaintext)
 			assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
 			c.ok("enable", k.ID)
 			var rotated issued
 			require.NoError(t, json.Unmarshal([]byte(c.ok("rotate", k.ID, "--grace", "1h", "--json")), &rotated))
-			_, err = c.verify(rotated.Key)
+			_, err = c.verify(rotated.Plaintext)
 			assert.NoError(t, err)
 			c.ok("revoke", rotated.ID)
 			assert.Equal(t, ExitFailed, c.run("show", rotated.ID).code)
@@ -636,13 +692,20 @@ func TestServers(t *testing.T) {
 	}
 }
 
-// mysqlURL turns a go-sql-driver DSN, as APIKEY_MYSQL_DSN holds, into the
-// mysql:// URL a user would type.
-func mysqlURL(dsn string) string {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		panic(err)
-	}
+// mysqlDSN returns a MySQL setting, a URL or a DSN, as a go-sql-driver DSN.
+func mysqlDSN(t *testing.T, setting string) string {
+	t.Helper()
+	d, err := dsn.MySQL(setting)
+	require.NoError(t, err)
+	return d
+}
+
+// mysqlURL returns a MySQL setting, a URL or a DSN, as the mysql:// URL a
+// user would type.
+func mysqlURL(t *testing.T, setting string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(mysqlDSN(t, setting))
+	require.NoError(t, err)
 	u := url.URL{Scheme: "mysql", User: url.User(cfg.User), Host: cfg.Addr, Path: "/" + cfg.DBName}
 	if cfg.Passwd != "" {
 		u.User = url.UserPassword(cfg.User, cfg.Passwd)

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -14,29 +16,65 @@ var createCmd = &command{
 	name:    "create",
 	summary: "create a key and print it, once",
 	help: `Creates a key for --owner and prints it once: only its SHA-256 digest is
-stored, so it cannot be shown again. With --json, prints {"key": "...", "id": ...}
-and the rest of the record, and the "not shown again" notice on stderr.
+stored, so it cannot be shown again. With --json, prints what the admin API
+answers, {"plaintext": "ak_…", "key": {…the record…}}, and the "not shown
+again" notice on stderr.
 
-  apikey create --owner alice --name ci --scope bots:read,bots:write --expires-in 90d`,
+  apikey create --owner alice --name ci --scope bots:read,bots:write --ttl 90d
+  apikey create --owner partner --rate-limit 100/1m --allowed-ips 192.0.2.0/24 --max-uses 10000`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.StringVar(&o.owner, "owner", "", "the principal the key acts for (required)")
-		fs.StringVar(&o.name, "name", "", "a short label, such as ci")
-		fs.StringVar(&o.description, "description", "", "free text")
-		fs.Var(&o.scopes, "scope", "a `scope` to grant; repeat it or separate scopes with commas")
-		fs.Var(&o.meta, "meta", "metadata `key=value`; repeat for more")
-		fs.Var(&o.expiresIn, "expires-in", "`lifetime`, such as 720h or 30d (default: never expires)")
-		fs.Var(&o.expiresAt, "expires-at", "expiry as an RFC 3339 `time`, such as 2026-01-31T00:00:00Z")
-		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "key prefix; the service must accept it")
+		keyFlags(fs, o)
+		fs.Int64Var(&o.maxUses, "max-uses", 0, "how many requests the key may make in all (default: no limit)")
+		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "key prefix; the service must accept it, and a warning says when no key in the table has it")
 	},
 	run: runCreate,
+}
+
+// keyFlags registers the flags that set a key's fields, for create and
+// update. Their names and values are those of the admin API's JSON (see
+// the README's table): --ttl is its ttl, --rate-limit 100/1m its
+// rate_limit {"limit": 100, "window": "1m"}.
+func keyFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.name, "name", "", "a short label, such as ci")
+	fs.StringVar(&o.description, "description", "", "free text")
+	fs.Var(&o.scopes, "scope", "a `scope` to grant; repeat it or separate scopes with commas")
+	fs.Var(&o.meta, "meta", "metadata `key=value`; repeat for more")
+	fs.Var(&o.ttl, "ttl", "expire this `duration` from now, such as 30d or 12h")
+	fs.Var(&o.ttl, "expires-in", "the same as --ttl `duration`")
+	fs.Var(&o.expiresAt, "expires-at", "expire at this RFC 3339 `time`, such as 2026-01-31T00:00:00Z")
+	fs.Var(&o.rateLimit, "rate-limit", "at most `limit/window` requests, such as 100/1m (100 a minute) or 10000/1d")
+	fs.Var(&o.allowedIPs, "allowed-ips", "client address `ranges` the key works from, such as 10.0.0.0/8 or 192.0.2.7; repeat or separate with commas")
+}
+
+// expiry returns the expiry the flags give, and whether they give one:
+// --ttl from now, or --expires-at.
+func (o *options) expiry(now time.Time) (time.Time, bool, error) {
+	if o.set["ttl"] && o.set["expires-in"] {
+		return time.Time{}, false, usagef("--expires-in is --ttl: give one of them")
+	}
+	if o.ttl.set && o.set["expires-at"] {
+		return time.Time{}, false, usagef("give --ttl or --expires-at, not both")
+	}
+	switch {
+	case o.ttl.set:
+		return now.Add(o.ttl.d), true, nil
+	case o.set["expires-at"]:
+		return o.expiresAt.t, true, nil
+	}
+	return time.Time{}, false, nil
 }
 
 func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 	if o.owner == "" {
 		return usagef("--owner is required")
 	}
-	if o.expiresIn.set && !o.expiresAt.t.IsZero() {
-		return usagef("give --expires-in or --expires-at, not both")
+	if o.maxUses < 0 {
+		return usagef("--max-uses must not be negative; leave it out for no limit")
+	}
+	expires, _, err := o.expiry(time.Now())
+	if err != nil {
+		return err
 	}
 	nk := apikey.NewKey{
 		Owner:       o.owner,
@@ -44,18 +82,21 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 		Description: o.description,
 		Scopes:      o.scopes,
 		Metadata:    o.meta,
-		ExpiresAt:   o.expiresAt.t,
-	}
-	if o.expiresIn.set {
-		nk.ExpiresAt = time.Now().Add(o.expiresIn.d)
+		ExpiresAt:   expires,
+		RateLimit:   o.rateLimit.rl,
+		AllowedIPs:  o.allowedIPs,
+		MaxUses:     o.maxUses,
 	}
 	return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
+		if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
+			return err
+		}
 		plain, k, err := m.Create(ctx, nk)
 		if err != nil {
 			return err
 		}
 		if o.json {
-			return writeSecretJSON(e, issuedJSON{Key: plain, keyJSON: toJSON(k, time.Now())})
+			return writeSecretJSON(e, issuedJSON{Plaintext: plain, Key: toJSON(k, time.Now())})
 		}
 		fmt.Fprintf(e.stdout, "Created key %s for %s.\n", k.ID, k.Owner)
 		printSecret(e, plain)
@@ -94,6 +135,38 @@ func printSummary(e *env, k apikey.Key) {
 	w.field("Scopes", joinOr(k.Scopes, "none"))
 	w.field("State", state(k, time.Now()))
 	w.field("Expires", textTime(k.ExpiresAt))
+	printPolicy(w, k, false)
+}
+
+// printPolicy shows a key's rate limit, allowed addresses and uses left;
+// with all false, only those it sets.
+func printPolicy(w fieldWriter, k apikey.Key, all bool) {
+	if all || !k.RateLimit.IsZero() {
+		w.field("Rate limit", rateLimitText(k.RateLimit))
+	}
+	if all || len(k.AllowedIPs) > 0 {
+		ips := make([]string, len(k.AllowedIPs))
+		for i, p := range k.AllowedIPs {
+			ips[i] = p.String()
+		}
+		w.field("Allowed IPs", joinOr(ips, "any"))
+	}
+	if all || k.RemainingUses != nil {
+		uses := "no limit"
+		if k.RemainingUses != nil {
+			uses = strconv.FormatInt(*k.RemainingUses, 10)
+		}
+		w.field("Uses left", uses)
+	}
+}
+
+// rateLimitText is a rate limit as --rate-limit takes it, or what applies
+// without one.
+func rateLimitText(rl apikey.RateLimit) string {
+	if rl.IsZero() {
+		return "the service's default"
+	}
+	return fmt.Sprintf("%d/%s", rl.Limit, rl.Window)
 }
 
 var listCmd = &command{
@@ -196,6 +269,10 @@ func printKey(e *env, o *options, k apikey.Key) error {
 	w.field("Updated", textTime(k.UpdatedAt))
 	w.field("Expires", textTime(k.ExpiresAt))
 	w.field("Last used", textTime(k.LastUsedAt))
+	printPolicy(w, k, true)
+	if k.RotatedTo != "" {
+		w.field("Rotated to", k.RotatedTo)
+	}
 	return nil
 }
 
@@ -218,7 +295,8 @@ var enableCmd = &command{
 	args:    "ID",
 	nargs:   1,
 	summary: "let a disabled key work again",
-	help:    "Enables a disabled key. An expired key stays refused: rotate or recreate it.",
+	help: `Enables a disabled key. An expired key stays refused: give it a new expiry
+with 'apikey update ID --ttl 30d' (or --no-expiry), or create a new key.`,
 	run: func(ctx context.Context, e *env, o *options, args []string) error {
 		return setEnabled(ctx, e, o, args[0], true)
 	},
@@ -242,7 +320,7 @@ func setEnabled(ctx context.Context, e *env, o *options, id string, enabled bool
 		}
 		fmt.Fprintf(e.stdout, "Key %s (%s) is now %s.\n", k.ID, k.Start, state(k, now))
 		if enabled && k.Expired(now) {
-			fmt.Fprintf(e.stdout, "It expired at %s, so it is still refused.\n", textTime(k.ExpiresAt))
+			fmt.Fprintf(e.stdout, "It expired at %s, so it is still refused; 'apikey update %s --ttl 30d' gives it a new expiry.\n", textTime(k.ExpiresAt), k.ID)
 		}
 		return nil
 	})
@@ -257,8 +335,11 @@ var rotateCmd = &command{
 prints it once, and makes the old key expire after --grace (at once by
 default: right for a leaked key; give the clients time with --grace 24h).
 The new key keeps the old key's prefix unless --prefix says otherwise.
-An expired key cannot be rotated. With --json, the "not shown again" notice
-goes to stderr.`,
+An expired key cannot be rotated: give it a new expiry first ('apikey update
+ID --ttl 1d'), or create a new key. With --json, prints what the admin API
+answers, {"plaintext": "ak_…", "key": {…the new record…}}, with "replaces"
+(the old key's ID) and "old_expires_at", and the "not shown again" notice on
+stderr.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.Var(&o.grace, "grace", "how long the old key keeps working: a `duration` such as 24h or 7d (default: it stops at once)")
 		fs.StringVar(&o.prefix, "prefix", "", "prefix of the new key (default: the old key's)")
@@ -291,7 +372,15 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 		return err
 	}
 	defer done()
+	if o.prefix != "" {
+		if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
+			return err
+		}
+	}
 	plain, k, err := m.Rotate(ctx, id, o.grace.d)
+	if errors.Is(err, apikey.ErrKeyExpired) {
+		return fmt.Errorf("%w; give it a new expiry first (apikey update %s --ttl 1d), or create a new key", err, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -300,7 +389,7 @@ func runRotate(ctx context.Context, e *env, o *options, args []string) error {
 	// if someone revoked it in between, which changes nothing here.
 	old, oldErr := store.Get(ctx, id)
 	if o.json {
-		out := issuedJSON{Key: plain, keyJSON: toJSON(k, now), Replaces: id}
+		out := issuedJSON{Plaintext: plain, Key: toJSON(k, now), Replaces: id}
 		if oldErr == nil {
 			out.OldExpiresAt = jsonTime(old.ExpiresAt)
 		}

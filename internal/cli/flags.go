@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/forwardauth"
+	"github.com/go-apikey/apikey/internal/keyjson"
 )
 
 // options holds every flag of every command; each command registers the
@@ -22,15 +24,28 @@ type options struct {
 	redis string
 	json  bool
 
-	// create
+	// create and update
 	owner       string
 	name        string
 	description string
 	prefix      string
 	scopes      scopeList
 	meta        metadata
-	expiresIn   lifetime
+	ttl         lifetime
 	expiresAt   timestamp
+	rateLimit   rateLimit
+	allowedIPs  prefixList
+	maxUses     int64
+
+	// update only
+	enabled       bool
+	remainingUses int64
+	noScopes      bool
+	noMetadata    bool
+	noExpiry      bool
+	noRateLimit   bool
+	noAllowedIPs  bool
+	noUsageLimit  bool
 
 	// list
 	limit int
@@ -57,34 +72,6 @@ type options struct {
 
 // checks reports whether serve answers gateways' checks.
 func (o *options) checks() bool { return o.forwardAuth != "" || o.extAuthz != "" }
-
-// prefixList is a repeatable flag of IP ranges; a bare address is the
-// range of that address alone.
-type prefixList []netip.Prefix
-
-func (l *prefixList) String() string {
-	var parts []string
-	for _, p := range *l {
-		parts = append(parts, p.String())
-	}
-	return strings.Join(parts, ",")
-}
-
-func (l *prefixList) Set(v string) error {
-	p, err := netip.ParsePrefix(v)
-	if err != nil {
-		a, aerr := netip.ParseAddr(v)
-		if aerr != nil {
-			return errors.New("want an address or a range, such as 10.0.0.5 or 10.0.0.0/8")
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	if _, err := apikey.CanonicalPrefix(p); err != nil {
-		return err
-	}
-	*l = append(*l, p)
-	return nil
-}
 
 // ruleList is a repeatable flag of forwardauth rules,
 // "[METHOD ]PATH=SCOPE[,SCOPE…]", checked as they are given.
@@ -150,7 +137,8 @@ func (m *metadata) Set(v string) error {
 }
 
 // lifetime is a duration flag that also takes whole days, such as 30d,
-// since key lifetimes are counted in days far more often than in hours.
+// since key lifetimes are counted in days far more often than in hours:
+// the syntax of the admin API's ttl and grace (keyjson.ParseDuration).
 type lifetime struct {
 	d   time.Duration
 	set bool
@@ -164,19 +152,71 @@ func (l *lifetime) String() string {
 }
 
 func (l *lifetime) Set(v string) error {
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100*365 {
-			return errors.New("want a duration such as 720h or 30d")
-		}
-		l.d, l.set = time.Duration(n)*24*time.Hour, true
-		return nil
-	}
-	d, err := time.ParseDuration(v)
+	d, err := keyjson.ParseDuration(v)
 	if err != nil {
-		return errors.New("want a duration such as 720h or 30d")
+		return err
 	}
 	l.d, l.set = d, true
+	return nil
+}
+
+// rateLimit is a LIMIT/WINDOW flag, such as 100/1m: at most LIMIT requests
+// per WINDOW, the admin API's rate_limit {"limit": 100, "window": "1m"}.
+// The Manager checks the values.
+type rateLimit struct{ rl apikey.RateLimit }
+
+func (r *rateLimit) String() string {
+	if r == nil || r.rl.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d/%s", r.rl.Limit, r.rl.Window)
+}
+
+func (r *rateLimit) Set(v string) error {
+	limit, window, ok := strings.Cut(v, "/")
+	n, err := strconv.Atoi(limit)
+	if !ok || err != nil {
+		return errors.New("want LIMIT/WINDOW, such as 100/1m or 10000/1d")
+	}
+	d, err := keyjson.ParseDuration(window)
+	if err != nil {
+		return fmt.Errorf("window: %w", err)
+	}
+	r.rl = apikey.RateLimit{Limit: n, Window: d}
+	return nil
+}
+
+// prefixList is a repeatable flag of client address ranges, which may also
+// be comma separated: CIDR ranges or single addresses, as the admin API's
+// allowed_ips (keyjson.ParsePrefix).
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	if p == nil {
+		return ""
+	}
+	parts := make([]string, len(*p))
+	for i, pr := range *p {
+		parts[i] = pr.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		pr, err := keyjson.ParsePrefix(part)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or a CIDR range such as 10.0.0.0/8", part)
+		}
+		if _, err := apikey.CanonicalPrefix(pr); err != nil {
+			return fmt.Errorf("%q: %w", part, err)
+		}
+		*p = append(*p, pr)
+	}
 	return nil
 }
 
@@ -195,13 +235,18 @@ func (ts *timestamp) Set(v string) error {
 	if err != nil {
 		return errors.New("want an RFC 3339 time such as 2026-01-31T00:00:00Z")
 	}
+	if t.IsZero() {
+		// The zero time means "never expires" to the library: a typed
+		// 0001-01-01 must not lift an expiry.
+		return errors.New("the zero time means never; give --no-expiry for that")
+	}
 	ts.t = t
 	return nil
 }
 
 // addShared registers the flags every command takes.
 func addShared(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.db, "db", o.db, "database: postgres://…, mysql://…, or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
+	fs.StringVar(&o.db, "db", o.db, "database: postgres://… or mysql://… (or the driver's DSN), or a SQLite file (default $APIKEY_DB, else ./apikey.db)")
 	fs.StringVar(&o.table, "table", o.table, "table holding the keys")
 	fs.StringVar(&o.redis, "redis", o.redis, "Redis to announce changes on, for services following redisfeed (default $APIKEY_REDIS)")
 	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of text")
@@ -230,4 +275,31 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 	return append(positional, tail...), nil
+}
+
+// flagErrors rewrite the flag package's messages, which spell every flag
+// -name, in the --name spelling the help uses.
+var flagErrors = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`^flag provided but not defined: -(.*)$`), "unknown flag --$1"},
+	{regexp.MustCompile(`^flag needs an argument: -(.*)$`), "--$1 needs a value"},
+	{regexp.MustCompile(`^invalid boolean value ("(?:[^"\\]|\\.)*") for -(\S+): .*$`), "invalid value $1 for --$2: want true or false"},
+	{regexp.MustCompile(`^invalid boolean flag (\S+): (.*)$`), "invalid value for --$1: $2"},
+	{regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -(\S+): parse error$`), "invalid value $1 for --$2: want a whole number"},
+	{regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -(\S+): (.*)$`), "invalid value $1 for --$2: $3"},
+}
+
+// flagError returns err, an error of flag.FlagSet.Parse, as a usage error
+// naming flags the way the help does.
+func flagError(err error) error {
+	msg := err.Error()
+	for _, fe := range flagErrors {
+		if fe.re.MatchString(msg) {
+			msg = fe.re.ReplaceAllString(msg, fe.with)
+			break
+		}
+	}
+	return usageError{msg}
 }

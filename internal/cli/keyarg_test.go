@@ -39,7 +39,7 @@ func withheld(s string) string {
 // the database is opened, by its place alone: no output holds it.
 func TestKeyGivenAsArgument(t *testing.T) {
 	keys := newEnv(t)
-	key := keys.create("--owner", "alice").Key
+	key := keys.create("--owner", "alice").Plaintext
 	c := newEnv(t) // another database, to see that nothing opens it
 	// Were a key taken for a setting, what it made would land here; and
 	// serve, were it to start, fails to listen rather than run on.
@@ -104,7 +104,7 @@ func commandNames() []string {
 // without seeing it.
 func TestKeyArgumentMessage(t *testing.T) {
 	c := newEnv(t)
-	key := c.create("--owner", "alice").Key
+	key := c.create("--owner", "alice").Plaintext
 	r := c.runRaw("show", key, "--db", filepath.Join(t.TempDir(), "x.db"))
 	if holdsKey(r.stderr, key) {
 		t.Fatal("the message holds the key")

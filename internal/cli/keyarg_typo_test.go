@@ -24,7 +24,7 @@ func mistype(key string) string {
 // only keys whose checksum holds.
 func TestMistypedKeyAsArgument(t *testing.T) {
 	c := newEnv(t)
-	key := c.create("--owner", "alice").Key
+	key := c.create("--owner", "alice").Plaintext
 	bad := mistype(key)
 	secret := key[strings.LastIndexByte(key, '_')+1 : len(key)-6]
 	for _, args := range [][]string{

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // asMain, in the environment of a copy of the test binary, makes it run as
@@ -25,7 +27,8 @@ const asMain = "APIKEY_CLI_TEST_AS_MAIN"
 // TestMain runs the command when asMain says so. Otherwise it points the
 // user config directory, where serve writes a new admin key by default, at
 // a temporary one, so no test leaves a key file in the real one, and
-// fails the run if a test left one there.
+// fails the run if a test left one there. testkit.Run says which tests
+// skipped for want of a server.
 func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv(asMain); ok {
 		var argv []string
@@ -45,7 +48,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_CONFIG_HOME", dir)
 	os.Setenv("HOME", dir)
-	code := m.Run()
+	code := testkit.Run(m)
 	if left, _ := filepath.Glob(filepath.Join(dir, "apikey", "admin-key-*")); len(left) > 0 && code == 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: tests left %d admin key files in the default key directory\n", len(left))
 		code = 1

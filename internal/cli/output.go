@@ -18,10 +18,11 @@ import (
 type keyJSON = keyjson.Key
 
 // issuedJSON is what create and rotate print with --json: the plaintext
-// key, once, and the new record.
+// key, once, and the new record, as the admin API answers a create or a
+// rotation ({"plaintext": …, "key": {…}}).
 type issuedJSON struct {
-	Key string `json:"key"`
-	keyJSON
+	Plaintext string  `json:"plaintext"`
+	Key       keyJSON `json:"key"`
 	// Replaces and OldExpiresAt are set by rotate: the old key's ID and
 	// when it stops working.
 	Replaces     string     `json:"replaces,omitempty"`

@@ -48,7 +48,7 @@ func (h *heard) has(id string) bool {
 // With --redis or APIKEY_REDIS, every change the command makes is announced
 // on the channel services following redisfeed listen to.
 func TestRedisAnnouncesChanges(t *testing.T) {
-	addr := feedtest.DSN(t, feedtest.EnvRedis, "Redis")
+	addr := feedtest.DSN(t, feedtest.EnvRedis)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -91,7 +91,7 @@ func TestRedisDownStillSaves(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 	assert.True(t, strings.HasPrefix(r.stderr, "apikey: warning: the change is saved, but Redis at 127.0.0.1:1 did not hear of it ("), r.stderr)
 	assert.True(t, strings.HasSuffix(r.stderr, "); services following redisfeed see it within their cache TTL\n"), r.stderr)
-	_, err := c.verify(k.Key)
+	_, err := c.verify(k.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
 
 	r = c.run("disable", k.ID, "--redis", "not an address")

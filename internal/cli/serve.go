@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -41,7 +43,9 @@ read (mode 0600), in --key-dir, and prints only where the file is. The page
 keeps the key in memory only; it is asked for again after a reload.
 
 Like create, serve makes the database and the table when they are missing.
-It listens on loopback by default: put it behind HTTPS before exposing it.
+It listens on loopback by default. The page is plain HTTP: with an --addr
+other hosts can reach (0.0.0.0:8081, :8081, a LAN address), serve warns and
+prints the host's addresses; put it behind HTTPS before exposing it.
 
 Gateways in front of services in other languages can check keys here too
 (package forwardauth). --forward-auth /auth answers nginx auth_request,
@@ -83,10 +87,10 @@ recorded as a service records them.
 				return err
 			}
 			defer ln.Close()
-			base := "http://" + ln.Addr().String()
+			base, exposed, others := serveURLs(ln.Addr())
 			mux := http.NewServeMux()
 			if o.admin {
-				if err := e.serveAdmin(ctx, m, o, base, mux); err != nil {
+				if err := e.serveAdmin(ctx, m, o, base, exposed, others, mux); err != nil {
 					return err
 				}
 			}
@@ -104,7 +108,10 @@ recorded as a service records them.
 
 // serveAdmin mounts the admin page and API on mux, after making an admin
 // key if the database has none, and says how to use them.
-func (e *env) serveAdmin(ctx context.Context, m *apikey.Manager, o *options, base string, mux *http.ServeMux) error {
+func (e *env) serveAdmin(ctx context.Context, m *apikey.Manager, o *options, base string, exposed bool, others []string, mux *http.ServeMux) error {
+	if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
+		return err
+	}
 	has, err := hasAdminKey(ctx, m)
 	if err != nil {
 		return err
@@ -117,7 +124,14 @@ func (e *env) serveAdmin(ctx context.Context, m *apikey.Manager, o *options, bas
 		}
 	}
 	setting := dbopen.Redact(dbopen.Setting(o.db, e.getenv))
-	fmt.Fprintf(e.stdout, "Serving the keys of %s (table %s) at %s/admin/\n\n", setting, o.table, base)
+	fmt.Fprintf(e.stdout, "Serving the keys of %s (table %s) at %s/admin/\n", setting, o.table, base)
+	if len(others) > 0 {
+		fmt.Fprintf(e.stdout, "Other hosts may reach it at %s/admin/\n", strings.Join(others, "/admin/ or "))
+	}
+	fmt.Fprintln(e.stdout)
+	if exposed {
+		fmt.Fprintf(e.stderr, exposedWarning, o.addr)
+	}
 	switch {
 	case file != "":
 		fmt.Fprintf(e.stdout, "The database had no admin key, so one was created (ID %s, %s…). This output is not a\n"+
@@ -134,6 +148,54 @@ func (e *env) serveAdmin(ctx context.Context, m *apikey.Manager, o *options, bas
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.New(m)))
 	mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
 	return nil
+}
+
+// exposedWarning is what serve says when --addr reaches beyond this host.
+const exposedWarning = "apikey serve: warning: --addr %s can be reached from other hosts, and the page is plain HTTP: " +
+	"an admin key typed into it, and every key it makes, cross the network unencrypted. Put serve behind HTTPS " +
+	"(a reverse proxy that terminates TLS), or listen on 127.0.0.1.\n"
+
+// interfaceAddrs lists this host's addresses; tests replace it.
+var interfaceAddrs = net.InterfaceAddrs
+
+// maxOtherURLs bounds how many of the host's addresses serve prints (the
+// first ones).
+const maxOtherURLs = 4
+
+// serveURLs returns the URL serve prints for a listener on addr, one a
+// browser on this host can open: a listener on every interface
+// (0.0.0.0, ::, or no host) is reached at 127.0.0.1, not at http://[::].
+// exposed is whether other hosts can reach it too (any address but
+// loopback), and others, for a listener on every interface, the URLs of
+// this host's other addresses.
+func serveURLs(addr net.Addr) (base string, exposed bool, others []string) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String(), true, nil
+	}
+	ip, port := ap.Addr().Unmap().WithZone(""), ap.Port()
+	if !ip.IsUnspecified() {
+		return "http://" + netip.AddrPortFrom(ip, port).String(), !ip.IsLoopback(), nil
+	}
+	base = "http://" + netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port).String()
+	ifaddrs, _ := interfaceAddrs() // none listed is fine: the warning stands
+	for _, a := range ifaddrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		hostIP := p.Addr().Unmap()
+		// A listener on 0.0.0.0 takes IPv4 only where the system keeps
+		// the families apart; Go listens on both for "tcp".
+		if !hostIP.IsGlobalUnicast() || (ip.Is4() && !hostIP.Is4()) {
+			continue
+		}
+		if len(others) == maxOtherURLs {
+			break
+		}
+		others = append(others, "http://"+netip.AddrPortFrom(hostIP, port).String())
+	}
+	return base, true, others
 }
 
 // hasAdminKey reports whether the database holds an enabled admin key.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -75,6 +76,7 @@ func TestServe(t *testing.T) {
 	out := exampletest.Start(t, serveRunner(db, "--key-dir", dir), "/admin/keys")
 	assert.Contains(t, out, "This output is not a\nterminal, so the key is not printed; it is in a file only you can read:")
 	assert.NotContains(t, out, "Store it now")
+	assert.NotContains(t, out, "warning", "on loopback, nothing to warn of")
 	key := adminKeyFile(t, out, dir)
 	lines := exampletest.CurlLines(out)
 	require.Len(t, lines, 1, out)
@@ -82,7 +84,7 @@ func TestServe(t *testing.T) {
 	status, body := exampletest.Do(t, strings.Replace(lines[0], "<admin key>", key, 1))
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, made.ID, "the admin sees every key of the database")
-	assert.NotContains(t, body, made.Key)
+	assert.NotContains(t, body, made.Plaintext)
 
 	page := strings.Replace(strings.Fields(lines[0])[len(strings.Fields(lines[0]))-1], "/admin/keys", "/admin/", 1)
 	resp, err := http.Get(page)
@@ -184,12 +186,14 @@ func TestServeBusyAddressCreatesNoKey(t *testing.T) {
 func TestServePrefixes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "keys.db")
 	c := &cmdEnv{t: t, db: db, table: apikey.DefaultSQLTable}
-	other := c.create("--owner", "bob", "--prefix", "sk_live")
+	other := c.createWarned("--owner", "bob", "--prefix", "sk_live")
 
 	dir := t.TempDir()
 	out := exampletest.Start(t, serveRunner(db, "--prefix", "lbk", "--key-dir", dir), "/admin/keys")
 	adminKey := adminKeyFile(t, out, dir)
 	require.True(t, strings.HasPrefix(adminKey, "lbk_"), "the admin key has serve's prefix: %s", adminKey[:4])
+	assert.Contains(t, out, `apikey: warning: no key in table api_keys has prefix "lbk"; its keys have "sk_live".`,
+		"keys made on the page get a prefix no key in the table has")
 	url := strings.Fields(exampletest.CurlLines(out)[0])
 	keysURL := url[len(url)-1]
 
@@ -213,7 +217,7 @@ func TestServePrefixes(t *testing.T) {
 	status, rotated := call(http.MethodPost, "/"+other.ID+"/rotate", `{}`)
 	require.Equal(t, http.StatusCreated, status, rotated)
 	plain := rotated["plaintext"].(string)
-	assert.True(t, strings.HasPrefix(plain, "sk_live_"), "rotated %s into %s", other.Key, plain)
+	assert.True(t, strings.HasPrefix(plain, "sk_live_"), "rotated %s into %s", other.Plaintext, plain)
 	_, err := c.verify(plain, apikey.WithPrefix("sk_live"))
 	assert.NoError(t, err, "the service that owns the key accepts its successor")
 }
@@ -255,4 +259,72 @@ func TestServeToAPipe(t *testing.T) {
 	if holdsKey(out.String(), key) {
 		t.Error("the output holds the key")
 	}
+}
+
+// serve on every interface prints a URL a browser opens, never
+// http://[::]:…, lists the host's addresses, and warns that the page is
+// plain HTTP reachable from other hosts.
+func TestServeOnEveryInterface(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0"} {
+		t.Run(addr, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "keys.db")
+			dir := t.TempDir()
+			var stderr testkit.LockedBuffer
+			out := exampletest.Start(t, func(ctx context.Context, _ string, out io.Writer) error {
+				args := []string{"serve", "--addr", addr, "--db", db, "--key-dir", dir}
+				if code := Run(ctx, args, out, &stderr, func(string) string { return "" }); code != ExitOK {
+					return fmt.Errorf("serve exited %d", code)
+				}
+				return nil
+			}, "/admin/keys")
+			assert.Regexp(t, `at http://127\.0\.0\.1:\d+/admin/\n`, out)
+			assert.NotContains(t, out, "http://[::]")
+			assert.NotContains(t, out, "http://0.0.0.0")
+			assert.Contains(t, stderr.String(), "apikey serve: warning: --addr "+addr+" can be reached from other hosts, and the page is plain HTTP")
+			key := adminKeyFile(t, out, dir)
+			lines := exampletest.CurlLines(out)
+			require.Len(t, lines, 1, out)
+			status, body := exampletest.Do(t, strings.Replace(lines[0], "<admin key>", key, 1))
+			assert.Equal(t, http.StatusOK, status, "the printed URL works: %s", body)
+		})
+	}
+}
+
+func TestServeURLs(t *testing.T) {
+	old := interfaceAddrs
+	t.Cleanup(func() { interfaceAddrs = old })
+	var host []net.Addr
+	for _, p := range []string{"127.0.0.1/8", "192.0.2.2/24", "::1/128", "fd00::2/64", "fe80::1/64", "198.51.100.7/24"} {
+		ip, n, err := net.ParseCIDR(p)
+		require.NoError(t, err)
+		host = append(host, &net.IPNet{IP: ip, Mask: n.Mask})
+	}
+	interfaceAddrs = func() ([]net.Addr, error) { return host, nil }
+	for _, tt := range []struct {
+		listen  string
+		base    string
+		exposed bool
+		others  []string
+	}{
+		{"[::]:8081", "http://127.0.0.1:8081", true, []string{"http://192.0.2.2:8081", "http://[fd00::2]:8081", "http://198.51.100.7:8081"}},
+		{"0.0.0.0:8081", "http://127.0.0.1:8081", true, []string{"http://192.0.2.2:8081", "http://198.51.100.7:8081"}},
+		{"127.0.0.1:8081", "http://127.0.0.1:8081", false, nil},
+		{"[::1]:8081", "http://[::1]:8081", false, nil},
+		{"192.0.2.2:8081", "http://192.0.2.2:8081", true, nil},
+		{"[fe80::1%eth0]:8081", "http://[fe80::1]:8081", true, nil},
+	} {
+		ap := netip.MustParseAddrPort(tt.listen)
+		base, exposed, others := serveURLs(net.TCPAddrFromAddrPort(ap))
+		assert.Equal(t, tt.base, base, tt.listen)
+		assert.Equal(t, tt.exposed, exposed, tt.listen)
+		assert.Equal(t, tt.others, others, tt.listen)
+	}
+
+	// At most maxOtherURLs of the host's addresses.
+	host = nil
+	for i := range 10 {
+		host = append(host, &net.IPNet{IP: net.IPv4(192, 0, 2, byte(10+i)), Mask: net.CIDRMask(24, 32)})
+	}
+	_, _, others := serveURLs(&net.TCPAddr{IP: net.IPv6unspecified, Port: 1})
+	assert.Len(t, others, maxOtherURLs)
 }

@@ -66,8 +66,9 @@ func CurlLines(out string) []string {
 }
 
 // Curl turns a printed curl command into the request curl would send. It
-// understands -X METHOD, -H 'Name: value', -d 'body' and a URL, with
-// single-quoted words, which is all the examples print.
+// understands -X METHOD, -H 'Name: value', -d 'body', -i (which only
+// changes what curl prints) and a URL, with single-quoted words, which is
+// all the examples print.
 func Curl(line string) (*http.Request, error) {
 	words, err := splitWords(line)
 	if err != nil {
@@ -80,6 +81,7 @@ func Curl(line string) (*http.Request, error) {
 	var headers [][2]string
 	for i := 1; i < len(words); i++ {
 		switch w := words[i]; w {
+		case "-i":
 		case "-X", "-H", "-d":
 			if i+1 == len(words) {
 				return nil, fmt.Errorf("%s without a value in %q", w, line)

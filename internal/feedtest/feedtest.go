@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,24 +22,32 @@ import (
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/cache"
+	"github.com/go-apikey/apikey/internal/dsn"
 	"github.com/go-apikey/apikey/internal/sqltest"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
-// Environment variables naming the servers, as in the root package's tests.
-// Unset, the tests that need them skip; set, a server that does not answer
-// fails them.
+// Environment variables naming the servers (see testkit.Need). Unset, the
+// tests that need them skip; set, a server that does not answer fails them.
 const (
-	EnvPostgres = "APIKEY_POSTGRES_DSN"
-	EnvMySQL    = "APIKEY_MYSQL_DSN"
-	EnvRedis    = "APIKEY_REDIS_ADDR"
+	EnvPostgres = testkit.EnvPostgres
+	EnvMySQL    = testkit.EnvMySQL
+	EnvRedis    = testkit.EnvRedis
 )
 
-// DSN returns the value of env, or skips t when it is unset.
-func DSN(t testing.TB, env, server string) string {
+// DSN returns the value of env as its driver reads it, or skips t when it
+// is unset (testkit.Need). EnvMySQL may hold a mysql:// URL or a
+// go-sql-driver DSN, as the apikey command's --db does; DSN returns the
+// latter.
+func DSN(t testing.TB, env string) string {
 	t.Helper()
-	v := os.Getenv(env)
-	if v == "" {
-		t.Skipf("set %s to run this test against a %s server", env, server)
+	v := testkit.Need(t, env)
+	if env == EnvMySQL {
+		d, err := dsn.MySQL(v)
+		if err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+		return d
 	}
 	return v
 }

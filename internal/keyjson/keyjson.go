@@ -1,7 +1,8 @@
 // Package keyjson is the one JSON form of a key that the admin API and the
-// apikey command print, so scripts can read either the same way. It never
-// has a field for the digest or the hasher: nothing printed can help find a
-// key.
+// apikey command print, so scripts can read either the same way, and the
+// values both read in one syntax (ParseDuration, ParsePrefix). It never
+// has a field for the digest or the hasher: nothing printed can help find
+// a key.
 package keyjson
 
 import (
@@ -40,8 +41,8 @@ type Key struct {
 	DisabledBy *string `json:"disabled_by"`
 }
 
-// RateLimit is a rate limit: Limit requests per Window, a Go duration such
-// as "1m" or "1h30m".
+// RateLimit is a rate limit: Limit requests per Window, printed as a Go
+// duration ("1m0s") and read by ParseDuration ("1m", "1h30m", "1d").
 type RateLimit struct {
 	Limit  int    `json:"limit"`
 	Window string `json:"window"`

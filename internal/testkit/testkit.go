@@ -1,7 +1,8 @@
 // Package testkit is what the tests of this repository share: the log scan
-// that fails a test binary whose logs hold a key, a settable clock, a store
-// that counts calls and fails on demand, and helpers that make Managers and
-// keys whose plaintexts the scan knows.
+// that fails a test binary whose logs hold a key, the skip summary (Need,
+// SkipFor), a settable clock, a store that counts calls and fails on
+// demand, and helpers that make Managers and keys whose plaintexts the
+// scan knows.
 //
 // The log scan (SECURITY.md: "No key in logs"): every Manager made by
 // NewManager logs at Debug, and its decisions through SlogObserver, into
@@ -12,6 +13,13 @@
 // <prefix>_<36 base62>), which also catches keys tests issue with
 // Manager.Create or Rotate directly. Reading the log once costs
 // milliseconds.
+//
+// The skip summary: a test that needs a server takes its address from Need,
+// which skips it when the variable is unset. go test ./... shows nothing of
+// a passing package but its "ok" line, so Main then ends the run with one
+// line per missing server, such as
+//
+//	skip	github.com/go-apikey/apikey/pgfeed	4 tests need PostgreSQL: set APIKEY_POSTGRES_DSN to run them
 package testkit
 
 import (
@@ -78,13 +86,19 @@ func Remember(plains ...string) {
 	issuedMu.Unlock()
 }
 
-// Main runs the tests, then fails the binary if its logs hold a key. Call
-// it from TestMain.
-func Main(m *testing.M) {
+// Main runs the tests, then fails the binary if its logs hold a key, and
+// says which tests skipped for want of a server (see Need). Call it from
+// TestMain.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with work of its own after the tests: it
+// returns the exit code instead of exiting.
+func Run(m *testing.M) int {
 	// Managers made without WithLogger log to slog.Default: scan that too,
 	// and still show it on stderr.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, &suiteLog), nil)))
 	code := m.Run()
+	reportSkips(skipLines(testedPackage()), os.Stdout, isPipe(os.Stdout), testing.Verbose(), code == 0, openTTY)
 	issuedMu.Lock()
 	keys := issued
 	issuedMu.Unlock()
@@ -99,7 +113,7 @@ func Main(m *testing.M) {
 		}
 		code = 1
 	}
-	os.Exit(code)
+	return code
 }
 
 // RunLen is how many consecutive secret characters count as a leak: more

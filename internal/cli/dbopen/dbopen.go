@@ -6,7 +6,9 @@
 //
 //	postgres://user:pass@host:5432/db?sslmode=disable   PostgreSQL, through pgx
 //	postgresql://…                                      the same
+//	host=db user=u password=p dbname=app                the same, as a keyword DSN
 //	mysql://user:pass@host:3306/db?param=value          MySQL or MariaDB
+//	user:pass@tcp(host:3306)/db?param=value             the same, as a go-sql-driver DSN
 //	sqlite://path/to/keys.db                            SQLite file
 //	file:keys.db?mode=rwc                               SQLite URI, as given
 //	path/to/keys.db                                     SQLite file (anything else)
@@ -21,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,6 +36,7 @@ import (
 	_ "modernc.org/sqlite"             // registers driver "sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/dsn"
 )
 
 // Default is the setting used when neither a flag nor EnvVar gives one: a
@@ -80,12 +82,10 @@ type target struct {
 	path string
 }
 
-// Driver-native forms that would otherwise be taken for SQLite paths and
-// fail with a confusing message (or create a file named after them).
+// The forms of settings, told apart before any is parsed.
 var (
-	mysqlNativeDSN = regexp.MustCompile(`@(tcp|unix)\(`)
-	pgKeywordDSN   = regexp.MustCompile(`(^|\s)(host|dbname|user|password|sslmode)=`)
-	urlScheme      = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+	pgKeywordDSN = regexp.MustCompile(`(^|\s)(host|dbname|user|password|sslmode)=`)
+	urlScheme    = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 	// pgKeywordPassword matches the value of password= in a keyword DSN,
 	// quoted or not, for Redact.
 	pgKeywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
@@ -128,11 +128,15 @@ func parse(setting string) (target, error) {
 		return target{driver: "sqlite", dsn: path + "?" + withPragmas(q).Encode(), dialect: apikey.SQLite,
 			path: uriPath(path)}, nil
 	}
-	if mysqlNativeDSN.MatchString(setting) {
-		return target{}, errors.New("this looks like a go-sql-driver DSN; write it as a URL: mysql://user:pass@host:3306/db")
+	if dsn.IsMySQLDSN(setting) {
+		d, err := mysqlDSN(setting)
+		if err != nil {
+			return target{}, err
+		}
+		return target{driver: "mysql", dsn: d, dialect: apikey.MySQL}, nil
 	}
 	if pgKeywordDSN.MatchString(setting) {
-		return target{}, errors.New("this looks like a PostgreSQL keyword DSN; write it as a URL: postgres://user:pass@host:5432/db")
+		return target{driver: "pgx", dsn: setting, dialect: apikey.Postgres}, nil
 	}
 	if setting == ":memory:" {
 		return target{}, errors.New("an in-memory SQLite database would vanish when the command exits: name a file")
@@ -208,35 +212,20 @@ func withPragmas(q url.Values) url.Values {
 	return q
 }
 
-// mysqlDSN converts mysql://user:pass@host:port/db?params into the form
-// go-sql-driver/mysql reads, user:pass@tcp(host:port)/db?params.
+// mysqlDSN returns a MySQL setting, a mysql:// URL or a go-sql-driver DSN,
+// in the form go-sql-driver/mysql reads, user:pass@tcp(host:port)/db?params,
+// after the driver has checked its parameters.
 func mysqlDSN(setting string) (string, error) {
-	u, err := url.Parse(setting)
+	d, err := dsn.MySQL(setting)
 	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		return "", errors.New("bad mysql:// URL (is a special character in the password not percent-encoded?)")
+		return "", err
 	}
-	if u.Hostname() == "" {
-		return "", errors.New("mysql:// URL needs a host, as in mysql://user@127.0.0.1:3306/db")
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	if db == "" || strings.Contains(db, "/") {
-		return "", errors.New("mysql:// URL needs one database name, as in mysql://user@127.0.0.1:3306/db")
-	}
-	// Parsing only the database and parameters lets the driver check the
-	// parameters without ever seeing the password in a string it might
-	// quote in an error.
-	cfg, err := mysql.ParseDSN("/" + url.PathEscape(db) + "?" + u.RawQuery)
+	cfg, err := mysql.ParseDSN(d)
 	if err != nil {
-		return "", fmt.Errorf("bad mysql:// parameters: %w", err)
+		// The driver's errors name a parameter or its value, never the
+		// password; newError scrubs them all the same.
+		return "", fmt.Errorf("bad MySQL setting: %w", err)
 	}
-	port := u.Port()
-	if port == "" {
-		port = "3306"
-	}
-	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(u.Hostname(), port)
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
 	return cfg.FormatDSN(), nil
 }
 
@@ -245,12 +234,13 @@ func mysqlDSN(setting string) (string, error) {
 func Redact(setting string) string {
 	m := urlScheme.FindStringSubmatch(setting)
 	if m == nil {
-		// Not a URL, but it may be a DSN pasted in the driver's own form,
-		// which Open refuses with a message that quotes it.
-		if loc := mysqlNativeDSN.FindStringIndex(setting); loc != nil {
-			if user, _, ok := strings.Cut(setting[:loc[0]], ":"); ok {
-				return user + ":xxxxx" + setting[loc[0]:]
+		// Not a URL: a go-sql-driver DSN, a PostgreSQL keyword DSN or a
+		// SQLite path.
+		if userinfo, rest, ok := dsn.SplitMySQLDSN(setting); ok {
+			if user, _, ok := strings.Cut(userinfo, ":"); ok {
+				return user + ":xxxxx@" + rest
 			}
+			return setting
 		}
 		return pgKeywordPassword.ReplaceAllString(setting, "${1}xxxxx")
 	}
@@ -296,10 +286,6 @@ func Scrub(setting, s string) string {
 // secrets returns the passwords a setting holds, so they can be scrubbed
 // from driver errors that might quote them.
 func secrets(setting string) []string {
-	m := urlScheme.FindStringSubmatch(setting)
-	if m == nil {
-		return nil
-	}
 	var out []string
 	add := func(s string) {
 		if s != "" {
@@ -308,6 +294,25 @@ func secrets(setting string) []string {
 				out = append(out, raw)
 			}
 		}
+	}
+	m := urlScheme.FindStringSubmatch(setting)
+	if m == nil {
+		// A go-sql-driver DSN: the password runs from the first ':' to
+		// the '@' before the address, as Redact hides it.
+		if userinfo, _, ok := dsn.SplitMySQLDSN(setting); ok {
+			if _, p, ok := strings.Cut(userinfo, ":"); ok {
+				add(p)
+			}
+		}
+		// A PostgreSQL keyword DSN: password=value or password='va lue'.
+		for _, kv := range pgKeywordPassword.FindAllStringSubmatch(setting, -1) {
+			v := kv[2]
+			add(v)
+			if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+				add(strings.NewReplacer(`\\`, `\`, `\'`, `'`).Replace(v[1 : len(v)-1]))
+			}
+		}
+		return out
 	}
 	u, err := url.Parse(setting)
 	if err != nil {

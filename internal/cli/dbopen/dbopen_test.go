@@ -16,8 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/dsn"
 	"github.com/go-apikey/apikey/internal/sqltest"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
+
+// TestMain says which tests skipped for want of a server (testkit.Need).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestSetting(t *testing.T) {
 	env := func(v string) func(string) string {
@@ -58,7 +63,19 @@ func TestParse(t *testing.T) {
 		{"mysql://root:s3cret@db/app", "mysql", "root:s3cret@tcp(db:3306)/app", apikey.MySQL},
 		{"mysql://u:p%40ss%2Fw@[::1]:3307/app?parseTime=true&loc=Europe%2FParis", "mysql",
 			"u:p@ss/w@tcp([::1]:3307)/app?loc=Europe%2FParis&parseTime=true", apikey.MySQL},
+		// go-sql-driver DSNs, as the driver's documentation writes them.
+		{"root@tcp(127.0.0.1:3306)/test", "mysql", "root@tcp(127.0.0.1:3306)/test", apikey.MySQL},
+		{"u:p@ss/w@tcp([::1]:3307)/app?parseTime=true", "mysql", "u:p@ss/w@tcp([::1]:3307)/app?parseTime=true", apikey.MySQL},
+		{"tcp(db:3306)/app", "mysql", "tcp(db:3306)/app", apikey.MySQL},
+		{"root@unix(/run/mysqld/mysqld.sock)/app", "mysql", "root@unix(/run/mysqld/mysqld.sock)/app", apikey.MySQL},
+		{"root:pw@/app", "mysql", "root:pw@tcp(127.0.0.1:3306)/app", apikey.MySQL},
+		// PostgreSQL keyword DSNs go to pgx as they are.
+		{"host=db user=u password=p dbname=app sslmode=disable", "pgx", "host=db user=u password=p dbname=app sslmode=disable", apikey.Postgres},
 		{"apikey.db", "sqlite", "file:apikey.db?" + pragmas, apikey.SQLite},
+		// user@/db is a DSN (were it read as a path, an error naming the
+		// missing directory would show the password): such a SQLite path
+		// is written sqlite://.
+		{"sqlite://mail@/keys.db", "sqlite", "file:mail@/keys.db?" + pragmas, apikey.SQLite},
 		{"/var/lib/keys/k.db", "sqlite", "file:/var/lib/keys/k.db?" + pragmas, apikey.SQLite},
 		{"odd?name#1%.db", "sqlite", "file:odd%3fname%231%25.db?" + pragmas, apikey.SQLite},
 		{"sqlite://keys.db", "sqlite", "file:keys.db?" + pragmas, apikey.SQLite},
@@ -99,9 +116,9 @@ func TestParseRefuses(t *testing.T) {
 		{"", "empty"},
 		{"mysql://root@127.0.0.1:3306/", "database name"},
 		{"mysql:///test", "needs a host"},
-		{"mysql://h/db?parseTime=maybe", "parameters"},
-		{"root:pw@tcp(127.0.0.1:3306)/test", "mysql://"},
-		{"host=db user=u password=pw dbname=app", "postgres://"},
+		{"mysql://h/db?parseTime=maybe", "bad MySQL setting: invalid bool value: maybe"},
+		{"root:pw@tcp(127.0.0.1:3306)/test?parseTime=maybe", "bad MySQL setting: invalid bool value: maybe"},
+		{"root:pw@tcp(127.0.0.1:3306/test", "bad MySQL setting"},
 		{"mariadb://h/db", "unsupported database scheme"},
 		{"sqlite://", "empty SQLite"},
 		{":memory:", "in-memory"},
@@ -124,8 +141,10 @@ func TestRedact(t *testing.T) {
 		// Unparseable (a raw space in the host): all userinfo goes.
 		{"postgres://u:hun ter2@d b/app", "postgres://xxxxx@d b/app"},
 		{"keys/apikey.db", "keys/apikey.db"},
-		// Driver-native forms, which Open refuses by quoting them.
+		// Driver-native forms: a password may hold '@' and ':'.
 		{"root:hunter2@tcp(127.0.0.1:3306)/test", "root:xxxxx@tcp(127.0.0.1:3306)/test"},
+		{"root:hun@t:er2@tcp(127.0.0.1:3306)/test", "root:xxxxx@tcp(127.0.0.1:3306)/test"},
+		{"root:hunter2@/test", "root:xxxxx@/test"},
 		{"root@tcp(127.0.0.1:3306)/test", "root@tcp(127.0.0.1:3306)/test"},
 		{"host=db password=hunter2 dbname=app", "host=db password=xxxxx dbname=app"},
 		{"host=db PASSWORD = 'hunter2 \\' x' dbname=app", "host=db PASSWORD = xxxxx dbname=app"},
@@ -150,14 +169,18 @@ func TestErrorsNeverHoldThePassword(t *testing.T) {
 		"mysql://u:hun%zzter2@127.0.0.1:1/app",
 		"pgsql://u:hunter2@127.0.0.1:1/app",
 		"u:hunter2@tcp(127.0.0.1:1)/app",
-		"host=127.0.0.1:1 password=hunter2",
+		"u:hunter2@tcp(127.0.0.1:1)/app?parseTime=maybe",
+		"u:hun@ter2@tcp(127.0.0.1:1)/app",
+		"u:hun%zzter2@tcp(127.0.0.1:1)/app",
+		"host=127.0.0.1 port=1 password=hunter2 sslmode=disable",
+		"host=127.0.0.1 port=1 password='hunter2 x' sslmode=disable",
 	} {
 		t.Run(setting, func(t *testing.T) {
 			db, _, err := Open(ctx, setting)
 			require.Error(t, err)
 			assert.Nil(t, db)
 			assert.NotContains(t, err.Error(), "hunter")
-			assert.Contains(t, err.Error(), "127.0.0.1:1", "the message names the database")
+			assert.Regexp(t, `127\.0\.0\.1(:| port=)1`, err.Error(), "the message names the database")
 			var e *Error
 			assert.True(t, errors.As(err, &e))
 		})
@@ -199,11 +222,8 @@ func TestOpenSQLite(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	dsn := os.Getenv("APIKEY_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("set APIKEY_POSTGRES_DSN to open PostgreSQL")
-	}
-	db, dialect, err := Open(context.Background(), dsn)
+	setting := testkit.Need(t, testkit.EnvPostgres)
+	db, dialect, err := Open(context.Background(), setting)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	assert.Equal(t, apikey.Postgres, dialect)
@@ -211,22 +231,32 @@ func TestOpenPostgres(t *testing.T) {
 }
 
 func TestOpenMySQL(t *testing.T) {
-	dsn := os.Getenv("APIKEY_MYSQL_DSN")
-	if dsn == "" {
-		t.Skip("set APIKEY_MYSQL_DSN to open MySQL or MariaDB")
+	env := testkit.Need(t, testkit.EnvMySQL)
+	// Both forms, whichever the variable holds.
+	for name, setting := range map[string]string{"URL": asMySQLURL(t, env), "DSN": asMySQLDSN(t, env)} {
+		t.Run(name, func(t *testing.T) {
+			db, dialect, err := Open(context.Background(), setting)
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			assert.Equal(t, apikey.MySQL, dialect)
+			useStore(t, db, dialect)
+		})
 	}
-	db, dialect, err := Open(context.Background(), MySQLURL(t, dsn))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	assert.Equal(t, apikey.MySQL, dialect)
-	useStore(t, db, dialect)
 }
 
-// MySQLURL turns a go-sql-driver DSN, as APIKEY_MYSQL_DSN holds, into the
-// mysql:// URL form a user would type.
-func MySQLURL(t *testing.T, dsn string) string {
+// asMySQLDSN returns a MySQL setting, a URL or a DSN, as a go-sql-driver DSN.
+func asMySQLDSN(t testing.TB, setting string) string {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(dsn)
+	d, err := dsn.MySQL(setting)
+	require.NoError(t, err)
+	return d
+}
+
+// asMySQLURL returns a MySQL setting, a URL or a DSN, as the mysql:// URL a
+// user would type.
+func asMySQLURL(t testing.TB, setting string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(asMySQLDSN(t, setting))
 	require.NoError(t, err)
 	u := url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + cfg.DBName}
 	if cfg.Passwd != "" {
@@ -305,11 +335,11 @@ func TestOpenModes(t *testing.T) {
 func TestTableExists(t *testing.T) {
 	ctx := context.Background()
 	settings := map[string]string{"sqlite": filepath.Join(t.TempDir(), "keys.db")}
-	if dsn := os.Getenv("APIKEY_POSTGRES_DSN"); dsn != "" {
-		settings["postgres"] = dsn
+	if setting := os.Getenv(testkit.EnvPostgres); setting != "" {
+		settings["postgres"] = setting
 	}
-	if dsn := os.Getenv("APIKEY_MYSQL_DSN"); dsn != "" {
-		settings["mysql"] = MySQLURL(t, dsn)
+	if setting := os.Getenv(testkit.EnvMySQL); setting != "" {
+		settings["mysql"] = setting
 	}
 	for name, setting := range settings {
 		t.Run(name, func(t *testing.T) {
@@ -349,6 +379,10 @@ func TestScrub(t *testing.T) {
 		{"redis://:s3%40cret@host:6379", "password s3@cret or s3%40cret"},
 		{"redis://:s3%40cret@host:xx", "password s3@cret or s3%40cret"},
 		{"postgres://u@h/db?password=s3cret", "password s3cret"},
+		{"u:s3cret@tcp(h:3306)/db", "access denied for u:s3cret"},
+		{"u:s3@cret@tcp(h:3306)/db", "password s3@cret or s3%40cret"},
+		{"host=h password=s3cret", "password=s3cret"},
+		{"host=h password='s3cret x'", "password s3cret x"},
 	}
 	for _, tt := range tests {
 		got := Scrub(tt.setting, tt.msg)

@@ -3,6 +3,7 @@ package adminweb_test
 import (
 	"context"
 	"fmt"
+	"github.com/go-apikey/apikey/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,7 +269,8 @@ func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	chromium := findChromium()
 	if chromium == "" {
-		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome in PATH); on Debian: apt-get install -y chromium")
+		// Looked for chromium, chromium-browser and google-chrome in PATH.
+		testkit.SkipFor(t, "Chromium", "apt-get install chromium (Debian)")
 	}
 	tctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)

@@ -6,7 +6,12 @@ import (
 
 	"github.com/go-apikey/apikey/admin"
 	"github.com/go-apikey/apikey/internal/admintest"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
+
+// TestMain says which tests skipped for want of a server or a browser
+// (testkit.Need, testkit.SkipFor).
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // The test server (internal/admintest) under the names these tests use.
 type (

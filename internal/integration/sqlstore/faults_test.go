@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
@@ -90,10 +90,7 @@ func (p *tcpProxy) restart() { p.start(p.addr) }
 // recovers by itself, and last-used times of the outage are written late,
 // not lost.
 func TestPostgresOutageAndRecovery(t *testing.T) {
-	dsn := os.Getenv(envPostgres)
-	if dsn == "" {
-		t.Skipf("set %s to run this test against a PostgreSQL server", envPostgres)
-	}
+	dsn := feedtest.DSN(t, envPostgres)
 	ctx := context.Background()
 	direct := openPostgres(t)
 	_, table := newTable(t, direct, apikey.Postgres)

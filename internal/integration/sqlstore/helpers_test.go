@@ -21,5 +21,6 @@ var (
 	runRequests  = testkit.RunRequests
 )
 
-// TestMain fails the run if a log line holds a key (internal/testkit).
+// TestMain fails the run if a log line holds a key, and says which tests
+// skipped for want of a server (internal/testkit).
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/feedtest"
 	"github.com/go-apikey/apikey/internal/sqltest"
 )
 
@@ -58,18 +58,17 @@ func TestDropLeavesNothing(t *testing.T) {
 		name    string
 		dialect apikey.Dialect
 		driver  string
-		dsn     string
+		dsn     func(t *testing.T) string // skips t when there is no server
 	}{
-		{"sqlite", apikey.SQLite, "sqlite", "file:" + filepath.Join(t.TempDir(), "keys.db") + "?_pragma=busy_timeout(5000)"},
-		{"postgres", apikey.Postgres, "pgx", os.Getenv("APIKEY_POSTGRES_DSN")},
-		{"mysql", apikey.MySQL, "mysql", os.Getenv("APIKEY_MYSQL_DSN")},
+		{"sqlite", apikey.SQLite, "sqlite", func(t *testing.T) string {
+			return "file:" + filepath.Join(t.TempDir(), "keys.db") + "?_pragma=busy_timeout(5000)"
+		}},
+		{"postgres", apikey.Postgres, "pgx", func(t *testing.T) string { return feedtest.DSN(t, envPostgres) }},
+		{"mysql", apikey.MySQL, "mysql", func(t *testing.T) string { return feedtest.DSN(t, envMySQL) }},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			if b.dsn == "" {
-				t.Skipf("set APIKEY_%s_DSN to run this test against %s", strings.ToUpper(b.name), b.name)
-			}
-			db, err := sql.Open(b.driver, b.dsn)
+			db, err := sql.Open(b.driver, b.dsn(t))
 			require.NoError(t, err)
 			defer db.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

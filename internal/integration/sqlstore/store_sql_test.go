@@ -8,7 +8,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,13 +24,15 @@ import (
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/apikeytest"
 	"github.com/go-apikey/apikey/cache"
+	"github.com/go-apikey/apikey/internal/feedtest"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // Environment variables naming the database servers the SQL tests use.
 // Without them those tests skip; with them set, an unreachable server fails.
 const (
-	envPostgres = "APIKEY_POSTGRES_DSN" // postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-	envMySQL    = "APIKEY_MYSQL_DSN"    // root@tcp(127.0.0.1:3306)/test?parseTime=true
+	envPostgres = testkit.EnvPostgres // postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+	envMySQL    = testkit.EnvMySQL    // root@tcp(127.0.0.1:3306)/test, or mysql://root@127.0.0.1:3306/test
 )
 
 type backend struct {
@@ -46,8 +47,8 @@ var backends = []backend{
 	{"mysql", apikey.MySQL, openMySQL},
 }
 
-func openPostgres(t testing.TB) *sql.DB { return openFromEnv(t, envPostgres, "pgx", "PostgreSQL") }
-func openMySQL(t testing.TB) *sql.DB    { return openFromEnv(t, envMySQL, "mysql", "MySQL or MariaDB") }
+func openPostgres(t testing.TB) *sql.DB { return openFromEnv(t, envPostgres, "pgx") }
+func openMySQL(t testing.TB) *sql.DB    { return openFromEnv(t, envMySQL, "mysql") }
 
 // forEachBackend runs fn in a subtest per backend, in parallel, each with
 // its own *sql.DB.
@@ -77,15 +78,11 @@ func openSQLite(t testing.TB) *sql.DB {
 }
 
 // openFromEnv opens the server named by the DSN in env, or skips the test
-// when env is empty. A DSN that does not answer fails the test: a CI job
-// that sets it must not pass by skipping.
-func openFromEnv(t testing.TB, env, driverName, server string) *sql.DB {
+// when env is empty (feedtest.DSN). A DSN that does not answer fails the
+// test: a CI job that sets it must not pass by skipping.
+func openFromEnv(t testing.TB, env, driverName string) *sql.DB {
 	t.Helper()
-	dsn := os.Getenv(env)
-	if dsn == "" {
-		t.Skipf("set %s to run this test against a %s server", env, server)
-	}
-	return openDSN(t, driverName, dsn)
+	return openDSN(t, driverName, feedtest.DSN(t, env))
 }
 
 func openDSN(t testing.TB, driverName, dsn string) *sql.DB {
@@ -255,11 +252,7 @@ func TestSQLStoreTimes(t *testing.T) {
 // TestSQLStoreMySQLTimeSettings checks that the parseTime and loc DSN
 // parameters do not change the times a MySQL store reads or writes.
 func TestSQLStoreMySQLTimeSettings(t *testing.T) {
-	dsn := os.Getenv(envMySQL)
-	if dsn == "" {
-		t.Skipf("set %s to run this test against a MySQL or MariaDB server", envMySQL)
-	}
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := mysql.ParseDSN(feedtest.DSN(t, envMySQL))
 	require.NoError(t, err)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -450,9 +443,9 @@ func findByDigestStatement(t testing.TB, d apikey.Dialect, table string) string 
 	driverName, dsn := "sqlite", sqliteDSN(t)
 	switch d {
 	case apikey.Postgres:
-		driverName, dsn = "pgx", os.Getenv(envPostgres)
+		driverName, dsn = "pgx", feedtest.DSN(t, envPostgres)
 	case apikey.MySQL:
-		driverName, dsn = "mysql", os.Getenv(envMySQL)
+		driverName, dsn = "mysql", feedtest.DSN(t, envMySQL)
 	}
 	base, err := sql.Open(driverName, dsn)
 	require.NoError(t, err)
