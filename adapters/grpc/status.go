@@ -1,0 +1,56 @@
+package apikeygrpc
+
+import (
+	"errors"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/go-apikey/apikey"
+)
+
+// Code returns the status code a call refused with err gets, err being an
+// error of the interceptors or of apikey.Manager.Verify:
+// codes.Unauthenticated for a missing, malformed, unknown, disabled,
+// expired or too old key and for conflicting keys; codes.PermissionDenied
+// for a missing scope, a refused client address or a spent usage limit;
+// codes.ResourceExhausted over a rate limit; codes.Unavailable when the
+// store or the rate limiter failed or timed out; codes.Internal for
+// anything else.
+func Code(err error) codes.Code {
+	switch {
+	case errors.Is(err, apikey.ErrMissingKey), errors.Is(err, apikey.ErrMalformedKey),
+		errors.Is(err, apikey.ErrConflictingKeys), errors.Is(err, apikey.ErrUnknownKey),
+		errors.Is(err, apikey.ErrKeyDisabled), errors.Is(err, apikey.ErrKeyExpired),
+		errors.Is(err, apikey.ErrKeyTooOld):
+		return codes.Unauthenticated
+	case errors.Is(err, apikey.ErrInsufficientScope), errors.Is(err, apikey.ErrIPNotAllowed),
+		errors.Is(err, apikey.ErrUsageExhausted):
+		return codes.PermissionDenied
+	case errors.Is(err, apikey.ErrRateLimited):
+		return codes.ResourceExhausted
+	case errors.Is(err, apikey.ErrStoreUnavailable):
+		return codes.Unavailable
+	}
+	return codes.Internal
+}
+
+// Error returns the status error a client gets for err: Code(err), with
+// apikey.Message(err) as its message, a fixed text that never holds the
+// key ("Missing API key", "Invalid API key", "Rate limit exceeded"...).
+// Over a rate limit it carries an errdetails.RetryInfo whose delay is the
+// time left in the key's window, in whole seconds and at least one.
+func Error(err error) error {
+	st := status.New(Code(err), apikey.Message(err))
+	var rl *apikey.RateLimitError
+	if errors.As(err, &rl) {
+		delay := max((rl.Status.Reset + time.Second - 1).Truncate(time.Second), time.Second)
+		if d, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(delay)}); derr == nil {
+			st = d
+		}
+	}
+	return st.Err()
+}
