@@ -20,7 +20,8 @@
 // address (a Unix socket) is unknown, and such keys refuse it.
 //
 // A refused call gets a status error (see [Error]) with a fixed message
-// that never holds the key: codes.Unauthenticated for a missing, malformed,
+// that never holds the key, and interceptors chained before these ones
+// can tell its reason with errors.Is (apikey.ErrKeyDisabled...): codes.Unauthenticated for a missing, malformed,
 // unknown, disabled, expired or too old key and for conflicting keys;
 // codes.PermissionDenied for a missing scope, a refused client address or
 // a spent usage limit; codes.ResourceExhausted over a rate limit, with an
@@ -47,10 +48,9 @@ import (
 // Authenticator holds the interceptors' configuration. Make one with New;
 // its Unary and Stream methods are the interceptors.
 type Authenticator struct {
-	keys    *apikey.Manager
-	scopes  map[string][]string
-	public  map[string]bool
-	onError func(ctx context.Context, err error) error
+	keys   *apikey.Manager
+	scopes map[string][]string
+	public map[string]bool
 }
 
 // An Option configures New.
@@ -83,29 +83,18 @@ func WithPublic(methods ...string) Option {
 	}
 }
 
-// WithErrorHandler replaces Error for refused calls: h gets the refusal's
-// error, which wraps one of the apikey sentinels (see errors.Is) and never
-// holds the key, and returns the error the client gets. Use it to log or
-// count refusals by their reason, then return Error(err).
-func WithErrorHandler(h func(ctx context.Context, err error) error) Option {
-	return func(a *Authenticator) { a.onError = h }
-}
-
 // New returns the interceptors for keys. It panics when an option is
 // invalid: a method name that is not of the form "/service/method" (it
 // would never match, leaving the method without the scopes meant for
-// it), a scope that could never be granted (see apikey.CleanScopes), a
-// method both public and given scopes, or a nil error handler.
+// it), a scope that could never be granted (see apikey.CleanScopes), or a
+// method both public and given scopes.
 func New(keys *apikey.Manager, opts ...Option) *Authenticator {
-	a := &Authenticator{keys: keys, scopes: map[string][]string{}, public: map[string]bool{}, onError: onlyError}
+	a := &Authenticator{keys: keys, scopes: map[string][]string{}, public: map[string]bool{}}
 	for _, opt := range opts {
 		opt(a)
 	}
 	if keys == nil {
 		panic("apikeygrpc: New given a nil Manager")
-	}
-	if a.onError == nil {
-		panic("apikeygrpc: WithErrorHandler given a nil handler")
 	}
 	for method, scopes := range a.scopes {
 		checkMethod(method)
@@ -121,8 +110,6 @@ func New(keys *apikey.Manager, opts ...Option) *Authenticator {
 	}
 	return a
 }
-
-func onlyError(_ context.Context, err error) error { return Error(err) }
 
 // checkMethod panics unless method is a full method name, "/service/method".
 func checkMethod(method string) {
@@ -169,7 +156,7 @@ func (a *Authenticator) authenticate(ctx context.Context, method string) (contex
 	}
 	p, err := a.verify(ctx, method)
 	if err != nil {
-		return nil, a.onError(ctx, err)
+		return nil, Error(err)
 	}
 	return apikey.NewContext(ctx, p), nil
 }

@@ -119,14 +119,21 @@ func serve(t *testing.T, opts ...apikeygrpc.Option) *fixture {
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.Unary), grpc.ChainStreamInterceptor(auth.Stream))
 	srv.RegisterService(f.bots.desc(), nil)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
+	f.conn = listen(t, srv)
+	return f
+}
+
+// listen serves srv on a loopback port and dials it.
+func listen(t *testing.T, srv *grpc.Server) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	f.conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	t.Cleanup(func() { f.conn.Close() })
-	return f
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // withMD returns a context sending the metadata pairs (name, value...).
@@ -305,26 +312,14 @@ func TestDefaultRateLimit(t *testing.T) {
 	store := testkit.NewSpyStore()
 	keys := testkit.NewManager(t, store, apikey.WithDefaultRateLimit(1, time.Hour))
 	plain, _ := testkit.MustCreate(t, keys, apikey.NewKey{})
-	conn := dial(t, apikeygrpc.New(keys), &bots{})
+	auth := apikeygrpc.New(keys)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.Unary))
+	srv.RegisterService((&bots{}).desc(), nil)
+	conn := listen(t, srv)
 	ctx := withMD("x-api-key", plain)
 	require.NoError(t, conn.Invoke(ctx, list, &emptypb.Empty{}, new(wrapperspb.StringValue)))
 	err := conn.Invoke(ctx, list, &emptypb.Empty{}, new(wrapperspb.StringValue))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err))
-}
-
-// dial serves b behind auth on a loopback port and dials it.
-func dial(t *testing.T, auth *apikeygrpc.Authenticator, b *bots) *grpc.ClientConn {
-	t.Helper()
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.Unary), grpc.ChainStreamInterceptor(auth.Stream))
-	srv.RegisterService(b.desc(), nil)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 func TestUsageExhausted(t *testing.T) {
@@ -363,23 +358,40 @@ func TestPeerAddress(t *testing.T) {
 	refused(t, err, codes.PermissionDenied, "Access denied from this IP address")
 }
 
-func TestErrorHandlerSeesTheReason(t *testing.T) {
-	var seen []error
-	store := testkit.NewSpyStore()
-	keys := testkit.NewManager(t, store)
+// An interceptor chained before the key check (for logs or metrics) sees
+// why a call was refused; the client sees only the fixed message.
+func TestOuterInterceptorSeesTheReason(t *testing.T) {
+	keys := testkit.NewManager(t, testkit.NewSpyStore())
 	plain, k := testkit.MustCreate(t, keys, apikey.NewKey{})
 	_, err := keys.Disable(context.Background(), k.ID)
 	require.NoError(t, err)
-	auth := apikeygrpc.New(keys, apikeygrpc.WithErrorHandler(func(_ context.Context, err error) error {
+	auth := apikeygrpc.New(keys)
+	var seen []error
+	logUnary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		res, err := h(ctx, req)
 		seen = append(seen, err)
-		return status.Error(codes.NotFound, "go away")
-	}))
-	conn := dial(t, auth, &bots{})
-	err = conn.Invoke(withMD("x-api-key", plain), list, &emptypb.Empty{}, new(wrapperspb.StringValue))
-	assert.Equal(t, codes.NotFound, status.Code(err))
-	require.Len(t, seen, 1)
-	assert.ErrorIs(t, seen[0], apikey.ErrKeyDisabled)
-	assert.NotContains(t, seen[0].Error(), plain)
+		return res, err
+	}
+	logStream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		err := h(srv, ss)
+		seen = append(seen, err)
+		return err
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(logUnary, auth.Unary), grpc.ChainStreamInterceptor(logStream, auth.Stream))
+	f := &fixture{bots: &bots{}}
+	srv.RegisterService(f.bots.desc(), nil)
+	f.conn = listen(t, srv)
+
+	_, err = f.call(withMD("x-api-key", plain), list)
+	refused(t, err, codes.Unauthenticated, "Invalid API key")
+	_, err = f.stream(withMD("x-api-key", plain))
+	refused(t, err, codes.Unauthenticated, "Invalid API key")
+	require.Len(t, seen, 2)
+	for _, err := range seen {
+		assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
+		assert.Equal(t, codes.Unauthenticated, status.Code(err))
+		assert.NotContains(t, err.Error(), plain)
+	}
 }
 
 func TestCodeAndError(t *testing.T) {
@@ -422,7 +434,6 @@ func TestNewPanicsOnMisconfiguration(t *testing.T) {
 		"invalid scope":          {apikeygrpc.WithScopes(map[string][]string{create: {"bots write"}})},
 		"no scope":               {apikeygrpc.WithScopes(map[string][]string{create: {}})},
 		"public and with scopes": {apikeygrpc.WithScopes(map[string][]string{create: {"bots:write"}}), apikeygrpc.WithPublic(create)},
-		"nil error handler":      {apikeygrpc.WithErrorHandler(nil)},
 	} {
 		assert.Panics(t, func() { apikeygrpc.New(keys, opts...) }, name)
 	}

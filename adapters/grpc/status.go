@@ -43,6 +43,10 @@ func Code(err error) codes.Code {
 // key ("Missing API key", "Invalid API key", "Rate limit exceeded"...).
 // Over a rate limit it carries an errdetails.RetryInfo whose delay is the
 // time left in the key's window, in whole seconds and at least one.
+//
+// The error unwraps to err, so server code that sees it (an interceptor
+// chained before these ones, for logs or metrics) can tell the reason with
+// errors.Is; the client gets only the status (status.FromError).
 func Error(err error) error {
 	st := status.New(Code(err), apikey.Message(err))
 	var rl *apikey.RateLimitError
@@ -52,5 +56,15 @@ func Error(err error) error {
 			st = d
 		}
 	}
-	return st.Err()
+	return &refusal{st: st, err: err}
 }
+
+// refusal is a status error that unwraps to the reason for it.
+type refusal struct {
+	st  *status.Status
+	err error
+}
+
+func (r *refusal) Error() string              { return r.st.Err().Error() }
+func (r *refusal) GRPCStatus() *status.Status { return r.st }
+func (r *refusal) Unwrap() error              { return r.err }
