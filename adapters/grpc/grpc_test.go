@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -366,15 +367,22 @@ func TestOuterInterceptorSeesTheReason(t *testing.T) {
 	_, err := keys.Disable(context.Background(), k.ID)
 	require.NoError(t, err)
 	auth := apikeygrpc.New(keys)
-	var seen []error
+	var (
+		mu   sync.Mutex
+		seen []error
+	)
 	logUnary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		res, err := h(ctx, req)
+		mu.Lock()
 		seen = append(seen, err)
+		mu.Unlock()
 		return res, err
 	}
 	logStream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		err := h(srv, ss)
+		mu.Lock()
 		seen = append(seen, err)
+		mu.Unlock()
 		return err
 	}
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(logUnary, auth.Unary), grpc.ChainStreamInterceptor(logStream, auth.Stream))
@@ -386,6 +394,8 @@ func TestOuterInterceptorSeesTheReason(t *testing.T) {
 	refused(t, err, codes.Unauthenticated, "Invalid API key")
 	_, err = f.stream(withMD("x-api-key", plain))
 	refused(t, err, codes.Unauthenticated, "Invalid API key")
+	mu.Lock()
+	defer mu.Unlock()
 	require.Len(t, seen, 2)
 	for _, err := range seen {
 		assert.ErrorIs(t, err, apikey.ErrKeyDisabled)
