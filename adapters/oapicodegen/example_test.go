@@ -47,7 +47,7 @@ func Example() {
 		panic(err)
 	}
 
-	spec, err := botapi.GetSwagger()
+	spec, err := botapi.GetSpec()
 	if err != nil {
 		panic(err)
 	}

@@ -57,7 +57,7 @@ func (b *bots) Health(w http.ResponseWriter, r *http.Request) {
 // spec, authenticating with auth and answering with WriteError.
 func validator(t *testing.T, auth openapi3filter.AuthenticationFunc, multiError bool) func(http.Handler) http.Handler {
 	t.Helper()
-	spec, err := botapi.GetSwagger()
+	spec, err := botapi.GetSpec()
 	require.NoError(t, err)
 	return nethttpmiddleware.OapiRequestValidatorWithOptions(spec, &nethttpmiddleware.Options{
 		Options: openapi3filter.Options{AuthenticationFunc: auth, MultiError: multiError},
@@ -329,7 +329,7 @@ func TestWithSchemes(t *testing.T) {
 	assert.Equal(t, "Missing API key", a.body.Msg)
 	assert.Equal(t, int64(1), jwts.Load(), "tried only when the key's scheme failed")
 
-	spec, err := botapi.GetSwagger()
+	spec, err := botapi.GetSpec()
 	require.NoError(t, err)
 	err = keys(context.Background(), &openapi3filter.AuthenticationInput{
 		SecuritySchemeName: "BearerAuth", SecurityScheme: spec.Components.SecuritySchemes["BearerAuth"].Value,
