@@ -94,8 +94,8 @@ func WithSchemes(names ...string) Option {
 
 // Authenticate returns an openapi3filter.AuthenticationFunc verifying keys
 // with keys. It returns nil for a request whose key is valid and has the
-// requirement's scopes, after putting the key's principal on the request
-// (see the package documentation); otherwise an error wrapping an apikey
+// scopes the requirement lists for the scheme, after putting the key's
+// principal on the request (see the package documentation); otherwise an error wrapping an apikey
 // sentinel (ErrMissingKey, ErrKeyDisabled, ErrInsufficientScope,
 // ErrStoreUnavailable...), which never holds the key, or
 // ErrUnsupportedScheme.
@@ -150,6 +150,9 @@ func (a *authenticator) authenticate(ctx context.Context, in *openapi3filter.Aut
 			return fmt.Errorf("%w: %q required", apikey.ErrInsufficientScope, s)
 		}
 	}
+	// Only now, so that a handler reached through another requirement
+	// (another scheme's) never sees a key this one refused.
+	*r = *r.WithContext(apikey.NewContext(r.Context(), p))
 	return nil
 }
 
@@ -207,19 +210,15 @@ type verified struct {
 
 type verifiedKey struct{}
 
-// verify verifies key, once per request, and puts the outcome (and the
-// principal) on the request.
+// verify verifies key, once per request: it keeps the outcome on the
+// request for the requirements tried next.
 func (a *authenticator) verify(ctx context.Context, r *http.Request, key string) (apikey.Principal, error) {
 	digest := sha256.Sum256([]byte(key))
 	if v, ok := r.Context().Value(verifiedKey{}).(*verified); ok && v.a == a && v.digest == digest {
 		return v.p, v.err
 	}
 	p, err := a.keys.VerifyFrom(ctx, key, remoteAddr(r))
-	rctx := context.WithValue(r.Context(), verifiedKey{}, &verified{a: a, digest: digest, p: p, err: err})
-	if err == nil {
-		rctx = apikey.NewContext(rctx, p)
-	}
-	*r = *r.WithContext(rctx)
+	*r = *r.WithContext(context.WithValue(r.Context(), verifiedKey{}, &verified{a: a, digest: digest, p: p, err: err}))
 	return p, err
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	nethttpmiddleware "github.com/oapi-codegen/nethttp-middleware"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -329,12 +330,48 @@ func TestWithSchemes(t *testing.T) {
 	assert.Equal(t, "Missing API key", a.body.Msg)
 	assert.Equal(t, int64(1), jwts.Load(), "tried only when the key's scheme failed")
 
+	// A key refused for its scopes, beside a token another scheme
+	// accepts: the handler runs for the token's sake, and sees no
+	// principal.
+	accept := func(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+		if in.SecuritySchemeName == "BearerAuth" {
+			return nil
+		}
+		return keys(ctx, in)
+	}
+	f.srv.Config.Handler = validator(t, accept, false)(botapi.Handler(f.bots))
+	a = f.do(t, http.MethodPost, "/bots", "X-API-Key", f.reader, "Authorization", "Bearer eyJhbGciOi.x.y")
+	assert.Equal(t, http.StatusInternalServerError, a.status, "the handler must find no principal: %+v", a.caller)
+	a = f.do(t, http.MethodPost, "/bots", "X-API-Key", f.writer, "Authorization", "Bearer eyJhbGciOi.x.y")
+	assert.Equal(t, "bob", a.caller.Owner)
+
 	spec, err := botapi.GetSpec()
 	require.NoError(t, err)
 	err = keys(context.Background(), &openapi3filter.AuthenticationInput{
 		SecuritySchemeName: "BearerAuth", SecurityScheme: spec.Components.SecuritySchemes["BearerAuth"].Value,
 	})
 	assert.ErrorIs(t, err, apikeyoapi.ErrUnsupportedScheme)
+}
+
+// The key must be where the scheme being tried declares it: a key sent
+// as a Bearer token is no key for the X-API-Key scheme, though it is for
+// the Bearer one.
+func TestKeyInItsSchemesPlace(t *testing.T) {
+	keys := testkit.NewManager(t, apikey.NewMemoryStore())
+	plain, _ := testkit.MustCreate(t, keys, apikey.NewKey{})
+	auth := apikeyoapi.Authenticate(keys)
+	spec, err := botapi.GetSpec()
+	require.NoError(t, err)
+	try := func(scheme string) error {
+		r := httptest.NewRequest(http.MethodGet, "/bots", nil)
+		r.Header.Set("Authorization", "Bearer "+plain)
+		return auth(context.Background(), &openapi3filter.AuthenticationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, Route: &routers.Route{Spec: spec}},
+			SecuritySchemeName:     scheme, SecurityScheme: spec.Components.SecuritySchemes[scheme].Value,
+		})
+	}
+	assert.ErrorIs(t, try("ApiKeyAuth"), apikey.ErrMissingKey)
+	assert.NoError(t, try("BearerAuth"))
 }
 
 func TestUnsupportedSchemes(t *testing.T) {

@@ -310,6 +310,20 @@ func TestOtherErrorsGoToOgen(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "token expired")
 }
 
+// A key handed over again by a second scheme is checked against that
+// scheme's roles too.
+func TestSecondSchemeChecksItsRoles(t *testing.T) {
+	keys := testkit.NewManager(t, apikey.NewMemoryStore())
+	plain, _ := testkit.MustCreate(t, keys, apikey.NewKey{Scopes: []string{"bots:read"}})
+	sec := apikeyogen.New(keys)
+	ctx, err := sec.Authenticate(context.Background(), plain, []string{"bots:read"})
+	require.NoError(t, err)
+	_, err = sec.Authenticate(ctx, plain, []string{"bots:read"})
+	require.NoError(t, err)
+	_, err = sec.Authenticate(ctx, plain, []string{"bots:write"})
+	assert.ErrorIs(t, err, apikey.ErrInsufficientScope)
+}
+
 // A principal accepted by another Security (another Manager) is not
 // mistaken for this one's.
 func TestTwoSecuritiesDoNotShare(t *testing.T) {
