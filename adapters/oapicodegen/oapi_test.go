@@ -406,6 +406,8 @@ func TestWriteError(t *testing.T) {
 		"invalid, then missing":       {requirements(apikey.ErrKeyDisabled, apikey.ErrMissingKey), 401},
 		"missing, then store":         {requirements(apikey.ErrMissingKey, store), 503},
 		"rate limit, then scope":      {requirements(&apikey.RateLimitError{}, scope), 429},
+		"scope, then rate limit":      {requirements(scope, &apikey.RateLimitError{}), 429},
+		"rate limit, then store":      {requirements(&apikey.RateLimitError{}, store), 503},
 		"conflict, then invalid":      {requirements(apikey.ErrConflictingKeys, apikey.ErrUnknownKey), 400},
 		"another scheme's failure":    {requirements(errors.New("bad JWT"), apikey.ErrKeyExpired), 401},
 		"in a MultiError":             {openapi3.MultiError{errors.New("bad body"), requirements(scope)}, 403},
