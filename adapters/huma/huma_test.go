@@ -41,6 +41,7 @@ type callerOutput struct {
 //	GET  /healthz  no requirement: public
 //	GET  /maybe    anonymous, or ApiKeyAuth
 //	GET  /oauth    another scheme only: not for this middleware
+//	GET  /either   ApiKeyAuth with bots:write, or ApiKeyAuth with bots:read
 type bots struct{ served atomic.Int64 }
 
 func (b *bots) register(api huma.API) {
@@ -64,6 +65,7 @@ func (b *bots) register(api huma.API) {
 		{OperationID: "health", Method: http.MethodGet, Path: "/healthz", Security: []map[string][]string{}},
 		{OperationID: "maybe", Method: http.MethodGet, Path: "/maybe", Security: []map[string][]string{{}, {"ApiKeyAuth": {}}}},
 		{OperationID: "oauth", Method: http.MethodGet, Path: "/oauth", Security: []map[string][]string{{"OAuth": {"read"}}}},
+		{OperationID: "either", Method: http.MethodGet, Path: "/either", Security: []map[string][]string{{"ApiKeyAuth": {"bots:write"}}, {"ApiKeyAuth": {"bots:read"}}}},
 	} {
 		huma.Register(api, op, whoami)
 	}
@@ -245,6 +247,11 @@ func TestRequirements(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, f.do(t, http.MethodGet, "/maybe", "X-API-Key", f.unknown).status)
 	assert.Equal(t, "nobody", f.do(t, http.MethodGet, "/maybe", "Authorization", "Bearer "+f.unknown).owner,
 		"a key where the operation reads none is no key for it")
+
+	// Either requirement's scopes will do.
+	assert.Equal(t, "alice", f.do(t, http.MethodGet, "/either", "X-API-Key", f.reader).owner)
+	carol, _ := testkit.MustCreate(t, f.keys, apikey.NewKey{Owner: "carol"})
+	assert.Equal(t, http.StatusForbidden, f.do(t, http.MethodGet, "/either", "X-API-Key", carol).status)
 
 	// Both schemes together: the key in both places.
 	assert.Equal(t, http.StatusUnauthorized, f.do(t, http.MethodGet, "/both", "X-API-Key", f.reader).status)
