@@ -142,6 +142,8 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 
 // WrapStreamingHandler verifies the key of a stream when it opens, and
 // calls next with the principal on the context, or refuses the stream.
+// The stream counts once against the key's rate and usage limits, and
+// stays open if the key is disabled later.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		ctx, err := i.authenticate(ctx, conn.Spec().Procedure, conn.RequestHeader(), conn.Peer())

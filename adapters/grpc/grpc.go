@@ -131,7 +131,10 @@ func (a *Authenticator) Unary(ctx context.Context, req any, info *grpc.UnaryServ
 
 // Stream is a grpc.StreamServerInterceptor: it verifies the stream's key
 // once, when the stream opens, then calls handler with a stream whose
-// Context carries the principal, or refuses the stream.
+// Context carries the principal, or refuses the stream. The stream counts
+// once against the key's rate and usage limits, and stays open if the key
+// is disabled later: a handler serving long streams can check the key
+// again with apikey.Manager.Get, or bound the stream's life.
 func (a *Authenticator) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, err := a.authenticate(ss.Context(), info.FullMethod)
 	if err != nil {
