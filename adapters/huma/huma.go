@@ -22,7 +22,9 @@
 // OpenAPI says, and one with an empty list (Security:
 // []map[string][]string{}) has none. Other operations, health checks for
 // instance, are let through without a key and their handlers see no
-// principal. A request is let through when its key is valid and fulfils
+// principal. Giving the document a requirement naming the scheme makes
+// every operation need a key unless it opts out with an empty list, so an
+// operation registered without thought is not public. A request is let through when its key is valid and fulfils
 // one of the requirements naming these schemes: the key is in the place
 // of each of its schemes, and has each scope the requirement lists for
 // them. An operation that also allows no authentication (an empty

@@ -33,15 +33,17 @@
 //
 // An operation's security requirement may list scopes
 // (security: [{ApiKeyAuth: [bots:write]}]): the key must have every one.
-// Operations without a security requirement (security: [] or none in the
-// whole document) are public: no AuthenticationFunc runs for them.
+// An operation with an empty list (security: []), or with none when the
+// document has none, is public: no AuthenticationFunc runs for it.
 //
 // openapi3filter gives an AuthenticationFunc no way to change the request
-// context, so the principal is put on the request itself, which the
-// validators of nethttp-middleware (and those of oapi-codegen for echo,
-// gin, chi and others) pass on to the handler: the AuthenticationFunc
-// replaces *input.RequestValidationInput.Request with a copy carrying the
-// new context.
+// context, so the principal is put on the request itself: the
+// AuthenticationFunc replaces *input.RequestValidationInput.Request with a
+// copy carrying the new context, once the requirement's scopes are met.
+// It reaches the handler when the validator hands that same request on,
+// as nethttp-middleware's does (the tests run it); a handler behind
+// another validator should check the ok of apikey.FromContext, as every
+// handler that may run without a key should.
 package apikeyoapi
 
 import (

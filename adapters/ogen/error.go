@@ -15,7 +15,7 @@ import (
 // middleware does: 401 with a WWW-Authenticate challenge
 // (`ApiKey realm="api"`) for a missing, malformed, unknown, disabled,
 // expired or too old key, 400 for conflicting keys, 403 for a missing
-// scope or a spent usage limit, 429 with Retry-After and RateLimit-*
+// scope, a spent usage limit or an allow-listed key, 429 with Retry-After and RateLimit-*
 // headers over a rate limit, 503 when the store or the rate limiter
 // failed; the body is {"code":-1,"msg":"Invalid API key"}, a fixed text
 // that never holds the key nor tells an unknown key from a disabled one. A
