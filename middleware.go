@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 )
 
@@ -283,17 +282,8 @@ func (mw *middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
 		} else {
 			w.Header()["Www-Authenticate"] = []string{mw.invalid}
 		}
-	case http.StatusTooManyRequests:
-		var rl *RateLimitError
-		if errors.As(err, &rl) {
-			setRateLimitHeaders(w.Header(), rl.Status)
-			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(rl.Status.Reset), 10))
-		}
-	case http.StatusPaymentRequired:
-		var ue *UsageExhaustedError
-		if errors.As(err, &ue) && ue.Reset > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(ue.Reset), 10))
-		}
+	case http.StatusTooManyRequests, http.StatusPaymentRequired:
+		SetRetryHeaders(w.Header(), err)
 	}
 	mw.cfg.onError(w, r, err)
 }

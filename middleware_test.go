@@ -257,6 +257,40 @@ func TestStatusCodeAndMessage(t *testing.T) {
 	}
 }
 
+// RetryAfter and SetRetryHeaders tell a client when to come back, as the
+// middleware does, for the refusals that waiting mends, and nothing for
+// the others.
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		wait    time.Duration
+		headers http.Header
+	}{
+		{"rate limited", &apikey.RateLimitError{Status: apikey.LimitStatus{Limit: 60, Remaining: -1, Reset: 1500 * time.Millisecond}}, 2 * time.Second,
+			http.Header{"Retry-After": {"2"}, "Ratelimit-Limit": {"60"}, "Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"2"}}},
+		{"window about to end", &apikey.RateLimitError{Status: apikey.LimitStatus{Limit: 5, Reset: time.Millisecond}}, time.Second,
+			http.Header{"Retry-After": {"1"}, "Ratelimit-Limit": {"5"}, "Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"1"}}},
+		{"uses refill", fmt.Errorf("wrapped: %w", &apikey.UsageExhaustedError{Reset: 90 * time.Minute}), 90 * time.Minute,
+			http.Header{"Retry-After": {"5400"}}},
+		{"uses never refill", &apikey.UsageExhaustedError{}, 0, http.Header{}},
+		{"spent, no detail", apikey.ErrUsageExhausted, 0, http.Header{}},
+		{"rate limited, no detail", apikey.ErrRateLimited, 0, http.Header{}},
+		{"bad key", apikey.ErrUnknownKey, 0, http.Header{}},
+		{"store down", apikey.ErrStoreUnavailable, 0, http.Header{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wait, ok := apikey.RetryAfter(tt.err)
+			assert.Equal(t, tt.wait, wait)
+			assert.Equal(t, tt.wait > 0, ok)
+			h := http.Header{}
+			apikey.SetRetryHeaders(h, tt.err)
+			assert.Equal(t, tt.headers, h)
+		})
+	}
+}
+
 func TestMiddlewareStripCredentials(t *testing.T) {
 	f := newFixture(t)
 	var seen *http.Request

@@ -116,6 +116,43 @@ func errorBody(msg string) []byte {
 	return b
 }
 
+// RetryAfter returns how long a client refused with err should wait before
+// it tries again, in whole seconds and at least one, and whether waiting
+// helps at all: over a rate limit, until the window frees a request
+// (RateLimitError); with spent uses that refill, until the next refill
+// (UsageExhaustedError). Every other refusal, spent uses that never refill
+// included, returns false. Adapters for other protocols use it for their
+// own form of Retry-After, such as gRPC's RetryInfo.
+func RetryAfter(err error) (time.Duration, bool) {
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return time.Duration(ceilSeconds(rl.Status.Reset)) * time.Second, true
+	}
+	var ue *UsageExhaustedError
+	if errors.As(err, &ue) && ue.Reset > 0 {
+		return time.Duration(ceilSeconds(ue.Reset)) * time.Second, true
+	}
+	return 0, false
+}
+
+// SetRetryHeaders sets on h the headers the middleware sends a client
+// refused with err to say when it may try again: over a rate limit,
+// Retry-After and RateLimit-Limit, -Remaining and -Reset; with spent uses
+// that refill, Retry-After. It sets nothing for other refusals. Handlers
+// that answer refusals themselves (adapters for other frameworks, a
+// gateway check) call it before writing the status.
+func SetRetryHeaders(h http.Header, err error) {
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		setRateLimitHeaders(h, rl.Status)
+		h["Retry-After"] = h["Ratelimit-Reset"]
+		return
+	}
+	if d, ok := RetryAfter(err); ok {
+		h["Retry-After"] = []string{strconv.FormatInt(int64(d/time.Second), 10)}
+	}
+}
+
 // setRateLimitHeaders reports a key's rate-limit window the way the IETF
 // RateLimit header fields draft does: the limit, the requests left, and the
 // seconds until the window resets.

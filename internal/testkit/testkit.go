@@ -124,6 +124,16 @@ func isBase62(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
+// ChangeLast returns a key with its last character replaced by another
+// one, so the result is never the key itself: a fixed replacement is the
+// key's own last character 1 time in 62.
+func ChangeLast(s string) string {
+	if strings.HasSuffix(s, "x") {
+		return s[:len(s)-1] + "y"
+	}
+	return s[:len(s)-1] + "x"
+}
+
 // SecretOf returns the part of plain after its prefix.
 func SecretOf(plain string) string { return plain[strings.LastIndexByte(plain, '_')+1:] }
 
