@@ -350,11 +350,11 @@ func (h *handler) sorted(r *http.Request, p apikey.Principal, lq *listQuery) (li
 // firstKeys keeps the max keys that come first in lq's order of those
 // offered, in a heap whose root is the last of them, so each offer costs
 // one comparison when it comes later than all kept, and log(max) when
-// it replaces one.
+// it replaces one. The heap moves pointers: a Key is too big to swap.
 type firstKeys struct {
 	lq  *listQuery
 	max int
-	h   []entry
+	h   []*entry
 }
 
 type entry struct {
@@ -364,19 +364,19 @@ type entry struct {
 
 func (f *firstKeys) offer(k apikey.Key, sk sortKey) {
 	if len(f.h) < f.max {
-		heap.Push(f, entry{k, sk})
+		heap.Push(f, &entry{k, sk})
 		return
 	}
 	if f.lq.before(sk, f.h[0].sk) {
-		f.h[0] = entry{k, sk}
+		*f.h[0] = entry{k, sk}
 		heap.Fix(f, 0)
 	}
 }
 
 // inOrder returns the keys kept, first first.
-func (f *firstKeys) inOrder() []entry {
+func (f *firstKeys) inOrder() []*entry {
 	out := slices.Clone(f.h)
-	slices.SortFunc(out, func(a, b entry) int {
+	slices.SortFunc(out, func(a, b *entry) int {
 		if f.lq.before(a.sk, b.sk) {
 			return -1
 		}
@@ -389,7 +389,7 @@ func (f *firstKeys) inOrder() []entry {
 func (f *firstKeys) Len() int           { return len(f.h) }
 func (f *firstKeys) Less(i, j int) bool { return f.lq.before(f.h[j].sk, f.h[i].sk) }
 func (f *firstKeys) Swap(i, j int)      { f.h[i], f.h[j] = f.h[j], f.h[i] }
-func (f *firstKeys) Push(x any)         { f.h = append(f.h, x.(entry)) }
+func (f *firstKeys) Push(x any)         { f.h = append(f.h, x.(*entry)) }
 func (f *firstKeys) Pop() any {
 	e := f.h[len(f.h)-1]
 	f.h = f.h[:len(f.h)-1]

@@ -137,9 +137,15 @@ func (b *browser) clean(statuses ...int) {
 		"nothing kept in storage or cookies")
 }
 
+// stepTimeout bounds each step, so a test waiting for what never shows
+// fails in seconds, not at the browser's deadline.
+const stepTimeout = 30 * time.Second
+
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	require.NoError(b.t, chromedp.Do(b.ctx, steps...), what)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	require.NoError(b.t, chromedp.Do(ctx, steps...), what)
 }
 
 // jsValue evaluates expr in the page (awaiting a promise) and returns

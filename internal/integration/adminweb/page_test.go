@@ -599,12 +599,26 @@ func TestBrowserOwnKeyAndCascade(t *testing.T) {
 func TestBrowserOwnerKey(t *testing.T) {
 	e := newEnv(t)
 	alice, _ := e.Create(apikey.NewKey{Owner: "alice", Name: "alice's", Scopes: []string{"bots:read"}})
-	_, ci := e.Create(apikey.NewKey{Owner: "alice", Name: "ci", Scopes: []string{"bots:read"}})
+	_, ci := e.Create(apikey.NewKey{Owner: "alice", Name: "ci", Scopes: []string{"bots:read"},
+		Metadata: map[string]string{"note": "two\nlines", "x": "</script><b>y"}})
 	e.Create(apikey.NewKey{Owner: "bob", Name: "bob's"})
 	b := newBrowser(t)
 	b.unlock(e.Srv.URL+"/admin/", alice)
 	b.do("the list", chromedp.WaitVisible(chromedp.CSS(rowSel(ci))))
 	assert.Equal(t, []string{"ci", "alice's"}, b.rowNames())
+
+	// Metadata that one key=value a line cannot hold is shown, not
+	// edited, and a change to another field leaves it as it was.
+	b.do("edit", chromedp.Click(chromedp.CSS(rowSel(ci)+` button[data-action=edit]`)), until(`document.getElementById("edit").open`))
+	assert.True(t, jsValue[bool](b, `document.getElementById("edit-metadata").readOnly`))
+	b.do("rename", fill("#edit-name", "ci <b>2</b>"), chromedp.Click(chromedp.CSS(`#edit-form button[type=submit]`)),
+		until(`!document.getElementById("edit").open`))
+	k, err := e.Keys.Get(context.Background(), ci)
+	require.NoError(t, err)
+	assert.Equal(t, "ci <b>2</b>", k.Name)
+	assert.Equal(t, map[string]string{"note": "two\nlines", "x": "</script><b>y"}, k.Metadata)
+	assert.Equal(t, "ci <b>2</b>", b.text(rowSel(ci)+" a.key-link"), "text, not HTML")
+	assert.Contains(t, b.text("#notice"), ": name.", "only the name was sent")
 	b.do("rotate", chromedp.Click(chromedp.CSS(rowSel(ci)+` button[data-action=rotate]`)))
 	b.confirmDialog()
 	assert.Equal(t, []string{"0s", "1h", "24h"}, jsValue[[]string](b, `[...document.getElementById("grace").options].map(o => o.value)`))
