@@ -21,8 +21,12 @@ const defaultLimit = 50
 const maxSearchLen = 256
 
 // maxCursorLen bounds ?after= of a sorted list: a name's 256 bytes in
-// base64, a dot and an ID.
-const maxCursorLen = 512
+// base64, a dot and an ID. A list by creation takes an ID, at most
+// maxIDLen bytes, as Manager.List does.
+const (
+	maxCursorLen = 512
+	maxIDLen     = 64
+)
 
 // The orders of GET keys (?sort=).
 const (
@@ -191,7 +195,7 @@ func (lq *listQuery) parseCursor(s string) (sortKey, bool) {
 		return sortKey{}, false
 	}
 	if lq.sort == sortCreated {
-		return sortKey{id: s}, s != ""
+		return sortKey{id: s}, s != "" && len(s) <= maxIDLen
 	}
 	value, id, ok := strings.Cut(s, ".")
 	if !ok || id == "" {

@@ -217,7 +217,8 @@ func TestListSortedBadParameters(t *testing.T) {
 		"sort=last_used&after=yesterday.01A":                 "after is not a cursor of this list (sort=last_used)",
 		"sort=name&after=" + strings.Repeat("A", 600) + ".x": "after is not a cursor",
 		"order=desc&after=" + strings.Repeat("A", 600):       "after is not a cursor",
-		"q=a&ownr=x":                                         "unknown query parameter",
+		"order=desc&after=" + strings.Repeat("Z", 65):        "after is not a cursor", // longer than any ID
+		"q=a&ownr=x": "unknown query parameter",
 	} {
 		r := e.Do("GET", "/admin/keys?"+query, adminKey, "")
 		assert.Equal(t, 400, r.Status, query)

@@ -554,11 +554,13 @@
     link.href = `#/${keyPath(k.id)}`;
     link.title = k.name;
     const sub = el("div", undefined, "sub");
-    sub.append(el("code", `${k.start}…`), el("span", ` · ${k.owner}`, "phone"),
-      el("span", k.last_used_at ? ` · used ${day(k.last_used_at)}` : " · never used", "phone"));
-    // The badges come last, so a long owner clips before them.
+    // The badges come before what a phone adds (the owner, the last
+    // use), which a long owner may clip.
+    sub.append(el("code", `${k.start}…`));
     if (isMine(k)) sub.append(" ", youBadge());
     if (fresh.has(k.id)) sub.append(" ", el("span", "new", "new"));
+    sub.append(el("span", ` · ${k.owner}`, "phone"),
+      el("span", k.last_used_at ? ` · used ${day(k.last_used_at)}` : " · never used", "phone"));
     add("c-name", link, sub);
     const owner = add("c-owner", el("span", k.owner, "clip"));
     owner.firstChild.title = k.owner;

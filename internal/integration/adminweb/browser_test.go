@@ -299,14 +299,10 @@ func (b *browser) shoot(name string) {
 	b.t.Logf("screenshot %s (%d KB)", filepath.Join(dir, name), len(buf)/1024)
 }
 
-// phone and desktop set the viewport: a 390 px phone held upright, or a
-// 1280 px desktop.
+// phone sets the viewport of a 390 px phone held upright (newBrowser's
+// is a 1280 px desktop).
 func phone() chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Sleep(100*time.Millisecond))
-}
-
-func desktop() chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(chromedp.EmulateViewport(1280, 800), chromedp.Sleep(100*time.Millisecond))
 }
 
 // layout is what the page measures of itself at one width.
