@@ -137,7 +137,7 @@
 // plaintext key appears once, in the answer to the create or rotate that
 // made it.
 //
-//	GET    keys?after=&limit=&owner=&state=   list: {"keys":[...],"next":"..."}
+//	GET    keys?after=&limit=&owner=&state=&q=&sort=&order=   list: {"keys":[...],"next":"..."}
 //	POST   keys                               create: 201 {"plaintext":"ak_...","key":{...}}
 //	GET    keys/{id}                          show: {...}
 //	PATCH  keys/{id}                          change: {...}
@@ -146,7 +146,8 @@
 //	DELETE keys/{id}                          revoke: 204
 //	DELETE keys/{id}?cascade=true             revoke, disabling its descendants: {"disabled":[...]}
 //	GET    keys/{id}/descendants              the keys it made: {"keys":[...],"next":""}
-//	GET    whoami                             {"key_id":...,"owner":...,"name":...,"scopes":[...],"admin":true,"last_admin_key":false}
+//	GET    keys/{id}/rotations                its rotation chain, oldest first: {"keys":[...],"next":""}
+//	GET    whoami                             {"key_id":...,"owner":...,"name":...,"scopes":[...],"admin":true,"last_admin_key":false,"max_grace":null}
 //
 // A key is shown as an object with id, owner, name, description, scopes,
 // metadata, start (its non-secret beginning, such as "ak_4qGZ"), state
@@ -159,10 +160,35 @@
 //
 // A list reads ?limit= keys (1 to 1000, 50 by default) after the cursor
 // ?after=, the next field of the previous page; next is "" on the last
-// page. A filtered list (by state, or by a WithAuthorize function) reads
-// the store's pages until its own is full or the store has no more keys;
-// its next may then lead to an empty page.
+// page. ?owner= keeps one owner's keys, ?state= those in one state, and
+// ?q= those whose name, owner, ID or start holds the text, in any case
+// (at most 256 bytes; text that looks like an API key answers 400,
+// unrepeated: a search is a URL, which ends up in logs). ?sort= orders
+// by created (the default: creation, which is ID order), name (in any
+// case) or last_used (never used counts as earliest), and ?order= asc
+// (the default) or desc: sort=created&order=desc is newest first. Ties
+// go by ID.
+//
+// Oldest first is the store's own order: the list reads the store's
+// pages from the cursor until its own is full or the store has no more
+// keys, so a filtered list (by state or q, or by a WithAuthorize
+// function) reads no further than it needs, and its next may lead to an
+// empty page. Any other order reads every key the principal may list
+// (its own owner's only, without AdminScope; one owner's with ?owner=),
+// one store query per 1,000 keys, holding no more than the page in
+// memory: a list of 100,000 keys costs 100 queries a page. Its next is
+// an opaque cursor (a key's ID for sort=created), and is "" exactly when
+// no further key matches. A key renamed or used between two pages of a
+// list sorted by name or last_used may move to a page already read.
 // Without AdminScope, a list holds the principal's own keys only.
+//
+// The rotation chain of a key (GET keys/{id}/rotations) is the keys
+// rotated, one into the next, into it, the key, and the keys it was
+// rotated into, oldest first: it reads the key owner's keys (a rotation
+// keeps the owner), and stops at a key revoked since or one the
+// principal may not manage. GET whoami's max_grace is the longest
+// rotation grace the principal may give (see WithMaxGrace), null for an
+// admin.
 //
 // A create takes name, owner (the principal's own when empty),
 // description, scopes, metadata, expires_at (RFC 3339) or ttl (whole
@@ -471,6 +497,12 @@ func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.listDescendants(w, r, p, parts[1])
+	case len(parts) == 3 && parts[0] == "keys" && parts[1] != "" && parts[2] == "rotations":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.listRotations(w, r, p, parts[1])
 	default:
 		writeError(w, http.StatusNotFound, "Not found")
 	}

@@ -5,101 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/go-apikey/apikey"
 )
-
-// list answers GET keys: a page of the keys p may manage, filtered by owner
-// and state. Filtering happens after the store's pages are read, so it
-// reads pages until its own is full or the store has no more keys.
-func (h *handler) list(w http.ResponseWriter, r *http.Request, p apikey.Principal) {
-	q := r.URL.Query()
-	for name := range q {
-		if !slices.Contains([]string{"after", "limit", "owner", "state"}, name) {
-			writeError(w, http.StatusBadRequest, "unknown query parameter "+strconv.Quote(name)+"; use after, limit, owner or state")
-			return
-		}
-	}
-	limit := defaultLimit
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > apikey.MaxListLimit {
-			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to "+strconv.Itoa(apikey.MaxListLimit))
-			return
-		}
-		limit = n
-	}
-	state := apikey.KeyState(q.Get("state"))
-	switch state {
-	case "", apikey.StateEnabled, apikey.StateDisabled, apikey.StateExpired, apikey.StateExhausted:
-	default:
-		writeError(w, http.StatusBadRequest, "state must be enabled, disabled, expired or exhausted")
-		return
-	}
-	owner := q.Get("owner")
-	if h.ownKeysOnly && !p.HasScope(apikey.AdminScope) {
-		// DefaultAuthorize shows no other owner's keys: list by the
-		// principal's owner rather than read everyone's and drop them.
-		if p.Owner == "" || (owner != "" && owner != p.Owner) {
-			writeJSON(w, http.StatusOK, listResponse{Keys: []keyJSON{}})
-			return
-		}
-		owner = p.Owner
-	}
-
-	ctx := r.Context()
-	now := time.Now()
-	batch := limit + 1 // one more than needed tells whether there is a next page
-	if state != "" || !h.ownKeysOnly {
-		batch = apikey.MaxListLimit // some keys will be dropped: read big pages
-	}
-	resp := listResponse{Keys: make([]keyJSON, 0, min(limit, 100))}
-	cursor := r.URL.Query().Get("after")
-	for {
-		if err := ctx.Err(); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		page, err := h.m.List(ctx, apikey.ListOptions{Owner: owner, After: cursor, Limit: batch})
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		for _, k := range page.Keys {
-			if (state != "" && k.State(now) != state) || !h.authorize(p, k) {
-				continue
-			}
-			if len(resp.Keys) == limit {
-				resp.Next = resp.Keys[limit-1].ID // a further key matches
-				writeJSON(w, http.StatusOK, resp)
-				return
-			}
-			resp.Keys = append(resp.Keys, toJSON(k, now))
-		}
-		if page.Next == "" {
-			break // the store has no more keys
-		}
-		if len(resp.Keys) == limit {
-			// Full, and the store has more keys, which may or may not
-			// match: reading on to find out could read the whole store.
-			resp.Next = resp.Keys[limit-1].ID
-			break
-		}
-		cursor = page.Next
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// defaultLimit is the page size of GET keys without a limit.
-const defaultLimit = 50
-
-type listResponse struct {
-	Keys []keyJSON `json:"keys"`
-	// Next is the cursor for the next page (?after=), "" after the last.
-	Next string `json:"next"`
-}
 
 // create answers POST keys. A principal without AdminScope gets a key
 // within its own key's bounds (see bounds.exceeded), or 403.
@@ -530,6 +439,9 @@ func (h *handler) whoami(w http.ResponseWriter, r *http.Request, p apikey.Princi
 	if resp.Scopes == nil {
 		resp.Scopes = []string{}
 	}
+	if !resp.Admin {
+		resp.MaxGrace = ptr(graceText(h.maxGrace))
+	}
 	if resp.Admin && p.KeyID != "" {
 		own, err := h.m.Get(r.Context(), p.KeyID)
 		switch {
@@ -557,6 +469,9 @@ type whoamiResponse struct {
 	// LastAdminKey is true when the principal's key is the only usable
 	// admin key in the store.
 	LastAdminKey bool `json:"last_admin_key"`
+	// MaxGrace is the longest rotation grace the principal may give (a
+	// Go duration, WithMaxGrace), or nil for an admin, who has no bound.
+	MaxGrace *string `json:"max_grace"`
 }
 
 // fail answers for an error from the Manager: 404, 400, 409, or 503 for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/go-apikey/apikey"
@@ -152,4 +153,70 @@ func (h *handler) listDescendants(w http.ResponseWriter, r *http.Request, p apik
 		return
 	}
 	writeJSON(w, http.StatusOK, listResponse{Keys: toJSONs(h.manageable(p, desc))})
+}
+
+// rotationChain returns the keys of k's rotation chain that p may manage,
+// oldest first: the keys rotated, one into the next, into k (a key's
+// predecessor is the key whose RotatedTo names it), k itself, and the
+// keys k was rotated into (RotatedTo, then theirs). A rotation keeps the
+// owner, so only k's owner's keys are read: one store query per 1,000
+// of them. The chain stops at a key since revoked, and at one p may not
+// manage, which it does not show.
+func (h *handler) rotationChain(ctx context.Context, p apikey.Principal, k apikey.Key) ([]apikey.Key, error) {
+	byID := map[string]apikey.Key{}
+	from := map[string]string{} // a key's ID -> the ID of the key rotated into it
+	cursor := ""
+	for {
+		page, err := h.m.List(ctx, apikey.ListOptions{Owner: k.Owner, After: cursor, Limit: apikey.MaxListLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Keys {
+			byID[o.ID] = o
+			if o.RotatedTo != "" {
+				from[o.RotatedTo] = o.ID
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	seen := map[string]bool{k.ID: true}
+	var chain []apikey.Key
+	for id := from[k.ID]; id != "" && !seen[id]; id = from[id] {
+		o, ok := byID[id]
+		if !ok || !h.authorize(p, o) {
+			break
+		}
+		seen[id] = true
+		chain = append(chain, o)
+	}
+	slices.Reverse(chain)
+	chain = append(chain, k)
+	for id := k.RotatedTo; id != "" && !seen[id]; {
+		o, ok := byID[id]
+		if !ok || !h.authorize(p, o) {
+			break
+		}
+		seen[id] = true
+		chain = append(chain, o)
+		id = o.RotatedTo
+	}
+	return chain, nil
+}
+
+// listRotations answers GET keys/{id}/rotations: the key's rotation
+// chain, oldest first, as the page shows it on the key's own page.
+func (h *handler) listRotations(w http.ResponseWriter, r *http.Request, p apikey.Principal, id string) {
+	k, ok := h.find(w, r, p, id)
+	if !ok {
+		return
+	}
+	chain, err := h.rotationChain(r.Context(), p, k)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listResponse{Keys: toJSONs(chain)})
 }

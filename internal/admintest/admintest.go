@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,8 @@ type Exchange struct {
 	Method, Path string
 	Status       int
 	Body         string
+	// Query is the request's raw query, which a page's search may fill.
+	Query string
 }
 
 // Env is a test server: a host route "/" behind the key middleware, and
@@ -211,7 +214,7 @@ func (e *Env) Record(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		e.mu.Lock()
-		e.Exchanges = append(e.Exchanges, Exchange{r.Method, r.URL.Path, rec.status, rec.body.String()})
+		e.Exchanges = append(e.Exchanges, Exchange{Method: r.Method, Path: r.URL.Path, Status: rec.status, Body: rec.body.String(), Query: r.URL.RawQuery})
 		e.mu.Unlock()
 	})
 }
@@ -296,6 +299,13 @@ func (e *Env) Leaks() []string {
 		}
 	}
 	return problems
+}
+
+// Seen returns a copy of the responses sent so far.
+func (e *Env) Seen() []Exchange {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.Exchanges)
 }
 
 // Create makes a key directly with the Manager and returns its plaintext
