@@ -55,6 +55,28 @@ func TestNamedLimits(t *testing.T) {
 	assert.Contains(t, err.Error(), "(hourly)")
 }
 
+// A key rotated with a grace period shares its rate limits with the key
+// that replaced it: two live keys do not double the budget.
+func TestRotationSharesRateLimits(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	old, k := mustCreate(t, m, apikey.NewKey{RateLimits: []apikey.RateLimit{{Name: "minute", Limit: 3, Window: time.Minute}}})
+	next, _, err := m.Rotate(ctx, k.ID, time.Hour)
+	require.NoError(t, err)
+	for _, plain := range []string{old, next, old} {
+		_, err := m.Verify(ctx, plain)
+		require.NoError(t, err)
+	}
+	for _, plain := range []string{next, old} {
+		_, err := m.Verify(ctx, plain)
+		assert.ErrorIs(t, err, apikey.ErrRateLimited, "3 a minute between the two keys")
+	}
+	clock.Advance(time.Minute)
+	_, err = m.Verify(ctx, next)
+	assert.NoError(t, err)
+}
+
 // A route's cost is counted by the limits and the uses alike; a cost that
 // does not fit is refused and spends nothing.
 func TestCost(t *testing.T) {

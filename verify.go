@@ -286,15 +286,22 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 
 // bucketsOf appends to dst the rate limits a request of k counts against:
 // its RateLimit and RateLimits, or the Manager's default when it has none.
+// A rotated key, in its grace period, counts against the windows of the key
+// that replaced it, so that the two keys share one budget rather than
+// doubling it.
 func (m *Manager) bucketsOf(k *Key, dst []Bucket) []Bucket {
+	id := k.ID
+	if k.RotatedTo != "" {
+		id = k.RotatedTo
+	}
 	if !k.RateLimit.IsZero() {
-		dst = append(dst, Bucket{ID: k.ID, Limit: k.RateLimit})
+		dst = append(dst, Bucket{ID: id, Limit: k.RateLimit})
 	}
 	for _, r := range k.RateLimits {
-		dst = append(dst, Bucket{ID: k.ID, Limit: r})
+		dst = append(dst, Bucket{ID: id, Limit: r})
 	}
 	if len(dst) == 0 && !m.defaultLimit.IsZero() {
-		dst = append(dst, Bucket{ID: k.ID, Limit: m.defaultLimit})
+		dst = append(dst, Bucket{ID: id, Limit: m.defaultLimit})
 	}
 	return dst
 }
