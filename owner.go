@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,6 +254,25 @@ func (m *Manager) OwnerPolicy(ctx context.Context, owner string) (OwnerPolicy, e
 		}
 	}
 	return OwnerPolicy{}, fmt.Errorf("%w: no policy for owner %q", ErrNotFound, owner)
+}
+
+// OwnerPolicies returns every stored owner policy, by owner; none on a
+// store that keeps no policies.
+func (m *Manager) OwnerPolicies(ctx context.Context) ([]OwnerPolicy, error) {
+	os, ok := m.store.(OwnerStore)
+	if !ok {
+		return nil, nil
+	}
+	list, err := os.Owners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OwnerPolicy, len(list))
+	for i, p := range list {
+		out[i] = p.Clone()
+	}
+	slices.SortFunc(out, func(a, b OwnerPolicy) int { return strings.Compare(a.Owner, b.Owner) })
+	return out, nil
 }
 
 // DeleteOwnerPolicy removes the policy of owner: its keys no longer share

@@ -192,13 +192,28 @@
 //
 // A create takes name, owner (the principal's own when empty),
 // description, scopes, metadata, expires_at (RFC 3339) or ttl (whole
-// days, "30d", or a Go duration, "720h"), rate_limit, allowed_ips
-// (addresses or CIDR ranges)
-// and max_uses. A change (PATCH) takes name, description, scopes,
-// metadata, enabled, expires_at, rate_limit, allowed_ips and
-// remaining_uses; fields left out do not change, and null clears
-// expires_at, rate_limit and remaining_uses (no expiry, the Manager's
-// default limit, no usage limit). A rotation takes an optional grace, how
+// days, "30d", or a Go duration, "720h"), rate_limit, rate_limits (named
+// limits, [{"name":"daily","limit":10000,"window":"1d"}]), allowed_ips
+// (addresses or CIDR ranges), max_uses and refill
+// ({"amount":100,"interval":"monthly","day":1,"roll_over":false}; without
+// max_uses the key starts with the amount). A change (PATCH) takes name,
+// description, scopes, metadata, enabled, expires_at, rate_limit,
+// rate_limits, allowed_ips, remaining_uses and refill; fields left out do
+// not change, and null clears expires_at, rate_limit, remaining_uses and
+// refill (no expiry, the Manager's default limit, no usage limit, no
+// refill). A key shows what it has spent in all as uses_spent.
+//
+// # Owners
+//
+// GET owners lists the owner policies (see [apikey.OwnerPolicy]): every
+// one for an admin, the principal's own owner's for anyone else. GET
+// owners/{owner} shows one (an owner's keys may read their own), PUT
+// replaces it with rate_limits (each named), remaining_uses, refill and
+// max_keys, and DELETE removes it; only an admin may PUT or DELETE, since
+// a policy is the budget the owner's keys spend. {owner} is
+// percent-encoded ("alice%2Fteam" for "alice/team"). An owner must have a
+// key before it can have a policy (404 otherwise), and a create beyond
+// its max_keys answers 409. A rotation takes an optional grace, how
 // long the old key keeps working ("24h", "1d"); an expired key, or one
 // already rotated, answers 409. PATCH and DELETE take one query
 // parameter, cascade (true or false); any other answers 400, since a
@@ -458,7 +473,18 @@ func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	// An owner may hold any character, "/" included: its path segment is
+	// read as the client escaped it.
+	escaped := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	switch {
+	case len(parts) == 1 && parts[0] == "owners":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.owners(w, r, p)
+	case len(escaped) == 2 && escaped[0] == "owners" && escaped[1] != "":
+		h.owner(w, r, p, escaped[1])
 	case len(parts) == 1 && parts[0] == "whoami":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			methodNotAllowed(w, "GET, HEAD")

@@ -31,9 +31,12 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, p apikey.Princi
 	// Ask about the key as it would be stored, before storing it.
 	k := apikey.Key{Owner: nk.Owner, Name: nk.Name, Description: nk.Description,
 		Scopes: scopes, Metadata: nk.Metadata, Enabled: true, ExpiresAt: nk.ExpiresAt.UTC().Truncate(time.Microsecond),
-		RateLimit: nk.RateLimit, AllowedIPs: nk.AllowedIPs}
-	if nk.MaxUses > 0 {
+		RateLimit: nk.RateLimit, RateLimits: nk.RateLimits, AllowedIPs: nk.AllowedIPs, Refill: nk.Refill}
+	switch {
+	case nk.MaxUses > 0:
 		k.RemainingUses = &nk.MaxUses
+	case nk.Refill != nil:
+		k.RemainingUses = &nk.Refill.Amount
 	}
 	if !h.authorize(p, k) {
 		writeError(w, http.StatusForbidden, "You may not create this key: it is for another owner or grants a scope you lack")
@@ -156,7 +159,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, p apikey.Princip
 		writeError(w, http.StatusForbidden, "You may not make this change: it grants a scope you lack")
 		return
 	}
-	if req.Scopes.Set || req.ExpiresAt.Set || req.RateLimit.Set || req.AllowedIPs.Set || req.RemainingUses.Set || enabling {
+	if req.limitsSet() || enabling {
 		b, err := h.boundsOf(ctx, p)
 		if err != nil {
 			h.fail(w, r, err)
@@ -489,7 +492,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, apikey.ErrInvalidInput):
 		writeError(w, http.StatusBadRequest, errorText(err))
 	case errors.Is(err, apikey.ErrConflict), errors.Is(err, apikey.ErrKeyExpired),
-		errors.Is(err, apikey.ErrDuplicate):
+		errors.Is(err, apikey.ErrDuplicate), errors.Is(err, apikey.ErrOwnerKeyLimit):
 		writeError(w, http.StatusConflict, errorText(err))
 	default:
 		h.logger.ErrorContext(r.Context(), "admin: key store failed", "method", r.Method,

@@ -84,7 +84,10 @@ func (b *bounds) exceeded(k apikey.Key) string {
 			return fmt.Sprintf("The key would have %d uses, more than the %d your key has left", *k.RemainingUses, left)
 		}
 	}
-	if msg := rateExceeded(b.effective(k.RateLimit), b.effective(c.RateLimit)); msg != "" {
+	if msg := b.refillExceeded(k.Refill); msg != "" {
+		return msg
+	}
+	if msg := b.limitsExceeded(k); msg != "" {
 		return msg
 	}
 	if !c.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(c.ExpiresAt)) {
@@ -101,6 +104,69 @@ func (b *bounds) exceeded(k apikey.Key) string {
 		}
 	}
 	return ""
+}
+
+// refillExceeded says how refill r gives more than the caller's key, or
+// "": a key with a usage limit may give a refill no bigger and no more
+// often than its own.
+func (b *bounds) refillExceeded(r *apikey.Refill) string {
+	c := b.key
+	if r == nil || c.RemainingUses == nil {
+		return ""
+	}
+	own := c.Refill
+	switch {
+	case own == nil:
+		return "Your key's uses never refill, so this key's may not either (refill)"
+	case r.Interval != own.Interval || r.Day != own.Day:
+		return fmt.Sprintf("refill: your key's uses refill %s, so this key's may refill only then", refillText(*own))
+	case r.Amount > own.Amount:
+		return fmt.Sprintf("refill: %d uses is more than the %d your key's refill gives", r.Amount, own.Amount)
+	case r.RollOver && !own.RollOver:
+		return "refill: your key's unused uses do not roll over, so this key's may not (roll_over)"
+	}
+	return ""
+}
+
+func refillText(r apikey.Refill) string {
+	if r.Interval == apikey.RefillMonthly {
+		return fmt.Sprintf("monthly on day %d", r.Day)
+	}
+	return string(r.Interval)
+}
+
+// limitsExceeded says how k's rate limits are looser than the caller's
+// key's, or "": each limit of the caller's (its own RateLimit, or the
+// Manager's default, and its named ones) must be met by one of k's no
+// looser than it, so that k can never be let through faster than the
+// caller's key.
+func (b *bounds) limitsExceeded(k apikey.Key) string {
+	own := b.limitsOf(b.key)
+	mine := b.limitsOf(k)
+	for _, c := range own {
+		msg := rateExceeded(apikey.RateLimit{}, c)
+		for _, l := range mine {
+			if msg = rateExceeded(l, c); msg == "" {
+				break
+			}
+		}
+		if msg != "" {
+			if len(own) > 1 || len(mine) > 1 {
+				return fmt.Sprintf("Your key is rate limited (%d per %s), so this key needs a limit no looser (rate_limit or rate_limits)", c.Limit, c.Window)
+			}
+			return msg
+		}
+	}
+	return ""
+}
+
+// limitsOf lists the rate limits a request of k counts against.
+func (b *bounds) limitsOf(k apikey.Key) []apikey.RateLimit {
+	var out []apikey.RateLimit
+	if r := b.effective(k.RateLimit); !r.IsZero() && (!k.RateLimit.IsZero() || len(k.RateLimits) == 0) {
+		out = append(out, r)
+	}
+	return append(out, k.RateLimits...)
 }
 
 // effective is the rate limit a key's own RateLimit means: its own, or the

@@ -43,8 +43,10 @@ type createRequest struct {
 	ExpiresAt   string            `json:"expires_at"`
 	TTL         string            `json:"ttl"`
 	RateLimit   *rateLimitJSON    `json:"rate_limit"`
+	RateLimits  []rateLimitJSON   `json:"rate_limits"`
 	AllowedIPs  []string          `json:"allowed_ips"`
 	MaxUses     int64             `json:"max_uses"`
+	Refill      *keyjson.Refill   `json:"refill"`
 }
 
 func (c *createRequest) newKey(p apikey.Principal, now time.Time) (apikey.NewKey, error) {
@@ -83,6 +85,12 @@ func (c *createRequest) newKey(p apikey.Principal, now time.Time) (apikey.NewKey
 			return nk, err
 		}
 	}
+	if nk.RateLimits, err = parseRateLimits("rate_limits", c.RateLimits); err != nil {
+		return nk, err
+	}
+	if c.Refill != nil {
+		nk.Refill = keyjson.ToRefill(*c.Refill)
+	}
 	if nk.AllowedIPs, err = parsePrefixes(c.AllowedIPs); err != nil {
 		return nk, err
 	}
@@ -91,8 +99,8 @@ func (c *createRequest) newKey(p apikey.Principal, now time.Time) (apikey.NewKey
 
 // patchRequest is the body of PATCH keys/{id}: only the fields present
 // change. null clears expires_at (never expires), remaining_uses (no usage
-// limit), rate_limit (the Manager's default), and empties the others but
-// enabled, which cannot be null.
+// limit), rate_limit (the Manager's default), refill (no refill), and
+// empties the others but enabled, which cannot be null.
 type patchRequest struct {
 	Name          optional[string]            `json:"name"`
 	Description   optional[string]            `json:"description"`
@@ -101,8 +109,17 @@ type patchRequest struct {
 	Enabled       optional[bool]              `json:"enabled"`
 	ExpiresAt     optional[string]            `json:"expires_at"`
 	RateLimit     optional[rateLimitJSON]     `json:"rate_limit"`
+	RateLimits    optional[[]rateLimitJSON]   `json:"rate_limits"`
 	AllowedIPs    optional[[]string]          `json:"allowed_ips"`
 	RemainingUses optional[int64]             `json:"remaining_uses"`
+	Refill        optional[keyjson.Refill]    `json:"refill"`
+}
+
+// limitsSet reports whether pr changes what a key may do or how much:
+// the fields a principal without AdminScope is bounded in.
+func (pr *patchRequest) limitsSet() bool {
+	return pr.Scopes.Set || pr.ExpiresAt.Set || pr.RateLimit.Set || pr.RateLimits.Set ||
+		pr.AllowedIPs.Set || pr.RemainingUses.Set || pr.Refill.Set
 }
 
 // changes turns the request into Manager.Update's changes, and a function
@@ -157,6 +174,26 @@ func (pr *patchRequest) changes(lowerOnly bool) ([]apikey.KeyChange, func(*apike
 		}
 		add(apikey.SetRateLimit(rl), func(k *apikey.Key) { k.RateLimit = rl })
 	}
+	if pr.RateLimits.Set {
+		limits, err := parseRateLimits("rate_limits", pr.RateLimits.V)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(apikey.SetRateLimits(limits...), func(k *apikey.Key) { k.RateLimits = limits })
+	}
+	if pr.Refill.Set {
+		var r *apikey.Refill
+		if !pr.Refill.Null {
+			r = keyjson.ToRefill(pr.Refill.V)
+		}
+		add(apikey.SetRefill(r), func(k *apikey.Key) {
+			k.Refill = r
+			if r != nil && k.RemainingUses == nil {
+				n := r.Amount
+				k.RemainingUses = &n
+			}
+		})
+	}
 	if pr.AllowedIPs.Set {
 		prefixes, err := parsePrefixes(pr.AllowedIPs.V)
 		if err != nil {
@@ -166,7 +203,7 @@ func (pr *patchRequest) changes(lowerOnly bool) ([]apikey.KeyChange, func(*apike
 	}
 	if pr.RemainingUses.Set {
 		if pr.RemainingUses.Null {
-			add(apikey.NoUsageLimit(), func(k *apikey.Key) { k.RemainingUses = nil })
+			add(apikey.NoUsageLimit(), func(k *apikey.Key) { k.RemainingUses, k.Refill = nil, nil })
 		} else {
 			n := pr.RemainingUses.V
 			if n < 0 {
@@ -215,6 +252,12 @@ func (pr *patchRequest) restore(before apikey.Key) []apikey.KeyChange {
 	}
 	if pr.RateLimit.Set {
 		out = append(out, apikey.SetRateLimit(before.RateLimit))
+	}
+	if pr.RateLimits.Set {
+		out = append(out, apikey.SetRateLimits(before.RateLimits...))
+	}
+	if pr.Refill.Set {
+		out = append(out, apikey.SetRefill(before.Refill))
 	}
 	if pr.AllowedIPs.Set {
 		out = append(out, apikey.SetAllowedIPs(before.AllowedIPs...))
@@ -276,6 +319,26 @@ func parseRateLimit(rl rateLimitJSON) (apikey.RateLimit, error) {
 		return apikey.RateLimit{}, errors.New("rate_limit needs a positive limit and a window of at least 1ms")
 	}
 	return apikey.RateLimit{Limit: rl.Limit, Window: d}, nil
+}
+
+// parseRateLimits checks a list of named rate limits from a request body;
+// the Manager checks their names.
+func parseRateLimits(field string, list []rateLimitJSON) ([]apikey.RateLimit, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]apikey.RateLimit, len(list))
+	for i, rl := range list {
+		d, err := parseDuration(fmt.Sprintf("%s[%d].window", field, i), rl.Window)
+		if err != nil {
+			return nil, err
+		}
+		if rl.Limit <= 0 || d < time.Millisecond {
+			return nil, fmt.Errorf("%s[%d] needs a positive limit and a window of at least 1ms", field, i)
+		}
+		out[i] = apikey.RateLimit{Name: rl.Name, Limit: rl.Limit, Window: d}
+	}
+	return out, nil
 }
 
 func parseTime(field, s string) (time.Time, error) {

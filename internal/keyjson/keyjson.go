@@ -23,16 +23,24 @@ type Key struct {
 	// Start is the non-secret beginning of the key, such as "ak_4qGZ".
 	Start string `json:"start"`
 	// State is enabled, disabled, expired or exhausted (no uses left).
-	State         apikey.KeyState `json:"state"`
-	Enabled       bool            `json:"enabled"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
-	ExpiresAt     *time.Time      `json:"expires_at"`
-	LastUsedAt    *time.Time      `json:"last_used_at"`
-	RateLimit     *RateLimit      `json:"rate_limit"`
-	AllowedIPs    []string        `json:"allowed_ips"`
-	RemainingUses *int64          `json:"remaining_uses"`
-	RotatedTo     *string         `json:"rotated_to"`
+	State      apikey.KeyState `json:"state"`
+	Enabled    bool            `json:"enabled"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	ExpiresAt  *time.Time      `json:"expires_at"`
+	LastUsedAt *time.Time      `json:"last_used_at"`
+	RateLimit  *RateLimit      `json:"rate_limit"`
+	// RateLimits are the key's named limits, [] for none.
+	RateLimits    []RateLimit `json:"rate_limits"`
+	AllowedIPs    []string    `json:"allowed_ips"`
+	RemainingUses *int64      `json:"remaining_uses"`
+	// Refill gives the key its uses again every period; RefilledAt is the
+	// start of the period its uses were last refilled for.
+	Refill     *Refill    `json:"refill"`
+	RefilledAt *time.Time `json:"refilled_at"`
+	// UsesSpent counts the uses the key has spent in all.
+	UsesSpent int64   `json:"uses_spent"`
+	RotatedTo *string `json:"rotated_to"`
 	// CreatedBy is the ID of the key whose holder had this one made, by
 	// creating it or rotating another key into it; null for an operator's.
 	CreatedBy *string `json:"created_by"`
@@ -42,10 +50,75 @@ type Key struct {
 }
 
 // RateLimit is a rate limit: Limit requests per Window, printed as a Go
-// duration ("1m0s") and read by ParseDuration ("1m", "1h30m", "1d").
+// duration ("1m0s") and read by ParseDuration ("1m", "1h30m", "1d"). Name
+// is required in a list of named limits and left out otherwise.
 type RateLimit struct {
+	Name   string `json:"name,omitempty"`
 	Limit  int    `json:"limit"`
 	Window string `json:"window"`
+}
+
+// Refill gives uses again every period: Amount at 00:00 UTC every day
+// ("daily"), or on Day of every month ("monthly"); RollOver adds Amount to
+// what is left instead of setting the uses to it.
+type Refill struct {
+	Amount   int64  `json:"amount"`
+	Interval string `json:"interval"`
+	Day      int    `json:"day,omitempty"`
+	RollOver bool   `json:"roll_over"`
+}
+
+// Owner is an owner's policy as JSON: the limits and uses all of the
+// owner's keys share, and how many live keys it may have.
+type Owner struct {
+	Owner         string      `json:"owner"`
+	RateLimits    []RateLimit `json:"rate_limits"`
+	RemainingUses *int64      `json:"remaining_uses"`
+	Refill        *Refill     `json:"refill"`
+	RefilledAt    *time.Time  `json:"refilled_at"`
+	UsesSpent     int64       `json:"uses_spent"`
+	// MaxKeys is how many live keys the owner may have; 0 for any number.
+	MaxKeys   int       `json:"max_keys"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// FromOwner returns p as JSON.
+func FromOwner(p apikey.OwnerPolicy) Owner {
+	return Owner{
+		Owner: p.Owner, RateLimits: FromRateLimits(p.RateLimits),
+		RemainingUses: p.RemainingUses, Refill: FromRefill(p.Refill), RefilledAt: optTime(p.RefilledAt),
+		UsesSpent: p.UsesSpent, MaxKeys: p.MaxKeys, UpdatedAt: p.UpdatedAt.UTC(),
+	}
+}
+
+// FromRateLimits returns limits as JSON, [] for none.
+func FromRateLimits(limits []apikey.RateLimit) []RateLimit {
+	out := make([]RateLimit, len(limits))
+	for i, r := range limits {
+		out[i] = RateLimit{Name: r.Name, Limit: r.Limit, Window: r.Window.String()}
+	}
+	return out
+}
+
+// FromRefill returns r as JSON, nil for none.
+func FromRefill(r *apikey.Refill) *Refill {
+	if r == nil {
+		return nil
+	}
+	return &Refill{Amount: r.Amount, Interval: string(r.Interval), Day: r.Day, RollOver: r.RollOver}
+}
+
+// ToRefill reads a Refill; the Manager checks its values.
+func ToRefill(r Refill) *apikey.Refill {
+	return &apikey.Refill{Amount: r.Amount, Interval: apikey.RefillInterval(r.Interval), Day: r.Day, RollOver: r.RollOver}
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // From returns k as JSON, with its state at now.
@@ -57,6 +130,10 @@ func From(k apikey.Key, now time.Time) Key {
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
 		AllowedIPs:    make([]string, len(k.AllowedIPs)),
 		RemainingUses: k.RemainingUses,
+		RateLimits:    FromRateLimits(k.RateLimits),
+		Refill:        FromRefill(k.Refill),
+		RefilledAt:    optTime(k.RefilledAt),
+		UsesSpent:     k.UsesSpent,
 	}
 	if j.Scopes == nil {
 		j.Scopes = []string{}
@@ -64,14 +141,8 @@ func From(k apikey.Key, now time.Time) Key {
 	if j.Metadata == nil {
 		j.Metadata = map[string]string{}
 	}
-	if !k.ExpiresAt.IsZero() {
-		t := k.ExpiresAt.UTC()
-		j.ExpiresAt = &t
-	}
-	if !k.LastUsedAt.IsZero() {
-		t := k.LastUsedAt.UTC()
-		j.LastUsedAt = &t
-	}
+	j.ExpiresAt = optTime(k.ExpiresAt)
+	j.LastUsedAt = optTime(k.LastUsedAt)
 	if !k.RateLimit.IsZero() {
 		j.RateLimit = &RateLimit{Limit: k.RateLimit.Limit, Window: k.RateLimit.Window.String()}
 	}

@@ -1,0 +1,116 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/keyjson"
+)
+
+// ownerJSON is an owner's policy as the API shows it, the same form the
+// apikey command prints.
+type ownerJSON = keyjson.Owner
+
+// ownerRequest is the body of PUT owners/{owner}: the whole policy, which
+// replaces the owner's (its spent count and refill period are kept).
+// remaining_uses null, or left out, with no refill shares no uses.
+type ownerRequest struct {
+	RateLimits    []rateLimitJSON `json:"rate_limits"`
+	RemainingUses *int64          `json:"remaining_uses"`
+	Refill        *keyjson.Refill `json:"refill"`
+	MaxKeys       int             `json:"max_keys"`
+}
+
+// owners answers GET owners: every policy for an admin, the principal's
+// own owner's (if it has one) for anyone else.
+func (h *handler) owners(w http.ResponseWriter, r *http.Request, p apikey.Principal) {
+	list, err := h.m.OwnerPolicies(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := []ownerJSON{}
+	for _, o := range list {
+		if p.HasScope(apikey.AdminScope) || (p.Owner != "" && o.Owner == p.Owner) {
+			out = append(out, keyjson.FromOwner(o))
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Owners []ownerJSON `json:"owners"`
+	}{out})
+}
+
+// owner answers GET, PUT and DELETE owners/{owner}. Anyone may read the
+// policy of its own owner; only an admin reads another's, and only an
+// admin sets or removes one, since a policy is the budget the owner's keys
+// spend.
+func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Principal, escaped string) {
+	owner, err := url.PathUnescape(escaped)
+	if err != nil || owner == "" {
+		writeError(w, http.StatusBadRequest, "The owner in the path is not valid percent-encoding")
+		return
+	}
+	admin := p.HasScope(apikey.AdminScope)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if !admin && (p.Owner == "" || owner != p.Owner) {
+			writeError(w, http.StatusNotFound, msgNoPolicy)
+			return
+		}
+		o, err := h.m.OwnerPolicy(r.Context(), owner)
+		if err != nil {
+			h.failOwner(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, keyjson.FromOwner(o))
+	case http.MethodPut:
+		if !admin {
+			writeError(w, http.StatusForbidden, "Only an admin key may set an owner's policy")
+			return
+		}
+		var req ownerRequest
+		if !decodeBody(w, r, &req, false) {
+			return
+		}
+		pol := apikey.OwnerPolicy{Owner: owner, RemainingUses: req.RemainingUses, MaxKeys: req.MaxKeys}
+		if pol.RateLimits, err = parseRateLimits("rate_limits", req.RateLimits); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if req.Refill != nil {
+			pol.Refill = keyjson.ToRefill(*req.Refill)
+		}
+		o, err := h.m.SetOwnerPolicy(r.Context(), pol)
+		if err != nil {
+			h.failOwner(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, keyjson.FromOwner(o))
+	case http.MethodDelete:
+		if !admin {
+			writeError(w, http.StatusForbidden, "Only an admin key may remove an owner's policy")
+			return
+		}
+		if err := h.m.DeleteOwnerPolicy(r.Context(), owner); err != nil {
+			h.failOwner(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		methodNotAllowed(w, "GET, HEAD, PUT, DELETE")
+	}
+}
+
+const msgNoPolicy = "No policy for this owner"
+
+// failOwner answers a failed owner request: what ErrNotFound means there
+// (no policy, or no keys to set one for), the rest as fail does.
+func (h *handler) failOwner(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, apikey.ErrNotFound) {
+		writeError(w, http.StatusNotFound, errorText(err))
+		return
+	}
+	h.fail(w, r, err)
+}
