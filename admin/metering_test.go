@@ -66,13 +66,13 @@ func TestMeteringFields(t *testing.T) {
 func TestMeteringFieldsRefused(t *testing.T) {
 	e := newEnv(t)
 	for body, want := range map[string]string{
-		`{"owner":"a","rate_limits":[{"name":"x","limit":0,"window":"1s"}]}`:                                       "rate_limits[0] needs a positive limit",
-		`{"owner":"a","rate_limits":[{"name":"x","limit":1,"window":"soon"}]}`:                                     "rate_limits[0].window",
+		`{"owner":"a","rate_limits":[{"name":"x","limit":0,"window":"1s"}]}`:                                      "rate_limits[0] needs a positive limit",
+		`{"owner":"a","rate_limits":[{"name":"x","limit":1,"window":"soon"}]}`:                                    "rate_limits[0].window",
 		`{"owner":"a","rate_limits":[{"name":"x","limit":1,"window":"1s"},{"name":"x","limit":2,"window":"1m"}]}`: "x",
-		`{"owner":"a","rate_limits":[{"limit":1,"window":"1s"}]}`:                                                  "name",
-		`{"owner":"a","refill":{"amount":1,"interval":"hourly"}}`:                                                  "hourly",
-		`{"owner":"a","refill":{"amount":0,"interval":"daily"}}`:                                                   "mount",
-		`{"owner":"a","refill":{"amount":1,"interval":"monthly","day":32}}`:                                        "ay",
+		`{"owner":"a","rate_limits":[{"limit":1,"window":"1s"}]}`:                                                 "name",
+		`{"owner":"a","refill":{"amount":1,"interval":"hourly"}}`:                                                 "hourly",
+		`{"owner":"a","refill":{"amount":0,"interval":"daily"}}`:                                                  "mount",
+		`{"owner":"a","refill":{"amount":1,"interval":"monthly","day":32}}`:                                       "ay",
 	} {
 		r := e.Do("POST", "/admin/keys", adminKey, body)
 		assert.Equal(t, 400, r.Status, body)
