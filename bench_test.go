@@ -146,6 +146,17 @@ func BenchmarkPolicy(b *testing.B) {
 		{"observer", []apikey.Option{apikey.WithObserver(func(context.Context, apikey.Event) {})}, apikey.NewKey{}},
 		{"maxage", []apikey.Option{apikey.WithMaxKeyAge(90*24*time.Hour, 365*24*time.Hour)}, apikey.NewKey{}},
 		{"uses", nil, apikey.NewKey{MaxUses: 1 << 40}},
+		// Three named limits, counted in one Limiter call, beside
+		// ratelimit's one.
+		{"ratelimits3", nil, apikey.NewKey{RateLimits: []apikey.RateLimit{
+			{Name: "second", Limit: 1 << 30, Window: time.Second},
+			{Name: "minute", Limit: 1 << 30, Window: time.Minute},
+			{Name: "day", Limit: 1 << 30, Window: 24 * time.Hour},
+		}}},
+		// Credits that refill daily, beside uses' MaxUses.
+		{"credits", nil, apikey.NewKey{Refill: &apikey.Refill{Amount: 1 << 40, Interval: apikey.RefillDaily}}},
+		// alice's keys share a limit and credits (OwnerPolicy).
+		{"owner", nil, apikey.NewKey{}},
 		// A stored key, with static keys configured: every key pays the
 		// static lookup, so that timing tells nothing.
 		{"with-static", []apikey.Option{apikey.WithStaticKeys(benchStatic)}, apikey.NewKey{}},
@@ -159,11 +170,17 @@ func BenchmarkPolicy(b *testing.B) {
 			m := apikey.New(apikey.NewMemoryStore(), append(c.opts, apikey.WithLastUsedInterval(time.Minute))...)
 			defer m.Close()
 			c.key.Owner = "alice"
-			plain, _, err := m.Create(ctx, c.key)
+			plain, made, err := m.Create(ctx, c.key)
 			if err != nil {
 				b.Fatal(err)
 			}
 			switch c.name {
+			case "owner":
+				credits := int64(1 << 40)
+				if _, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "alice", RemainingUses: &credits,
+					RateLimits: []apikey.RateLimit{{Name: "pooled", Limit: 1 << 30, Window: time.Hour}}}); err != nil {
+					b.Fatal(err)
+				}
 			case "static":
 				plain = benchStatic.Key
 			case "imported":
@@ -181,6 +198,17 @@ func BenchmarkPolicy(b *testing.B) {
 			runRequests(b, h, plain)
 			if benchSink != "alice" {
 				b.Fatalf("handler saw owner %q, want alice", benchSink)
+			}
+			// The spending cases spent: the benchmark measured them.
+			switch c.name {
+			case "uses", "credits":
+				if k, err := m.Get(ctx, made.ID); err != nil || k.UsesSpent == 0 {
+					b.Fatalf("the key spent nothing (%v)", err)
+				}
+			case "owner":
+				if p, err := m.OwnerPolicy(ctx, "alice"); err != nil || p.UsesSpent == 0 {
+					b.Fatalf("the owner spent nothing (%v)", err)
+				}
 			}
 		})
 	}

@@ -166,3 +166,55 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	require.ErrorIs(t, err, apikey.ErrStoreUnavailable)
 	assert.False(t, errors.Is(err, apikey.ErrRateLimited))
 }
+
+// BenchmarkVerify measures a verification whose limits Redis counts: a key
+// with three named limits beside a key with one, with the Redis round
+// trips each costs (roundtrips/op, counted by a hook, not guessed):
+//
+//	go test -run '^$' -bench Verify -count 6 ./redislimit | benchstat -col /limits -
+func BenchmarkVerify(b *testing.B) {
+	addr := testkit.Need(b, testkit.EnvRedis)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	hook := &countHook{}
+	rdb.AddHook(hook)
+	prefix := "apikey-bench:" + rand.Text()[:10] + ":"
+	defer func() {
+		ctx := context.Background()
+		if keys, _ := rdb.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	}()
+	m := apikey.New(apikey.NewMemoryStore(), apikey.WithLastUsedInterval(time.Minute),
+		apikey.WithLimiter(redislimit.New(rdb, redislimit.WithPrefix(prefix))))
+	defer m.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		key  apikey.NewKey
+	}{
+		{"1", apikey.NewKey{Owner: "alice", RateLimit: apikey.RateLimit{Limit: 1 << 30, Window: time.Second}}},
+		{"3", apikey.NewKey{Owner: "alice", RateLimits: []apikey.RateLimit{
+			{Name: "second", Limit: 1 << 30, Window: time.Second},
+			{Name: "minute", Limit: 1 << 30, Window: time.Minute},
+			{Name: "day", Limit: 1 << 30, Window: 24 * time.Hour},
+		}}},
+	} {
+		b.Run("limits="+c.name, func(b *testing.B) {
+			plain, _, err := m.Create(ctx, c.key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.Verify(ctx, plain); err != nil { // loads the script
+				b.Fatal(err)
+			}
+			before := hook.n.Load()
+			for b.Loop() {
+				if _, err := m.Verify(ctx, plain); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(hook.n.Load()-before)/float64(b.N), "roundtrips/op")
+		})
+	}
+}
