@@ -249,11 +249,16 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 			return LimitStatus{}, err
 		}
 	}
-	var arr [2*maxRateLimits + 1]Bucket
-	buckets := m.bucketsOf(k, arr[:0])
-	if owner != nil {
-		for _, r := range owner.RateLimits {
-			buckets = append(buckets, Bucket{ID: ownerBucketID(k.Owner), Limit: r})
+	// The buckets go to the Limiter, an interface, so they live on the
+	// heap: allocate them only for a key that has limits, and once.
+	var buckets []Bucket
+	if n := m.bucketCount(k) + ownerLimits(owner); n > 0 {
+		buckets = m.bucketsOf(k, make([]Bucket, 0, n))
+		if owner != nil {
+			id := ownerBucketID(k.Owner)
+			for _, r := range owner.RateLimits {
+				buckets = append(buckets, Bucket{ID: id, Limit: r})
+			}
 		}
 	}
 	if len(buckets) > 0 {
@@ -282,6 +287,25 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 		m.usage.record(k.ID, m.clock)
 	}
 	return st, nil
+}
+
+// bucketCount is how many buckets bucketsOf appends for k.
+func (m *Manager) bucketCount(k *Key) int {
+	n := len(k.RateLimits)
+	if !k.RateLimit.IsZero() {
+		n++
+	}
+	if n == 0 && !m.defaultLimit.IsZero() {
+		n = 1
+	}
+	return n
+}
+
+func ownerLimits(p *OwnerPolicy) int {
+	if p == nil {
+		return 0
+	}
+	return len(p.RateLimits)
 }
 
 // bucketsOf appends to dst the rate limits a request of k counts against:
