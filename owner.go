@@ -41,6 +41,9 @@ type OwnerPolicy struct {
 	MaxKeys int
 	// UpdatedAt is when the policy was last set.
 	UpdatedAt time.Time
+
+	// bucket is ownerBucketID(Owner), made once for the Manager's copy.
+	bucket string
 }
 
 // Clone returns a copy of p that shares nothing with it.
@@ -176,6 +179,7 @@ func (m *Manager) refreshOwners(ctx context.Context, os OwnerStore) error {
 	t := &ownerTable{policies: make(map[string]*OwnerPolicy, len(list)), loaded: time.Now()}
 	for _, p := range list {
 		c := p.Clone()
+		c.bucket = ownerBucketID(p.Owner)
 		t.policies[p.Owner] = &c
 	}
 	m.owners.table.Store(t)

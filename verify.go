@@ -255,9 +255,8 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 	if n := m.bucketCount(k) + ownerLimits(owner); n > 0 {
 		buckets = m.bucketsOf(k, make([]Bucket, 0, n))
 		if owner != nil {
-			id := ownerBucketID(k.Owner)
 			for _, r := range owner.RateLimits {
-				buckets = append(buckets, Bucket{ID: id, Limit: r})
+				buckets = append(buckets, Bucket{ID: owner.bucket, Limit: r})
 			}
 		}
 	}
