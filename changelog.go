@@ -13,11 +13,12 @@ import (
 // writer can forget to announce a change, whether it is this library, an
 // older version of it, the apikey command or a hand-written UPDATE.
 //
-// An UPDATE is logged when it changes anything but last_used_at (which
-// RecordLastUsed moves forward in batches) and remaining_uses; a change
-// of remaining_uses is logged too, unless it is a use spent that leaves
-// some (so SpendUse logs the last use only, not every one). Every DELETE
-// is logged. On PostgreSQL the trigger also sends pg_notify(channel,
+// An UPDATE is logged when it changes one of the columns changeWatched
+// lists; a change of remaining_uses is logged too, unless it is a use
+// spent that leaves some (so SpendUse logs the last use only, and a
+// refill, not every use). Every DELETE is logged. last_used_at (which
+// RecordLastUsed moves forward in batches) and the columns added after
+// the first version are not watched: see changeWatched. On PostgreSQL the trigger also sends pg_notify(channel,
 // key_id), so a LISTENing feed hears every change when it commits.
 //
 // Objects, for those who run their own migrations (names longer than 63
@@ -26,12 +27,17 @@ import (
 // <table>_deleted (AFTER DELETE) and, on PostgreSQL, the function
 // <table>_log_change().
 
-// changeWatched are the columns whose change is always logged. created_by
-// and disabled_by are not among them: they play no part in verification,
-// and whoever writes them through the Manager changes updated_at (or
-// enabled) in the same statement, which is logged. Leaving them out also
-// keeps the triggers of a table made before those columns existed the
-// same as a new table's.
+// changeWatched are the columns whose change is always logged. The
+// columns added after the first version are not among them: created_by
+// and disabled_by, and metering's rate_limits, refill_amount,
+// refill_interval, refill_day, refill_rollover, refilled_at and
+// uses_spent. Whoever writes them through the Manager (Update, Rotate)
+// changes updated_at (or enabled) in the same statement, which is logged;
+// a spend moves refilled_at and uses_spent with remaining_uses, logged as
+// above. A hand-written UPDATE of those columns alone must set updated_at
+// too for caches to hear of it. Leaving them out keeps the triggers of a
+// table made before those columns existed the same as a new table's, so
+// Migrate never has to replace a trigger.
 var changeWatched = []string{
 	"id", "owner", "name", "description", "scopes", "metadata", "start", "hash", "digest",
 	"enabled", "created_at", "updated_at", "expires_at", "rate_limit", "rate_window_us",
