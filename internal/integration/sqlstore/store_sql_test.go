@@ -860,5 +860,36 @@ func TestSQLStoreMigrateAddsColumns(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "old-1", got.CreatedBy)
 		assert.Equal(t, "old-1", got.DisabledBy)
+
+		// Metering works on the upgraded table: the old key reads with no
+		// named limits and no refill, takes both, spends by its refill,
+		// and its owner can have a policy in the owners table Migrate made.
+		got, err = s.Get(ctx, "old-1")
+		require.NoError(t, err)
+		assert.Empty(t, got.RateLimits)
+		assert.Nil(t, got.Refill)
+		assert.Zero(t, got.UsesSpent)
+		limits := []apikey.RateLimit{{Name: "daily", Limit: 1000, Window: 24 * time.Hour}}
+		refill := &apikey.Refill{Amount: 5, Interval: apikey.RefillDaily}
+		_, err = s.Update(ctx, "old-1", func(k *apikey.Key) error {
+			k.Enabled, k.DisabledBy = true, ""
+			k.RateLimits, k.Refill = limits, refill
+			return nil
+		})
+		require.NoError(t, err)
+		left, err := s.SpendUse(ctx, apikey.Spend{ID: "old-1", N: 1, Now: time.Now(), Refill: refill})
+		require.NoError(t, err)
+		assert.Equal(t, int64(4), left, "refilled to 5 on its first spend, then one spent")
+		got, err = s.Get(ctx, "old-1")
+		require.NoError(t, err)
+		assert.Equal(t, limits, got.RateLimits)
+		assert.Equal(t, refill, got.Refill)
+		assert.Equal(t, int64(1), got.UsesSpent)
+		uses := int64(10)
+		require.NoError(t, s.PutOwner(ctx, apikey.OwnerPolicy{Owner: "alice", RemainingUses: &uses, MaxKeys: 3}))
+		owners, err := s.Owners(ctx)
+		require.NoError(t, err)
+		require.Len(t, owners, 1)
+		assert.Equal(t, 3, owners[0].MaxKeys)
 	})
 }
