@@ -102,6 +102,22 @@ func TestCost(t *testing.T) {
 	require.Equal(t, 402, do(cheap))
 	w := serve(cheap, get("/", "X-API-Key", plain))
 	assert.Equal(t, apikey.ErrorBody{Code: -1, Msg: "API key usage limit reached"}, body(t, w))
+
+	// A cost below 1 is a bug in the cost function: a 500 naming it, never
+	// a free request nor one counted as 1.
+	fresh, k2 := mustCreate(t, m, apikey.NewKey{MaxUses: 3})
+	var seen error
+	free := m.Middleware(apikey.WithCost(func(*http.Request) int { return 0 }),
+		apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			seen = err
+			apikey.DefaultErrorHandler(w, r, err)
+		}))(whoami)
+	require.Equal(t, 500, serve(free, get("/", "X-API-Key", fresh)).Code)
+	require.ErrorIs(t, seen, apikey.ErrInvalidInput)
+	assert.Contains(t, seen.Error(), "WithCost function returned 0")
+	got, err = m.Get(ctx, k2.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), *got.RemainingUses, "nothing spent")
 }
 
 // Bad limits are refused, naming the limit.

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -104,7 +105,9 @@ func WithAllowedIPs(prefixes ...netip.Prefix) MiddlewareOption {
 }
 
 // WithCost sets what a request costs against its key's rate limits and
-// uses: cost(r), 1 or more (less counts as 1). A request whose cost does
+// uses: cost(r), 1 or more. A cost below 1 is a bug in cost: the request
+// is answered 500, and error handlers and observers see ErrInvalidInput
+// naming WithCost; it is never read as 1, nor as free. A request whose cost does
 // not fit what a limit or the key's uses have left is refused, and spends
 // nothing. For a fixed cost per route, give each route group its own
 // middleware, or use a cost function of the method and path:
@@ -223,7 +226,11 @@ func (mw *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	cost := 1
 	if cfg.cost != nil {
 		if cost = cfg.cost(r); cost < 1 {
-			cost = 1
+			// A programming error, never read as 1 or as free.
+			err := fmt.Errorf("%w: the WithCost function returned %d for %s; a request costs 1 or more", ErrInvalidInput, cost, r.Method)
+			m.refused(r.Context(), err, &client)
+			mw.fail(w, r, err)
+			return
 		}
 	}
 	p, st, err := m.verify(r.Context(), key, &client, ac.digest[:0], &match, cost)
