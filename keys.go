@@ -378,6 +378,9 @@ type KeyChange struct {
 	// check, when set, runs on the stored key before apply, inside the
 	// store's atomic update; its error stores nothing.
 	check func(*Key) error
+	// setsUses is true for a change that sets the key's remaining uses:
+	// with a Refill, they are the current period's.
+	setsUses bool
 }
 
 // SetName changes a key's name.
@@ -434,7 +437,7 @@ func EnableIfDisabledBy(by string) KeyChange {
 	if err == nil && by == "" {
 		err = fmt.Errorf("%w: EnableIfDisabledBy needs the disabler's ID", ErrInvalidInput)
 	}
-	return KeyChange{err: err,
+	return KeyChange{err: err, setsUses: true,
 		check: func(k *Key) error {
 			if !k.Enabled && k.DisabledBy != by {
 				return fmt.Errorf("%w: key %s was disabled by someone else", ErrConflict, k.ID)
@@ -486,13 +489,14 @@ func SetAllowedIPs(prefixes ...netip.Prefix) KeyChange {
 }
 
 // SetRemainingUses gives a key n more uses in all (n >= 0; zero refuses
-// it from now on). Use NoUsageLimit to lift the limit.
+// it from now on); for a key with a Refill, n uses until the next period
+// starts. Use NoUsageLimit to lift the limit.
 func SetRemainingUses(n int64) KeyChange {
 	var err error
 	if n < 0 {
 		err = fmt.Errorf("%w: negative remaining uses", ErrInvalidInput)
 	}
-	return KeyChange{err: err, apply: func(k *Key) { k.RemainingUses = &n }}
+	return KeyChange{err: err, setsUses: true, apply: func(k *Key) { k.RemainingUses = &n }}
 }
 
 // LowerRemainingUses sets a key's remaining uses to n (n >= 0) only if that
@@ -506,7 +510,7 @@ func LowerRemainingUses(n int64) KeyChange {
 	if n < 0 {
 		err = fmt.Errorf("%w: negative remaining uses", ErrInvalidInput)
 	}
-	return KeyChange{err: err,
+	return KeyChange{err: err, setsUses: true,
 		check: func(k *Key) error {
 			if k.RemainingUses != nil && *k.RemainingUses < n {
 				return fmt.Errorf("%w: key %s has only %d uses left", ErrConflict, k.ID, *k.RemainingUses)
@@ -518,7 +522,9 @@ func LowerRemainingUses(n int64) KeyChange {
 }
 
 // SetRefill sets how a key's uses are refilled (see Refill); nil stops
-// refills. A key without a usage limit gets one of Refill.Amount uses.
+// refills. A key without a usage limit gets one of Refill.Amount uses. A
+// new Refill counts from the current period: the key keeps the uses it
+// has (or those set in the same Update) until the next period starts.
 func SetRefill(r *Refill) KeyChange {
 	var clean *Refill
 	if r != nil {
@@ -554,6 +560,11 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 	}
 	now := m.clock()
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
+		var before Refill
+		if k.Refill != nil {
+			before = *k.Refill
+		}
+		setsUses := false
 		for _, c := range changes {
 			if c.check != nil {
 				if err := c.check(k); err != nil {
@@ -561,6 +572,12 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 				}
 			}
 			c.apply(k)
+			setsUses = setsUses || c.setsUses
+		}
+		// Uses set now, or a new Refill, are the current period's: the
+		// next request must not refill them as if a period had passed.
+		if k.Refill != nil && (setsUses || *k.Refill != before) {
+			k.RefilledAt = k.Refill.PeriodStart(now)
 		}
 		k.UpdatedAt = now
 		return nil

@@ -139,6 +139,51 @@ func TestNamedLimitsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), `"burst"`)
 }
 
+// Uses set by hand, or a refill changed, count for the current period: a
+// period that ended before the change does not refill them on the next
+// request. (Found by review: a policy changed from monthly to daily, with
+// 2 credits and roll-over, gave 7 on its next use.)
+func TestRefillChangedMidPeriod(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock() // 2026-11-25 12:00 UTC
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{Owner: "acme", Refill: &apikey.Refill{Amount: 5, Interval: apikey.RefillMonthly, Day: 1}})
+	clock.Advance(10 * 24 * time.Hour) // December 5th: a monthly refill is due
+
+	spend := func(want int64) {
+		t.Helper()
+		_, err := m.Verify(ctx, plain)
+		require.NoError(t, err)
+		got, err := m.Get(ctx, k.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, *got.RemainingUses)
+	}
+	_, err := m.Update(ctx, k.ID, apikey.SetRemainingUses(2))
+	require.NoError(t, err)
+	spend(1) // not refilled to 5 first
+
+	_, err = m.Update(ctx, k.ID, apikey.SetRefill(&apikey.Refill{Amount: 5, Interval: apikey.RefillDaily, RollOver: true}))
+	require.NoError(t, err)
+	spend(0) // the new refill starts with today's period
+	clock.Advance(24 * time.Hour)
+	spend(4) // and refills tomorrow
+
+	// The same for an owner's pooled credits.
+	credits := int64(2)
+	_, err = m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "acme", RemainingUses: &credits,
+		Refill: &apikey.Refill{Amount: 50, Interval: apikey.RefillMonthly, Day: 1}})
+	require.NoError(t, err)
+	clock.Advance(40 * 24 * time.Hour) // a month later
+	_, err = m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "acme", RemainingUses: &credits,
+		Refill: &apikey.Refill{Amount: 5, Interval: apikey.RefillDaily, RollOver: true}})
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err)
+	p, err := m.OwnerPolicy(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), *p.RemainingUses, "the 2 credits set, one spent: not 7")
+}
+
 // Credits that refill: a key with a daily refill spends its uses, is
 // refused with 402 and a Retry-After until 00:00 UTC, and has its uses
 // again the next day, counted in UsesSpent.

@@ -70,7 +70,9 @@ type OwnerStore interface {
 	// is one per owner with shared limits, not one per key.
 	Owners(ctx context.Context) ([]OwnerPolicy, error)
 	// PutOwner stores p, replacing the policy of p.Owner if there is one;
-	// a replaced policy keeps its RefilledAt and UsesSpent.
+	// a replaced policy keeps its UsesSpent, and takes p's RefilledAt (the
+	// Manager gives the start of the current period: what it sets is the
+	// period's budget).
 	PutOwner(ctx context.Context, p OwnerPolicy) error
 	// DeleteOwner removes the policy of owner, or returns an error
 	// wrapping ErrNotFound.
@@ -199,9 +201,11 @@ func (m *Manager) stopOwnerRefresh() {
 
 // SetOwnerPolicy stores the policy of p.Owner, which must have at least
 // one key, and applies it in this Manager at once (in other processes,
-// within WithOwnerRefresh's interval). A new policy with a Refill starts
-// its period now; RemainingUses set without one are the owner's uses in
-// all. It returns an error wrapping ErrInvalidInput, naming the field,
+// within WithOwnerRefresh's interval). A policy with a Refill, new or
+// replacing another, counts as refilled for the current period: its
+// RemainingUses (Refill.Amount when nil) are what the owner's keys have
+// until the next period starts, whatever the policy it replaces had
+// spent; RemainingUses set without a Refill are the owner's uses in all. It returns an error wrapping ErrInvalidInput, naming the field,
 // for a bad value, and ErrNotFound for an owner with no keys.
 func (m *Manager) SetOwnerPolicy(ctx context.Context, p OwnerPolicy) (OwnerPolicy, error) {
 	os, ok := m.store.(OwnerStore)

@@ -66,11 +66,12 @@ type Store interface {
 
 // Updated returns k with the fields a Store's Update stores taken from
 // changed: Owner, Name, Description, Scopes, Metadata, Enabled, ExpiresAt,
-// UpdatedAt, RateLimit, RateLimits, AllowedIPs, RemainingUses, Refill, RotatedTo, CreatedBy and
-// DisabledBy, copied so that changed's slices, map and pointer are not
-// shared. The other fields (the ID, the secret's digest, the creation and
-// last-used times, RefilledAt and UsesSpent, which only SpendUse moves)
-// keep k's values: Update never changes them.
+// UpdatedAt, RateLimit, RateLimits, AllowedIPs, RemainingUses, Refill,
+// RefilledAt (uses set by hand, or a new Refill, belong to the current
+// period), RotatedTo, CreatedBy and DisabledBy, copied so that changed's
+// slices, map and pointer are not shared. The other fields (the ID, the
+// secret's digest, the creation and last-used times, and UsesSpent, which
+// only SpendUse moves) keep k's values: Update never changes them.
 func (k Key) Updated(changed Key) Key {
 	changed = changed.Clone()
 	k.Owner = changed.Owner
@@ -86,6 +87,7 @@ func (k Key) Updated(changed Key) Key {
 	k.AllowedIPs = changed.AllowedIPs
 	k.RemainingUses = changed.RemainingUses
 	k.Refill = changed.Refill
+	k.RefilledAt = changed.RefilledAt
 	k.RotatedTo = changed.RotatedTo
 	k.CreatedBy = changed.CreatedBy
 	k.DisabledBy = changed.DisabledBy

@@ -252,7 +252,7 @@ func (s *MemoryStore) PutOwner(_ context.Context, p OwnerPolicy) error {
 		s.owners = map[string]*OwnerPolicy{}
 	}
 	if old, ok := s.owners[p.Owner]; ok {
-		p.RefilledAt, p.UsesSpent = old.RefilledAt, old.UsesSpent
+		p.UsesSpent = old.UsesSpent
 	}
 	s.owners[p.Owner] = &p
 	return nil

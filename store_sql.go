@@ -267,7 +267,8 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Key) error) (
 		s.timeArg(next.ExpiresAt, true), s.timeArg(next.UpdatedAt, false),
 		next.RateLimit.Limit, next.RateLimit.Window.Microseconds(), ips, nullInt(next.RemainingUses), next.RotatedTo,
 		next.CreatedBy, next.DisabledBy, encodeRateLimits(next.RateLimits),
-		refillAmount(next.Refill), refillInterval(next.Refill), refillDay(next.Refill), refillRollOver(next.Refill), id)
+		refillAmount(next.Refill), refillInterval(next.Refill), refillDay(next.Refill), refillRollOver(next.Refill),
+		s.timeArg(next.RefilledAt, true), id)
 	if err != nil {
 		return Key{}, fmt.Errorf("apikey: updating key %s: %w", id, err)
 	}

@@ -54,7 +54,7 @@ func (s *SQLStore) PutOwner(ctx context.Context, p OwnerPolicy) error {
 	}
 	limits := encodeRateLimits(p.RateLimits)
 	set := []any{limits, nullInt(p.RemainingUses), refillAmount(p.Refill), refillInterval(p.Refill), refillDay(p.Refill), refillRollOver(p.Refill),
-		p.MaxKeys, s.timeArg(p.UpdatedAt, false)}
+		s.timeArg(p.RefilledAt, true), p.MaxKeys, s.timeArg(p.UpdatedAt, false)}
 	args := append([]any{p.Owner, limits, nullInt(p.RemainingUses), refillAmount(p.Refill), refillInterval(p.Refill), refillDay(p.Refill),
 		refillRollOver(p.Refill), s.timeArg(p.RefilledAt, true), p.MaxKeys, s.timeArg(p.UpdatedAt, false)}, set...)
 	if _, err := s.db.ExecContext(ctx, s.q.putOwner, args...); err != nil {

@@ -97,7 +97,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
 	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
 	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
-	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ?, rate_limits = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ? WHERE id = ?"
+	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ?, rate_limits = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ?, refilled_at = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	// A use is spent only from a key that may be used: enabled, not
 	// rotated, not expired. The store is the authority here, not the
@@ -115,7 +115,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.ownerSpend = buildSpend(ot, " WHERE owner = ?")
 	q.ownerState = "SELECT remaining_uses, refill_amount, refill_interval, refill_day, refill_rollover, refilled_at FROM " + ot + " WHERE owner = ?"
 	// An upsert keeps refilled_at and uses_spent: only spending moves them.
-	set := " rate_limits = ?, remaining_uses = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ?, max_keys = ?, updated_at = ?"
+	set := " rate_limits = ?, remaining_uses = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ?, refilled_at = ?, max_keys = ?, updated_at = ?"
 	insert := "INSERT INTO " + ot + " (" + ownerCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 	digestIdx, ownerIdx := indexName(t, "_digest_key"), indexName(t, "_owner_id_idx")
 

@@ -501,6 +501,8 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	want.RateLimits = []apikey.RateLimit{{Name: "daily", Limit: 70, Window: 24 * time.Hour}}
 	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
 	want.RemainingUses = uses(0)
+	want.Refill = &apikey.Refill{Amount: 9, Interval: apikey.RefillMonthly, Day: 3, RollOver: true}
+	want.RefilledAt = at(98)
 	want.RotatedTo = "key-successor"
 	want.CreatedBy = "key-minter"
 	want.DisabledBy = "key-disabler"
@@ -514,6 +516,8 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 		cur.Enabled, cur.ExpiresAt, cur.UpdatedAt = want.Enabled, want.ExpiresAt, want.UpdatedAt
 		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses = want.RateLimit, slices.Clone(want.AllowedIPs), uses(0)
 		cur.RateLimits = slices.Clone(want.RateLimits)
+		r := *want.Refill
+		cur.Refill, cur.RefilledAt = &r, want.RefilledAt
 		cur.RotatedTo = want.RotatedTo
 		cur.CreatedBy, cur.DisabledBy = want.CreatedBy, want.DisabledBy
 		return nil
@@ -533,11 +537,13 @@ func testUpdateStoresFields(t *testing.T, s apikey.Store) {
 	want.Scopes, want.Metadata, want.ExpiresAt, want.Enabled = nil, nil, time.Time{}, true
 	want.RateLimit, want.AllowedIPs, want.RemainingUses, want.RateLimits = apikey.RateLimit{}, nil, nil, nil
 	want.CreatedBy, want.DisabledBy = "", ""
+	want.Refill, want.RefilledAt = nil, time.Time{}
 	want.UpdatedAt = at(120)
 	got, err = s.Update(ctx, k.ID, func(cur *apikey.Key) error {
 		cur.Scopes, cur.Metadata, cur.ExpiresAt, cur.Enabled = nil, nil, time.Time{}, true
 		cur.RateLimit, cur.AllowedIPs, cur.RemainingUses, cur.RateLimits = apikey.RateLimit{}, nil, nil, nil
 		cur.CreatedBy, cur.DisabledBy = "", ""
+		cur.Refill, cur.RefilledAt = nil, time.Time{}
 		cur.UpdatedAt = want.UpdatedAt
 		return nil
 	})
@@ -560,6 +566,7 @@ func testUpdateIgnoresOtherFields(t *testing.T, s apikey.Store) {
 		cur.Start = "changed_start"
 		cur.CreatedAt = at(500)
 		cur.LastUsedAt = at(600)
+		cur.UsesSpent = 700
 		return nil
 	})
 	require.NoError(t, err)
@@ -1021,6 +1028,11 @@ func testOwnerPolicies(t *testing.T, s apikey.Store) {
 	requireSameOwner(t, want, got)
 	requireSameOwner(t, other, ownerOf(t, os, "bob"))
 
+	// Spent in the policy's period (day 1 to the 15th): counted.
+	_, left, err := os.SpendPooled(ctx, apikey.Spend{N: 3, Now: day(3)}, false, want.Owner, want.Refill)
+	require.NoError(t, err)
+	assert.Equal(t, int64(37), left)
+
 	changed := want
 	changed.RateLimits, changed.RemainingUses, changed.Refill, changed.MaxKeys, changed.RefilledAt = nil, nil, nil, 0, day(2)
 	require.NoError(t, os.PutOwner(ctx, changed))
@@ -1029,7 +1041,8 @@ func testOwnerPolicies(t *testing.T, s apikey.Store) {
 	assert.Nil(t, got.RemainingUses)
 	assert.Nil(t, got.Refill)
 	assert.Zero(t, got.MaxKeys)
-	assert.True(t, got.RefilledAt.Equal(day(1)), "a replaced policy keeps its RefilledAt: %v", got.RefilledAt)
+	assert.True(t, got.RefilledAt.Equal(day(2)), "a replaced policy takes the new RefilledAt: %v", got.RefilledAt)
+	assert.Equal(t, int64(3), got.UsesSpent, "and keeps what was spent")
 
 	require.NoError(t, os.DeleteOwner(ctx, want.Owner))
 	require.ErrorIs(t, os.DeleteOwner(ctx, want.Owner), apikey.ErrNotFound)
