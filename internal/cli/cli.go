@@ -56,7 +56,7 @@ type command struct {
 
 // commands in the order usage lists them.
 var commands = []*command{
-	createCmd, listCmd, showCmd, updateCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
+	createCmd, listCmd, showCmd, updateCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, importCmd, migrateCmd, serveCmd,
 }
 
 // lookup returns the command called name ("owner set" for one of the

@@ -57,6 +57,11 @@ type options struct {
 	// rotate
 	grace lifetime
 
+	// import
+	format string
+	shape  string
+	dryRun bool
+
 	// serve
 	addr        string
 	keyDir      string
