@@ -279,8 +279,9 @@ and revoke answer "no table … run apikey migrate" when the table is missing,
 so a mistyped --db or --table creates nothing.
 
 Flags and JSON use the admin API's vocabulary: durations such as 30d or 12h
-(--ttl, --grace), LIMIT/WINDOW rate limits (--rate-limit 100/1m), and --json
-prints what the API answers.
+(--ttl, --grace), LIMIT/WINDOW rate limits (--rate-limit 100/1m, named ones
+--limit burst=10/1s), credits refilled every day or month (--credits 1000
+--refill 1000/monthly@1), and --json prints what the API answers.
 
 Keys are hashed with SHA-256, the library's default Hasher. A service that
 uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret

@@ -466,6 +466,13 @@ func parseDigest(where, s string) ([]byte, error) {
 	return nil, rowErrorf(where, "sha256: want the 32-byte SHA-256 digest in hex (64 characters) or base64 (43 or 44)")
 }
 
+// isDigest reports whether s reads as a SHA-256 digest, as parseDigest
+// reads one.
+func isDigest(s string) bool {
+	b, err := parseDigest("", s)
+	return err == nil && b != nil
+}
+
 // jsonRow is a key as a JSON import file gives it.
 type jsonRow struct {
 	Owner       string            `json:"owner"`
@@ -566,6 +573,8 @@ func jsonError(line, element int, err error) error {
 		if want == "" {
 			want = "a " + te.Type.String()
 		}
+		// Field is the field's name alone, never a metadata key, which
+		// could hold anything (the test "key as a metadata key" sees to it).
 		return rowErrorf(where, "%s: want %s, not a JSON %s", te.Field, want, te.Value)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -603,9 +612,14 @@ func checkRows(rows []importRow, shape *regexp.Regexp) error {
 			if f.value == "" {
 				continue
 			}
-			if apikey.LooksLikeKey(f.value) || apikey.ResemblesKey(f.value) || shape != nil && shape.MatchString(f.value) ||
-				len(r.key.Plaintext) >= 16 && strings.Contains(f.value, r.key.Plaintext) {
+			switch {
+			case apikey.LooksLikeKey(f.value) || apikey.ResemblesKey(f.value) ||
+				len(r.key.Plaintext) >= 16 && strings.Contains(f.value, r.key.Plaintext):
 				return rowErrorf(r.where(), "%s looks like a key: is a column out of place? (only plaintext or sha256 may hold one)", f.name)
+			case shape != nil && shape.MatchString(f.value):
+				return rowErrorf(r.where(), "%s matches --shape, so it looks like a key: is a column out of place? (only plaintext or sha256 may hold one; if it is no key, narrow --shape)", f.name)
+			case isDigest(f.value):
+				return rowErrorf(r.where(), "%s looks like a SHA-256 digest: is a column out of place? (only sha256 may hold one)", f.name)
 			}
 		}
 		if r.key.Plaintext != "" && shape == nil && !apikey.LooksLikeKey(r.key.Plaintext) {
