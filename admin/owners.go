@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/keyjson"
@@ -34,7 +35,7 @@ func (h *handler) owners(w http.ResponseWriter, r *http.Request, p apikey.Princi
 	out := []ownerJSON{}
 	for _, o := range list {
 		if p.HasScope(apikey.AdminScope) || (p.Owner != "" && o.Owner == p.Owner) {
-			out = append(out, keyjson.FromOwner(o))
+			out = append(out, keyjson.FromOwner(o, time.Now()))
 		}
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -64,7 +65,7 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 			h.failOwner(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, keyjson.FromOwner(o))
+		writeJSON(w, http.StatusOK, keyjson.FromOwner(o, time.Now()))
 	case http.MethodPut:
 		if !admin {
 			writeError(w, http.StatusForbidden, "Only an admin key may set an owner's policy")
@@ -87,7 +88,7 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 			h.failOwner(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, keyjson.FromOwner(o))
+		writeJSON(w, http.StatusOK, keyjson.FromOwner(o, time.Now()))
 	case http.MethodDelete:
 		if !admin {
 			writeError(w, http.StatusForbidden, "Only an admin key may remove an owner's policy")

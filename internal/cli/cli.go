@@ -56,11 +56,13 @@ type command struct {
 
 // commands in the order usage lists them.
 var commands = []*command{
-	createCmd, listCmd, showCmd, updateCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, migrateCmd, serveCmd,
+	createCmd, listCmd, showCmd, updateCmd, disableCmd, enableCmd, rotateCmd, revokeCmd, importCmd, migrateCmd, serveCmd,
 }
 
+// lookup returns the command called name ("owner set" for one of the
+// owner commands), or nil.
 func lookup(name string) *command {
-	for _, c := range commands {
+	for _, c := range slices.Concat(commands, ownerCommands) {
 		if c.name == name {
 			return c
 		}
@@ -142,6 +144,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return help(stdout, stderr, topics)
 	}
+	if name == ownerGroup {
+		// apikey owner show OWNER: the owner command comes next.
+		switch {
+		case len(rest) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, rest[0]):
+			printOwnerUsage(stdout)
+			return ExitOK
+		case len(rest) == 0 || strings.HasPrefix(rest[0], "-"):
+			return usageFailed(stderr, ownerGroup, usagef("missing the owner command: show, list, set or delete"))
+		case lookup(ownerGroup+" "+rest[0]) == nil:
+			return usageFailed(stderr, ownerGroup, usagef("unknown owner command %q: show, list, set or delete", rest[0]))
+		}
+		name, rest = ownerGroup+" "+rest[0], rest[1:]
+	}
 	cmd := lookup(name)
 	if cmd == nil {
 		return usageFailed(stderr, "", usagef("unknown command %q", name))
@@ -200,18 +215,31 @@ func usageFailed(stderr io.Writer, cmd string, err error) int {
 }
 
 func help(stdout, stderr io.Writer, args []string) int {
-	switch len(args) {
-	case 0:
+	switch {
+	case len(args) == 0:
 		printUsage(stdout)
 		return ExitOK
-	case 1:
-		if cmd := lookup(args[0]); cmd != nil {
+	case len(args) == 1 && args[0] == ownerGroup:
+		printOwnerUsage(stdout)
+		return ExitOK
+	case len(args) == 1 || len(args) == 2 && args[0] == ownerGroup:
+		name := strings.Join(args, " ")
+		if cmd := lookup(name); cmd != nil {
 			printCommandUsage(stdout, cmd)
 			return ExitOK
 		}
-		return usageFailed(stderr, "", usagef("unknown command %q", args[0]))
+		return usageFailed(stderr, "", usagef("unknown command %q", name))
 	}
 	return usageFailed(stderr, "", usagef("help takes at most one command"))
+}
+
+// printOwnerUsage is the help of apikey owner.
+func printOwnerUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: apikey owner <command> [flags] [OWNER]\n\n%s\n\nCommands:\n", ownerHelp)
+	for _, c := range ownerCommands {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\n'apikey help owner set' shows a command's flags.\n\n"+sharedHelp)
 }
 
 const sharedHelp = `Flags of every command (before or after the command name):
@@ -238,10 +266,10 @@ Usage:
 
 Commands:
 `)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	for _, c := range slices.Concat(commands, ownerCommands) {
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-8s %s\n\n", "help", "show help for a command: apikey help create")
+	fmt.Fprintf(w, "  %-13s %s\n\n", "help", "show help for a command: apikey help create, apikey help owner set")
 	fmt.Fprint(w, sharedHelp)
 	fmt.Fprint(w, `
 create and serve make the database and its table when they are missing, and
@@ -251,8 +279,9 @@ and revoke answer "no table … run apikey migrate" when the table is missing,
 so a mistyped --db or --table creates nothing.
 
 Flags and JSON use the admin API's vocabulary: durations such as 30d or 12h
-(--ttl, --grace), LIMIT/WINDOW rate limits (--rate-limit 100/1m), and --json
-prints what the API answers.
+(--ttl, --grace), LIMIT/WINDOW rate limits (--rate-limit 100/1m, named ones
+--limit burst=10/1s), credits refilled every day or month (--credits 1000
+--refill 1000/monthly@1), and --json prints what the API answers.
 
 Keys are hashed with SHA-256, the library's default Hasher. A service that
 uses other hashers (apikey.WithHashers, for example HMACSHA256 with a secret
@@ -321,6 +350,12 @@ const (
 // table exists (creating it only for createTable) and returns a store on
 // it. The caller closes db.
 func (e *env) open(ctx context.Context, o *options, a access) (*apikey.SQLStore, func(), error) {
+	store, _, closeDB, err := e.openDB(ctx, o, a)
+	return store, closeDB, err
+}
+
+// openDB is open, also returning the database.
+func (e *env) openDB(ctx context.Context, o *options, a access) (*apikey.SQLStore, *sql.DB, func(), error) {
 	mode := dbopen.Create
 	switch a {
 	case readKeys:
@@ -332,32 +367,43 @@ func (e *env) open(ctx context.Context, o *options, a access) (*apikey.SQLStore,
 	where := dbopen.Redact(setting)
 	store, db, dialect, err := e.openStore(ctx, o, mode)
 	if errors.Is(err, dbopen.ErrNoDatabase) {
-		return nil, nil, fmt.Errorf("no table %s in %s (no such file); run apikey migrate", o.table, where)
+		return nil, nil, nil, fmt.Errorf("%w %s in %s (no such file); run apikey migrate", errNoTable, o.table, where)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closeDB := func() { db.Close() }
 	exists, err := dbopen.TableExists(ctx, db, dialect, o.table)
 	if err != nil {
 		closeDB()
-		return nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
+		return nil, nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
 	}
 	if !exists && a != createTable {
 		closeDB()
-		return nil, nil, fmt.Errorf("no table %s in %s; run apikey migrate", o.table, where)
+		return nil, nil, nil, fmt.Errorf("%w %s in %s; run apikey migrate", errNoTable, o.table, where)
 	}
 	if a == readKeys {
-		return store, closeDB, nil
+		return store, db, closeDB, nil
 	}
 	if err := store.Migrate(ctx); err != nil {
 		closeDB()
-		return nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
+		return nil, nil, nil, fmt.Errorf("database %s: %s", where, dbopen.Scrub(setting, err.Error()))
 	}
 	if !exists {
 		fmt.Fprintf(e.stderr, tableCreated, o.table, where)
 	}
-	return store, closeDB, nil
+	return store, db, closeDB, nil
+}
+
+// errNoTable is open's refusal of a database without the table: "no table
+// api_keys in keys.db; run apikey migrate".
+var errNoTable = errors.New("no table")
+
+// dbError is a database's failure as open reports one: naming the
+// database, without its password.
+func (e *env) dbError(o *options, err error) error {
+	setting := dbopen.Setting(o.db, e.getenv)
+	return fmt.Errorf("database %s: %s", dbopen.Redact(setting), dbopen.Scrub(setting, err.Error()))
 }
 
 // tableCreated tells the user of create or serve that the table is new:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -21,11 +20,19 @@ answers, {"plaintext": "ak_…", "key": {…the record…}}, and the "not shown
 again" notice on stderr.
 
   apikey create --owner alice --name ci --scope bots:read,bots:write --ttl 90d
-  apikey create --owner partner --rate-limit 100/1m --allowed-ips 192.0.2.0/24 --max-uses 10000`,
+  apikey create --owner partner --rate-limit 100/1m --allowed-ips 192.0.2.0/24 --credits 10000
+  apikey create --owner partner --limit burst=10/1s --limit daily=10000/1d --refill 50000/monthly@1
+
+Credits are the requests a key may still make (a request costing more
+spends more); --refill gives them again at 00:00 UTC every day or on a day
+of every month, and --credits, when given too, is what the key starts
+with. An owner's policy (apikey owner set) adds limits and credits that
+all of the owner's keys share.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.StringVar(&o.owner, "owner", "", "the principal the key acts for (required)")
 		keyFlags(fs, o)
-		fs.Int64Var(&o.maxUses, "max-uses", 0, "how many requests the key may make in all (default: no limit)")
+		fs.Int64Var(&o.metering.credits, "credits", 0, "how many requests the key may make, `N`: its usage limit (default: no limit)")
+		fs.Int64Var(&o.maxUses, "max-uses", 0, "the same as --credits")
 		fs.StringVar(&o.prefix, "prefix", apikey.DefaultPrefix, "key prefix; the service must accept it, and a warning says when no key in the table has it")
 	},
 	run: runCreate,
@@ -45,6 +52,15 @@ func keyFlags(fs *flag.FlagSet, o *options) {
 	fs.Var(&o.expiresAt, "expires-at", "expire at this RFC 3339 `time`, such as 2026-01-31T00:00:00Z")
 	fs.Var(&o.rateLimit, "rate-limit", "at most `limit/window` requests, such as 100/1m (100 a minute) or 10000/1d")
 	fs.Var(&o.allowedIPs, "allowed-ips", "client address `ranges` the key works from, such as 10.0.0.0/8 or 192.0.2.7; repeat or separate with commas")
+	limitFlags(fs, o)
+}
+
+// limitFlags registers --limit, --refill and --roll-over, for create,
+// update and owner set.
+func limitFlags(fs *flag.FlagSet, o *options) {
+	fs.Var(&o.metering.limits, "limit", "a named rate limit `NAME=LIMIT/WINDOW`, such as burst=10/1s or daily=10000/1d; repeat for more, and a request needs room in each")
+	fs.Var(&o.metering.refill, "refill", "give the credits again: `AMOUNT/daily` at 00:00 UTC, or AMOUNT/monthly@DAY on day 1 to 31 of each month (31: its last day)")
+	fs.BoolVar(&o.metering.rollOver, "roll-over", false, "with --refill: add AMOUNT to the credits left instead of setting them to AMOUNT")
 }
 
 // expiry returns the expiry the flags give, and whether they give one:
@@ -72,6 +88,17 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 	if o.maxUses < 0 {
 		return usagef("--max-uses must not be negative; leave it out for no limit")
 	}
+	credits, ok, err := o.credits("max-uses", 1)
+	if err != nil {
+		return err
+	}
+	if ok {
+		o.maxUses = credits
+	}
+	refill, err := o.refillFromFlags()
+	if err != nil {
+		return err
+	}
 	expires, _, err := o.expiry(time.Now())
 	if err != nil {
 		return err
@@ -84,8 +111,10 @@ func runCreate(ctx context.Context, e *env, o *options, _ []string) error {
 		Metadata:    o.meta,
 		ExpiresAt:   expires,
 		RateLimit:   o.rateLimit.rl,
+		RateLimits:  o.metering.limits,
 		AllowedIPs:  o.allowedIPs,
 		MaxUses:     o.maxUses,
+		Refill:      refill,
 	}
 	return e.withManager(ctx, o, createTable, o.prefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
 		if err := e.warnPrefix(ctx, m, o, o.prefix); err != nil {
@@ -138,11 +167,15 @@ func printSummary(e *env, k apikey.Key) {
 	printPolicy(w, k, false)
 }
 
-// printPolicy shows a key's rate limit, allowed addresses and uses left;
-// with all false, only those it sets.
+// printPolicy shows a key's rate limits, allowed addresses, credits and
+// their refill; with all false, only those it sets.
 func printPolicy(w fieldWriter, k apikey.Key, all bool) {
+	now := time.Now()
 	if all || !k.RateLimit.IsZero() {
 		w.field("Rate limit", rateLimitText(k.RateLimit))
+	}
+	if all || len(k.RateLimits) > 0 {
+		w.field("Limits", limitsText(k.RateLimits, "none"))
 	}
 	if all || len(k.AllowedIPs) > 0 {
 		ips := make([]string, len(k.AllowedIPs))
@@ -151,13 +184,7 @@ func printPolicy(w fieldWriter, k apikey.Key, all bool) {
 		}
 		w.field("Allowed IPs", joinOr(ips, "any"))
 	}
-	if all || k.RemainingUses != nil {
-		uses := "no limit"
-		if k.RemainingUses != nil {
-			uses = strconv.FormatInt(*k.RemainingUses, 10)
-		}
-		w.field("Uses left", uses)
-	}
+	printMetering(w, k.RemainingUses, k.Refill, k.RefilledAt, k.UsesSpent, now, all)
 }
 
 // rateLimitText is a rate limit as --rate-limit takes it, or what applies
@@ -166,7 +193,7 @@ func rateLimitText(rl apikey.RateLimit) string {
 	if rl.IsZero() {
 		return "the service's default"
 	}
-	return fmt.Sprintf("%d/%s", rl.Limit, rl.Window)
+	return fmt.Sprintf("%d/%s", rl.Limit, windowText(rl.Window))
 }
 
 var listCmd = &command{

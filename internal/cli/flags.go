@@ -36,6 +36,8 @@ type options struct {
 	rateLimit   rateLimit
 	allowedIPs  prefixList
 	maxUses     int64
+	// metering: create, update and owner set
+	metering meteringOptions
 
 	// update only
 	enabled       bool
@@ -54,6 +56,11 @@ type options struct {
 
 	// rotate
 	grace lifetime
+
+	// import
+	format string
+	shape  string
+	dryRun bool
 
 	// serve
 	addr        string

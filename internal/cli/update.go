@@ -23,7 +23,15 @@ key). A list given to --scope, --meta or --allowed-ips replaces the key's.
   apikey update ID --ttl 0              expires now
   apikey update ID --no-expiry          never expires
   apikey update ID --scope bots:read --name ci
-  apikey update ID --rate-limit 100/1m --remaining-uses 500
+  apikey update ID --rate-limit 100/1m --credits 500
+  apikey update ID --limit burst=10/1s --refill 1000/daily --roll-over
+  apikey update ID --no-limits --no-refill
+
+--limit replaces all of the key's named limits. --credits sets the credits
+left; --refill (with --roll-over, or without it) replaces the refill, and
+gives a key without a usage limit one of AMOUNT credits; --no-refill stops
+refills and keeps the credits left; --no-usage-limit lifts the limit and
+stops refills.
 
 A key rotated into another keeps the expiry the rotation gave it (the end of
 its grace period): update the new key instead. With --json, prints the key
@@ -31,7 +39,10 @@ as the admin API does.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		keyFlags(fs, o)
 		fs.BoolVar(&o.enabled, "enabled", false, "--enabled=false disables the key, --enabled=true enables it, as disable and enable do")
-		fs.Int64Var(&o.remainingUses, "remaining-uses", 0, "how many more requests the key may make in all (0: none)")
+		fs.Int64Var(&o.metering.credits, "credits", 0, "the credits left, `N`: how many more requests the key may make (0: none)")
+		fs.Int64Var(&o.remainingUses, "remaining-uses", 0, "the same as --credits")
+		fs.BoolVar(&o.metering.noLimits, "no-limits", false, "remove every named limit (--limit)")
+		fs.BoolVar(&o.metering.noRefill, "no-refill", false, "stop refills; the credits left stay")
 		fs.BoolVar(&o.noScopes, "no-scopes", false, "remove every scope")
 		fs.BoolVar(&o.noMetadata, "no-metadata", false, "remove all metadata")
 		fs.BoolVar(&o.noExpiry, "no-expiry", false, "never expire")
@@ -49,7 +60,8 @@ func (o *options) changes(now time.Time) ([]apikey.KeyChange, error) {
 	for _, pair := range [][2]string{
 		{"scope", "no-scopes"}, {"meta", "no-metadata"}, {"ttl", "no-expiry"}, {"expires-in", "no-expiry"},
 		{"expires-at", "no-expiry"}, {"rate-limit", "no-rate-limit"}, {"allowed-ips", "no-allowed-ips"},
-		{"remaining-uses", "no-usage-limit"},
+		{"remaining-uses", "no-usage-limit"}, {"credits", "no-usage-limit"}, {"limit", "no-limits"},
+		{"refill", "no-refill"}, {"refill", "no-usage-limit"}, {"roll-over", "no-refill"},
 	} {
 		if o.set[pair[0]] && o.set[pair[1]] {
 			return nil, usagef("give --%s or --%s, not both", pair[0], pair[1])
@@ -91,12 +103,36 @@ func (o *options) changes(now time.Time) ([]apikey.KeyChange, error) {
 		changes = append(changes, apikey.SetRateLimit(apikey.RateLimit{}))
 	}
 	switch {
+	case o.set["limit"]:
+		changes = append(changes, apikey.SetRateLimits(o.metering.limits...))
+	case o.metering.noLimits:
+		changes = append(changes, apikey.SetRateLimits())
+	}
+	switch {
 	case o.set["allowed-ips"]:
 		changes = append(changes, apikey.SetAllowedIPs(o.allowedIPs...))
 	case o.noAllowedIPs:
 		changes = append(changes, apikey.SetAllowedIPs())
 	}
+	// The refill first: on a key without a usage limit it sets the credits
+	// to its amount, and --credits given with it then says what they are.
+	refill, err := o.refillFromFlags()
+	if err != nil {
+		return nil, err
+	}
 	switch {
+	case refill != nil:
+		changes = append(changes, apikey.SetRefill(refill))
+	case o.metering.noRefill:
+		changes = append(changes, apikey.SetRefill(nil))
+	}
+	credits, ok, err := o.credits("remaining-uses", 0)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case ok:
+		changes = append(changes, apikey.SetRemainingUses(credits))
 	case o.set["remaining-uses"]:
 		if o.remainingUses < 0 {
 			return nil, usagef("--remaining-uses must not be negative; --no-usage-limit lifts the limit")

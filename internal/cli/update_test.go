@@ -49,7 +49,7 @@ func TestCreatePolicy(t *testing.T) {
 	assert.ErrorIs(t, err, apikey.ErrUsageExhausted)
 
 	out := c.ok("show", k.ID)
-	for _, want := range []string{"Rate limit:  100/24h0m0s\n", "Allowed IPs: 192.0.2.0/24, 2001:db8::7/128, 10.0.0.0/8\n", "Uses left:   0\n"} {
+	for _, want := range []string{"Rate limit:  100/1d\n", "Allowed IPs: 192.0.2.0/24, 2001:db8::7/128, 10.0.0.0/8\n", "Credits:     0 left\n"} {
 		assert.Contains(t, out, want)
 	}
 

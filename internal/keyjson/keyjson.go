@@ -35,9 +35,11 @@ type Key struct {
 	AllowedIPs    []string    `json:"allowed_ips"`
 	RemainingUses *int64      `json:"remaining_uses"`
 	// Refill gives the key its uses again every period; RefilledAt is the
-	// start of the period its uses were last refilled for.
-	Refill     *Refill    `json:"refill"`
-	RefilledAt *time.Time `json:"refilled_at"`
+	// start of the period its uses were last refilled for, NextRefillAt
+	// the start of the next period (null without a refill).
+	Refill       *Refill    `json:"refill"`
+	RefilledAt   *time.Time `json:"refilled_at"`
+	NextRefillAt *time.Time `json:"next_refill_at"`
 	// UsesSpent counts the uses the key has spent in all.
 	UsesSpent int64   `json:"uses_spent"`
 	RotatedTo *string `json:"rotated_to"`
@@ -76,19 +78,33 @@ type Owner struct {
 	RemainingUses *int64      `json:"remaining_uses"`
 	Refill        *Refill     `json:"refill"`
 	RefilledAt    *time.Time  `json:"refilled_at"`
-	UsesSpent     int64       `json:"uses_spent"`
+	// NextRefillAt is when the next refill period starts, null without a
+	// refill.
+	NextRefillAt *time.Time `json:"next_refill_at"`
+	UsesSpent    int64      `json:"uses_spent"`
 	// MaxKeys is how many live keys the owner may have; 0 for any number.
 	MaxKeys   int       `json:"max_keys"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// FromOwner returns p as JSON.
-func FromOwner(p apikey.OwnerPolicy) Owner {
+// FromOwner returns p as JSON, with its next refill after now.
+func FromOwner(p apikey.OwnerPolicy, now time.Time) Owner {
 	return Owner{
 		Owner: p.Owner, RateLimits: FromRateLimits(p.RateLimits),
 		RemainingUses: p.RemainingUses, Refill: FromRefill(p.Refill), RefilledAt: optTime(p.RefilledAt),
-		UsesSpent: p.UsesSpent, MaxKeys: p.MaxKeys, UpdatedAt: p.UpdatedAt.UTC(),
+		NextRefillAt: NextRefill(p.Refill, now),
+		UsesSpent:    p.UsesSpent, MaxKeys: p.MaxKeys, UpdatedAt: p.UpdatedAt.UTC(),
 	}
+}
+
+// NextRefill returns when the refill period after the one holding now
+// starts, nil for no refill.
+func NextRefill(r *apikey.Refill, now time.Time) *time.Time {
+	if r == nil {
+		return nil
+	}
+	t := r.NextRefill(now)
+	return &t
 }
 
 // FromRateLimits returns limits as JSON, [] for none.
@@ -133,6 +149,7 @@ func From(k apikey.Key, now time.Time) Key {
 		RateLimits:    FromRateLimits(k.RateLimits),
 		Refill:        FromRefill(k.Refill),
 		RefilledAt:    optTime(k.RefilledAt),
+		NextRefillAt:  NextRefill(k.Refill, now),
 		UsesSpent:     k.UsesSpent,
 	}
 	if j.Scopes == nil {
