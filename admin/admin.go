@@ -113,7 +113,9 @@
 // usable admin key (enabled, unexpired, with uses left, not rotated away)
 // answers 409, and so does giving it new limits that may lock its holder
 // out though it stays enabled: new allowed IPs, a rate limit of its own,
-// an earlier expiry, fewer uses (lifting a limit is fine), unless the Manager has a static key with AdminScope or the
+// a named limit tighter than any it had, an earlier expiry, fewer uses, a
+// refill that may give fewer or later (lifting a limit is fine), unless
+// the Manager has a static key with AdminScope or the
 // principal is an admin the host signed in with its own login (no key
 // ID). A rotation is not such a change: its new key is an admin key too,
 // shown in the same answer. The check reads the store's keys until it
