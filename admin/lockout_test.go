@@ -245,8 +245,8 @@ func TestLastAdminKeyCannotBeRestricted(t *testing.T) {
 		for _, body := range []string{
 			`{"rate_limits":[{"name":"daily","limit":1000,"window":"1d"}]}`, // the same
 			`{"rate_limits":[{"name":"daily","limit":2000,"window":"1d"}]}`, // looser
-			`{"refill":{"amount":100,"interval":"daily","roll_over":true}}`,  // no fewer uses
-			`{"remaining_uses":null}`,                                        // no usage limit at all
+			`{"refill":{"amount":100,"interval":"daily","roll_over":true}}`, // no fewer uses
+			`{"remaining_uses":null}`, // no usage limit at all
 		} {
 			r := e.Do("PATCH", "/admin/keys/"+id, plain, body)
 			assert.Equal(t, 200, r.Status, "%s: %s", body, r.Body)
