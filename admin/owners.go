@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/keyjson"
@@ -15,10 +16,13 @@ type ownerJSON = keyjson.Owner
 
 // ownerRequest is the body of PUT owners/{owner}: the whole policy, which
 // replaces the owner's (its spent count and refill period are kept).
-// remaining_uses null, or left out, with no refill shares no uses.
+// remaining_uses null with no refill shares no uses (with one, the
+// policy starts with its amount). Left out, it keeps the uses the owner
+// has, so a policy can be changed without giving back what its keys
+// spent since it was read; for a new policy, it is as null.
 type ownerRequest struct {
 	RateLimits    []rateLimitJSON `json:"rate_limits"`
-	RemainingUses *int64          `json:"remaining_uses"`
+	RemainingUses optional[int64] `json:"remaining_uses"`
 	Refill        *keyjson.Refill `json:"refill"`
 	MaxKeys       int             `json:"max_keys"`
 }
@@ -34,7 +38,7 @@ func (h *handler) owners(w http.ResponseWriter, r *http.Request, p apikey.Princi
 	out := []ownerJSON{}
 	for _, o := range list {
 		if p.HasScope(apikey.AdminScope) || (p.Owner != "" && o.Owner == p.Owner) {
-			out = append(out, keyjson.FromOwner(o))
+			out = append(out, keyjson.FromOwnerAt(o, time.Now()))
 		}
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -64,7 +68,7 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 			h.failOwner(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, keyjson.FromOwner(o))
+		writeJSON(w, http.StatusOK, keyjson.FromOwnerAt(o, time.Now()))
 	case http.MethodPut:
 		if !admin {
 			writeError(w, http.StatusForbidden, "Only an admin key may set an owner's policy")
@@ -74,7 +78,20 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 		if !decodeBody(w, r, &req, false) {
 			return
 		}
-		pol := apikey.OwnerPolicy{Owner: owner, RemainingUses: req.RemainingUses, MaxKeys: req.MaxKeys}
+		pol := apikey.OwnerPolicy{Owner: owner, MaxKeys: req.MaxKeys}
+		switch {
+		case req.RemainingUses.Set && !req.RemainingUses.Null:
+			pol.RemainingUses = &req.RemainingUses.V
+		case !req.RemainingUses.Set:
+			// Kept as stored, not as shown: a refill due stays due.
+			// Uses spent between this read and the write come back.
+			if old, err := h.m.OwnerPolicy(r.Context(), owner); err == nil {
+				pol.RemainingUses = old.RemainingUses
+			} else if !errors.Is(err, apikey.ErrNotFound) {
+				h.failOwner(w, r, err)
+				return
+			}
+		}
 		if pol.RateLimits, err = parseRateLimits("rate_limits", req.RateLimits); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -87,7 +104,7 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 			h.failOwner(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, keyjson.FromOwner(o))
+		writeJSON(w, http.StatusOK, keyjson.FromOwnerAt(o, time.Now()))
 	case http.MethodDelete:
 		if !admin {
 			writeError(w, http.StatusForbidden, "Only an admin key may remove an owner's policy")

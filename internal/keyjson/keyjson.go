@@ -31,13 +31,19 @@ type Key struct {
 	LastUsedAt *time.Time      `json:"last_used_at"`
 	RateLimit  *RateLimit      `json:"rate_limit"`
 	// RateLimits are the key's named limits, [] for none.
-	RateLimits    []RateLimit `json:"rate_limits"`
-	AllowedIPs    []string    `json:"allowed_ips"`
-	RemainingUses *int64      `json:"remaining_uses"`
+	RateLimits []RateLimit `json:"rate_limits"`
+	AllowedIPs []string    `json:"allowed_ips"`
+	// RemainingUses are the uses the key has now, counting a refill due
+	// since it last spent one (which its next use makes); nil for no
+	// usage limit.
+	RemainingUses *int64 `json:"remaining_uses"`
 	// Refill gives the key its uses again every period; RefilledAt is the
-	// start of the period its uses were last refilled for.
-	Refill     *Refill    `json:"refill"`
-	RefilledAt *time.Time `json:"refilled_at"`
+	// start of the period its uses were last refilled for, a refill due
+	// counted as RemainingUses counts it, and NextRefillAt when the next
+	// period starts.
+	Refill       *Refill    `json:"refill"`
+	RefilledAt   *time.Time `json:"refilled_at"`
+	NextRefillAt *time.Time `json:"next_refill_at"`
 	// UsesSpent counts the uses the key has spent in all.
 	UsesSpent int64   `json:"uses_spent"`
 	RotatedTo *string `json:"rotated_to"`
@@ -69,26 +75,51 @@ type Refill struct {
 }
 
 // Owner is an owner's policy as JSON: the limits and uses all of the
-// owner's keys share, and how many live keys it may have.
+// owner's keys share, and how many live keys it may have. RemainingUses,
+// RefilledAt and NextRefillAt are read as a key's are.
 type Owner struct {
 	Owner         string      `json:"owner"`
 	RateLimits    []RateLimit `json:"rate_limits"`
 	RemainingUses *int64      `json:"remaining_uses"`
 	Refill        *Refill     `json:"refill"`
 	RefilledAt    *time.Time  `json:"refilled_at"`
+	NextRefillAt  *time.Time  `json:"next_refill_at"`
 	UsesSpent     int64       `json:"uses_spent"`
 	// MaxKeys is how many live keys the owner may have; 0 for any number.
 	MaxKeys   int       `json:"max_keys"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// FromOwner returns p as JSON.
-func FromOwner(p apikey.OwnerPolicy) Owner {
-	return Owner{
-		Owner: p.Owner, RateLimits: FromRateLimits(p.RateLimits),
-		RemainingUses: p.RemainingUses, Refill: FromRefill(p.Refill), RefilledAt: optTime(p.RefilledAt),
+// FromOwner returns p as JSON, with its uses at the time it is called.
+func FromOwner(p apikey.OwnerPolicy) Owner { return FromOwnerAt(p, time.Now()) }
+
+// FromOwnerAt returns p as JSON, with its uses at now.
+func FromOwnerAt(p apikey.OwnerPolicy, now time.Time) Owner {
+	o := Owner{
+		Owner: p.Owner, RateLimits: FromRateLimits(p.RateLimits), Refill: FromRefill(p.Refill),
 		UsesSpent: p.UsesSpent, MaxKeys: p.MaxKeys, UpdatedAt: p.UpdatedAt.UTC(),
 	}
+	o.RemainingUses, o.RefilledAt, o.NextRefillAt = usesAt(p.RemainingUses, p.Refill, p.RefilledAt, now)
+	return o
+}
+
+// usesAt returns uses, the time they were refilled and the next refill
+// as they are at now: a refill due since refilledAt is counted as the
+// next spend makes it (the core's own rule, which the stores apply).
+func usesAt(uses *int64, r *apikey.Refill, refilledAt, now time.Time) (*int64, *time.Time, *time.Time) {
+	if uses == nil || r == nil {
+		return uses, optTime(refilledAt), nil
+	}
+	left := *uses
+	if period := r.PeriodStart(now); refilledAt.Before(period) {
+		if r.RollOver {
+			left += r.Amount
+		} else {
+			left = r.Amount
+		}
+		refilledAt = period
+	}
+	return &left, optTime(refilledAt), optTime(r.NextRefill(now))
 }
 
 // FromRateLimits returns limits as JSON, [] for none.
@@ -128,13 +159,12 @@ func From(k apikey.Key, now time.Time) Key {
 		Scopes: k.Scopes, Metadata: k.Metadata, Start: k.Start,
 		State: k.State(now), Enabled: k.Enabled,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
-		AllowedIPs:    make([]string, len(k.AllowedIPs)),
-		RemainingUses: k.RemainingUses,
-		RateLimits:    FromRateLimits(k.RateLimits),
-		Refill:        FromRefill(k.Refill),
-		RefilledAt:    optTime(k.RefilledAt),
-		UsesSpent:     k.UsesSpent,
+		AllowedIPs: make([]string, len(k.AllowedIPs)),
+		RateLimits: FromRateLimits(k.RateLimits),
+		Refill:     FromRefill(k.Refill),
+		UsesSpent:  k.UsesSpent,
 	}
+	j.RemainingUses, j.RefilledAt, j.NextRefillAt = usesAt(k.RemainingUses, k.Refill, k.RefilledAt, now)
 	if j.Scopes == nil {
 		j.Scopes = []string{}
 	}
