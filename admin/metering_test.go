@@ -166,7 +166,10 @@ func TestOwnerPolicies(t *testing.T) {
 
 	r = e.Do("PUT", "/admin/owners/carol", adminKey, `{"max_keys":1}`)
 	assert.Equal(t, 404, r.Status)
-	assert.Contains(t, r.Msg(t), "has no keys")
+	assert.Equal(t, `owner "carol" has no keys; create one first`, r.Msg(t), "said as what it is, not as a key not found")
+	r = e.Do("GET", "/admin/owners/carol", adminKey, "")
+	assert.Equal(t, 404, r.Status)
+	assert.Equal(t, `no policy for owner "carol"`, r.Msg(t))
 	r = e.Do("PUT", path, adminKey, `{"rate_limits":[{"limit":1,"window":"1s"}]}`)
 	assert.Equal(t, 400, r.Status, "a pooled limit needs a name")
 	r = e.Do("PUT", "/admin/owners/"+bob, adminKey, `{}`)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -126,7 +127,8 @@ const msgNoPolicy = "No policy for this owner"
 // (no policy, or no keys to set one for), the rest as fail does.
 func (h *handler) failOwner(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, apikey.ErrNotFound) {
-		writeError(w, http.StatusNotFound, errorText(err))
+		// "owner "carol" has no keys", not "key not found: owner ...".
+		writeError(w, http.StatusNotFound, strings.TrimPrefix(errorText(err), strings.TrimPrefix(apikey.ErrNotFound.Error(), "apikey: ")+": "))
 		return
 	}
 	h.fail(w, r, err)
