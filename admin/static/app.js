@@ -1717,7 +1717,7 @@
         const body = {};
         try {
           owner = o ? o.owner : ownerName.read().owner;
-          if (unsendableOwner(owner)) throw new FormError(`An owner named "${owner}" cannot be sent in a URL: set its policy with the apikey command or Manager.SetOwnerPolicy`, ownerName.focus);
+          if (unsendableOwner(owner)) throw new FormError(`An owner named "${owner}" cannot be sent in a URL: set its policy in Go, with Manager.SetOwnerPolicy`, ownerName.focus);
           for (const f of ownerFields) Object.assign(body, f.read());
         } catch (e) {
           showFormError($("owner-edit-error"), e);

@@ -115,7 +115,6 @@ func TestBrowserMeteringFields(t *testing.T) {
 	assert.Equal(t, [][]string{{"burst", "10", "1s"}, {"daily", "10000", "1d"}}, b.limitRows("edit"), "windows as typed, not 24h0m0s")
 	assert.Equal(t, []string{"monthly", "100", "31", "true"}, jsValue[[]string](b, `["interval", "amount", "day"].map(p => document.getElementById("edit-refill-" + p).value).concat(String(document.getElementById("edit-refill-roll_over").checked))`))
 	b.axe("the edit view with limits and a refill")
-	b.shoot("admin-edit-metering-1280.png")
 	patches := requests(e, "PATCH", "/admin/keys")
 	b.do("save it as it is", chromedp.Click(chromedp.CSS(`#edit-form button[type=submit]`)), until(`!document.getElementById("edit").open`))
 	assert.Contains(t, b.text("#notice"), "Nothing changed")
@@ -215,7 +214,6 @@ func TestBrowserKeyUsage(t *testing.T) {
 		"the owner's shared budget, in short")
 	assert.Equal(t, "#/owners/acme%2Feu", jsValue[string](b, `document.querySelector("#owner-policy a").hash`))
 	b.axe("a metered key's page")
-	b.shoot("admin-usage-1280.png")
 
 	// The 31st: the month's last day when it is shorter.
 	b.do("open the key refilled monthly", chromedp.Evaluate[chromedp.Void](`location.hash = "#/keys/`+dueID+`"`),
@@ -291,6 +289,10 @@ func TestBrowserOwners(t *testing.T) {
 		fill("#owner-edit-owner", alice), chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)), until(`!document.getElementById("owner-edit-error").hidden`))
 	assert.Equal(t, "owner-edit-owner", b.focused())
 	assert.Equal(t, "That looks like an API key, not an owner, so it was not sent", b.text("#owner-edit-error"))
+	assert.Equal(t, puts, requests(e, "PUT", "/admin/owners"))
+	b.do("for an owner a URL cannot hold", fill("#owner-edit-owner", ".."),
+		chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)), until(`document.getElementById("owner-edit-error").textContent.includes("..")`))
+	assert.Equal(t, `An owner named ".." cannot be sent in a URL: set its policy in Go, with Manager.SetOwnerPolicy`, b.text("#owner-edit-error"))
 	assert.Equal(t, puts, requests(e, "PUT", "/admin/owners"))
 	b.do("for an owner without keys", fill("#owner-edit-owner", "carol"), fill("#owner-edit-max_keys", "2"),
 		chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)), until(`document.getElementById("owner-edit-error").textContent.includes("carol")`))

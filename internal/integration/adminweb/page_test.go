@@ -418,7 +418,8 @@ func TestBrowserKeyPage(t *testing.T) {
 	ctx := context.Background()
 	first, firstID := e.Create(apikey.NewKey{Owner: "acme-corp", Name: "partner backend", Description: "orders sync",
 		Scopes: []string{"orders:read"}, Metadata: map[string]string{"team": "partners"},
-		RateLimit: apikey.RateLimit{Limit: 100, Window: time.Minute}, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		RateLimit: apikey.RateLimit{Limit: 100, Window: time.Minute}, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		RateLimits: []apikey.RateLimit{{Name: "daily", Limit: 5000, Window: 24 * time.Hour}}})
 	require.Equal(t, 200, e.Do("GET", "/", first, "").Status)
 	require.NoError(t, e.Keys.Flush(ctx))
 	chain := []string{firstID}
@@ -430,7 +431,7 @@ func TestBrowserKeyPage(t *testing.T) {
 		r.JSON(t, &sec)
 		chain, plains = append(chain, sec.Key.ID), append(plains, sec.Plaintext)
 	}
-	r := e.Do("POST", "/admin/keys", plains[0], `{"name":"made by the middle key","scopes":["orders:read"],"rate_limit":{"limit":10,"window":"1m"},"ttl":"30m","allowed_ips":["127.0.0.1"]}`)
+	r := e.Do("POST", "/admin/keys", plains[0], `{"name":"made by the middle key","scopes":["orders:read"],"rate_limit":{"limit":10,"window":"1m"},"rate_limits":[{"name":"daily","limit":100,"window":"1d"}],"ttl":"30m","allowed_ips":["127.0.0.1"]}`)
 	require.Equal(t, 201, r.Status, r.Body)
 	middle, err := e.Keys.Get(ctx, chain[1])
 	require.NoError(t, err)
@@ -452,8 +453,8 @@ func TestBrowserKeyPage(t *testing.T) {
 		{"Expires", middle.ExpiresAt.Local().Format("2006-01-02 15:04")}, {"Last used", "never"}, {"Rate limit", "100 a minute"},
 		{"Allowed IPs", "127.0.0.0/8"}, {"Made by", "static:admin"}, {"Disabled by", "—"},
 	}, fields, "every field")
-	assert.Equal(t, [][]string{{"Uses left", "no limit"}, {"Uses spent", "0 in all"}, {"Refill", "none"}, {"Named rate limits", "none"}},
-		b.usage(), "its usage: no limits")
+	assert.Equal(t, [][]string{{"Uses left", "no limit"}, {"Uses spent", "0 in all"}, {"Refill", "none"}, {"Named rate limits", "daily: 5000 a day"}},
+		b.usage(), "its usage: no usage limit, its named limit (kept by the rotations)")
 	assert.Equal(t, []string{firstID, chain[1], chain[2]},
 		jsValue[[]string](b, `[...document.querySelectorAll("#key-chain a")].map(a => a.hash.slice(7))`), "the rotation chain, oldest first")
 	assert.Equal(t, "#/keys/"+chain[1], jsValue[string](b, `document.querySelector("#key-chain a[aria-current=page]").hash`))
