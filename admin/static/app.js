@@ -186,7 +186,7 @@
 
   function creditsTitle(o) {
     const left = `${o.remaining_uses} use${o.remaining_uses === 1 ? "" : "s"} left`;
-    return o.refill ? `${left}; refilled with ${refillText(o.refill)}; next ${utcText(o.next_refill_at)}` : left;
+    return o.refill && o.next_refill_at ? `${left}; refilled with ${refillText(o.refill)}; next ${utcText(o.next_refill_at)}` : left;
   }
 
   function isMine(k) { return me !== null && k.id === me.key_id; }
@@ -292,6 +292,14 @@
     if (spec.max) i.maxLength = spec.max;
     if (spec.placeholder) i.placeholder = spec.placeholder;
     return i;
+  }
+
+  // typed reads a number field as typed: a browser empties the value of
+  // one holding what is not a number ("1e"), which must not read as
+  // empty (no limit).
+  function typed(i, msg) {
+    if (i.validity.badInput) throw new FormError(msg, i);
+    return i.value.trim();
   }
 
   function isoMinute(d) { return d.toISOString().replace(/\.\d{3}Z$/, "Z"); }
@@ -420,9 +428,10 @@
       const c = {
         node: field(spec, n, box), focus: n, controls: [n, w],
         read() {
-          if (n.value.trim() === "") return mode === "create" ? {} : { rate_limit: null };
+          const msg = "The rate limit is a whole number of requests, at least 1; leave it empty for the default";
+          if (typed(n, msg) === "") return mode === "create" ? {} : { rate_limit: null };
           const limit = Number(n.value);
-          if (!Number.isInteger(limit) || limit < 1) throw new FormError("The rate limit is a whole number of requests, at least 1; leave it empty for the default", n);
+          if (!Number.isInteger(limit) || limit < 1) throw new FormError(msg, n);
           return { rate_limit: { limit, window: w.value } };
         },
         fill(k) {
@@ -457,11 +466,10 @@
       return {
         node: field(spec, i), focus: i, controls: [i],
         read() {
-          if (i.value.trim() === "") return mode === "create" ? {} : { [name]: null };
+          const msg = `Uses are a whole number, at least ${i.min}; leave it empty for no limit`;
+          if (typed(i, msg) === "") return mode === "create" ? {} : { [name]: null };
           const v = Number(i.value);
-          if (!Number.isInteger(v) || v < Number(i.min)) {
-            throw new FormError(`Uses are a whole number, at least ${i.min}; leave it empty for no limit`, i);
-          }
+          if (!Number.isInteger(v) || v < Number(i.min)) throw new FormError(msg, i);
           return { [name]: v };
         },
         fill(k) { i.value = k.remaining_uses === null ? "" : String(k.remaining_uses); },
@@ -478,9 +486,10 @@
       return {
         node: field(spec, i), focus: i, controls: [i],
         read() {
-          if (i.value.trim() === "") return mode === "create" ? {} : { [spec.id]: 0 };
+          const msg = `${spec.label} is a whole number; leave it empty for ${spec.empty}`;
+          if (typed(i, msg) === "") return mode === "create" ? {} : { [spec.id]: 0 };
           const v = Number(i.value);
-          if (!Number.isInteger(v) || v < 0) throw new FormError(`${spec.label} is a whole number; leave it empty for ${spec.empty}`, i);
+          if (!Number.isInteger(v) || v < 0) throw new FormError(msg, i);
           return { [spec.id]: v };
         },
         fill(k) { i.value = k[spec.id] ? String(k[spec.id]) : ""; },
@@ -558,12 +567,13 @@
           const out = [];
           for (const row of rows.children) {
             const [name, limit, win] = row.querySelectorAll("input");
-            const [n, l, w] = [name.value.trim(), limit.value.trim(), win.value.trim()];
+            const bad = `${spec.label}, "${name.value.trim()}": the number of requests is a whole number, at least 1`;
+            const [n, l, w] = [name.value.trim(), typed(limit, bad), win.value.trim()];
             if (!n && !l && !w) continue;
             if (!n) throw new FormError(`${spec.label}: give each limit a name, such as burst or daily`, name);
             if (out.some((o) => o.name === n)) throw new FormError(`${spec.label}: two limits are named "${n}"`, name);
             const v = Number(l);
-            if (l === "" || !Number.isInteger(v) || v < 1) throw new FormError(`${spec.label}, "${n}": the number of requests is a whole number, at least 1`, limit);
+            if (l === "" || !Number.isInteger(v) || v < 1) throw new FormError(bad, limit);
             if (!(windowMs(w) >= 1)) throw new FormError(`${spec.label}, "${n}": the window is a duration such as 1s, 1m, 1h or 1d`, win);
             out.push({ name: n, limit: v, window: w });
           }
@@ -624,12 +634,14 @@
         node: box, focus: every, controls: [every, amount, dayOf, roll],
         read() {
           if (every.value === "") return mode === "create" ? {} : { [spec.id]: null };
-          const a = Number(amount.value);
-          if (amount.value.trim() === "" || !Number.isInteger(a) || a < 1) throw new FormError("The refill gives a whole number of uses, at least 1", amount);
+          const badAmount = "The refill gives a whole number of uses, at least 1";
+          const a = Number(typed(amount, badAmount));
+          if (amount.value.trim() === "" || !Number.isInteger(a) || a < 1) throw new FormError(badAmount, amount);
           const r = { amount: a, interval: every.value };
           if (every.value === "monthly") {
-            const d = Number(dayOf.value);
-            if (!Number.isInteger(d) || d < 1 || d > 31) throw new FormError("A monthly refill comes on a day from 1 to 31", dayOf);
+            const badDay = "A monthly refill comes on a day from 1 to 31";
+            const d = Number(typed(dayOf, badDay));
+            if (dayOf.value.trim() === "" || !Number.isInteger(d) || d < 1 || d > 31) throw new FormError(badDay, dayOf);
             r.day = d;
           }
           r.roll_over = roll.checked;
@@ -1328,7 +1340,7 @@
       ["Uses spent", `${o.uses_spent} in all`],
       ["Refill", refillText(o.refill)],
     ];
-    if (o.refill) {
+    if (o.refill && o.next_refill_at) {
       const next = el("span");
       next.append(el("span", utcText(o.next_refill_at), "nowrap"), ` (${inText(o.next_refill_at)})`);
       next.title = `${whenText(o.next_refill_at)} here`;
@@ -1695,6 +1707,7 @@
     for (const f of ownerFields) f.fill(base);
     const usesField = ownerFields.find((f) => f.spec.id === "remaining_uses");
     const usesBefore = JSON.stringify(usesField.read());
+    const allBefore = JSON.stringify(ownerFields.map((f) => f.read()));
     show($("owner-edit-error"));
     // The view is drawn again after a save: the focus goes back to the
     // button that opened the form as drawn then.
@@ -1721,6 +1734,11 @@
           for (const f of ownerFields) Object.assign(body, f.read());
         } catch (e) {
           showFormError($("owner-edit-error"), e);
+          return;
+        }
+        if (o && JSON.stringify(ownerFields.map((f) => f.read())) === allBefore) {
+          finish(false);
+          notify(`Nothing changed in the policy of ${o.owner}.`);
           return;
         }
         if (o && JSON.stringify({ remaining_uses: body.remaining_uses }) === usesBefore) delete body.remaining_uses;

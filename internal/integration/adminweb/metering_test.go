@@ -135,7 +135,11 @@ func TestBrowserMeteringFields(t *testing.T) {
 
 	// No usage limit would drop the refill with it: said, not sent.
 	patches = requests(e, "PATCH", "/admin/keys")
-	b.do("lift the usage limit, keeping the refill", chromedp.Click(chromedp.CSS(row+` button[data-action=edit]`)), until(`document.getElementById("edit").open`),
+	b.do("type what is not a number", chromedp.Click(chromedp.CSS(row+` button[data-action=edit]`)), until(`document.getElementById("edit").open`),
+		fill("#edit-remaining_uses", "1e"), chromedp.Click(chromedp.CSS(`#edit-form button[type=submit]`)), until(`!document.getElementById("edit-error").hidden`))
+	assert.Equal(t, "Uses are a whole number, at least 0; leave it empty for no limit", b.text("#edit-error"), "not read as empty, which is no limit")
+	assert.Equal(t, "edit-remaining_uses", b.focused())
+	b.do("lift the usage limit, keeping the refill",
 		fill("#edit-remaining_uses", ""), chromedp.Click(chromedp.CSS(`#edit-form button[type=submit]`)), until(`!document.getElementById("edit-error").hidden`))
 	assert.Equal(t, "A refill gives uses back, so it needs a usage limit: fill in the uses, or choose no refill", b.text("#edit-error"))
 	assert.Equal(t, "edit-remaining_uses", b.focused())
@@ -329,12 +333,20 @@ func TestBrowserOwners(t *testing.T) {
 	assert.Equal(t, "1000", jsValue[string](b, `document.getElementById("owner-edit-remaining_uses").value`))
 	assert.Equal(t, [][]string{{"pooled", "100", "1s"}}, b.limitRows("owner-edit"))
 	require.Equal(t, 200, e.Do("GET", "/", alice, "").Status)
+	puts = requests(e, "PUT", "/admin/owners")
+	b.do("save it unchanged", chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)), until(`!document.getElementById("owner-edit").open`))
+	assert.Equal(t, "Nothing changed in the policy of alice/team.", b.text("#notice"))
+	assert.Equal(t, puts, requests(e, "PUT", "/admin/owners"), "nothing sent")
+	assert.Contains(t, b.focused(), "Edit the policy of alice/team")
+	b.do("edit it again", chromedp.Click(chromedp.CSS(row+` button[data-owner-action=edit]`)), until(`document.getElementById("owner-edit").open`))
+	assert.Equal(t, "999", jsValue[string](b, `document.getElementById("owner-edit-remaining_uses").value`), "as the policy is now")
+	require.Equal(t, 200, e.Do("GET", "/", alice, "").Status)
 	b.do("change the cap only", fill("#owner-edit-max_keys", "1"),
 		chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)), until(`!document.getElementById("owner-edit").open`))
 	pol, err = e.Keys.OwnerPolicy(ctx, "alice/team")
 	require.NoError(t, err)
 	assert.Equal(t, 1, pol.MaxKeys)
-	assert.Equal(t, int64(999), *pol.RemainingUses, "the use spent while the form was open is not given back")
+	assert.Equal(t, int64(998), *pol.RemainingUses, "the use spent while the form was open is not given back")
 	assert.Contains(t, b.focused(), "Edit the policy of alice/team")
 
 	// The cap holds: the create form says why.
@@ -345,7 +357,7 @@ func TestBrowserOwners(t *testing.T) {
 
 	// On a phone: a line a policy, each a link to the owner's page.
 	b.do("the policies on a phone", chromedp.Click(chromedp.ID("nav-owners")), chromedp.WaitVisible(chromedp.CSS(row)), phone())
-	assert.Equal(t, "999/1000 left shared · 1 limit · at most 1 key", b.text(row+" .sub"))
+	assert.Equal(t, "998/1000 left shared · 1 limit · at most 1 key", b.text(row+" .sub"))
 	l := b.layout()
 	assert.LessOrEqual(t, l.ScrollWidth, l.Width)
 	assert.Empty(t, l.Overflowing)
@@ -361,7 +373,7 @@ func TestBrowserOwners(t *testing.T) {
 	assert.Equal(t, "alice/team", b.text("#owners-title"))
 	usage := b.usage()
 	require.Len(t, usage, 8)
-	assert.Equal(t, [][]string{{"Uses left", "999"}, {"Uses spent", "1 in all"}, {"Refill", "1000 uses every day at 00:00 UTC; unused ones lapse"}}, usage[:3])
+	assert.Equal(t, [][]string{{"Uses left", "998"}, {"Uses spent", "2 in all"}, {"Refill", "1000 uses every day at 00:00 UTC; unused ones lapse"}}, usage[:3])
 	assert.Equal(t, [][]string{{"Shared rate limits", "pooled: 100 a second"}, {"Max keys", "1"}}, usage[5:7])
 	b.axe("an owner's policy")
 
