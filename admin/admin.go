@@ -113,7 +113,9 @@
 // usable admin key (enabled, unexpired, with uses left, not rotated away)
 // answers 409, and so does giving it new limits that may lock its holder
 // out though it stays enabled: new allowed IPs, a rate limit of its own,
-// an earlier expiry, fewer uses (lifting a limit is fine), unless the Manager has a static key with AdminScope or the
+// a named limit tighter than any it had, an earlier expiry, fewer uses, a
+// refill that may give fewer or later (lifting a limit is fine), unless
+// the Manager has a static key with AdminScope or the
 // principal is an admin the host signed in with its own login (no key
 // ID). A rotation is not such a change: its new key is an admin key too,
 // shown in the same answer. The check reads the store's keys until it
@@ -201,15 +203,25 @@
 // rate_limits, allowed_ips, remaining_uses and refill; fields left out do
 // not change, and null clears expires_at, rate_limit, remaining_uses and
 // refill (no expiry, the Manager's default limit, no usage limit, no
-// refill). A key shows what it has spent in all as uses_spent.
+// refill). A key shows what it has spent in all as uses_spent, and its
+// refill's refilled_at (the start of the period its uses were last
+// refilled for) and next_refill_at (when the next period starts, null
+// without a refill). Its remaining_uses and refilled_at are as its next
+// request finds them: a refill due since it last spent a use is counted,
+// though the store makes it only then, so the state, the uses and the
+// refill agree.
 //
 // # Owners
 //
 // GET owners lists the owner policies (see [apikey.OwnerPolicy]): every
 // one for an admin, the principal's own owner's for anyone else. GET
-// owners/{owner} shows one (an owner's keys may read their own), PUT
-// replaces it with rate_limits (each named), remaining_uses, refill and
-// max_keys, and DELETE removes it; only an admin may PUT or DELETE, since
+// owners/{owner} shows one (an owner's keys may read their own; its uses
+// read as a key's do), PUT replaces it with rate_limits (each named),
+// remaining_uses, refill and max_keys, and DELETE removes it. A PUT
+// without remaining_uses keeps the uses the owner has, so a change does
+// not give back what its keys spent since the caller read the policy;
+// null shares none (with a refill, the policy starts with its amount).
+// Only an admin may PUT or DELETE, since
 // a policy is the budget the owner's keys spend. {owner} is
 // percent-encoded ("alice%2Fteam" for "alice/team"). An owner must have a
 // key before it can have a policy (404 otherwise), and a create beyond

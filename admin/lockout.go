@@ -10,7 +10,7 @@ import (
 
 // msgLastAdmin answers a change that would leave no admin able to sign in.
 const msgLastAdmin = "This is the last enabled admin key: without it nobody could manage keys here, " +
-	"so it cannot be disabled, revoked or given new limits (allowed IPs, a rate limit, an expiry, a usage limit). " +
+	"so it cannot be disabled, revoked or given new limits (allowed IPs, a rate limit, an expiry, a usage limit, a refill). " +
 	"Create another admin key first"
 
 // msgAdminRace answers a change undone because another, made at the same
@@ -86,11 +86,46 @@ func adminsGone(before []apikey.Key, after map[string]apikey.Key) map[string]boo
 
 // restricts reports whether after limits where, how often or how long its
 // key can be used more than before did: new allowed IPs, a new rate limit
-// of its own, an earlier expiry, fewer uses. Lifting any of them
-// restricts nothing.
+// of its own, a named limit tighter than any before, an earlier expiry,
+// fewer uses, a refill that may give fewer. Lifting any of them restricts
+// nothing.
 func restricts(before, after apikey.Key) bool {
 	return len(after.AllowedIPs) > 0 && !slices.Equal(after.AllowedIPs, before.AllowedIPs) ||
 		!after.RateLimit.IsZero() && after.RateLimit != before.RateLimit ||
+		namedLimitsRestrict(before, after.RateLimits) ||
 		!after.ExpiresAt.IsZero() && (before.ExpiresAt.IsZero() || after.ExpiresAt.Before(before.ExpiresAt)) ||
-		after.RemainingUses != nil && (before.RemainingUses == nil || *after.RemainingUses < *before.RemainingUses)
+		after.RemainingUses != nil && (before.RemainingUses == nil || *after.RemainingUses < *before.RemainingUses) ||
+		after.RemainingUses != nil && refillRestricts(before.Refill, after.Refill)
+}
+
+// namedLimitsRestrict reports whether one of limits is tighter, in burst
+// or in rate, than every limit before had: a request before let through
+// may be refused.
+func namedLimitsRestrict(before apikey.Key, limits []apikey.RateLimit) bool {
+	had := before.RateLimits
+	if !before.RateLimit.IsZero() {
+		had = append([]apikey.RateLimit{before.RateLimit}, had...)
+	}
+	for _, l := range limits {
+		if !slices.ContainsFunc(had, func(b apikey.RateLimit) bool { return rateExceeded(b, l) == "" }) {
+			return true
+		}
+	}
+	return false
+}
+
+// refillRestricts reports whether a key's uses may come back fewer or
+// later with after than with before: a refill stopped, a smaller amount,
+// no more rolling over, a longer or shifted period, or a new refill that
+// sets the uses (rather than adds to them).
+func refillRestricts(before, after *apikey.Refill) bool {
+	switch {
+	case after == nil:
+		return before != nil
+	case before == nil:
+		return !after.RollOver
+	}
+	return after.Amount < before.Amount || before.RollOver && !after.RollOver ||
+		after.Interval != before.Interval && after.Interval == apikey.RefillMonthly ||
+		after.Interval == apikey.RefillMonthly && after.Day != before.Day
 }

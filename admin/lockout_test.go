@@ -204,6 +204,8 @@ func TestLastAdminKeyCannotBeRestricted(t *testing.T) {
 		{"an expiry as a time", `{"expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`},
 		{"a rate limit", `{"rate_limit":{"limit":1,"window":"2500000h"}}`},
 		{"a usage limit", `{"remaining_uses":1000}`},
+		{"a named limit", `{"rate_limits":[{"name":"century","limit":1,"window":"876000h"}]}`},
+		{"a refill", `{"refill":{"amount":1,"interval":"monthly","day":1}}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e, plains, ids := storedAdmins(t, 1)
@@ -222,7 +224,32 @@ func TestLastAdminKeyCannotBeRestricted(t *testing.T) {
 	}
 	t.Run("lifting a limit", func(t *testing.T) {
 		e, plains, ids := storedAdmins(t, 1)
-		r := e.Do("PATCH", "/admin/keys/"+ids[0], plains[0], `{"rate_limit":null,"expires_at":null}`)
+		r := e.Do("PATCH", "/admin/keys/"+ids[0], plains[0], `{"rate_limit":null,"expires_at":null,"rate_limits":[]}`)
 		assert.Equal(t, 200, r.Status, r.Body)
+	})
+	t.Run("a tighter named limit or refill", func(t *testing.T) {
+		e := newEnvConfig(t, envConfig{NoStatic: true})
+		plain, id := e.Create(apikey.NewKey{Owner: "ops", Name: "admin", Scopes: []string{apikey.AdminScope},
+			RateLimits: []apikey.RateLimit{{Name: "daily", Limit: 1000, Window: 24 * time.Hour}},
+			Refill:     &apikey.Refill{Amount: 100, Interval: apikey.RefillDaily}})
+		for _, body := range []string{
+			`{"rate_limits":[{"name":"daily","limit":1,"window":"1d"}]}`,
+			`{"rate_limits":[{"name":"daily","limit":1000,"window":"1d"},{"name":"burst","limit":1,"window":"1s"}]}`,
+			`{"refill":{"amount":1,"interval":"daily"}}`,
+			`{"refill":{"amount":100,"interval":"monthly","day":1}}`,
+			`{"refill":null}`, // its uses would run out
+		} {
+			r := e.Do("PATCH", "/admin/keys/"+id, plain, body)
+			assert.Equal(t, 409, r.Status, "%s: %s", body, r.Body)
+		}
+		for _, body := range []string{
+			`{"rate_limits":[{"name":"daily","limit":1000,"window":"1d"}]}`, // the same
+			`{"rate_limits":[{"name":"daily","limit":2000,"window":"1d"}]}`, // looser
+			`{"refill":{"amount":100,"interval":"daily","roll_over":true}}`, // no fewer uses
+			`{"remaining_uses":null}`, // no usage limit at all
+		} {
+			r := e.Do("PATCH", "/admin/keys/"+id, plain, body)
+			assert.Equal(t, 200, r.Status, "%s: %s", body, r.Body)
+		}
 	})
 }

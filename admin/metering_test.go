@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,7 +166,10 @@ func TestOwnerPolicies(t *testing.T) {
 
 	r = e.Do("PUT", "/admin/owners/carol", adminKey, `{"max_keys":1}`)
 	assert.Equal(t, 404, r.Status)
-	assert.Contains(t, r.Msg(t), "has no keys")
+	assert.Equal(t, `owner "carol" has no keys; create one first`, r.Msg(t), "said as what it is, not as a key not found")
+	r = e.Do("GET", "/admin/owners/carol", adminKey, "")
+	assert.Equal(t, 404, r.Status)
+	assert.Equal(t, `no policy for owner "carol"`, r.Msg(t))
 	r = e.Do("PUT", path, adminKey, `{"rate_limits":[{"limit":1,"window":"1s"}]}`)
 	assert.Equal(t, 400, r.Status, "a pooled limit needs a name")
 	r = e.Do("PUT", "/admin/owners/"+bob, adminKey, `{}`)
@@ -175,4 +179,112 @@ func TestOwnerPolicies(t *testing.T) {
 	require.Equal(t, 204, e.Do("DELETE", path, adminKey, "").Status)
 	assert.Equal(t, 404, e.Do("GET", path, adminKey, "").Status)
 	assert.Equal(t, 404, e.Do("DELETE", path, adminKey, "").Status)
+}
+
+// A key and an owner policy show their uses as the next request finds
+// them: a refill due since they last spent counts, and next_refill_at
+// says when the next one comes.
+func TestMeteringShownAsOfNow(t *testing.T) {
+	var clock atomic.Pointer[time.Time]
+	then := time.Now().Add(-48 * time.Hour)
+	clock.Store(&then)
+	e := newEnvConfig(t, envConfig{KeyOpts: []apikey.Option{apikey.WithClock(func() time.Time { return *clock.Load() })}})
+
+	// Two days ago: a key of 10 uses a day spends 3 of them, and its
+	// owner, sharing 100 a day, 3 of those.
+	r := e.Do("POST", "/admin/keys", adminKey, `{"owner":"alice","refill":{"amount":10,"interval":"daily"}}`)
+	require.Equal(t, 201, r.Status, r.Body)
+	var made secretBody
+	r.JSON(t, &made)
+	r = e.Do("PUT", "/admin/owners/alice", adminKey, `{"refill":{"amount":100,"interval":"daily"},"max_keys":5}`)
+	require.Equal(t, 200, r.Status, r.Body)
+	for range 3 {
+		require.Equal(t, 200, e.Do("GET", "/", made.Plaintext, "").Status)
+	}
+	stored, err := e.Keys.Get(context.Background(), made.Key.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), *stored.RemainingUses)
+
+	// Today: both are refilled when next used, and shown so already.
+	now := time.Now()
+	clock.Store(&now)
+	today := now.UTC().Truncate(24 * time.Hour)
+	tomorrow := today.Add(24 * time.Hour)
+	var k keyjson.Key
+	e.Do("GET", "/admin/keys/"+made.Key.ID, adminKey, "").JSON(t, &k)
+	require.NotNil(t, k.RemainingUses)
+	assert.Equal(t, int64(10), *k.RemainingUses)
+	assert.Equal(t, int64(3), k.UsesSpent)
+	assert.Equal(t, &today, k.RefilledAt)
+	assert.Equal(t, &tomorrow, k.NextRefillAt)
+	assert.Equal(t, "enabled", string(k.State))
+
+	var o keyjson.Owner
+	e.Do("GET", "/admin/owners/alice", adminKey, "").JSON(t, &o)
+	require.NotNil(t, o.RemainingUses)
+	assert.Equal(t, int64(100), *o.RemainingUses)
+	assert.Equal(t, int64(3), o.UsesSpent)
+	assert.Equal(t, &today, o.RefilledAt)
+	assert.Equal(t, &tomorrow, o.NextRefillAt)
+
+	// No refill, no next one.
+	r = e.Do("PATCH", "/admin/keys/"+made.Key.ID, adminKey, `{"refill":null}`)
+	require.Equal(t, 200, r.Status, r.Body)
+	k = keyjson.Key{}
+	r.JSON(t, &k)
+	assert.Nil(t, k.NextRefillAt)
+}
+
+// A PUT without remaining_uses keeps the uses the owner has; with it,
+// sets them; with null, shares none.
+func TestOwnerPolicyKeepsUses(t *testing.T) {
+	e := newEnv(t)
+	plain, _ := e.Create(apikey.NewKey{Owner: "alice"})
+	uses := func() *int64 {
+		var o keyjson.Owner
+		e.Do("GET", "/admin/owners/alice", adminKey, "").JSON(t, &o)
+		return o.RemainingUses
+	}
+	require.Equal(t, 200, e.Do("PUT", "/admin/owners/alice", adminKey, `{"remaining_uses":10}`).Status)
+	require.Equal(t, 200, e.Do("GET", "/", plain, "").Status)
+	require.Equal(t, int64(9), *uses())
+
+	r := e.Do("PUT", "/admin/owners/alice", adminKey, `{"max_keys":3}`)
+	require.Equal(t, 200, r.Status, r.Body)
+	require.NotNil(t, uses())
+	assert.Equal(t, int64(9), *uses(), "the use spent is not given back")
+	var o keyjson.Owner
+	r.JSON(t, &o)
+	assert.Equal(t, 3, o.MaxKeys)
+
+	require.Equal(t, 200, e.Do("PUT", "/admin/owners/alice", adminKey, `{"remaining_uses":50}`).Status)
+	assert.Equal(t, int64(50), *uses())
+	require.Equal(t, 200, e.Do("PUT", "/admin/owners/alice", adminKey, `{"remaining_uses":null}`).Status)
+	assert.Nil(t, uses())
+
+	// A new policy without remaining_uses shares none, or, with a
+	// refill, starts with its amount.
+	e.Create(apikey.NewKey{Owner: "bob"})
+	r = e.Do("PUT", "/admin/owners/bob", adminKey, `{"refill":{"amount":5,"interval":"monthly","day":31}}`)
+	require.Equal(t, 200, r.Status, r.Body)
+	o = keyjson.Owner{}
+	r.JSON(t, &o)
+	require.NotNil(t, o.RemainingUses)
+	assert.Equal(t, int64(5), *o.RemainingUses)
+
+	// A refill due when the policy is changed is kept, not lost: the
+	// policy set counts as refilled for the current period.
+	zero := int64(0)
+	require.NoError(t, e.Store.PutOwner(context.Background(), apikey.OwnerPolicy{Owner: "bob", RemainingUses: &zero,
+		Refill:     &apikey.Refill{Amount: 5, Interval: apikey.RefillDaily},
+		RefilledAt: time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour), UpdatedAt: time.Now()}))
+	r = e.Do("PUT", "/admin/owners/bob", adminKey, `{"refill":{"amount":5,"interval":"daily"},"max_keys":4}`)
+	require.Equal(t, 200, r.Status, r.Body)
+	o = keyjson.Owner{}
+	r.JSON(t, &o)
+	require.NotNil(t, o.RemainingUses)
+	assert.Equal(t, int64(5), *o.RemainingUses, "yesterday's spent uses, refilled today")
+	stored, err := e.Keys.OwnerPolicy(context.Background(), "bob")
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), *stored.RemainingUses)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -16,10 +17,13 @@ type ownerJSON = keyjson.Owner
 
 // ownerRequest is the body of PUT owners/{owner}: the whole policy, which
 // replaces the owner's (its spent count and refill period are kept).
-// remaining_uses null, or left out, with no refill shares no uses.
+// remaining_uses null with no refill shares no uses (with one, the
+// policy starts with its amount). Left out, it keeps the uses the owner
+// has, so a policy can be changed without giving back what its keys
+// spent since it was read; for a new policy, it is as null.
 type ownerRequest struct {
 	RateLimits    []rateLimitJSON `json:"rate_limits"`
-	RemainingUses *int64          `json:"remaining_uses"`
+	RemainingUses optional[int64] `json:"remaining_uses"`
 	Refill        *keyjson.Refill `json:"refill"`
 	MaxKeys       int             `json:"max_keys"`
 }
@@ -75,7 +79,21 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 		if !decodeBody(w, r, &req, false) {
 			return
 		}
-		pol := apikey.OwnerPolicy{Owner: owner, RemainingUses: req.RemainingUses, MaxKeys: req.MaxKeys}
+		pol := apikey.OwnerPolicy{Owner: owner, MaxKeys: req.MaxKeys}
+		switch {
+		case req.RemainingUses.Set && !req.RemainingUses.Null:
+			pol.RemainingUses = &req.RemainingUses.V
+		case !req.RemainingUses.Set:
+			// Kept as they are now, a refill due counted: the policy set
+			// counts as refilled for the current period (SetOwnerPolicy).
+			// Uses spent between this read and the write come back.
+			if old, err := h.m.OwnerPolicy(r.Context(), owner); err == nil {
+				pol.RemainingUses = keyjson.FromOwner(old, time.Now()).RemainingUses
+			} else if !errors.Is(err, apikey.ErrNotFound) {
+				h.failOwner(w, r, err)
+				return
+			}
+		}
 		if pol.RateLimits, err = parseRateLimits("rate_limits", req.RateLimits); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -110,7 +128,8 @@ const msgNoPolicy = "No policy for this owner"
 // (no policy, or no keys to set one for), the rest as fail does.
 func (h *handler) failOwner(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, apikey.ErrNotFound) {
-		writeError(w, http.StatusNotFound, errorText(err))
+		// "owner "carol" has no keys", not "key not found: owner ...".
+		writeError(w, http.StatusNotFound, strings.TrimPrefix(errorText(err), strings.TrimPrefix(apikey.ErrNotFound.Error(), "apikey: ")+": "))
 		return
 	}
 	h.fail(w, r, err)

@@ -64,6 +64,12 @@
   }
 
   const keyPath = (id) => `keys/${encodeURIComponent(id)}`;
+  // An owner may hold any character, "/" included: it is one path
+  // segment, percent-encoded. "." and ".." cannot be one (URLs resolve
+  // them, encoded or not), so the page never sends them.
+  const ownerPath = (owner) => `owners/${encodeURIComponent(owner)}`;
+  const ownerHash = (owner) => `#/${ownerPath(owner)}`;
+  const unsendableOwner = (owner) => owner === "." || owner === "..";
 
   // --- small helpers -------------------------------------------------------
 
@@ -124,6 +130,63 @@
     if (!r) return "the server's default";
     const w = windows.find(([d]) => durationMs(d) === durationMs(r.window));
     return `${r.limit} ${w ? w[1] : `per ${r.window}`}`;
+  }
+
+  // windowMs reads a window as the API does: whole days ("1d") or a Go
+  // duration ("1m", "1h30m").
+  function windowMs(s) {
+    const days = /^(\d+)d$/.exec(s);
+    return days ? Number(days[1]) * 864e5 : durationMs(s);
+  }
+
+  // windowText writes a window the API shows ("24h0m0s") as one types
+  // it: "1d", "1m", "1h30m".
+  function windowText(s) {
+    const ms = durationMs(s);
+    if (!(ms > 0)) return s;
+    if (ms % 864e5 === 0) return `${ms / 864e5}d`;
+    let out = "";
+    let rest = ms;
+    for (const [unit, size] of [["h", 36e5], ["m", 6e4], ["s", 1e3], ["ms", 1]]) {
+      const n = Math.floor(rest / size);
+      if (n > 0) out += `${n}${unit}`;
+      rest -= n * size;
+    }
+    return out || s;
+  }
+
+  // limitText says what a named limit allows: "burst: 10 a second".
+  function limitText(r) { return `${r.name}: ${rateText(r)}`; }
+
+  const utcText = (s) => new Date(s).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+
+  // inText says how far off a time is: "in 5 hours", "in 3 days".
+  function inText(s) {
+    const min = Math.round((new Date(s) - Date.now()) / 6e4);
+    const [n, unit] = min < 1 ? [0, ""] : min < 90 ? [min, "minute"] : min < 36 * 60 ? [Math.round(min / 60), "hour"] : [Math.round(min / 1440), "day"];
+    return n === 0 ? "now" : `in ${n} ${unit}${n > 1 ? "s" : ""}`;
+  }
+
+  // refillText says how uses come back: "100 uses every day at 00:00
+  // UTC". A month without the day refills on its last day.
+  function refillText(r) {
+    if (!r) return "none";
+    const when = r.interval === "monthly"
+      ? `every month on day ${r.day} at 00:00 UTC${r.day > 28 ? " (or the month's last day)" : ""}`
+      : "every day at 00:00 UTC";
+    return `${r.amount} use${r.amount === 1 ? "" : "s"} ${when}${r.roll_over ? "; unused ones roll over" : "; unused ones lapse"}`;
+  }
+
+  // creditsText says compactly what a key or an owner may still spend:
+  // "4 left", "37/100 left" (of a refill's amount), or null for no limit.
+  function creditsText(o) {
+    if (o.remaining_uses === null) return null;
+    return o.refill ? `${o.remaining_uses}/${o.refill.amount} left` : `${o.remaining_uses} left`;
+  }
+
+  function creditsTitle(o) {
+    const left = `${o.remaining_uses} use${o.remaining_uses === 1 ? "" : "s"} left`;
+    return o.refill && o.next_refill_at ? `${left}; refilled with ${refillText(o.refill)}; next ${utcText(o.next_refill_at)}` : left;
   }
 
   function isMine(k) { return me !== null && k.id === me.key_id; }
@@ -231,6 +294,14 @@
     return i;
   }
 
+  // typed reads a number field as typed: a browser empties the value of
+  // one holding what is not a number ("1e"), which must not read as
+  // empty (no limit).
+  function typed(i, msg) {
+    if (i.validity.badInput) throw new FormError(msg, i);
+    return i.value.trim();
+  }
+
   function isoMinute(d) { return d.toISOString().replace(/\.\d{3}Z$/, "Z"); }
 
   function localInput(s) {
@@ -250,6 +321,11 @@
         read() {
           const v = i.value.trim();
           if (spec.required && mode === "create" && !v) throw new FormError(spec.required, i);
+          // A key pasted where a name belongs leaves the page no further.
+          if (spec.notKey && resemblesKey(v)) {
+            i.value = "";
+            throw new FormError(`That looks like an API key, not ${spec.notKey}, so it was not sent`, i);
+          }
           return mode === "create" && !v ? {} : { [spec.id]: v };
         },
         fill(k) { i.value = k[spec.id] || ""; },
@@ -352,9 +428,10 @@
       const c = {
         node: field(spec, n, box), focus: n, controls: [n, w],
         read() {
-          if (n.value.trim() === "") return mode === "create" ? {} : { rate_limit: null };
+          const msg = "The rate limit is a whole number of requests, at least 1; leave it empty for the default";
+          if (typed(n, msg) === "") return mode === "create" ? {} : { rate_limit: null };
           const limit = Number(n.value);
-          if (!Number.isInteger(limit) || limit < 1) throw new FormError("The rate limit is a whole number of requests, at least 1; leave it empty for the default", n);
+          if (!Number.isInteger(limit) || limit < 1) throw new FormError(msg, n);
           return { rate_limit: { limit, window: w.value } };
         },
         fill(k) {
@@ -378,27 +455,210 @@
       c.clear();
       return c;
     },
-    // Uses: a create's max_uses (at least 1), a change's remaining_uses
-    // (0 exhausts the key); empty for no limit.
+    // Uses: a create's spec.createAs (a key's max_uses, at least 1), or
+    // remaining_uses (0 exhausts the key); empty for no limit.
     uses(spec, mode) {
       const i = input("number", spec);
-      i.min = mode === "create" ? "1" : "0";
+      const name = mode === "create" && spec.createAs ? spec.createAs : spec.id;
+      i.min = mode === "create" && spec.createAs ? "1" : "0";
       i.step = "1";
-      i.placeholder = "no limit";
+      i.placeholder = spec.empty || "no limit";
       return {
         node: field(spec, i), focus: i, controls: [i],
         read() {
-          const name = mode === "create" ? "max_uses" : "remaining_uses";
-          if (i.value.trim() === "") return mode === "create" ? {} : { [name]: null };
+          const msg = `Uses are a whole number, at least ${i.min}; leave it empty for no limit`;
+          if (typed(i, msg) === "") return mode === "create" ? {} : { [name]: null };
           const v = Number(i.value);
-          if (!Number.isInteger(v) || v < Number(i.min)) {
-            throw new FormError(`Uses are a whole number, at least ${i.min}; leave it empty for no limit`, i);
-          }
+          if (!Number.isInteger(v) || v < Number(i.min)) throw new FormError(msg, i);
           return { [name]: v };
         },
         fill(k) { i.value = k.remaining_uses === null ? "" : String(k.remaining_uses); },
         clear() { i.value = ""; },
       };
+    },
+    // A count (an owner's max_keys): a whole number, empty for 0, any
+    // number.
+    count(spec, mode) {
+      const i = input("number", spec);
+      i.min = "0";
+      i.step = "1";
+      i.placeholder = spec.empty;
+      return {
+        node: field(spec, i), focus: i, controls: [i],
+        read() {
+          const msg = `${spec.label} is a whole number; leave it empty for ${spec.empty}`;
+          if (typed(i, msg) === "") return mode === "create" ? {} : { [spec.id]: 0 };
+          const v = Number(i.value);
+          if (!Number.isInteger(v) || v < 0) throw new FormError(msg, i);
+          return { [spec.id]: v };
+        },
+        fill(k) { i.value = k[spec.id] ? String(k[spec.id]) : ""; },
+        clear() { i.value = ""; },
+      };
+    },
+    // Named rate limits: rows of a name, a number of requests and a
+    // window ("1s", "1m", "1d"), added and removed. A change sends the
+    // whole list ([] for none).
+    limits(spec, mode) {
+      const box = el("fieldset", undefined, "field wide group");
+      box.id = spec.domId;
+      const legend = el("legend", spec.label);
+      const head = el("div", undefined, "limit-head");
+      head.setAttribute("aria-hidden", "true");
+      head.append(el("span", "Name"), el("span", "Requests"), el("span", "Per window"), el("span"));
+      const rows = el("div", undefined, "limit-rows");
+      const add = el("button", "Add a limit", "small");
+      add.type = "button";
+      add.id = `${spec.domId}-add`;
+      const hint = el("small", spec.hint, "hint");
+      hint.id = `${spec.domId}-hint`;
+      box.setAttribute("aria-describedby", hint.id);
+      let seq = 0;
+      // Each row's controls name their row, which moves up when one
+      // above it goes; at most 8 limits (the API's).
+      const sync = () => {
+        [...rows.children].forEach((row, n) => {
+          const [name, limit, win, del] = row.querySelectorAll("input, button");
+          name.setAttribute("aria-label", `Name of limit ${n + 1}`);
+          limit.setAttribute("aria-label", `Requests of limit ${n + 1}`);
+          win.setAttribute("aria-label", `Window of limit ${n + 1}, such as 1s, 1m, 1h or 1d`);
+          del.setAttribute("aria-label", `Remove limit ${n + 1}`);
+        });
+        head.hidden = rows.children.length === 0;
+        add.hidden = rows.children.length >= 8;
+      };
+      const addRow = (l) => {
+        const n = ++seq;
+        const row = el("div", undefined, "limit-row");
+        const name = input("text", { max: 64, placeholder: "burst" });
+        const limit = input("number", { placeholder: "100" });
+        limit.min = "1";
+        limit.step = "1";
+        const win = input("text", { max: 32, placeholder: "1m" });
+        for (const [c, part] of [[name, "name"], [limit, "limit"], [win, "window"]]) {
+          c.id = `${spec.domId}-${n}-${part}`;
+          c.dataset.part = part;
+        }
+        const del = el("button", "Remove", "small danger");
+        del.type = "button";
+        del.addEventListener("click", () => {
+          const next = row.nextElementSibling || row.previousElementSibling;
+          row.remove();
+          sync();
+          (next ? next.querySelector("input") : add).focus();
+        });
+        if (l) {
+          name.value = l.name;
+          limit.value = String(l.limit);
+          win.value = windowText(l.window);
+        }
+        row.append(name, limit, win, del);
+        rows.append(row);
+        sync();
+        return name;
+      };
+      add.addEventListener("click", () => addRow().focus());
+      box.append(legend, head, rows, add, hint);
+      sync();
+      return {
+        node: box, focus: add,
+        get controls() { return [...box.querySelectorAll("input, button")]; },
+        read() {
+          const out = [];
+          for (const row of rows.children) {
+            const [name, limit, win] = row.querySelectorAll("input");
+            const bad = `${spec.label}, "${name.value.trim()}": the number of requests is a whole number, at least 1`;
+            const [n, l, w] = [name.value.trim(), typed(limit, bad), win.value.trim()];
+            if (!n && !l && !w) continue;
+            if (!n) throw new FormError(`${spec.label}: give each limit a name, such as burst or daily`, name);
+            if (out.some((o) => o.name === n)) throw new FormError(`${spec.label}: two limits are named "${n}"`, name);
+            const v = Number(l);
+            if (l === "" || !Number.isInteger(v) || v < 1) throw new FormError(bad, limit);
+            if (!(windowMs(w) >= 1)) throw new FormError(`${spec.label}, "${n}": the window is a duration such as 1s, 1m, 1h or 1d`, win);
+            out.push({ name: n, limit: v, window: w });
+          }
+          return mode === "create" && out.length === 0 ? {} : { [spec.id]: out };
+        },
+        fill(k) {
+          rows.replaceChildren();
+          for (const l of k[spec.id] || []) addRow(l);
+          sync();
+        },
+        clear() { rows.replaceChildren(); sync(); },
+      };
+    },
+    // A refill: none, or an amount of uses every day or every month on a
+    // day, rolled over or not. A change sends null for none.
+    refill(spec, mode) {
+      const box = el("fieldset", undefined, "field wide group");
+      box.id = spec.domId;
+      const part = (label, control, cls) => {
+        const wrap = el("div", undefined, cls || "sub-field");
+        const lab = el("label", label);
+        lab.htmlFor = control.id;
+        wrap.append(lab, control);
+        return wrap;
+      };
+      const every = el("select");
+      every.id = `${spec.domId}-interval`;
+      for (const [v, label] of [["", "no refill"], ["daily", "every day"], ["monthly", "every month"]]) every.append(new Option(label, v));
+      const amount = input("number", { placeholder: "100" });
+      amount.id = `${spec.domId}-amount`;
+      amount.min = "1";
+      amount.step = "1";
+      const dayOf = input("number", {});
+      dayOf.id = `${spec.domId}-day`;
+      dayOf.min = "1";
+      dayOf.max = "31";
+      dayOf.step = "1";
+      const roll = input("checkbox", {});
+      roll.id = `${spec.domId}-roll_over`;
+      const rollLab = el("label");
+      rollLab.append(roll, " Unused uses roll over");
+      const rollWrap = el("div", undefined, "sub-field check");
+      rollWrap.append(rollLab);
+      const amountWrap = part("Uses each time", amount);
+      const dayWrap = part("On day", dayOf, "sub-field day");
+      const line = el("div", undefined, "refill-row");
+      line.append(part("When", every), amountWrap, dayWrap, rollWrap);
+      const hint = el("small", spec.hint, "hint");
+      hint.id = `${spec.domId}-hint`;
+      box.setAttribute("aria-describedby", hint.id);
+      box.append(el("legend", spec.label), line, hint);
+      const sync = () => {
+        amountWrap.hidden = rollWrap.hidden = every.value === "";
+        dayWrap.hidden = every.value !== "monthly";
+      };
+      every.addEventListener("change", () => { sync(); if (!amountWrap.hidden && amount.value === "") amount.focus(); });
+      const c = {
+        node: box, focus: every, controls: [every, amount, dayOf, roll],
+        read() {
+          if (every.value === "") return mode === "create" ? {} : { [spec.id]: null };
+          const badAmount = "The refill gives a whole number of uses, at least 1";
+          const a = Number(typed(amount, badAmount));
+          if (amount.value.trim() === "" || !Number.isInteger(a) || a < 1) throw new FormError(badAmount, amount);
+          const r = { amount: a, interval: every.value };
+          if (every.value === "monthly") {
+            const badDay = "A monthly refill comes on a day from 1 to 31";
+            const d = Number(typed(dayOf, badDay));
+            if (dayOf.value.trim() === "" || !Number.isInteger(d) || d < 1 || d > 31) throw new FormError(badDay, dayOf);
+            r.day = d;
+          }
+          r.roll_over = roll.checked;
+          return { [spec.id]: r };
+        },
+        fill(k) {
+          const r = k[spec.id];
+          every.value = r ? r.interval : "";
+          amount.value = r ? String(r.amount) : "";
+          dayOf.value = r && r.day ? String(r.day) : "1";
+          roll.checked = !!(r && r.roll_over);
+          sync();
+        },
+        clear() { every.value = ""; amount.value = ""; dayOf.value = "1"; roll.checked = false; sync(); },
+      };
+      c.clear();
+      return c;
     },
     checkbox(spec) {
       const c = input("checkbox", {});
@@ -424,16 +684,28 @@
   // admin key may not be given (the API answers 409).
   const FIELDS = [
     { id: "name", label: "Name", kind: "text", max: 256, placeholder: "ci", required: "Give the key a name, so people can tell it apart" },
-    { id: "owner", label: "Owner", kind: "text", max: 256, placeholder: "yours when empty", only: "create" },
+    { id: "owner", label: "Owner", kind: "text", max: 256, placeholder: "yours when empty", only: "create", notKey: "an owner" },
     { id: "scopes", label: "Scopes", kind: "words", placeholder: "bots:read bots:write", hint: "Separated by spaces" },
     { id: "expires_at", label: "Expires", kind: "expiry", locks: true },
     { id: "description", label: "Description", kind: "text", multiline: true, max: 4096, wide: true },
     { id: "metadata", label: "Metadata", kind: "metadata", wide: true, hint: "One key=value a line" },
-    { id: "rate_limit", label: "Rate limit", kind: "rate", locks: true, hint: "Empty: the server's default" },
+    { id: "rate_limit", label: "Rate limit", kind: "rate", locks: true, hint: "Empty: the server's default, or none beside named limits" },
     { id: "allowed_ips", label: "Allowed IPs", kind: "words", placeholder: "any address", locks: true, hint: "Addresses or CIDR ranges, separated by spaces" },
-    { id: "remaining_uses", label: "Uses", kind: "uses", locks: true, hint: "Empty: no usage limit" },
+    { id: "remaining_uses", createAs: "max_uses", label: "Uses", kind: "uses", locks: true, hint: "Empty: no usage limit (with a refill, it starts with the refill's amount)" },
+    { id: "refill", label: "Refill", kind: "refill", locks: true, hint: "Gives the uses again at 00:00 UTC; monthly on a day a month lacks, on its last day" },
+    { id: "rate_limits", label: "Named rate limits", kind: "limits", locks: true, hint: "Each counted on its own beside the rate limit, such as 10 a second (1s) and 10000 a day (1d); a request needs room in every one" },
     { id: "enabled", label: "Enabled", kind: "checkbox", only: "edit", locks: true },
   ];
+
+  // checkFields refuses what the fields allow one by one but not
+  // together: a change that lifts the usage limit would drop a refill
+  // with it (the API's null remaining_uses stops refills).
+  function checkFields(fields, all, sent) {
+    if (all.refill && sent.remaining_uses === null) {
+      const uses = fields.find((f) => f.spec.id === "remaining_uses");
+      throw new FormError("A refill gives uses back, so it needs a usage limit: fill in the uses, or choose no refill", uses.focus);
+    }
+  }
 
   function buildFields(mode, container) {
     const out = [];
@@ -559,6 +831,8 @@
     sub.append(el("code", `${k.start}…`));
     if (isMine(k)) sub.append(" ", youBadge());
     if (fresh.has(k.id)) sub.append(" ", el("span", "new", "new"));
+    const credits = creditsText(k);
+    if (credits) sub.append(el("span", ` · ${credits}`, "phone"));
     sub.append(el("span", ` · ${k.owner}`, "phone"),
       el("span", k.last_used_at ? ` · used ${day(k.last_used_at)}` : " · never used", "phone"));
     add("c-name", link, sub);
@@ -572,7 +846,12 @@
     const note = successorNote(k);
     if (note) state.append(note);
     add("c-when", when(k.created_at, "—"));
-    add("c-when", when(k.last_used_at, "never"));
+    const used = add("c-when", when(k.last_used_at, "never"));
+    if (credits) {
+      const c = el("span", credits, k.remaining_uses === 0 ? "credits none-left" : "credits");
+      c.title = creditsTitle(k);
+      used.append(c);
+    }
     add("c-when c-expires", when(k.expires_at, "never"));
     add("c-actions", actions(k));
     return tr;
@@ -838,11 +1117,14 @@
         ev.preventDefault();
         show($("edit-error"));
         const body = {};
+        const all = {};
         try {
           for (const f of editFields) {
             const now = f.read();
+            Object.assign(all, now);
             if (JSON.stringify(now) !== before.get(f)) Object.assign(body, now);
           }
+          checkFields(editFields, all, body);
         } catch (e) {
           showFormError($("edit-error"), e);
           return;
@@ -1021,9 +1303,9 @@
       ["Updated", when(k.updated_at, "—")],
       ["Expires", when(k.expires_at, "never")],
       ["Last used", when(k.last_used_at, "never")],
-      ["Rate limit", rateText(k.rate_limit)],
+      // The server's default applies only to keys without any limit.
+      ["Rate limit", !k.rate_limit && k.rate_limits.length > 0 ? "none besides its named limits" : rateText(k.rate_limit)],
       ["Allowed IPs", words(k.allowed_ips, "scope", "any address")],
-      ["Uses left", k.remaining_uses === null ? "no limit" : String(k.remaining_uses)],
       ["Made by", keyRef(k.created_by, "an operator")],
       ["Disabled by", k.enabled ? el("span", "—", "muted") : keyRef(k.disabled_by, "an operator or admin")],
     ]));
@@ -1041,18 +1323,64 @@
     const kidsList = el("ul", undefined, "chain");
     kidsList.id = "key-made";
     kids.append(kidsTitle, kidsList);
-    const usage = el("section", undefined, "sub-section");
-    usage.id = "usage";
-    usage.setAttribute("aria-labelledby", "usage-title");
-    const usageTitle = el("h3", "Usage");
-    usageTitle.id = "usage-title";
-    usage.append(usageTitle, para("No usage history is recorded for keys yet: its requests over time will show here.", "muted"));
-    view.append(chain, kids, usage);
+    view.append(usageSection(k), chain, kids);
     loadRelated(k);
     if (refocus) {
       const again = view.querySelector(refocus);
       if (again) again.focus();
     }
+  }
+
+  // usageRows are what a key or an owner has spent and may still spend:
+  // uses left and spent, the refill and when the next one comes, and the
+  // named rate limits.
+  function usageRows(o, limitsLabel) {
+    const rows = [
+      ["Uses left", o.remaining_uses === null ? "no limit" : String(o.remaining_uses)],
+      ["Uses spent", `${o.uses_spent} in all`],
+      ["Refill", refillText(o.refill)],
+    ];
+    if (o.refill && o.next_refill_at) {
+      const next = el("span");
+      next.append(el("span", utcText(o.next_refill_at), "nowrap"), ` (${inText(o.next_refill_at)})`);
+      next.title = `${whenText(o.next_refill_at)} here`;
+      rows.push(["Last refill", o.refilled_at ? utcText(o.refilled_at) : el("span", "not yet", "muted")], ["Next refill", next]);
+    }
+    rows.push([limitsLabel, words(o.rate_limits.map(limitText), "scope", "none")]);
+    return rows;
+  }
+
+  // usageSection is a key's usage, and a link to its owner's policy,
+  // which loadRelated fills in when there is one.
+  function usageSection(k) {
+    const usage = el("section", undefined, "sub-section");
+    usage.id = "usage";
+    usage.setAttribute("aria-labelledby", "usage-title");
+    const usageTitle = el("h3", "Usage");
+    usageTitle.id = "usage-title";
+    const list = dl(usageRows(k, "Named rate limits"));
+    list.id = "usage-fields";
+    const owner = el("p", undefined, "owner-note");
+    owner.id = "owner-policy";
+    owner.hidden = true;
+    usage.append(usageTitle, list, owner);
+    return usage;
+  }
+
+  // showOwnerPolicy says, on a key's page, that its owner has a policy its
+  // keys share, and links to it.
+  function showOwnerPolicy(o) {
+    const p = $("owner-policy");
+    if (!p) return;
+    p.hidden = o === null;
+    if (o === null) return;
+    const a = el("a", `${o.owner}'s policy`);
+    a.href = ownerHash(o.owner);
+    const parts = [];
+    if (o.remaining_uses !== null) parts.push(`${o.remaining_uses}${o.refill ? `/${o.refill.amount}` : ""} shared uses left`);
+    if (o.rate_limits.length > 0) parts.push(o.rate_limits.map(limitText).join(", "));
+    if (o.max_keys > 0) parts.push(`at most ${o.max_keys} key${o.max_keys > 1 ? "s" : ""}`);
+    p.replaceChildren("Its owner's keys share ", a, " too", parts.length > 0 ? `: ${parts.join("; ")}.` : ".");
   }
 
   function linkItem(k, current) {
@@ -1067,11 +1395,13 @@
   async function loadRelated(k) {
     const id = k.id;
     try {
-      const [chain, kids] = await Promise.all([
+      const [chain, kids, owners] = await Promise.all([
         api("GET", `${keyPath(id)}/rotations`),
         api("GET", `${keyPath(id)}/descendants`),
+        api("GET", "owners").catch(() => ({ owners: [] })),
       ]);
       if (!viewed || viewed.id !== id || !$("key-chain")) return;
+      showOwnerPolicy(owners.owners.find((o) => o.owner === k.owner) || null);
       for (const o of [...chain.keys, ...kids.keys]) if (o.id !== id && !keys.has(o.id)) successors.set(o.id, o);
       $("key-chain").replaceChildren(...chain.keys.map((o) => linkItem(o, o.id === id)));
       if (chain.keys.length < 2) $("key-chain").replaceChildren(el("li", "Never rotated.", "muted"));
@@ -1092,10 +1422,28 @@
     $("key-view").replaceChildren(back, title, para(`There is no key ${id} that you may see: it was deleted, or never existed.`, "muted"));
   }
 
+  // setView shows one view (list, key or owners), and marks its link in
+  // the bar as the current page.
+  function setView(name) {
+    if (!$("list-view").hidden && name !== "list") list.scrollY = window.scrollY;
+    $("list-view").hidden = name !== "list";
+    $("key-view").hidden = name !== "key";
+    $("owners-view").hidden = name !== "owners";
+    if (name !== "key") {
+      viewing = viewed = null;
+      $("key-view").replaceChildren();
+    }
+    if (name !== "owners") {
+      ownersShown = undefined;
+      $("owners-view").replaceChildren();
+    }
+    for (const [a, on] of [[$("nav-keys"), name !== "owners"], [$("nav-owners"), name === "owners"]]) {
+      if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    }
+  }
+
   async function openKey(id) {
-    if (!$("list-view").hidden) list.scrollY = window.scrollY;
-    $("list-view").hidden = true;
-    $("key-view").hidden = false;
+    setView("key");
     viewing = id;
     lastViewed = id;
     const known = keys.get(id);
@@ -1121,12 +1469,8 @@
   }
 
   function showList() {
-    viewing = null;
-    viewed = null;
     const wasHidden = $("list-view").hidden;
-    $("key-view").hidden = true;
-    $("key-view").replaceChildren();
-    $("list-view").hidden = false;
+    setView("list");
     if (!wasHidden) return;
     window.scrollTo(0, list.scrollY);
     const tr = lastViewed && rowOf(lastViewed);
@@ -1135,25 +1479,328 @@
 
   function route() {
     if (apiKey === null) return;
-    const m = /^#\/keys\/([^/]+)$/.exec(location.hash);
-    let id = null;
+    const m = /^#\/(keys|owners)\/([^/]+)$/.exec(location.hash);
+    let arg = null;
     try {
-      id = m && decodeURIComponent(m[1]);
+      arg = m && decodeURIComponent(m[2]);
     } catch {
-      id = null;
+      arg = null;
     }
-    // A key where its ID belongs is never sent: the path of a request
-    // ends up in logs.
-    if (id !== null && resemblesKey(id)) {
-      location.replace("#/");
-      notify("That link held what looks like an API key, not a key's ID, so it was not sent.");
+    // A key where an ID or an owner belongs is never sent: the path of a
+    // request ends up in logs.
+    if (arg !== null && resemblesKey(arg)) {
+      location.replace(m[1] === "keys" ? "#/" : "#/owners");
+      notify(`That link held what looks like an API key, not ${m[1] === "keys" ? "a key's ID" : "an owner"}, so it was not sent.`);
       return;
     }
-    if (id !== null) openKey(id);
+    if (arg !== null && m[1] === "keys") openKey(arg);
+    else if (arg !== null) openOwners(arg);
+    else if (location.hash === "#/owners") openOwners(null);
     else showList();
   }
 
   window.addEventListener("hashchange", route);
+
+  // --- owner policies ------------------------------------------------------
+
+  // OWNER_FIELDS are what a policy sets, read by the kinds the key forms
+  // use. A save sends them all (PUT replaces the policy), but the uses
+  // left only when changed: left out, the owner keeps the uses it has,
+  // whatever its keys spent since the form was filled.
+  const OWNER_FIELDS = [
+    { id: "rate_limits", label: "Shared rate limits", kind: "limits", hint: "Counted for all the owner's keys together, such as 100 a second (1s) and 100000 a day (1d)" },
+    { id: "remaining_uses", label: "Shared uses left", kind: "uses", empty: "no shared limit", hint: "Spent by all its keys together; empty: no shared usage limit (with a refill, it starts with the refill's amount)" },
+    { id: "refill", label: "Refill", kind: "refill", hint: "Gives the shared uses again at 00:00 UTC; monthly on a day a month lacks, on its last day" },
+    { id: "max_keys", label: "Max keys", kind: "count", empty: "any number", hint: "Live keys the owner may have; a create beyond it is refused" },
+  ];
+
+  const ownerBox = $("owner-fields");
+  const ownerName = kinds.text({ id: "owner", label: "Owner", max: 256, domId: "owner-edit-owner", placeholder: "alice",
+    required: "Name the owner whose keys share the policy", notKey: "an owner", hint: "It needs a key before it can have a policy" }, "create");
+  ownerBox.append(ownerName.node);
+  const ownerFields = OWNER_FIELDS.map((spec) => {
+    const f = kinds[spec.kind]({ ...spec, domId: `owner-edit-${spec.id}` }, "edit");
+    f.spec = spec;
+    ownerBox.append(f.node);
+    return f;
+  });
+
+  // ownersShown is the owner whose policy the owners view shows, null for
+  // them all, undefined when the view is not shown.
+  let ownersShown;
+
+  function ownerButton(text, action, owner, cls) {
+    const b = el("button", text, cls ? `small ${cls}` : "small");
+    b.type = "button";
+    b.dataset.ownerAction = action;
+    b.dataset.owner = owner;
+    b.setAttribute("aria-label", `${text} the policy of ${owner}`);
+    return b;
+  }
+
+  function ownerActions(owner) {
+    const box = el("span", undefined, "actions");
+    if (me.admin) box.append(ownerButton("Edit", "edit", owner), ownerButton("Remove", "remove", owner, "danger"));
+    return box;
+  }
+
+  function ownersError() {
+    const p = el("p", undefined, "error");
+    p.id = "owners-error";
+    p.setAttribute("role", "alert");
+    p.hidden = true;
+    return p;
+  }
+
+  function ownersTitle(text) {
+    const h = el("h2", text);
+    h.id = "owners-title";
+    h.tabIndex = -1;
+    return h;
+  }
+
+  // policyList is one policy in full.
+  function policyList(o) {
+    const d = dl([
+      ...usageRows(o, "Shared rate limits"),
+      ["Max keys", o.max_keys > 0 ? String(o.max_keys) : el("span", "any number", "muted")],
+      ["Updated", when(o.updated_at, "—")],
+    ]);
+    d.id = "owner-fields-list";
+    return d;
+  }
+
+  function policyRow(o) {
+    const tr = el("tr");
+    tr.dataset.owner = o.owner;
+    const add = (cls, ...content) => {
+      const td = el("td", undefined, cls);
+      td.append(...content);
+      tr.append(td);
+    };
+    const a = el("a", o.owner, "key-link");
+    a.href = ownerHash(o.owner);
+    a.title = o.owner;
+    const credits = creditsText(o);
+    const sub = el("div", [credits ? `${credits} shared` : "no shared uses", `${o.rate_limits.length} limit${o.rate_limits.length === 1 ? "" : "s"}`,
+      o.max_keys > 0 ? `at most ${o.max_keys} key${o.max_keys > 1 ? "s" : ""}` : ""].filter(Boolean).join(" · "), "sub phone-block");
+    add("c-name", a, sub);
+    add("c-limits", words(o.rate_limits.map(limitText), "scope", "none"));
+    const uses = el("span", credits || "no limit", credits ? "" : "muted");
+    if (credits) uses.title = creditsTitle(o);
+    add("c-uses", uses, el("span", `${o.uses_spent} spent`, "credits"));
+    add("c-refill", o.refill ? refillText(o.refill) : el("span", "none", "muted"));
+    add("c-max", o.max_keys > 0 ? String(o.max_keys) : el("span", "any", "muted"));
+    add("c-actions", ownerActions(o.owner));
+    return tr;
+  }
+
+  // openOwners shows every policy the principal may read (owner null), or
+  // one owner's. Each is read afresh: policies change elsewhere, and
+  // their uses every request.
+  async function openOwners(owner) {
+    const was = ownersShown;
+    setView("owners");
+    ownersShown = owner;
+    const view = $("owners-view");
+    if (was !== owner) view.replaceChildren(para("Loading…", "muted"));
+    try {
+      if (owner === null) await renderOwners();
+      else await renderOwner(owner);
+    } catch (e) {
+      if (apiKey === null || ownersShown !== owner) return;
+      view.replaceChildren(ownersTitle(owner === null ? "Owner policies" : owner), ownersError());
+      show($("owners-error"), e.message);
+    }
+    if (was !== owner && ownersShown === owner && $("owners-title")) $("owners-title").focus();
+  }
+
+  async function renderOwners() {
+    const { owners } = await api("GET", "owners");
+    if (ownersShown !== null) return;
+    const view = $("owners-view");
+    const intro = para("A policy is shared by all of an owner's keys: rate limits counted for them together, uses they spend together (refilled every day or month, if you like), and how many live keys the owner may have. A request needs room in its key's own limits and in its owner's.", "muted");
+    if (!me.admin) {
+      const mine = owners.find((o) => o.owner === me.owner);
+      const title = ownersTitle(`Your owner's policy: ${me.owner}`);
+      if (!mine) {
+        view.replaceChildren(title, intro, para(`Your keys' owner, ${me.owner}, has no policy: each key has only its own limits.`), ownersError());
+        return;
+      }
+      view.replaceChildren(title, intro, policyList(mine), para("Only an admin can change it.", "muted"), ownersError());
+      return;
+    }
+    const head = el("div", undefined, "toolbar");
+    const set = el("button", "Set a policy", "");
+    set.type = "button";
+    set.id = "owner-new";
+    set.addEventListener("click", () => editOwner(null, set));
+    head.append(ownersTitle("Owner policies"), set);
+    const table = el("table");
+    table.id = "owners";
+    const cap = el("caption", "Owner policies", "sr-only");
+    const thead = el("thead");
+    const hr = el("tr");
+    for (const [text, cls] of [["Owner", "c-name"], ["Shared rate limits", "c-limits"], ["Shared uses", "c-uses"], ["Refill", "c-refill"], ["Max keys", "c-max"], ["", "c-actions"]]) {
+      const th = el("th", undefined, cls);
+      th.scope = "col";
+      if (text) th.textContent = text; else th.append(el("span", "Actions", "sr-only"));
+      hr.append(th);
+    }
+    thead.append(hr);
+    const body = el("tbody");
+    body.id = "owner-rows";
+    owners.sort((a, b) => a.owner.localeCompare(b.owner));
+    body.append(...owners.map(policyRow));
+    table.append(cap, thead, body);
+    table.hidden = owners.length === 0;
+    const empty = para("No owner has a policy yet. Set one to make an owner's keys share their limits and uses, or to cap how many keys it may have.", "empty");
+    empty.id = "owners-empty";
+    empty.hidden = owners.length > 0;
+    view.replaceChildren(head, intro, ownersError(), table, empty);
+  }
+
+  async function renderOwner(owner) {
+    let o = null;
+    if (!unsendableOwner(owner)) {
+      try {
+        o = await api("GET", ownerPath(owner));
+      } catch (e) {
+        if (e.status !== 404) throw e;
+      }
+    }
+    if (ownersShown !== owner) return;
+    const back = el("a", "← Owner policies", "back");
+    back.href = "#/owners";
+    const head = el("div", undefined, "key-head");
+    head.append(ownersTitle(owner));
+    const view = $("owners-view");
+    if (o === null) {
+      const parts = [back, head, para(`${owner} has no policy you may see: its keys have only their own limits.`, "muted"), ownersError()];
+      if (me.admin && !unsendableOwner(owner)) {
+        const set = el("button", `Set a policy for ${owner}`, "");
+        set.type = "button";
+        set.id = "owner-new";
+        set.addEventListener("click", () => editOwner(null, set, owner));
+        parts.push(set);
+      }
+      view.replaceChildren(...parts);
+      return;
+    }
+    const actions = ownerActions(owner);
+    view.replaceChildren(back, head, actions, ownersError(), policyList(o));
+  }
+
+  // editOwner opens the policy form: for a new policy (o null, with the
+  // owner typed in or given), or to change o. It resolves once saved or
+  // cancelled.
+  async function editOwner(shown, opener, preset) {
+    let o = shown;
+    if (o !== null) o = await api("GET", ownerPath(o.owner));
+    const dlg = $("owner-edit");
+    const form = $("owner-form");
+    $("owner-edit-title").textContent = o ? `Edit the policy of ${o.owner}` : "Set an owner's policy";
+    ownerName.node.hidden = o !== null;
+    ownerName.clear();
+    if (preset) ownerName.fill({ owner: preset });
+    const base = o || { rate_limits: [], remaining_uses: null, refill: null, max_keys: 0 };
+    for (const f of ownerFields) f.fill(base);
+    const usesField = ownerFields.find((f) => f.spec.id === "remaining_uses");
+    const usesBefore = JSON.stringify(usesField.read());
+    const allBefore = JSON.stringify(ownerFields.map((f) => f.read()));
+    show($("owner-edit-error"));
+    // The view is drawn again after a save: the focus goes back to the
+    // button that opened the form as drawn then.
+    const back = opener.id ? `#${CSS.escape(opener.id)}` : `button[data-owner-action="edit"][data-owner="${CSS.escape(opener.dataset.owner)}"]`;
+    const refocus = () => {
+      const b = $("owners-view").querySelector(back) || $("owners-title");
+      if (b) b.focus();
+    };
+    return new Promise((resolve) => {
+      const finish = (saved) => {
+        form.onsubmit = $("owner-edit-cancel").onclick = dlg.oncancel = null;
+        if (dlg.open) dlg.close();
+        resolve(saved);
+        refocus();
+      };
+      form.onsubmit = async (ev) => {
+        ev.preventDefault();
+        show($("owner-edit-error"));
+        let owner;
+        const body = {};
+        try {
+          owner = o ? o.owner : ownerName.read().owner;
+          if (unsendableOwner(owner)) throw new FormError(`An owner named "${owner}" cannot be sent in a URL: set its policy in Go, with Manager.SetOwnerPolicy`, ownerName.focus);
+          for (const f of ownerFields) Object.assign(body, f.read());
+        } catch (e) {
+          showFormError($("owner-edit-error"), e);
+          return;
+        }
+        if (o && JSON.stringify(ownerFields.map((f) => f.read())) === allBefore) {
+          finish(false);
+          notify(`Nothing changed in the policy of ${o.owner}.`);
+          return;
+        }
+        if (o && JSON.stringify({ remaining_uses: body.remaining_uses }) === usesBefore) delete body.remaining_uses;
+        const submit = form.querySelector("button[type=submit]");
+        submit.disabled = true;
+        try {
+          const saved = await api("PUT", ownerPath(owner), body);
+          if (ownersShown !== undefined) await openOwners(ownersShown);
+          finish(true);
+          notify(`Saved the policy of ${saved.owner}.`);
+        } catch (e) {
+          if (apiKey !== null) show($("owner-edit-error"), e.message);
+        } finally {
+          submit.disabled = false;
+        }
+      };
+      $("owner-edit-cancel").onclick = () => finish(false);
+      dlg.oncancel = (ev) => { ev.preventDefault(); finish(false); };
+      dlg.showModal();
+      (o ? ownerFields[0].focus : ownerName.focus).focus();
+    });
+  }
+
+  async function removeOwner(owner, opener) {
+    const done = await ask({
+      title: `Remove the policy of ${owner}?`,
+      body: [para("Its keys then have only their own limits: the shared rate limits, the shared uses and what is left of them, and the cap on its keys go.")],
+      ok: "Remove", danger: true,
+      run: () => api("DELETE", ownerPath(owner)),
+    }).catch((e) => {
+      if (e.status !== 404) throw e;
+      return true; // removed elsewhere: gone either way
+    });
+    if (!done) {
+      opener.focus();
+      return;
+    }
+    notify(`Removed the policy of ${owner}.`);
+    if (ownersShown === owner) {
+      location.hash = "#/owners";
+      return;
+    }
+    const tr = opener.closest("tr");
+    const next = tr && (tr.nextElementSibling || tr.previousElementSibling);
+    await openOwners(null);
+    const again = next && $("owner-rows") && [...$("owner-rows").children].find((r) => r.dataset.owner === next.dataset.owner);
+    (again ? again.querySelector("a") : $("owner-new")).focus();
+  }
+
+  $("owners-view").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-owner-action]");
+    if (!b) return;
+    const owner = b.dataset.owner;
+    show($("owners-error"));
+    try {
+      if (b.dataset.ownerAction === "edit") await editOwner({ owner }, b);
+      else await removeOwner(owner, b);
+    } catch (e) {
+      if (apiKey === null) return;
+      if ($("owners-error")) show($("owners-error"), e.status === 404 ? `${owner} has no policy any more: it was removed elsewhere.` : e.message);
+    }
+  });
 
   // --- the new key, shown once ---------------------------------------------
 
@@ -1187,8 +1834,11 @@
     fresh.clear();
     successors.clear();
     viewing = viewed = lastViewed = null;
+    ownersShown = undefined;
     $("rows").replaceChildren();
     $("key-view").replaceChildren();
+    $("owners-view").replaceChildren();
+    $("views").hidden = true;
     for (const d of document.querySelectorAll("dialog")) if (d.open) d.close();
     hideSecret();
     $("notice").textContent = "";
@@ -1219,7 +1869,8 @@
     $("login").hidden = true;
     $("app").hidden = false;
     $("lock").hidden = false;
-    if (/^#\/keys\//.test(location.hash)) {
+    $("views").hidden = false;
+    if (/^#\/(keys\/|owners)/.test(location.hash)) {
       route();
       return;
     }

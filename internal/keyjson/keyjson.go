@@ -31,12 +31,16 @@ type Key struct {
 	LastUsedAt *time.Time      `json:"last_used_at"`
 	RateLimit  *RateLimit      `json:"rate_limit"`
 	// RateLimits are the key's named limits, [] for none.
-	RateLimits    []RateLimit `json:"rate_limits"`
-	AllowedIPs    []string    `json:"allowed_ips"`
-	RemainingUses *int64      `json:"remaining_uses"`
+	RateLimits []RateLimit `json:"rate_limits"`
+	AllowedIPs []string    `json:"allowed_ips"`
+	// RemainingUses are the uses the key has now, counting a refill due
+	// since it last spent one (which its next use makes); nil for no
+	// usage limit.
+	RemainingUses *int64 `json:"remaining_uses"`
 	// Refill gives the key its uses again every period; RefilledAt is the
-	// start of the period its uses were last refilled for, NextRefillAt
-	// the start of the next period (null without a refill).
+	// start of the period its uses were last refilled for, a refill due
+	// counted as RemainingUses counts it, and NextRefillAt when the next
+	// period starts.
 	Refill       *Refill    `json:"refill"`
 	RefilledAt   *time.Time `json:"refilled_at"`
 	NextRefillAt *time.Time `json:"next_refill_at"`
@@ -71,30 +75,48 @@ type Refill struct {
 }
 
 // Owner is an owner's policy as JSON: the limits and uses all of the
-// owner's keys share, and how many live keys it may have.
+// owner's keys share, and how many live keys it may have. RemainingUses,
+// RefilledAt and NextRefillAt are read as a key's are.
 type Owner struct {
 	Owner         string      `json:"owner"`
 	RateLimits    []RateLimit `json:"rate_limits"`
 	RemainingUses *int64      `json:"remaining_uses"`
 	Refill        *Refill     `json:"refill"`
 	RefilledAt    *time.Time  `json:"refilled_at"`
-	// NextRefillAt is when the next refill period starts, null without a
-	// refill.
-	NextRefillAt *time.Time `json:"next_refill_at"`
-	UsesSpent    int64      `json:"uses_spent"`
+	NextRefillAt  *time.Time  `json:"next_refill_at"`
+	UsesSpent     int64       `json:"uses_spent"`
 	// MaxKeys is how many live keys the owner may have; 0 for any number.
 	MaxKeys   int       `json:"max_keys"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// FromOwner returns p as JSON, with its next refill after now.
+// FromOwner returns p as JSON, with its uses at now.
 func FromOwner(p apikey.OwnerPolicy, now time.Time) Owner {
-	return Owner{
-		Owner: p.Owner, RateLimits: FromRateLimits(p.RateLimits),
-		RemainingUses: p.RemainingUses, Refill: FromRefill(p.Refill), RefilledAt: optTime(p.RefilledAt),
-		NextRefillAt: NextRefill(p.Refill, now),
-		UsesSpent:    p.UsesSpent, MaxKeys: p.MaxKeys, UpdatedAt: p.UpdatedAt.UTC(),
+	o := Owner{
+		Owner: p.Owner, RateLimits: FromRateLimits(p.RateLimits), Refill: FromRefill(p.Refill),
+		UsesSpent: p.UsesSpent, MaxKeys: p.MaxKeys, UpdatedAt: p.UpdatedAt.UTC(),
 	}
+	o.RemainingUses, o.RefilledAt, o.NextRefillAt = usesAt(p.RemainingUses, p.Refill, p.RefilledAt, now)
+	return o
+}
+
+// usesAt returns uses, the time they were refilled and the next refill
+// as they are at now: a refill due since refilledAt is counted as the
+// next spend makes it (the core's own rule, which the stores apply).
+func usesAt(uses *int64, r *apikey.Refill, refilledAt, now time.Time) (*int64, *time.Time, *time.Time) {
+	if uses == nil || r == nil {
+		return uses, optTime(refilledAt), NextRefill(r, now)
+	}
+	left := *uses
+	if period := r.PeriodStart(now); refilledAt.Before(period) {
+		if r.RollOver {
+			left += r.Amount
+		} else {
+			left = r.Amount
+		}
+		refilledAt = period
+	}
+	return &left, optTime(refilledAt), optTime(r.NextRefill(now))
 }
 
 // NextRefill returns when the refill period after the one holding now
@@ -144,14 +166,12 @@ func From(k apikey.Key, now time.Time) Key {
 		Scopes: k.Scopes, Metadata: k.Metadata, Start: k.Start,
 		State: k.State(now), Enabled: k.Enabled,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
-		AllowedIPs:    make([]string, len(k.AllowedIPs)),
-		RemainingUses: k.RemainingUses,
-		RateLimits:    FromRateLimits(k.RateLimits),
-		Refill:        FromRefill(k.Refill),
-		RefilledAt:    optTime(k.RefilledAt),
-		NextRefillAt:  NextRefill(k.Refill, now),
-		UsesSpent:     k.UsesSpent,
+		AllowedIPs: make([]string, len(k.AllowedIPs)),
+		RateLimits: FromRateLimits(k.RateLimits),
+		Refill:     FromRefill(k.Refill),
+		UsesSpent:  k.UsesSpent,
 	}
+	j.RemainingUses, j.RefilledAt, j.NextRefillAt = usesAt(k.RemainingUses, k.Refill, k.RefilledAt, now)
 	if j.Scopes == nil {
 		j.Scopes = []string{}
 	}

@@ -213,6 +213,12 @@ func setValue(sel, value string) chromedp.Action[chromedp.Void] {
 		e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); })(document.querySelector(` + js(sel) + `))`)
 }
 
+// focusedLabel returns the aria-label of the element with the focus.
+func (b *browser) focusedLabel() string {
+	b.t.Helper()
+	return jsValue[string](b, `document.activeElement.getAttribute("aria-label") || ""`)
+}
+
 func (b *browser) text(sel string) string {
 	b.t.Helper()
 	return jsValue[string](b, `(e => e ? e.textContent : "<missing "+`+js(sel)+`+">")(document.querySelector(`+js(sel)+`))`)
@@ -343,4 +349,11 @@ func findByName(t *testing.T, e *env, name string) apikey.Key {
 	}
 	t.Fatalf("no key named %q", name)
 	return apikey.Key{}
+}
+
+// usage returns the terms and values of a key's usage section, or of an
+// owner's policy.
+func (b *browser) usage() [][]string {
+	b.t.Helper()
+	return jsValue[[][]string](b, `[...document.querySelectorAll("#usage-fields > div, #owner-fields-list > div")].map(d => [d.querySelector("dt").textContent, d.querySelector("dd").textContent])`)
 }

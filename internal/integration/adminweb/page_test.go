@@ -48,7 +48,7 @@ func seed(t *testing.T, e *env) *seeded {
 	add(apikey.NewKey{Owner: "dave", Name: "q3 report", Scopes: []string{"reports:read"}})
 	_, err = e.Keys.Update(ctx, s.ids["q3 report"], apikey.SetExpiry(time.Now().Add(-time.Hour)))
 	require.NoError(t, err)
-	add(apikey.NewKey{Owner: "erin", Name: "metered", MaxUses: 5})
+	add(apikey.NewKey{Owner: "erin", Name: "metered", MaxUses: 5, Refill: &apikey.Refill{Amount: 5, Interval: apikey.RefillDaily}})
 	require.Equal(t, 200, e.Do("GET", "/", s.plains["metered"], "").Status) // 4 uses left
 	add(apikey.NewKey{Owner: "partner-integrations-eu-west", Name: "nightly export to the data warehouse of our largest partner, with retries",
 		Scopes: []string{"orders:read", "reports:read"}, ExpiresAt: time.Now().Add(30 * 24 * time.Hour)})
@@ -291,6 +291,7 @@ func TestBrowserChangeKeys(t *testing.T) {
 		"edit-metadata": "env=prod\nteam=payments", "edit-expires_at": "date", "edit-expires_at-date": local,
 		"edit-rate_limit": "100", "edit-rate_limit-window": "1h", "edit-allowed_ips": "127.0.0.1/32 10.0.0.0/8",
 		"edit-remaining_uses": "499", "edit-enabled": "true",
+		"edit-refill-interval": "", "edit-refill-amount": "", "edit-refill-day": "1", "edit-refill-roll_over": "false",
 	}, values)
 	b.axe("the edit view")
 	b.shoot("admin-edit-1280.png")
@@ -410,14 +411,15 @@ func TestBrowserChangeKeys(t *testing.T) {
 
 // TestBrowserKeyPage: a key's own page, reached by a link that works
 // before unlocking, shows every field, copies the ID, lists its rotation
-// chain and the keys it made, has a place for usage, and takes the
+// chain and the keys it made, shows its usage, and takes the
 // actions the list does; on a phone too.
 func TestBrowserKeyPage(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	first, firstID := e.Create(apikey.NewKey{Owner: "acme-corp", Name: "partner backend", Description: "orders sync",
 		Scopes: []string{"orders:read"}, Metadata: map[string]string{"team": "partners"},
-		RateLimit: apikey.RateLimit{Limit: 100, Window: time.Minute}, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		RateLimit: apikey.RateLimit{Limit: 100, Window: time.Minute}, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		RateLimits: []apikey.RateLimit{{Name: "daily", Limit: 5000, Window: 24 * time.Hour}}})
 	require.Equal(t, 200, e.Do("GET", "/", first, "").Status)
 	require.NoError(t, e.Keys.Flush(ctx))
 	chain := []string{firstID}
@@ -429,7 +431,7 @@ func TestBrowserKeyPage(t *testing.T) {
 		r.JSON(t, &sec)
 		chain, plains = append(chain, sec.Key.ID), append(plains, sec.Plaintext)
 	}
-	r := e.Do("POST", "/admin/keys", plains[0], `{"name":"made by the middle key","scopes":["orders:read"],"rate_limit":{"limit":10,"window":"1m"},"ttl":"30m","allowed_ips":["127.0.0.1"]}`)
+	r := e.Do("POST", "/admin/keys", plains[0], `{"name":"made by the middle key","scopes":["orders:read"],"rate_limit":{"limit":10,"window":"1m"},"rate_limits":[{"name":"daily","limit":100,"window":"1d"}],"ttl":"30m","allowed_ips":["127.0.0.1"]}`)
 	require.Equal(t, 201, r.Status, r.Body)
 	middle, err := e.Keys.Get(ctx, chain[1])
 	require.NoError(t, err)
@@ -441,7 +443,7 @@ func TestBrowserKeyPage(t *testing.T) {
 	assert.Equal(t, chain[1], b.text("#key-id"))
 	b.do("copy the ID", chromedp.Click(chromedp.ID("copy-id")), until(`document.getElementById("copy-id-status").textContent !== ""`))
 	assert.Equal(t, "Copied the ID to the clipboard.", b.text("#copy-id-status"))
-	fields := jsValue[[][]string](b, `[...document.querySelectorAll("#key-view dl div")].map(d => [d.querySelector("dt").textContent, d.querySelector("dd").textContent])`)
+	fields := jsValue[[][]string](b, `[...document.querySelectorAll("#key-view > dl div")].map(d => [d.querySelector("dt").textContent, d.querySelector("dd").textContent])`)
 	next, err := e.Keys.Get(ctx, chain[2])
 	require.NoError(t, err)
 	assert.Equal(t, [][]string{
@@ -449,15 +451,16 @@ func TestBrowserKeyPage(t *testing.T) {
 		{"Metadata", "team=partners"}, {"State", "replaced by " + next.Start + "… until " + middle.ExpiresAt.Local().Format("2006-01-02 15:04")},
 		{"Created", middle.CreatedAt.Local().Format("2006-01-02 15:04")}, {"Updated", middle.UpdatedAt.Local().Format("2006-01-02 15:04")},
 		{"Expires", middle.ExpiresAt.Local().Format("2006-01-02 15:04")}, {"Last used", "never"}, {"Rate limit", "100 a minute"},
-		{"Allowed IPs", "127.0.0.0/8"}, {"Uses left", "no limit"}, {"Made by", "static:admin"}, {"Disabled by", "—"},
+		{"Allowed IPs", "127.0.0.0/8"}, {"Made by", "static:admin"}, {"Disabled by", "—"},
 	}, fields, "every field")
+	assert.Equal(t, [][]string{{"Uses left", "no limit"}, {"Uses spent", "0 in all"}, {"Refill", "none"}, {"Named rate limits", "daily: 5000 a day"}},
+		b.usage(), "its usage: no usage limit, its named limit (kept by the rotations)")
 	assert.Equal(t, []string{firstID, chain[1], chain[2]},
 		jsValue[[]string](b, `[...document.querySelectorAll("#key-chain a")].map(a => a.hash.slice(7))`), "the rotation chain, oldest first")
 	assert.Equal(t, "#/keys/"+chain[1], jsValue[string](b, `document.querySelector("#key-chain a[aria-current=page]").hash`))
 	made := b.text("#key-made")
 	assert.Contains(t, made, "made by the middle key")
 	assert.Contains(t, made, "partner backend ("+next.Start+"…)", "and the key it was rotated into")
-	assert.Contains(t, b.text("#usage"), "No usage history")
 	b.axe("a key's page at 1280 px")
 	b.shoot("admin-key-1280.png")
 
@@ -545,7 +548,9 @@ func TestBrowserOwnKeyAndCascade(t *testing.T) {
 	b.do("edit the last admin key", chromedp.Click(chromedp.CSS(rowSel(admin1ID)+` button[data-action=edit]`)), until(`document.getElementById("edit").open`))
 	disabled := jsValue[[]string](b, `[...document.querySelectorAll("#edit-fields :is(input, select, textarea):disabled")].map(c => c.id)`)
 	assert.ElementsMatch(t, []string{"edit-expires_at", "edit-expires_at-date", "edit-rate_limit", "edit-rate_limit-window",
-		"edit-allowed_ips", "edit-remaining_uses", "edit-enabled"}, disabled, "nothing that could lock it out")
+		"edit-allowed_ips", "edit-remaining_uses", "edit-enabled",
+		"edit-refill-interval", "edit-refill-amount", "edit-refill-day", "edit-refill-roll_over"}, disabled, "nothing that could lock it out")
+	assert.True(t, jsValue[bool](b, `document.getElementById("edit-rate_limits-add").disabled`), "no named limit either")
 	assert.Contains(t, b.text("#edit-note"), "This is the last admin key")
 	b.do("its name may change", fill("#edit-name", "root key"), chromedp.Click(chromedp.CSS(`#edit-form button[type=submit]`)),
 		until(`!document.getElementById("edit").open`))
