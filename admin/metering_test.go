@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -288,3 +290,24 @@ func TestOwnerPolicyKeepsUses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), *stored.RemainingUses)
 }
+
+// Hostile owners in the path are refused plainly, never a 500, never
+// echoed when they hold a key.
+func TestOwnerPathHostile(t *testing.T) {
+	e := newEnv(t)
+	plain, _ := e.Create(apikey.NewKey{Owner: "alice"})
+	for _, path := range []string{
+		"/admin/owners/%00", "/admin/owners/" + strings.Repeat("a", 10000),
+		"/admin/owners/%2e%2e", "/admin/owners/a%2Fb%2F..", "/admin/owners/" + url.PathEscape(plain),
+		"/admin/owners/%0d%0aSet-Cookie:%20x=1",
+	} {
+		for _, method := range []string{"GET", "PUT", "DELETE"} {
+			r := e.Do(method, path, adminKey, `{"max_keys":1}`)
+			assert.Contains(t, []int{400, 404}, r.Status, "%s %.60s: %s", method, path, r.Body)
+			assert.NotContains(t, r.Body, testkitSecret(plain), "%s %.60s", method, path)
+			assert.Empty(t, r.Header.Get("Set-Cookie"))
+		}
+	}
+}
+
+func testkitSecret(plain string) string { return plain[strings.LastIndexByte(plain, '_')+1:] }
