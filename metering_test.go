@@ -2,6 +2,7 @@ package apikey_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -387,4 +388,59 @@ func TestOwnerPolicyAcrossManagers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), *p.RemainingUses)
 	assert.Equal(t, int64(10), p.UsesSpent, "ten uses in all, across both Managers")
+}
+
+// ownersDown is a memory store whose owner policies cannot be read while
+// down is set.
+type ownersDown struct {
+	*apikey.MemoryStore
+	down atomic.Bool
+}
+
+func (s *ownersDown) Owners(ctx context.Context) ([]apikey.OwnerPolicy, error) {
+	if s.down.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return s.MemoryStore.Owners(ctx)
+}
+
+// Shared budgets are never skipped because they cannot be read: a Manager
+// that has never read the policies refuses with 503; one that has goes on
+// with its copy for three refresh intervals, then refuses too, and serves
+// again once they can be read.
+func TestOwnerPoliciesUnreadable(t *testing.T) {
+	ctx := context.Background()
+	store := &ownersDown{MemoryStore: apikey.NewMemoryStore()}
+	plain, _ := mustCreate(t, newManager(t, store), apikey.NewKey{Owner: "alice"})
+	store.down.Store(true)
+	m := newManager(t, store, apikey.WithOwnerRefresh(5*time.Millisecond))
+	_, _, err := m.Create(ctx, apikey.NewKey{Owner: "alice"})
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable, "a cap on keys that cannot be read refuses a create")
+	_, err = m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrStoreUnavailable, "never read: refused")
+
+	store.down.Store(false)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err)
+	credits := int64(1000)
+	_, err = m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "alice", RemainingUses: &credits})
+	require.NoError(t, err)
+
+	store.down.Store(true)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err, "a failed refresh goes on with the copy for a while")
+	require.Eventually(t, func() bool {
+		_, err := m.Verify(ctx, plain)
+		return errors.Is(err, apikey.ErrStoreUnavailable)
+	}, 5*time.Second, time.Millisecond, "then refuses")
+
+	store.down.Store(false)
+	require.Eventually(t, func() bool {
+		_, err := m.Verify(ctx, plain)
+		return err == nil
+	}, 5*time.Second, time.Millisecond, "and serves again once they can be read")
+	p, err := m.OwnerPolicy(ctx, "alice")
+	require.NoError(t, err)
+	assert.Positive(t, p.UsesSpent, "the requests served spent the owner's credits")
+	assert.Equal(t, int64(1000)-p.UsesSpent, *p.RemainingUses)
 }
