@@ -231,6 +231,55 @@ func extractKey(r *http.Request, sources []Source, isKey func(string) bool) (ext
 	return ex, nil
 }
 
+// OneKey returns the one key among credentials read by code of its own,
+// such as an adapter for another framework, by the middleware's rules:
+// values are credentials read whole (an X-API-Key header, a query
+// parameter, a cookie), and authorization the values of Authorization
+// headers, read under each of schemes ("Bearer", "Token"). Spaces and tabs
+// around a value are not part of it; a scheme matches in any case and its
+// token follows one or more spaces or tabs; values of other schemes are
+// not keys. The same key repeated is one key. It returns ErrMissingKey
+// when there is none, ErrMalformedKey for a value over 1 KiB, a scheme
+// without a token or a token holding a space, a tab or a comma, and
+// ErrConflictingKeys for two different keys, wherever they came from.
+func OneKey(values, authorization []string, schemes ...string) (string, error) {
+	var key string
+	add := func(v string) error {
+		switch {
+		case len(v) > maxCredentialLen:
+			return ErrMalformedKey
+		case key != "" && v != key:
+			return ErrConflictingKeys
+		}
+		key = v
+		return nil
+	}
+	for _, v := range values {
+		if v = trimOWS(v); v != "" {
+			if err := add(v); err != nil {
+				return "", err
+			}
+		}
+	}
+	for _, scheme := range schemes {
+		for _, v := range authorization {
+			token, ok, err := authToken(v, scheme)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				if err := add(token); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	if key == "" {
+		return "", ErrMissingKey
+	}
+	return key, nil
+}
+
 // authToken returns the credentials of an Authorization header value when
 // its scheme is scheme (in any case). ok is false for another scheme.
 // Spaces and tabs around the value are dropped first (see trimOWS), and

@@ -169,7 +169,7 @@ func (i *Interceptor) authenticate(ctx context.Context, procedure string, h http
 }
 
 func (i *Interceptor) verify(ctx context.Context, procedure string, h http.Header, peer connect.Peer) (apikey.Principal, error) {
-	key, err := oneKey(h.Values("X-API-Key"), h.Values("Authorization"), "Bearer", "Token")
+	key, err := apikey.OneKey(h.Values("X-API-Key"), h.Values("Authorization"), "Bearer", "Token")
 	if err != nil {
 		return apikey.Principal{}, err
 	}

@@ -167,7 +167,7 @@ func (a *Authenticator) authenticate(ctx context.Context, method string) (contex
 
 func (a *Authenticator) verify(ctx context.Context, method string) (apikey.Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx) // keys are lower-case
-	key, err := oneKey(md["x-api-key"], md["authorization"], "Bearer", "Token")
+	key, err := apikey.OneKey(md["x-api-key"], md["authorization"], "Bearer", "Token")
 	if err != nil {
 		return apikey.Principal{}, err
 	}

@@ -172,16 +172,16 @@ func (m *middleware) key(ctx huma.Context) (string, map[string]bool, error) {
 			auth = read["Authorization"]
 		}
 	}
-	key, err := oneKey(values, auth, "Bearer")
+	key, err := apikey.OneKey(values, auth, "Bearer")
 	if err != nil {
 		return "", nil, err
 	}
 	found := map[string]bool{}
 	for name, s := range m.schemes {
 		if s.header != "" {
-			_, err = oneKey(read[s.header], nil)
+			_, err = apikey.OneKey(read[s.header], nil)
 		} else {
-			_, err = oneKey(nil, auth, "Bearer")
+			_, err = apikey.OneKey(nil, auth, "Bearer")
 		}
 		found[name] = err == nil
 	}

@@ -197,7 +197,7 @@ func (p *places) key(h http.Header) (string, error) {
 	if p.bearer {
 		auth = h["Authorization"]
 	}
-	return oneKey(values, auth, "Bearer")
+	return apikey.OneKey(values, auth, "Bearer")
 }
 
 // verified is what a request holds once its key was verified: the key's

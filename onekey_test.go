@@ -1,10 +1,9 @@
-package apikeygrpc
-
-// This file is the same in every adapter module that has header.go.
+package apikey_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,9 +15,10 @@ import (
 	"github.com/go-apikey/apikey"
 )
 
+// OneKey reads credentials by the middleware's rules.
 func TestOneKey(t *testing.T) {
 	const k, other = "ak_key", "ak_other"
-	long := strings.Repeat("a", maxCredentialLen+1)
+	long := strings.Repeat("a", 1025)
 	tests := []struct {
 		name         string
 		values, auth []string
@@ -51,7 +51,7 @@ func TestOneKey(t *testing.T) {
 		{"Bearer and Token", nil, []string{"Bearer " + k, "Token " + other}, "", apikey.ErrConflictingKeys},
 	}
 	for _, tt := range tests {
-		got, err := oneKey(tt.values, tt.auth, "Bearer", "Token")
+		got, err := apikey.OneKey(tt.values, tt.auth, "Bearer", "Token")
 		assert.Equal(t, tt.want, got, tt.name)
 		assert.ErrorIs(t, err, tt.err, tt.name)
 		if tt.err == nil {
@@ -59,14 +59,14 @@ func TestOneKey(t *testing.T) {
 		}
 	}
 	// Only the schemes asked for are read.
-	got, err := oneKey(nil, []string{"Token " + k}, "Bearer")
+	got, err := apikey.OneKey(nil, []string{"Token " + k}, "Bearer")
 	assert.Empty(t, got)
 	assert.ErrorIs(t, err, apikey.ErrMissingKey)
 }
 
-// FuzzOneKeyMatchesTheMiddleware checks oneKey against the core
+// FuzzOneKeyMatchesTheMiddleware checks OneKey against the
 // middleware reading the same headers (X-API-Key, Authorization under
-// Bearer and Token): both find the same problem, or oneKey finds a key the
+// Bearer and Token): both find the same problem, or OneKey finds a key the
 // middleware accepts when it is the issued one and refuses as a bad key
 // otherwise.
 func FuzzOneKeyMatchesTheMiddleware(f *testing.F) {
@@ -98,18 +98,36 @@ func FuzzOneKeyMatchesTheMiddleware(f *testing.F) {
 		r.Header["Authorization"] = []string{a1, a2}
 		mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true })).ServeHTTP(httptest.NewRecorder(), r)
 
-		key, err := oneKey([]string{h1, h2}, []string{a1, a2}, "Bearer", "Token")
+		key, err := apikey.OneKey([]string{h1, h2}, []string{a1, a2}, "Bearer", "Token")
 		switch {
 		case err != nil:
 			if !errors.Is(coreErr, err) {
-				t.Fatalf("oneKey: %v; the middleware: %v", err, coreErr)
+				t.Fatalf("OneKey: %v; the middleware: %v", err, coreErr)
 			}
 		case key == issued:
 			if !served {
-				t.Fatalf("oneKey found the issued key; the middleware refused it: %v", coreErr)
+				t.Fatalf("OneKey found the issued key; the middleware refused it: %v", coreErr)
 			}
 		case !errors.Is(coreErr, apikey.ErrMalformedKey) && !errors.Is(coreErr, apikey.ErrUnknownKey):
-			t.Fatalf("oneKey found a key that is not the issued one; the middleware: %v, served %v", coreErr, served)
+			t.Fatalf("OneKey found a key that is not the issued one; the middleware: %v, served %v", coreErr, served)
 		}
 	})
+}
+
+// An adapter for another framework reads the places its framework carries
+// credentials, and lets OneKey judge them as the middleware would.
+func ExampleOneKey() {
+	md := map[string][]string{ // gRPC metadata, say
+		"x-api-key":     {" ak_4qGZexample "},
+		"authorization": {"Bearer ak_4qGZexample"},
+	}
+	key, err := apikey.OneKey(md["x-api-key"], md["authorization"], "Bearer", "Token")
+	fmt.Println(key, err)
+
+	md["authorization"] = []string{"Token ak_other"}
+	_, err = apikey.OneKey(md["x-api-key"], md["authorization"], "Bearer", "Token")
+	fmt.Println(errors.Is(err, apikey.ErrConflictingKeys))
+	// Output:
+	// ak_4qGZexample <nil>
+	// true
 }
