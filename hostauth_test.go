@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-apikey/apikey"
+	"github.com/go-apikey/apikey/internal/testkit"
 )
 
 // hostLogin stands for a service's own authentication: a session cookie
@@ -80,7 +81,7 @@ func TestHostAuth(t *testing.T) {
 		{"a bad JWT is refused", get("/", "Authorization", "Bearer jwt-forged"), 401, `"Invalid credentials"`, 1, 0},
 		{"an expired session is refused", get("/", "Cookie", cookie("old")), 401, `"Invalid credentials"`, 1, 0},
 		{"nothing at all", get("/"), 401, `"Missing API key"`, 1, 0},
-		{"a bad key never falls through", get("/", "Authorization", "Bearer "+changeLast(f.valid), "Cookie", cookie("good-session")), 401, `"Invalid API key"`, 0, 0},
+		{"a bad key never falls through", get("/", "Authorization", "Bearer "+testkit.ChangeLast(f.valid), "Cookie", cookie("good-session")), 401, `"Invalid API key"`, 0, 0},
 		{"a malformed key with the prefix", get("/", "Authorization", "Bearer ak_wrong"), 401, `"Invalid API key"`, 0, 0},
 		{"an unknown key never falls through", get("/", "Authorization", "Bearer "+f.unknown), 401, `"Invalid API key"`, 0, 1},
 		{"a disabled key never falls through", get("/", "X-API-Key", f.disabled, "Cookie", cookie("good-session")), 401, `"Invalid API key"`, 0, 1},

@@ -280,7 +280,7 @@ server {
 	t.Run("bad key", func(t *testing.T) {
 		invalid := `Bearer realm="api", error="invalid_token"`
 		refuse(t, 401, "Invalid API key", invalid, base+"/bots", "X-API-Key", "ak_000000000000000000000000000000000000")
-		refuse(t, 401, "Invalid API key", invalid, base+"/bots", "X-API-Key", plain[:len(plain)-1]+"x")
+		refuse(t, 401, "Invalid API key", invalid, base+"/bots", "X-API-Key", testkit.ChangeLast(plain))
 	})
 	t.Run("scope refused", func(t *testing.T) {
 		refuse(t, 403, "Insufficient scope", "", base+"/admin/keys", "X-API-Key", plain)
