@@ -67,10 +67,12 @@ var (
 	// ErrKeyTooOld means the key is older than the hard maximum lifetime
 	// (see [WithMaxKeyAge]).
 	ErrKeyTooOld = errors.New("apikey: API key older than its maximum lifetime")
-	// ErrConflict means a key changed while an operation on it was under
-	// way, or was already rotated; nothing was changed, and the operation
-	// may be tried again.
-	ErrConflict = errors.New("apikey: key changed concurrently")
+	// ErrConflict means the key as stored does not allow the operation:
+	// it changed while the operation was under way (which may be tried
+	// again), was already rotated, or fails a condition of the change
+	// (EnableIfDisabledBy, LowerRemainingUses, SetExpiry on a rotated
+	// key). Nothing was changed; the wrapped message says which.
+	ErrConflict = errors.New("apikey: conflict")
 	// ErrInvalidCredential means the service's own authenticator (see
 	// WithHostAuth) refused the request's credential: a bad session, an
 	// expired JWT. It is answered 401, like an invalid key.

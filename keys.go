@@ -457,12 +457,27 @@ func SetCreatedBy(by string) KeyChange {
 
 // SetExpiry sets when a key stops working; the zero time removes the
 // expiry. A time in the past expires the key at once.
+//
+// A rotated key's expiry ends its grace period, so for a key with
+// RotatedTo set the time may only come earlier: a later one, or none,
+// fails the whole Update with ErrConflict, checked on the stored key in
+// the same atomic step. Otherwise a retired key, perhaps the leaked one
+// the rotation was for, would work again; extend the successor instead.
 func SetExpiry(t time.Time) KeyChange {
 	t = t.UTC().Truncate(time.Microsecond)
 	if t.IsZero() {
 		t = time.Time{}
 	}
-	return KeyChange{apply: func(k *Key) { k.ExpiresAt = t }}
+	return KeyChange{
+		check: func(k *Key) error {
+			if k.RotatedTo != "" && (t.IsZero() || t.After(k.ExpiresAt)) {
+				return fmt.Errorf("%w: key %s was rotated to %s, and its expiry ends its grace period: it may come earlier, not later; change %s instead",
+					ErrConflict, k.ID, k.RotatedTo, k.RotatedTo)
+			}
+			return nil
+		},
+		apply: func(k *Key) { k.ExpiresAt = t },
+	}
 }
 
 // SetRateLimit sets a key's own rate limit; the zero RateLimit returns it

@@ -217,6 +217,22 @@ func TestRotate(t *testing.T) {
 	assert.Equal(t, old.Scopes, next.Scopes)
 	assert.Equal(t, old.Metadata, next.Metadata)
 
+	// The old key's expiry ends its grace: it may come earlier, never
+	// later nor go, which would bring back a retired key.
+	retired, err := m.Get(ctx, old.ID)
+	require.NoError(t, err)
+	for _, t2 := range []time.Time{{}, retired.ExpiresAt.Add(time.Microsecond), clock.Now().Add(24 * time.Hour)} {
+		_, err = m.Update(ctx, old.ID, apikey.SetExpiry(t2), apikey.SetName("renamed"))
+		require.ErrorIs(t, err, apikey.ErrConflict, t2)
+		assert.Contains(t, err.Error(), "was rotated to "+next.ID)
+	}
+	_, err = m.Update(ctx, old.ID, apikey.SetExpiry(retired.ExpiresAt))
+	require.NoError(t, err, "the same expiry")
+	unchanged, err := m.Get(ctx, old.ID)
+	require.NoError(t, err)
+	assert.Equal(t, retired.ExpiresAt, unchanged.ExpiresAt)
+	assert.Equal(t, "ci", unchanged.Name, "a refused change changes nothing")
+
 	// During the grace period both keys work.
 	clock.Advance(59 * time.Minute)
 	_, err = m.Verify(ctx, oldPlain)

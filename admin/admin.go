@@ -203,7 +203,8 @@
 // rate_limits, allowed_ips, remaining_uses and refill; fields left out do
 // not change, and null clears expires_at, rate_limit, remaining_uses and
 // refill (no expiry, the Manager's default limit, no usage limit, no
-// refill). A key shows what it has spent in all as uses_spent, and its
+// refill). A rotated key's expires_at ends its grace period: it may come
+// earlier, and a later one or null is 409, whoever asks. A key shows what it has spent in all as uses_spent, and its
 // refill's refilled_at (the start of the period its uses were last
 // refilled for) and next_refill_at (when the next period starts, null
 // without a refill). Its remaining_uses and refilled_at are as its next

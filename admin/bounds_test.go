@@ -346,3 +346,33 @@ func TestQueryKeyCannotWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, k.Enabled)
 }
+
+// TestRotatedKeyExpiry: a rotated key's expiry ends its grace period. PATCH
+// may bring it earlier, never later nor remove it, whoever asks: otherwise a
+// key without the admin scope could give a retired (perhaps leaked) key a
+// grace of years after a rotation WithMaxGrace held to a day.
+func TestRotatedKeyExpiry(t *testing.T) {
+	e := newEnv(t)
+	f := seed(e)
+	r := e.Do("POST", "/admin/keys/"+f.aliceCI+"/rotate", f.alice, `{"grace":"1h"}`)
+	require.Equal(t, 201, r.Status, r.Body)
+	old, err := e.Keys.Get(context.Background(), f.aliceCI)
+	require.NoError(t, err)
+	later := old.ExpiresAt.Add(time.Hour).Format(time.RFC3339)
+	for _, as := range []string{f.alice, adminKey} {
+		for _, body := range []string{`{"expires_at":"2099-01-01T00:00:00Z"}`, `{"expires_at":null}`, `{"expires_at":"` + later + `"}`} {
+			r := e.Do("PATCH", "/admin/keys/"+f.aliceCI, as, body)
+			assert.Equal(t, 409, r.Status, body)
+			assert.Contains(t, r.Msg(t), "was rotated to", body)
+		}
+	}
+	now, err := e.Keys.Get(context.Background(), f.aliceCI)
+	require.NoError(t, err)
+	assert.Equal(t, old.ExpiresAt, now.ExpiresAt, "the grace period is unchanged")
+
+	earlier := old.ExpiresAt.Add(-30 * time.Minute).UTC().Format(time.RFC3339)
+	r = e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"expires_at":"`+earlier+`"}`)
+	assert.Equal(t, 200, r.Status, "ending the grace period early: %s", r.Body)
+	r = e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"name":"retired"}`)
+	assert.Equal(t, 200, r.Status, "other fields may change: %s", r.Body)
+}

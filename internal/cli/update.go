@@ -163,19 +163,8 @@ func runUpdate(ctx context.Context, e *env, o *options, args []string) error {
 		return err
 	}
 	return e.withManager(ctx, o, changeKeys, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
-		if o.changesExpiry() {
-			// A rotated key's expiry ends its grace period: a new one
-			// would bring back the key its rotation retired, which may
-			// be a leaked one.
-			old, err := m.Get(ctx, id)
-			if err != nil {
-				return err
-			}
-			if old.RotatedTo != "" {
-				return fmt.Errorf("%w: key %s was rotated to %s, and its expiry ends its grace period; update %s instead",
-					apikey.ErrInvalidInput, id, old.RotatedTo, old.RotatedTo)
-			}
-		}
+		// A rotated key's expiry may only come earlier: SetExpiry checks
+		// that on the stored key, in the same step as the change.
 		k, err := m.Update(ctx, id, changes...)
 		if err != nil {
 			return err

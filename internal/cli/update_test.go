@@ -165,8 +165,8 @@ func TestUpdateKeepsRotationExpiry(t *testing.T) {
 	for _, args := range [][]string{{"--no-expiry"}, {"--ttl", "30d"}, {"--expires-at", "2099-01-01T00:00:00Z"}} {
 		r := c.run(append([]string{"update", old.ID}, args...)...)
 		assert.Equal(t, ExitFailed, r.code, args)
-		assert.Equal(t, "apikey update: invalid input: key "+old.ID+" was rotated to "+next.ID+
-			", and its expiry ends its grace period; update "+next.ID+" instead\n", r.stderr)
+		assert.Equal(t, "apikey update: conflict: key "+old.ID+" was rotated to "+next.ID+
+			", and its expiry ends its grace period: it may come earlier, not later; change "+next.ID+" instead\n", r.stderr)
 	}
 	_, err := c.verify(old.Plaintext)
 	assert.ErrorIs(t, err, apikey.ErrKeyExpired, "the old key stays retired")
