@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"testing"
 
+	"github.com/go-apikey/apikey"
 	"github.com/go-apikey/apikey/internal/testkit"
 )
 
@@ -30,3 +31,12 @@ var (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// idsOf returns the IDs of keys, in order.
+func idsOf(keys []apikey.Key) []string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return ids
+}

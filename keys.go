@@ -142,14 +142,17 @@ func (m *Manager) Get(ctx context.Context, id string) (Key, error) {
 
 // Page is one page of keys from [Manager.List].
 type Page struct {
-	// Keys are copies the caller owns, in ascending ID order.
+	// Keys are copies the caller owns, in ascending ID order, or
+	// descending for ListOptions.Descending.
 	Keys []Key
 	// Next is the cursor for the following page (ListOptions.After), or ""
 	// when this is the last page.
 	Next string
 }
 
-// List returns a page of keys in creation order, optionally of one owner.
+// List returns a page of keys in creation order, or newest first with
+// ListOptions.Descending, optionally of one owner. A store that lists a
+// page out of that order is an error, never a page.
 func (m *Manager) List(ctx context.Context, opts ListOptions) (Page, error) {
 	switch {
 	case opts.Limit < 0:
@@ -169,6 +172,9 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) (Page, error) {
 	opts.Limit++ // one more tells whether there is a next page
 	keys, err := m.store.List(ctx, opts)
 	if err != nil {
+		return Page{}, err
+	}
+	if err := checkOrder(keys, opts); err != nil {
 		return Page{}, err
 	}
 	var page Page
@@ -558,6 +564,22 @@ func SetRefill(r *Refill) KeyChange {
 // NoUsageLimit lifts a key's usage limit, and stops its refills.
 func NoUsageLimit() KeyChange {
 	return KeyChange{apply: func(k *Key) { k.RemainingUses, k.Refill = nil, nil }}
+}
+
+// checkOrder returns an error unless keys are in opts' order and after its
+// cursor: a page out of order (a Store that ignores Descending, say)
+// would make a cursor that skips keys or never ends.
+func checkOrder(keys []Key, opts ListOptions) error {
+	prev := opts.After
+	for i, k := range keys {
+		if i > 0 || prev != "" {
+			if opts.Descending && k.ID >= prev || !opts.Descending && k.ID <= prev {
+				return fmt.Errorf("apikey: the store listed key %s out of order after %s (descending: %t)", k.ID, prev, opts.Descending)
+			}
+		}
+		prev = k.ID
+	}
+	return nil
 }
 
 // Update applies changes to the key with the given ID, atomically, and

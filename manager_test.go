@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -399,6 +400,22 @@ func TestList(t *testing.T) {
 	}
 	assert.Equal(t, alice, got, "every key once, in creation order")
 
+	// Newest first, page by page.
+	got = nil
+	opts = apikey.ListOptions{Owner: "alice", Limit: 3, Descending: true}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10)
+		page, err := m.List(ctx, opts)
+		require.NoError(t, err)
+		got = append(got, idsOf(page.Keys)...)
+		if page.Next == "" {
+			break
+		}
+		opts.After = page.Next
+	}
+	slices.Reverse(alice)
+	assert.Equal(t, alice, got, "every key once, newest first")
+
 	page, err := m.List(ctx, apikey.ListOptions{})
 	require.NoError(t, err)
 	assert.Len(t, page.Keys, 12)
@@ -411,6 +428,35 @@ func TestList(t *testing.T) {
 	again, err := m.Get(ctx, page.Keys[0].ID)
 	require.NoError(t, err)
 	assert.NotContains(t, again.Scopes, "admin")
+}
+
+// ascendingOnly is a Store written before ListOptions.Descending: it
+// lists in ascending order whatever it is asked.
+type ascendingOnly struct{ *apikey.MemoryStore }
+
+func (s ascendingOnly) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key, error) {
+	opts.Descending = false
+	return s.MemoryStore.List(ctx, opts)
+}
+
+// A page out of the order asked is an error, never a page whose cursor
+// would skip keys or loop.
+func TestListRefusesAPageOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, ascendingOnly{apikey.NewMemoryStore()})
+	for range 3 {
+		mustCreate(t, m, apikey.NewKey{})
+	}
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Keys, 3)
+	_, err = m.List(ctx, apikey.ListOptions{Descending: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "out of order")
+	_, err = m.List(ctx, apikey.ListOptions{Descending: true, After: page.Keys[1].ID})
+	assert.ErrorContains(t, err, "out of order", "keys above the cursor")
+	_, err = m.List(ctx, apikey.ListOptions{Descending: true, Limit: 1, After: page.Keys[0].ID})
+	assert.ErrorContains(t, err, "out of order", "a single key on the wrong side of the cursor")
 }
 
 func TestLastUsedIsBatched(t *testing.T) {

@@ -115,12 +115,18 @@ type Spend struct {
 type ListOptions struct {
 	// Owner, when not empty, keeps only that owner's keys.
 	Owner string
-	// After is a cursor: only keys with a greater ID are listed. Use the
-	// Next field of the previous [Page], or "" for the first page.
+	// After is a cursor: only keys after it in the list's order are
+	// listed, those with a greater ID (a smaller one when Descending).
+	// Use the Next field of the previous [Page], or "" for the first page.
 	After string
 	// Limit is the most keys to return. Manager.List uses DefaultListLimit
 	// when it is zero and caps it at MaxListLimit.
 	Limit int
+	// Descending lists the greatest ID first, which for the IDs this
+	// package makes is the newest key first. A Store must honour it (the
+	// apikeytest suite checks): Manager.List refuses a page out of order
+	// rather than hand it on.
+	Descending bool
 }
 
 // Limits for ListOptions.Limit in Manager.List.

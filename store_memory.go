@@ -82,11 +82,17 @@ func (s *MemoryStore) List(_ context.Context, opts ListOptions) ([]Key, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i, found := slices.BinarySearch(s.ids, opts.After)
-	if found {
+	step := 1
+	switch {
+	case opts.Descending && opts.After == "":
+		i, step = len(s.ids)-1, -1
+	case opts.Descending:
+		i, step = i-1, -1 // the first ID below the cursor
+	case found:
 		i++
 	}
 	var out []Key
-	for ; i < len(s.ids) && len(out) < opts.Limit; i++ {
+	for ; i >= 0 && i < len(s.ids) && len(out) < opts.Limit; i += step {
 		k := s.byID[s.ids[i]]
 		if opts.Owner == "" || k.Owner == opts.Owner {
 			out = append(out, *k)

@@ -197,13 +197,25 @@ func (s *SQLStore) List(ctx context.Context, opts ListOptions) ([]Key, error) {
 	if opts.Limit <= 0 {
 		return nil, nil
 	}
-	var rows *sql.Rows
-	var err error
-	if opts.Owner == "" {
-		rows, err = s.db.QueryContext(ctx, s.q.list, opts.After, opts.Limit)
-	} else {
-		rows, err = s.db.QueryContext(ctx, s.q.listByOwner, opts.Owner, opts.After, opts.Limit)
+	// A range of the primary key, or of the (owner, id) index, read in
+	// either direction. A descending first page has no bound: no ID is
+	// sure to sort above every other under the column's collation.
+	var args []any
+	qs := s.q.list
+	if opts.Owner != "" {
+		qs, args = s.q.listByOwner, append(args, opts.Owner)
 	}
+	stmt, bounded := qs.asc, true
+	if opts.Descending {
+		stmt = qs.desc
+		if opts.After == "" {
+			stmt, bounded = qs.descFirst, false
+		}
+	}
+	if bounded {
+		args = append(args, opts.After)
+	}
+	rows, err := s.db.QueryContext(ctx, stmt, append(args, opts.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("apikey: listing keys: %w", err)
 	}

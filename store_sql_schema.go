@@ -22,8 +22,8 @@ type sqlQueries struct {
 	// so two Updates cannot read the same old record.
 	lockRow      string
 	findByDigest string
-	list         string
-	listByOwner  string
+	list         listQueries
+	listByOwner  listQueries
 	update       string
 	delete       string
 	// keySpend spends a key's uses; spendState reads what decides why
@@ -53,6 +53,10 @@ type sqlQueries struct {
 	addedColumns []sqlColumn
 	hasColumn    string
 }
+
+// listQueries list a page of keys in ID order (asc, from a cursor) or in
+// reverse (desc, from a cursor; descFirst, from the top).
+type listQueries struct{ asc, desc, descFirst string }
 
 // spendSQL are the statements that spend uses from one row: plain for a
 // row without a refill, refill for one with, each with a MySQL form that
@@ -95,8 +99,16 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"
-	q.list = "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?"
-	q.listByOwner = "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?"
+	q.list = listQueries{
+		asc:       "SELECT " + sqlColumns + " FROM " + t + " WHERE id > ? ORDER BY id LIMIT ?",
+		desc:      "SELECT " + sqlColumns + " FROM " + t + " WHERE id < ? ORDER BY id DESC LIMIT ?",
+		descFirst: "SELECT " + sqlColumns + " FROM " + t + " ORDER BY id DESC LIMIT ?",
+	}
+	q.listByOwner = listQueries{
+		asc:       "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id > ? ORDER BY id LIMIT ?",
+		desc:      "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? AND id < ? ORDER BY id DESC LIMIT ?",
+		descFirst: "SELECT " + sqlColumns + " FROM " + t + " WHERE owner = ? ORDER BY id DESC LIMIT ?",
+	}
 	q.update = "UPDATE " + t + " SET owner = ?, name = ?, description = ?, scopes = ?, metadata = ?, enabled = ?, expires_at = ?, updated_at = ?, rate_limit = ?, rate_window_us = ?, allowed_ips = ?, remaining_uses = ?, rotated_to = ?, created_by = ?, disabled_by = ?, rate_limits = ?, refill_amount = ?, refill_interval = ?, refill_day = ?, refill_rollover = ?, refilled_at = ? WHERE id = ?"
 	q.delete = "DELETE FROM " + t + " WHERE id = ?"
 	// A use is spent only from a key that may be used: enabled, not
@@ -335,7 +347,7 @@ func buildQueries(d Dialect, t string) sqlQueries {
 	}
 	buildChangeLog(&q, d, t)
 	if d == Postgres {
-		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list, &q.listByOwner, &q.update, &q.delete, &q.keySpend.plain, &q.keySpend.refill, &q.spendState, &q.owners, &q.putOwner, &q.deleteOwner, &q.ownerState, &q.ownerSpend.plain, &q.ownerSpend.refill, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
+		for _, p := range []*string{&q.create, &q.get, &q.getForUpdate, &q.findByDigest, &q.list.asc, &q.list.desc, &q.list.descFirst, &q.listByOwner.asc, &q.listByOwner.desc, &q.listByOwner.descFirst, &q.update, &q.delete, &q.keySpend.plain, &q.keySpend.refill, &q.spendState, &q.owners, &q.putOwner, &q.deleteOwner, &q.ownerState, &q.ownerSpend.plain, &q.ownerSpend.refill, &q.rehash, &q.changes, &q.pruneChanges, &q.hasColumn} {
 			*p = numberPlaceholders(*p, 1)
 		}
 	}

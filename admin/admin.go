@@ -171,7 +171,8 @@
 // (the default) or desc: sort=created&order=desc is newest first. Ties
 // go by ID.
 //
-// Oldest first is the store's own order: the list reads the store's
+// By creation, oldest or newest first, the store lists in the list's
+// order (apikey.ListOptions.Descending): the list reads the store's
 // pages from the cursor until its own is full or the store has no more
 // keys, so a filtered list (by state or q, or by a WithAuthorize
 // function) reads no further than it needs, and its next may lead to an

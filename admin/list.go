@@ -103,10 +103,11 @@ func parseListQuery(q url.Values) (listQuery, string) {
 	return lq, ""
 }
 
-// streams reports whether the list can be read in the store's own order,
-// stopping once the page is full: oldest first by creation (ID order).
-// Any other order needs every key the principal may list.
-func (lq *listQuery) streams() bool { return lq.sort == sortCreated && !lq.desc }
+// streams reports whether the list can be read in an order the store
+// lists in, stopping once the page is full: by creation (ID order),
+// oldest or newest first. Any other order needs every key the principal
+// may list.
+func (lq *listQuery) streams() bool { return lq.sort == sortCreated }
 
 // matches reports whether k passes the list's filters (state and search).
 func (lq *listQuery) matches(k apikey.Key, now time.Time) bool {
@@ -216,9 +217,10 @@ func (lq *listQuery) parseCursor(s string) (sortKey, bool) {
 }
 
 // list answers GET keys: a page of the keys p may manage, filtered by
-// owner, state and search, in the order asked. Oldest first (the
-// default) reads the store's pages from the cursor until its own is
-// full; any other order reads every key p may list (see sorted).
+// owner, state and search, in the order asked. By creation, oldest (the
+// default) or newest first, it reads the store's pages from the cursor
+// until its own is full; any other order reads every key p may list (see
+// sorted).
 func (h *handler) list(w http.ResponseWriter, r *http.Request, p apikey.Principal) {
 	lq, msg := parseListQuery(r.URL.Query())
 	if msg != "" {
@@ -255,8 +257,9 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, p apikey.Principa
 // errBadCursor is a sorted list's ?after= that no page of it gave.
 var errBadCursor = errors.New("admin: not a cursor of this list")
 
-// streamed reads the list oldest first, in the store's own order, from
-// the cursor until the page is full or the store has no more keys.
+// streamed reads the list by creation, in the store's order (ascending
+// or descending IDs), from the cursor until the page is full or the store
+// has no more keys.
 func (h *handler) streamed(r *http.Request, p apikey.Principal, lq *listQuery) (listResponse, error) {
 	ctx := r.Context()
 	now := time.Now()
@@ -271,7 +274,7 @@ func (h *handler) streamed(r *http.Request, p apikey.Principal, lq *listQuery) (
 		if err := ctx.Err(); err != nil {
 			return resp, err
 		}
-		page, err := h.m.List(ctx, apikey.ListOptions{Owner: lq.owner, After: cursor, Limit: batch})
+		page, err := h.m.List(ctx, apikey.ListOptions{Owner: lq.owner, After: cursor, Limit: batch, Descending: lq.desc})
 		if err != nil {
 			return resp, err
 		}

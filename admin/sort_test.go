@@ -216,8 +216,8 @@ func TestListSortedBadParameters(t *testing.T) {
 		"sort=name&after=%25%25.01ABC":                       "after is not a cursor of this list",
 		"sort=last_used&after=yesterday.01A":                 "after is not a cursor of this list (sort=last_used)",
 		"sort=name&after=" + strings.Repeat("A", 600) + ".x": "after is not a cursor",
-		"order=desc&after=" + strings.Repeat("A", 600):       "after is not a cursor",
-		"order=desc&after=" + strings.Repeat("Z", 65):        "after is not a cursor", // longer than any ID
+		"order=desc&after=" + strings.Repeat("A", 600):       "cursor is longer than 64 bytes",
+		"order=desc&after=" + strings.Repeat("Z", 65):        "cursor is longer than 64 bytes", // longer than any ID
 		"q=a&ownr=x": "unknown query parameter",
 	} {
 		r := e.Do("GET", "/admin/keys?"+query, adminKey, "")
@@ -276,7 +276,8 @@ func (s *countingStore) List(ctx context.Context, opts apikey.ListOptions) ([]ap
 
 // TestListSortedCost: a sorted list costs one store query per 1,000 keys
 // it may list, reads only the principal's owner's keys without
-// AdminScope, and oldest first still reads only what it needs.
+// AdminScope, and by creation, oldest or newest first, reads only what it
+// needs.
 func TestListSortedCost(t *testing.T) {
 	store := &countingStore{MemoryStore: apikey.NewMemoryStore()}
 	keys := apikey.New(store)
@@ -308,12 +309,14 @@ func TestListSortedCost(t *testing.T) {
 		key, query          string
 		calls, keys, owners int64
 	}{
-		{adminPlain, "limit=50", 1, 52, 0},                  // oldest first: one page
-		{adminPlain, "order=desc&limit=50", 3, 2502, 0},     // every key (2,500)
-		{adminPlain, "sort=name&q=zzz", 3, 2502, 0},         // every key, none matching
-		{adminPlain, "order=desc&owner=bob", 1, 50, 1},      // bob's keys only (50)
-		{alicePlain, "order=desc&limit=10", 3, 2451, 3},     // alice's keys only (2,449)
-		{alicePlain, "sort=last_used&limit=10", 3, 2451, 3}, // alice's keys only
+		{adminPlain, "limit=50", 1, 52, 0},                        // oldest first: one page
+		{adminPlain, "order=desc&limit=50", 1, 52, 0},             // newest first: one page
+		{adminPlain, "sort=name&order=desc&limit=50", 3, 2502, 0}, // every key (2,500)
+		{adminPlain, "sort=name&q=zzz", 3, 2502, 0},               // every key, none matching
+		{adminPlain, "order=desc&owner=bob", 1, 50, 1},            // bob's keys only (50)
+		{alicePlain, "order=desc&limit=10", 1, 12, 1},             // alice's newest only
+		{alicePlain, "sort=name&limit=10", 3, 2451, 3},            // alice's keys only (2,449)
+		{alicePlain, "sort=last_used&limit=10", 3, 2451, 3},       // alice's keys only
 	} {
 		store.calls.Store(0)
 		store.keys.Store(0)

@@ -56,11 +56,18 @@ func (s *sliceStore) List(_ context.Context, opts apikey.ListOptions) ([]apikey.
 	defer s.mu.Unlock()
 	var out []apikey.Key
 	for _, k := range s.keys {
-		if k.ID > opts.After && (opts.Owner == "" || k.Owner == opts.Owner) {
+		after := k.ID > opts.After
+		if opts.Descending {
+			after = opts.After == "" || k.ID < opts.After
+		}
+		if after && (opts.Owner == "" || k.Owner == opts.Owner) {
 			out = append(out, k.Clone())
 		}
 	}
 	slices.SortFunc(out, func(a, b apikey.Key) int { return strings.Compare(a.ID, b.ID) })
+	if opts.Descending {
+		slices.Reverse(out)
+	}
 	return out[:min(len(out), max(opts.Limit, 0))], nil
 }
 

@@ -47,6 +47,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"ListOwner", testListOwner},
 		{"ListPaging", testListPaging},
 		{"ListEmpty", testListEmpty},
+		{"ListDescending", testListDescending},
 		{"UpdateStoresFields", testUpdateStoresFields},
 		{"UpdateIgnoresOtherFields", testUpdateIgnoresOtherFields},
 		{"UpdateFnError", testUpdateFnError},
@@ -371,6 +372,13 @@ func testIDsExact(t *testing.T, s apikey.Store) {
 	page, err := s.List(context.Background(), apikey.ListOptions{After: "k-a", Limit: 2})
 	require.NoError(t, err)
 	require.Equal(t, []string{"k-a ", "k-b"}, idsOf(page))
+	page, err = s.List(context.Background(), apikey.ListOptions{Limit: len(ids), Descending: true})
+	require.NoError(t, err)
+	slices.Reverse(want)
+	require.Equal(t, idsOf(want), idsOf(page), "a descending List must sort IDs byte by byte too")
+	page, err = s.List(context.Background(), apikey.ListOptions{After: "k-a ", Limit: 2, Descending: true})
+	require.NoError(t, err)
+	require.Equal(t, []string{"k-a", "k-B"}, idsOf(page))
 }
 
 func testListAfterAndLimit(t *testing.T, s apikey.Store) {
@@ -469,6 +477,65 @@ func testListPaging(t *testing.T, s apikey.Store) {
 	}
 	require.Equal(t, want, got, "every key exactly once, in order")
 	require.Equal(t, []int{7, 7, 7, 4}, sizes)
+}
+
+// testListDescending checks ListOptions.Descending: the greatest ID first,
+// After exclusive and below it, by owner, and paging that sees every key
+// once.
+func testListDescending(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	var keys []apikey.Key
+	var alice []string
+	for i := range 12 {
+		k := newKey([]string{"alice", "bob", "alice "}[i%3])
+		keys = append(keys, k)
+		if k.Owner == "alice" {
+			alice = append(alice, k.ID)
+		}
+	}
+	shuffled := slices.Clone(keys)
+	mrand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	mustCreate(t, s, shuffled...)
+	ids := idsOf(keys)
+	slices.Reverse(ids)
+	slices.Reverse(alice)
+
+	cases := []struct {
+		name string
+		opts apikey.ListOptions
+		want []string
+	}{
+		{"first page", apikey.ListOptions{Limit: 3}, ids[:3]},
+		{"all", apikey.ListOptions{Limit: 100}, ids},
+		{"after is exclusive", apikey.ListOptions{After: ids[3], Limit: 4}, ids[4:8]},
+		{"after between IDs", apikey.ListOptions{After: ids[3] + "~", Limit: 2}, ids[3:5]},
+		{"limit beyond the end", apikey.ListOptions{After: ids[8], Limit: 100}, ids[9:]},
+		{"after the last", apikey.ListOptions{After: ids[11], Limit: 5}, nil},
+		{"after nothing", apikey.ListOptions{After: "0", Limit: 5}, nil},
+		{"after everything", apikey.ListOptions{After: "zzz", Limit: 2}, ids[:2]},
+		{"an owner", apikey.ListOptions{Owner: "alice", Limit: 100}, alice},
+		{"an owner, a page", apikey.ListOptions{Owner: "alice", Limit: 2}, alice[:2]},
+		{"an owner, after", apikey.ListOptions{Owner: "alice", After: alice[1], Limit: 2}, alice[2:4]},
+		{"no such owner", apikey.ListOptions{Owner: "nobody", Limit: 5}, nil},
+	}
+	for _, c := range cases {
+		c.opts.Descending = true
+		got, err := s.List(ctx, c.opts)
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, nilIfEmpty(idsOf(got)), c.name)
+	}
+	var got []string
+	after := ""
+	for range 10 {
+		page, err := s.List(ctx, apikey.ListOptions{After: after, Limit: 5, Descending: true})
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, idsOf(page)...)
+		after = page[len(page)-1].ID
+	}
+	require.Equal(t, ids, got, "every key exactly once, newest first")
 }
 
 func testListEmpty(t *testing.T, s apikey.Store) {
