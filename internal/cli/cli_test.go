@@ -411,13 +411,26 @@ func TestListPaging(t *testing.T) {
 	r := c.run("list", "--limit", "2")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Equal(t, 3, strings.Count(r.stdout, "\n"), "a header and two keys:\n%s", r.stdout)
-	assert.Equal(t, "More keys follow: apikey list --after "+ids[1]+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
 
 	r = c.run("list", "--limit", "2", "--after", ids[1], "--json")
 	var page []record
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page), "the hint stays off stdout")
 	require.Len(t, page, 2)
 	assert.Equal(t, []string{ids[2], ids[3]}, []string{page[0].ID, page[1].ID})
+
+	// Newest first, and the hint for the next page keeps the flags that
+	// chose the list.
+	r = c.run("list", "--limit", "2", "--newest-first", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
+	assert.Equal(t, []string{ids[4], ids[3]}, []string{page[0].ID, page[1].ID})
+	assert.Equal(t, "More keys follow: apikey list --newest-first --limit 2 --after "+ids[3]+", or --all.\n", r.stderr)
+	r = c.run("list", "--limit", "2", "--newest-first", "--after", ids[3], "--owner", "alice", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
+	assert.Equal(t, []string{ids[2], ids[1]}, []string{page[0].ID, page[1].ID})
+	assert.Equal(t, "More keys follow: apikey list --owner alice --newest-first --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
 
 	// --all follows every page; make the pages small to see it do so.
 	old := allPageSize
@@ -430,6 +443,12 @@ func TestListPaging(t *testing.T) {
 		got = append(got, k.ID)
 	}
 	assert.Equal(t, ids, got)
+
+	// An owner the shell would split is quoted in the hint.
+	odd := c.create("--owner", "o'brien & co").ID
+	c.create("--owner", "o'brien & co")
+	r = c.run("list", "--limit", "1", "--owner", "o'brien & co")
+	assert.Equal(t, `More keys follow: apikey list --owner 'o'\''brien & co' --limit 1 --after `+odd+", or --all.\n", r.stderr)
 }
 
 // TestNoSecretsInOutput runs every command that prints a key's record and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-apikey/apikey"
@@ -199,14 +200,16 @@ func rateLimitText(rl apikey.RateLimit) string {
 var listCmd = &command{
 	name:    "list",
 	summary: "list keys, never their secrets",
-	help: `Lists keys in creation order: their ID, the start of the key (enough to
-recognise it, useless to an attacker), owner, name, state, expiry and last use.
-Prints at most --limit keys; --all lists every one, page by page.`,
+	help: `Lists keys in creation order (--newest-first for the newest first): their
+ID, the start of the key (enough to recognise it, useless to an attacker),
+owner, name, state, expiry and last use. Prints at most --limit keys; --all
+lists every one, page by page.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		fs.StringVar(&o.owner, "owner", "", "list only this owner's keys")
 		fs.IntVar(&o.limit, "limit", apikey.DefaultListLimit, fmt.Sprintf("most keys to list (at most %d)", apikey.MaxListLimit))
 		fs.StringVar(&o.after, "after", "", "list keys after this ID (the next page)")
 		fs.BoolVar(&o.all, "all", false, "list every key")
+		fs.BoolVar(&o.newestFirst, "newest-first", false, "list the newest keys first")
 	},
 	run: runList,
 }
@@ -223,7 +226,7 @@ func runList(ctx context.Context, e *env, o *options, _ []string) error {
 		return usagef("--limit must be 1 to %d (--all lists every key)", apikey.MaxListLimit)
 	}
 	return e.withManager(ctx, o, readKeys, apikey.DefaultPrefix, func(m *apikey.Manager, _ *apikey.SQLStore) error {
-		opts := apikey.ListOptions{Owner: o.owner, After: o.after, Limit: o.limit}
+		opts := apikey.ListOptions{Owner: o.owner, After: o.after, Limit: o.limit, Descending: o.newestFirst}
 		if o.all {
 			opts.Limit = allPageSize
 		}
@@ -255,7 +258,19 @@ func runList(ctx context.Context, e *env, o *options, _ []string) error {
 		}
 		if next != "" {
 			// On stderr, so JSON on stdout stays one document.
-			fmt.Fprintf(e.stderr, "More keys follow: apikey list --after %s, or --all.\n", next)
+			// The command for the next page keeps the flags that choose
+			// the list.
+			var again strings.Builder
+			if o.set["owner"] {
+				fmt.Fprintf(&again, " --owner %s", shellWord(o.owner))
+			}
+			if o.newestFirst {
+				again.WriteString(" --newest-first")
+			}
+			if o.set["limit"] {
+				fmt.Fprintf(&again, " --limit %d", o.limit)
+			}
+			fmt.Fprintf(e.stderr, "More keys follow: apikey list%s --after %s, or --all.\n", again.String(), next)
 		}
 		return nil
 	})
@@ -493,4 +508,21 @@ with a user that may), or to check that the database answers.`,
 		fmt.Fprintf(e.stdout, "Table %s is ready in %s.\n", o.table, setting)
 		return nil
 	},
+}
+
+// shellWord returns s as one word of a POSIX shell command: as it is when
+// it holds only characters no shell treats specially, else in single
+// quotes.
+func shellWord(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

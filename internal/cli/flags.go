@@ -50,9 +50,10 @@ type options struct {
 	noUsageLimit  bool
 
 	// list
-	limit int
-	after string
-	all   bool
+	limit       int
+	after       string
+	all         bool
+	newestFirst bool
 
 	// rotate
 	grace lifetime
