@@ -91,7 +91,10 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // field, or a key given twice). Then it stores them in order; if the store
 // refuses one (a duplicate already stored, a failure), it returns the
 // records stored so far with an *ImportError for that row, so the caller
-// knows exactly what was imported. No plaintext is kept or returned.
+// knows exactly what was imported. A store that is a BatchStore (SQLStore,
+// and cache.Store around one) stores a thousand keys at a time, each
+// thousand all or none; when it refuses a thousand, Import stores them
+// one at a time to find the row. No plaintext is kept or returned.
 func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 	now := m.clock()
 	records := make([]Key, len(keys))
@@ -108,19 +111,41 @@ func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 		seen[d] = i + 1
 		records[i] = k
 	}
-	for i := range records {
-		id, err := newID(time.Now())
-		if err != nil {
-			return records[:i], &ImportError{Row: i + 1, Err: err}
+	bs, batched := m.store.(BatchStore)
+	for start := 0; start < len(records); start += importBatch {
+		end := min(start+importBatch, len(records))
+		for i := start; i < end; i++ {
+			id, err := newID(time.Now())
+			if err != nil {
+				return records[:i], &ImportError{Row: i + 1, Err: err}
+			}
+			records[i].ID = id
 		}
-		records[i].ID = id
-		if err := m.store.Create(ctx, records[i]); err != nil {
-			return records[:i], &ImportError{Row: i + 1, Err: err}
+		if batched {
+			err := bs.CreateMany(ctx, records[start:end])
+			if err == nil {
+				for i := start; i < end; i++ {
+					records[i] = records[i].Clone()
+				}
+				continue
+			}
+			// None of the batch was stored: store it one key at a time,
+			// which names the row the store refuses and keeps the rows
+			// before it, as without a BatchStore.
+			batched = !errors.Is(err, errors.ErrUnsupported)
 		}
-		records[i] = records[i].Clone()
+		for i := start; i < end; i++ {
+			if err := m.store.Create(ctx, records[i]); err != nil {
+				return records[:i], &ImportError{Row: i + 1, Err: err}
+			}
+			records[i] = records[i].Clone()
+		}
 	}
 	return records, nil
 }
+
+// importBatch is how many keys Import gives a BatchStore at once.
+const importBatch = 1000
 
 // importRecord checks ik and returns the record to store, without its ID.
 func (m *Manager) importRecord(ik ImportKey, now time.Time) (Key, error) {

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,4 +209,103 @@ func TestImportTenThousand(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, fmt.Sprintf("user%d", i%100), got.Owner)
 	}
+}
+
+// batchStore is a MemoryStore that is an apikey.BatchStore, and counts
+// the calls of each way to create.
+type batchStore struct {
+	*apikey.MemoryStore
+	mu            sync.Mutex
+	batches, ones int
+}
+
+func (s *batchStore) Create(ctx context.Context, k apikey.Key) error {
+	s.mu.Lock()
+	s.ones++
+	s.mu.Unlock()
+	return s.MemoryStore.Create(ctx, k)
+}
+
+// CreateMany is all or none: it checks every key before storing one.
+func (s *batchStore) CreateMany(ctx context.Context, keys []apikey.Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	ids, digests := map[string]bool{}, map[string]bool{}
+	for _, k := range keys {
+		_, errID := s.Get(ctx, k.ID)
+		_, errDigest := s.FindByDigest(ctx, k.Digest)
+		if errID == nil || errDigest == nil || ids[k.ID] || digests[string(k.Digest)] {
+			return fmt.Errorf("%w: key %s", apikey.ErrDuplicate, k.ID)
+		}
+		ids[k.ID], digests[string(k.Digest)] = true, true
+	}
+	for _, k := range keys {
+		if err := s.MemoryStore.Create(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Import gives a BatchStore a thousand keys at a time; when it refuses a
+// thousand, Import stores them one at a time, so the rows before the one
+// refused are stored and reported, and none after it.
+func TestImportInBatches(t *testing.T) {
+	ctx := context.Background()
+	rows := func(n int) []apikey.ImportKey {
+		out := make([]apikey.ImportKey, n)
+		for i := range out {
+			d := sha256.Sum256([]byte(rand.Text()))
+			out[i] = apikey.ImportKey{Owner: "alice", SHA256: d[:]}
+		}
+		return out
+	}
+	store := &batchStore{MemoryStore: apikey.NewMemoryStore()}
+	m := apikey.New(store, apikey.WithLogger(nil))
+	defer m.Close()
+	recs, err := m.Import(ctx, rows(2500))
+	require.NoError(t, err)
+	require.Len(t, recs, 2500)
+	assert.Equal(t, 3, store.batches, "1,000, 1,000 and 500")
+	assert.Equal(t, 0, store.ones)
+	for _, r := range recs {
+		_, err := m.Get(ctx, r.ID)
+		require.NoError(t, err)
+	}
+
+	store.batches = 0
+	again := rows(2500)
+	again[1699] = apikey.ImportKey{Owner: "bob", SHA256: recs[10].Digest} // row 1,700 is stored already
+	recs2, err := m.Import(ctx, again)
+	var ie *apikey.ImportError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, 1700, ie.Row)
+	assert.ErrorIs(t, err, apikey.ErrDuplicate)
+	require.Len(t, recs2, 1699, "the rows before it were stored, and are reported")
+	assert.Equal(t, 2, store.batches, "the first thousand, then the one refused")
+	assert.Equal(t, 700, store.ones, "rows 1,001 to 1,700 one at a time")
+	page, err := m.List(ctx, apikey.ListOptions{Limit: apikey.MaxListLimit, After: recs2[len(recs2)-1].ID})
+	require.NoError(t, err)
+	assert.Empty(t, page.Keys, "nothing after the row refused")
+
+	// A cache around a store that cannot batch says so, and Import stores
+	// one key at a time.
+	plain := &countingCreates{MemoryStore: apikey.NewMemoryStore()}
+	cm := apikey.New(cache.New(plain), apikey.WithLogger(nil))
+	defer cm.Close()
+	recs, err = cm.Import(ctx, rows(1500))
+	require.NoError(t, err)
+	require.Len(t, recs, 1500)
+	assert.Equal(t, int64(1500), plain.n.Load())
+}
+
+type countingCreates struct {
+	*apikey.MemoryStore
+	n atomic.Int64
+}
+
+func (s *countingCreates) Create(ctx context.Context, k apikey.Key) error {
+	s.n.Add(1)
+	return s.MemoryStore.Create(ctx, k)
 }

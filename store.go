@@ -44,8 +44,10 @@ type Store interface {
 	FindByDigest(ctx context.Context, digest []byte) (Key, error)
 	// List returns up to opts.Limit keys in ascending ID order (comparing
 	// bytes, as Go strings do), only those with an ID greater than
-	// opts.After, and only those of opts.Owner when it is not empty. A Limit
-	// of zero or less lists nothing.
+	// opts.After, and only those of opts.Owner when it is not empty; with
+	// opts.Descending, in descending order, only those with an ID smaller
+	// than opts.After (any ID when it is ""). A Limit of zero or less
+	// lists nothing.
 	List(ctx context.Context, opts ListOptions) ([]Key, error)
 	// Update applies fn to the key with the given ID and stores the result,
 	// atomically: no other write to that key happens in between. It returns
@@ -109,6 +111,21 @@ type Spend struct {
 	// as it checks that the stored key has the same Refill, and spends by
 	// the stored one otherwise: a caller's stale copy never refills wrongly.
 	Refill *Refill
+}
+
+// A BatchStore is a Store that can store many new keys in one step.
+// Manager.Import uses it, when the store implements it, to store a
+// thousand keys in a few round trips and one commit instead of one each.
+type BatchStore interface {
+	Store
+	// CreateMany stores new keys as Create stores each, all or none: on
+	// an error, none of them was stored (as far as the store can tell: a
+	// commit whose answer was lost may have happened). An ID or digest
+	// already stored, or given twice, is an error wrapping ErrDuplicate.
+	// A store that wraps another and cannot do this through it (cache.Store
+	// around a plain Store) returns an error wrapping
+	// errors.ErrUnsupported, having stored nothing.
+	CreateMany(ctx context.Context, keys []Key) error
 }
 
 // ListOptions selects a page of keys for [Store.List] and [Manager.List].

@@ -14,7 +14,10 @@ import (
 type sqlQueries struct {
 	migrate []string
 	create  string
-	get     string
+	// createHead and createRow make the INSERT of CreateMany: the head,
+	// then one row of placeholders per key.
+	createHead, createRow string
+	get                   string
 	// getForUpdate is get with a row lock, where the dialect has one.
 	getForUpdate string
 	// lockRow is run first in an Update transaction on SQLite, which has no
@@ -95,7 +98,9 @@ const sqlColumns = "id, owner, name, description, scopes, metadata, start, hash,
 
 func buildQueries(d Dialect, t string) sqlQueries {
 	var q sqlQueries
-	q.create = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q.createHead = "INSERT INTO " + t + " (" + sqlColumns + ") VALUES "
+	q.createRow = "(" + strings.Repeat("?, ", strings.Count(sqlColumns, ",")) + "?)"
+	q.create = q.createHead + q.createRow
 	q.get = "SELECT " + sqlColumns + " FROM " + t + " WHERE id = ?"
 	q.getForUpdate = q.get + " FOR UPDATE"
 	q.findByDigest = "SELECT " + sqlColumns + " FROM " + t + " WHERE digest = ?"

@@ -48,6 +48,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"ListPaging", testListPaging},
 		{"ListEmpty", testListEmpty},
 		{"ListDescending", testListDescending},
+		{"CreateMany", testCreateMany},
 		{"UpdateStoresFields", testUpdateStoresFields},
 		{"UpdateIgnoresOtherFields", testUpdateIgnoresOtherFields},
 		{"UpdateFnError", testUpdateFnError},
@@ -324,6 +325,63 @@ func testCreateDuplicateDigest(t *testing.T, s apikey.Store) {
 	_, err = s.Get(ctx, dup.ID)
 	require.ErrorIs(t, err, apikey.ErrNotFound, "a refused key must not be stored")
 	requireFound(t, s, k)
+}
+
+// testCreateMany checks a BatchStore's CreateMany: every key stored as
+// Create stores it, and all or none, with a duplicate of a stored key or
+// within the batch anywhere in it. A store that is no BatchStore, or says
+// errors.ErrUnsupported, skips it.
+func testCreateMany(t *testing.T, s apikey.Store) {
+	bs, ok := s.(apikey.BatchStore)
+	if !ok {
+		t.Skip("not an apikey.BatchStore")
+	}
+	ctx := context.Background()
+	if err := bs.CreateMany(ctx, nil); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("CreateMany is unsupported here")
+	} else {
+		require.NoError(t, err, "no keys")
+	}
+	var keys []apikey.Key
+	for i := range 75 { // more than one INSERT's worth in an SQL store
+		k := newKey([]string{"alice", "bob"}[i%2])
+		if i == 7 {
+			k.RemainingUses = new(int64)
+			*k.RemainingUses = 5
+			k.ExpiresAt = at(9)
+		}
+		keys = append(keys, k)
+	}
+	require.NoError(t, bs.CreateMany(ctx, keys))
+	for _, k := range keys {
+		requireFound(t, s, k)
+	}
+	require.Len(t, listAll(t, s, ""), len(keys))
+
+	stored := keys[40]
+	for name, dupAt := range map[string]int{"first": 0, "in the middle": 37, "last": 69} {
+		for _, kind := range []string{"stored ID", "stored digest", "digest twice", "ID twice"} {
+			batch := make([]apikey.Key, 70)
+			for i := range batch {
+				batch[i] = newKey("carol")
+			}
+			switch kind {
+			case "stored ID":
+				batch[dupAt].ID = stored.ID
+			case "stored digest":
+				batch[dupAt].Digest = stored.Clone().Digest
+			case "digest twice":
+				batch[dupAt].Digest = batch[(dupAt+1)%len(batch)].Clone().Digest
+			case "ID twice":
+				batch[dupAt].ID = batch[(dupAt+1)%len(batch)].ID
+			}
+			err := bs.CreateMany(ctx, batch)
+			require.ErrorIs(t, err, apikey.ErrDuplicate, "%s, %s", kind, name)
+			assert.Empty(t, listAll(t, s, "carol"), "%s, %s: all or none", kind, name)
+		}
+	}
+	requireFound(t, s, stored)
+	require.Len(t, listAll(t, s, ""), len(keys))
 }
 
 func testCreateCopiesInput(t *testing.T, s apikey.Store) {

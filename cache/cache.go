@@ -399,6 +399,27 @@ func (c *Store) Create(ctx context.Context, key apikey.Key) error {
 	return err
 }
 
+// CreateMany implements [apikey.BatchStore] through the store behind the
+// cache, and drops what the cache holds for the keys' digests, as Create
+// does. When that store is not an apikey.BatchStore, it stores nothing
+// and returns an error wrapping errors.ErrUnsupported.
+func (c *Store) CreateMany(ctx context.Context, keys []apikey.Key) error {
+	bs, ok := c.next.(apikey.BatchStore)
+	if !ok {
+		return fmt.Errorf("cache: the store behind the cache cannot create keys in a batch: %w", errors.ErrUnsupported)
+	}
+	err := bs.CreateMany(ctx, keys)
+	c.mu.Lock()
+	c.gen++
+	for _, k := range keys {
+		if e, ok := c.entries[string(k.Digest)]; ok {
+			c.removeLocked(string(k.Digest), e)
+		}
+	}
+	c.mu.Unlock()
+	return err
+}
+
 // Update implements [apikey.Store], drops the key from the cache and publishes it
 // to the feed, if any. It does so even when the update failed: an
 // invalidation is always safe, and a failed commit may have happened.
