@@ -444,3 +444,78 @@ func TestOwnerPoliciesUnreadable(t *testing.T) {
 	assert.Positive(t, p.UsesSpent, "the requests served spent the owner's credits")
 	assert.Equal(t, int64(1000)-p.UsesSpent, *p.RemainingUses)
 }
+
+// MaxKeys holds when creates for one owner race in one Manager: the cap
+// is checked and the key stored as one step, so 16 concurrent creates
+// for an owner with room for 2 more keys make exactly 2.
+func TestOwnerMaxKeysUnderConcurrentCreates(t *testing.T) {
+	ctx := context.Background()
+	// A store slow to list and store, as a database is: the window
+	// between the check and the insert is real.
+	m := newManager(t, slowStore{apikey.NewMemoryStore()})
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "erin"})
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "erin", MaxKeys: 3})
+	require.NoError(t, err)
+	var made, refused atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			_, _, err := m.Create(ctx, apikey.NewKey{Owner: "erin"})
+			switch {
+			case err == nil:
+				made.Add(1)
+			case errors.Is(err, apikey.ErrOwnerKeyLimit):
+				refused.Add(1)
+			default:
+				t.Errorf("Create: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(2), made.Load(), "room for 2 more keys, however the creates interleave")
+	assert.Equal(t, int64(14), refused.Load())
+	page, err := m.List(ctx, apikey.ListOptions{Owner: "erin"})
+	require.NoError(t, err)
+	assert.Equal(t, 3, len(page.Keys))
+}
+
+// slowStore takes a millisecond to list or create, as a database's round
+// trip does.
+type slowStore struct{ *apikey.MemoryStore }
+
+func (s slowStore) List(ctx context.Context, o apikey.ListOptions) ([]apikey.Key, error) {
+	time.Sleep(time.Millisecond)
+	return s.MemoryStore.List(ctx, o)
+}
+
+func (s slowStore) Create(ctx context.Context, k apikey.Key) error {
+	time.Sleep(time.Millisecond)
+	return s.MemoryStore.Create(ctx, k)
+}
+
+// MaxKeys counts live keys: an expired key given a later expiry is live
+// again, so it is refused, as a Create would be, when the owner has as
+// many live keys as its policy allows. Otherwise an owner could hold any
+// number of live keys by making them expire and extending them.
+func TestOwnerMaxKeysCannotBeEscapedByExtendingAnExpiredKey(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	_, old := mustCreate(t, m, apikey.NewKey{Owner: "fay", ExpiresAt: clock.Now().Add(time.Minute)})
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "fay", MaxKeys: 1})
+	require.NoError(t, err)
+	clock.Advance(2 * time.Minute)
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "fay"}) // old has expired: room for one
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "fay"})
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit)
+
+	_, err = m.Update(ctx, old.ID, apikey.SetExpiry(clock.Now().Add(time.Hour)))
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit, "a second live key for an owner allowed one")
+	_, err = m.Update(ctx, old.ID, apikey.SetExpiry(time.Time{}))
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit, "nor by removing the expiry")
+	k, err := m.Get(ctx, old.ID)
+	require.NoError(t, err)
+	assert.True(t, k.Expired(clock.Now()), "the key stays expired")
+	_, err = m.Update(ctx, old.ID, apikey.SetName("still expired"))
+	require.NoError(t, err, "other changes to an expired key are fine")
+}
