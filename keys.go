@@ -456,6 +456,24 @@ func EnableIfDisabledBy(by string) KeyChange {
 	}
 }
 
+// IfUnchangedSince makes the whole Update fail with ErrConflict, changing
+// nothing, unless the stored key's UpdatedAt is still updatedAt: no other
+// change was stored since the caller read the key. Uses spent meanwhile
+// are no change. It is for a caller that judged its changes on the key as
+// it read it (package admin, bounding a key without the admin scope): two
+// changes each allowed on that key may not be allowed together.
+func IfUnchangedSince(updatedAt time.Time) KeyChange {
+	return KeyChange{
+		check: func(k *Key) error {
+			if !k.UpdatedAt.Equal(updatedAt) {
+				return fmt.Errorf("%w: key %s changed since it was read; read it again", ErrConflict, k.ID)
+			}
+			return nil
+		},
+		apply: func(*Key) {},
+	}
+}
+
 // SetCreatedBy records in Key.CreatedBy that the holder of the key with ID
 // by had this key made: package admin gives it to Manager.Rotate for the
 // new key of a rotation its caller asked for.
