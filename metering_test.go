@@ -519,3 +519,30 @@ func TestOwnerMaxKeysCannotBeEscapedByExtendingAnExpiredKey(t *testing.T) {
 	_, err = m.Update(ctx, old.ID, apikey.SetName("still expired"))
 	require.NoError(t, err, "other changes to an expired key are fine")
 }
+
+// A 402 promises a retry time only when a refill will give the request
+// its uses: a key whose own uses refill daily, spending from an owner's
+// uses that never refill, gets no Retry-After once the owner's are spent
+// (it got the key's next refill, after which it is refused just the same).
+func TestOwnerCreditsRetryAfterOnlyWhenARefillComes(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, _ := mustCreate(t, m, apikey.NewKey{Owner: "gus", Refill: &apikey.Refill{Amount: 10, Interval: apikey.RefillDaily}})
+	one := int64(1)
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "gus", RemainingUses: &one})
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	var ue *apikey.UsageExhaustedError
+	require.ErrorAs(t, err, &ue)
+	assert.Zero(t, ue.Reset, "gus's uses never come back: no time to retry at")
+	w := serve(m.Middleware()(whoami), get("/", "X-API-Key", plain))
+	assert.Equal(t, 402, w.Code)
+	assert.Empty(t, w.Header().Get("Retry-After"))
+
+	clock.Advance(24 * time.Hour)
+	_, err = m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the key's refill gave the request nothing")
+}

@@ -424,13 +424,19 @@ func (m *Manager) spendPooled(ctx context.Context, k *Key, limited bool, owner *
 	}
 	if errors.Is(err, ErrUsageExhausted) {
 		// The key's refill or the owner's: whichever is sooner is when a
-		// retry may pass; with either unrefilled, no promise.
+		// retry may pass; with either unrefilled, no promise, since the
+		// uses that ran out may be those that never come back.
+		spent := []*Refill{owner.Refill}
+		if limited {
+			spent = append(spent, k.Refill)
+		}
 		var reset time.Duration
-		for _, r := range []*Refill{k.Refill, owner.Refill} {
-			if r != nil {
-				if d := r.NextRefill(*now).Sub(*now); reset == 0 || d < reset {
-					reset = d
-				}
+		for _, r := range spent {
+			if r == nil {
+				return &UsageExhaustedError{}
+			}
+			if d := r.NextRefill(*now).Sub(*now); reset == 0 || d < reset {
+				reset = d
 			}
 		}
 		return &UsageExhaustedError{Reset: reset}
