@@ -445,7 +445,7 @@ func EnableIfDisabledBy(by string) KeyChange {
 	if err == nil && by == "" {
 		err = fmt.Errorf("%w: EnableIfDisabledBy needs the disabler's ID", ErrInvalidInput)
 	}
-	return KeyChange{err: err, setsUses: true,
+	return KeyChange{err: err,
 		check: func(k *Key) error {
 			if !k.Enabled && k.DisabledBy != by {
 				return fmt.Errorf("%w: key %s was disabled by someone else", ErrConflict, k.ID)

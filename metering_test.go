@@ -546,3 +546,31 @@ func TestOwnerCreditsRetryAfterOnlyWhenARefillComes(t *testing.T) {
 	_, err = m.Verify(ctx, plain)
 	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the key's refill gave the request nothing")
 }
+
+// Enabling a key changes none of its uses: a key its holder disabled and
+// enabled again gets the refill due as any other key does. (Enabling
+// counted as setting the uses: the due refill was marked as given, and
+// the key, spent the day before, had none until the next one.)
+func TestEnableKeepsADueRefill(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{Owner: "hal", Refill: &apikey.Refill{Amount: 2, Interval: apikey.RefillDaily}})
+	for range 2 {
+		_, err := m.Verify(ctx, plain)
+		require.NoError(t, err)
+	}
+	_, err := m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+	clock.Advance(24 * time.Hour) // a refill is due
+
+	_, err = m.Update(ctx, k.ID, apikey.DisableBy(k.ID))
+	require.NoError(t, err)
+	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy(k.ID))
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err, "today's refill")
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), *got.RemainingUses)
+}
