@@ -78,6 +78,35 @@ func TestRotationSharesRateLimits(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// Rotating the new key while the old one is still in its grace must not
+// give the chain a second budget: every key of a rotation chain that still
+// works counts against one set of windows. (A key in grace counted against
+// its successor's windows only; once the successor was rotated too, it
+// counted against its own successor's, so the first key had a window all
+// to itself: a holder rotating n times within a grace had n times its
+// rate limit.)
+func TestRotationChainSharesRateLimits(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	k0, k := mustCreate(t, m, apikey.NewKey{RateLimits: []apikey.RateLimit{{Name: "minute", Limit: 3, Window: time.Minute}}})
+	k1, next, err := m.Rotate(ctx, k.ID, time.Hour)
+	require.NoError(t, err)
+	k2, _, err := m.Rotate(ctx, next.ID, time.Hour)
+	require.NoError(t, err)
+	served := 0
+	for range 4 {
+		for _, plain := range []string{k0, k1, k2} {
+			if _, err := m.Verify(ctx, plain); err == nil {
+				served++
+			} else {
+				require.ErrorIs(t, err, apikey.ErrRateLimited)
+			}
+		}
+	}
+	assert.Equal(t, 3, served, "3 a minute between the three keys")
+}
+
 // A route's cost is counted by the limits and the uses alike; a cost that
 // does not fit is refused and spends nothing.
 func TestCost(t *testing.T) {
