@@ -83,7 +83,9 @@ type OwnerStore interface {
 	// the caller read it, to be checked as s.Refill is. It returns what is
 	// left of each (-1 for the key when key is false), or why nothing was
 	// spent: the key's reasons, as SpendUse gives them, or an error
-	// wrapping ErrUsageExhausted naming the owner.
+	// wrapping ErrUsageExhausted naming the owner. An owner with no
+	// policy, or one without shared uses (the caller's copy was stale),
+	// has none to spend: only the key's are spent, and ownerLeft is -1.
 	SpendPooled(ctx context.Context, s Spend, key bool, owner string, ownerRefill *Refill) (keyLeft, ownerLeft int64, err error)
 }
 
