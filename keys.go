@@ -57,8 +57,13 @@ func (m *Manager) Create(ctx context.Context, nk NewKey) (string, Key, error) {
 	if err != nil {
 		return "", Key{}, err
 	}
-	if err := m.checkOwnerKeys(ctx, nk.Owner, now); err != nil {
+	live, max, unlock, err := m.ownerKeys(ctx, nk.Owner, now)
+	if err != nil {
 		return "", Key{}, err
+	}
+	defer unlock()
+	if max > 0 && live >= max {
+		return "", Key{}, ownerKeyLimit(nk.Owner, live, max)
 	}
 	return m.issue(ctx, m.prefix, Key{
 		Owner:       nk.Owner,
@@ -387,6 +392,9 @@ type KeyChange struct {
 	// setsUses is true for a change that sets the key's remaining uses:
 	// with a Refill, they are the current period's.
 	setsUses bool
+	// expiry is true for a change of the key's expiry, which may make an
+	// expired key live again: it counts against its owner's MaxKeys.
+	expiry bool
 }
 
 // SetName changes a key's name.
@@ -443,7 +451,7 @@ func EnableIfDisabledBy(by string) KeyChange {
 	if err == nil && by == "" {
 		err = fmt.Errorf("%w: EnableIfDisabledBy needs the disabler's ID", ErrInvalidInput)
 	}
-	return KeyChange{err: err, setsUses: true,
+	return KeyChange{err: err,
 		check: func(k *Key) error {
 			if !k.Enabled && k.DisabledBy != by {
 				return fmt.Errorf("%w: key %s was disabled by someone else", ErrConflict, k.ID)
@@ -451,6 +459,24 @@ func EnableIfDisabledBy(by string) KeyChange {
 			return nil
 		},
 		apply: func(k *Key) { k.Enabled, k.DisabledBy = true, "" },
+	}
+}
+
+// IfUnchangedSince makes the whole Update fail with ErrConflict, changing
+// nothing, unless the stored key's UpdatedAt is still updatedAt: no other
+// change was stored since the caller read the key. Uses spent meanwhile
+// are no change. It is for a caller that judged its changes on the key as
+// it read it (package admin, bounding a key without the admin scope): two
+// changes each allowed on that key may not be allowed together.
+func IfUnchangedSince(updatedAt time.Time) KeyChange {
+	return KeyChange{
+		check: func(k *Key) error {
+			if !k.UpdatedAt.Equal(updatedAt) {
+				return fmt.Errorf("%w: key %s changed since it was read; read it again", ErrConflict, k.ID)
+			}
+			return nil
+		},
+		apply: func(*Key) {},
 	}
 }
 
@@ -475,6 +501,7 @@ func SetExpiry(t time.Time) KeyChange {
 		t = time.Time{}
 	}
 	return KeyChange{
+		expiry: true,
 		check: func(k *Key) error {
 			if k.RotatedTo != "" && (t.IsZero() || t.After(k.ExpiresAt)) {
 				return fmt.Errorf("%w: key %s was rotated to %s, and its expiry ends its grace period: it may come earlier, not later; change %s instead",
@@ -588,6 +615,10 @@ func checkOrder(keys []Key, opts ListOptions) error {
 // condition on the stored key (EnableIfDisabledBy) fails it with
 // ErrConflict. UpdatedAt is set to now, whether or not a change differs
 // from the stored value. The owner, secret and creation time of a key never change.
+//
+// An expiry that makes an expired key live again counts as a new key
+// against its owner's OwnerPolicy.MaxKeys: when the owner has as many
+// live keys as allowed, the Update fails with ErrOwnerKeyLimit.
 func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (Key, error) {
 	if err := checkID(id); err != nil {
 		return Key{}, err
@@ -596,7 +627,20 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 		return Key{}, err
 	}
 	now := m.clock()
+	live, max := 0, 0
+	if slices.ContainsFunc(changes, func(c KeyChange) bool { return c.expiry }) {
+		old, err := m.store.Get(ctx, id)
+		if err != nil {
+			return Key{}, err
+		}
+		var unlock func()
+		if live, max, unlock, err = m.ownerKeys(ctx, old.Owner, now); err != nil {
+			return Key{}, err
+		}
+		defer unlock()
+	}
 	k, err := m.store.Update(ctx, id, func(k *Key) error {
+		wasLive := !k.Expired(now) && k.RotatedTo == ""
 		var before Refill
 		if k.Refill != nil {
 			before = *k.Refill
@@ -610,6 +654,9 @@ func (m *Manager) Update(ctx context.Context, id string, changes ...KeyChange) (
 			}
 			c.apply(k)
 			setsUses = setsUses || c.setsUses
+		}
+		if max > 0 && !wasLive && !k.Expired(now) && k.RotatedTo == "" && live >= max {
+			return ownerKeyLimit(k.Owner, live, max)
 		}
 		// Uses set now, or a new Refill, are the current period's: the
 		// next request must not refill them as if a period had passed.

@@ -151,7 +151,7 @@ func (l *MemoryLimiter) Allow(_ context.Context, buckets []Bucket, cost int, now
 		if !w.end.Equal(end) {
 			w.end, w.count = end, 0 // a new window
 		}
-		if w.count+cost > b.Limit.Limit {
+		if cost > b.Limit.Limit-w.count { // w.count+cost may overflow
 			fits = false
 		}
 		wins, endOf = append(wins, w), append(endOf, end)
@@ -186,7 +186,7 @@ func statusOf(buckets []Bucket, counts []int, ends []time.Time, cost int, allowe
 			st.Name, st.Limit, st.Remaining, st.Reset = b.Limit.Name, b.Limit.Limit, left, reset
 			first = false
 		}
-		if !allowed && counts[i]+cost > b.Limit.Limit {
+		if !allowed && cost > b.Limit.Limit-counts[i] {
 			wait = max(wait, reset)
 		}
 	}

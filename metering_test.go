@@ -78,6 +78,35 @@ func TestRotationSharesRateLimits(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// Rotating the new key while the old one is still in its grace must not
+// give the chain a second budget: every key of a rotation chain that still
+// works counts against one set of windows. (A key in grace counted against
+// its successor's windows only; once the successor was rotated too, it
+// counted against its own successor's, so the first key had a window all
+// to itself: a holder rotating n times within a grace had n times its
+// rate limit.)
+func TestRotationChainSharesRateLimits(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	k0, k := mustCreate(t, m, apikey.NewKey{RateLimits: []apikey.RateLimit{{Name: "minute", Limit: 3, Window: time.Minute}}})
+	k1, next, err := m.Rotate(ctx, k.ID, time.Hour)
+	require.NoError(t, err)
+	k2, _, err := m.Rotate(ctx, next.ID, time.Hour)
+	require.NoError(t, err)
+	served := 0
+	for range 4 {
+		for _, plain := range []string{k0, k1, k2} {
+			if _, err := m.Verify(ctx, plain); err == nil {
+				served++
+			} else {
+				require.ErrorIs(t, err, apikey.ErrRateLimited)
+			}
+		}
+	}
+	assert.Equal(t, 3, served, "3 a minute between the three keys")
+}
+
 // A route's cost is counted by the limits and the uses alike; a cost that
 // does not fit is refused and spends nothing.
 func TestCost(t *testing.T) {
@@ -443,4 +472,134 @@ func TestOwnerPoliciesUnreadable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, p.UsesSpent, "the requests served spent the owner's credits")
 	assert.Equal(t, int64(1000)-p.UsesSpent, *p.RemainingUses)
+}
+
+// MaxKeys holds when creates for one owner race in one Manager: the cap
+// is checked and the key stored as one step, so 16 concurrent creates
+// for an owner with room for 2 more keys make exactly 2.
+func TestOwnerMaxKeysUnderConcurrentCreates(t *testing.T) {
+	ctx := context.Background()
+	// A store slow to list and store, as a database is: the window
+	// between the check and the insert is real.
+	m := newManager(t, slowStore{apikey.NewMemoryStore()})
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "erin"})
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "erin", MaxKeys: 3})
+	require.NoError(t, err)
+	var made, refused atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			_, _, err := m.Create(ctx, apikey.NewKey{Owner: "erin"})
+			switch {
+			case err == nil:
+				made.Add(1)
+			case errors.Is(err, apikey.ErrOwnerKeyLimit):
+				refused.Add(1)
+			default:
+				t.Errorf("Create: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(2), made.Load(), "room for 2 more keys, however the creates interleave")
+	assert.Equal(t, int64(14), refused.Load())
+	page, err := m.List(ctx, apikey.ListOptions{Owner: "erin"})
+	require.NoError(t, err)
+	assert.Equal(t, 3, len(page.Keys))
+}
+
+// slowStore takes a millisecond to list or create, as a database's round
+// trip does.
+type slowStore struct{ *apikey.MemoryStore }
+
+func (s slowStore) List(ctx context.Context, o apikey.ListOptions) ([]apikey.Key, error) {
+	time.Sleep(time.Millisecond)
+	return s.MemoryStore.List(ctx, o)
+}
+
+func (s slowStore) Create(ctx context.Context, k apikey.Key) error {
+	time.Sleep(time.Millisecond)
+	return s.MemoryStore.Create(ctx, k)
+}
+
+// MaxKeys counts live keys: an expired key given a later expiry is live
+// again, so it is refused, as a Create would be, when the owner has as
+// many live keys as its policy allows. Otherwise an owner could hold any
+// number of live keys by making them expire and extending them.
+func TestOwnerMaxKeysCannotBeEscapedByExtendingAnExpiredKey(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	_, old := mustCreate(t, m, apikey.NewKey{Owner: "fay", ExpiresAt: clock.Now().Add(time.Minute)})
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "fay", MaxKeys: 1})
+	require.NoError(t, err)
+	clock.Advance(2 * time.Minute)
+	_, _ = mustCreate(t, m, apikey.NewKey{Owner: "fay"}) // old has expired: room for one
+	_, _, err = m.Create(ctx, apikey.NewKey{Owner: "fay"})
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit)
+
+	_, err = m.Update(ctx, old.ID, apikey.SetExpiry(clock.Now().Add(time.Hour)))
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit, "a second live key for an owner allowed one")
+	_, err = m.Update(ctx, old.ID, apikey.SetExpiry(time.Time{}))
+	require.ErrorIs(t, err, apikey.ErrOwnerKeyLimit, "nor by removing the expiry")
+	k, err := m.Get(ctx, old.ID)
+	require.NoError(t, err)
+	assert.True(t, k.Expired(clock.Now()), "the key stays expired")
+	_, err = m.Update(ctx, old.ID, apikey.SetName("still expired"))
+	require.NoError(t, err, "other changes to an expired key are fine")
+}
+
+// A 402 promises a retry time only when a refill will give the request
+// its uses: a key whose own uses refill daily, spending from an owner's
+// uses that never refill, gets no Retry-After once the owner's are spent
+// (it got the key's next refill, after which it is refused just the same).
+func TestOwnerCreditsRetryAfterOnlyWhenARefillComes(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, _ := mustCreate(t, m, apikey.NewKey{Owner: "gus", Refill: &apikey.Refill{Amount: 10, Interval: apikey.RefillDaily}})
+	one := int64(1)
+	_, err := m.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "gus", RemainingUses: &one})
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	var ue *apikey.UsageExhaustedError
+	require.ErrorAs(t, err, &ue)
+	assert.Zero(t, ue.Reset, "gus's uses never come back: no time to retry at")
+	w := serve(m.Middleware()(whoami), get("/", "X-API-Key", plain))
+	assert.Equal(t, 402, w.Code)
+	assert.Empty(t, w.Header().Get("Retry-After"))
+
+	clock.Advance(24 * time.Hour)
+	_, err = m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the key's refill gave the request nothing")
+}
+
+// Enabling a key changes none of its uses: a key its holder disabled and
+// enabled again gets the refill due as any other key does. (Enabling
+// counted as setting the uses: the due refill was marked as given, and
+// the key, spent the day before, had none until the next one.)
+func TestEnableKeepsADueRefill(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{Owner: "hal", Refill: &apikey.Refill{Amount: 2, Interval: apikey.RefillDaily}})
+	for range 2 {
+		_, err := m.Verify(ctx, plain)
+		require.NoError(t, err)
+	}
+	_, err := m.Verify(ctx, plain)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted)
+	clock.Advance(24 * time.Hour) // a refill is due
+
+	_, err = m.Update(ctx, k.ID, apikey.DisableBy(k.ID))
+	require.NoError(t, err)
+	_, err = m.Update(ctx, k.ID, apikey.EnableIfDisabledBy(k.ID))
+	require.NoError(t, err)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err, "today's refill")
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), *got.RemainingUses)
 }

@@ -83,7 +83,9 @@ type OwnerStore interface {
 	// the caller read it, to be checked as s.Refill is. It returns what is
 	// left of each (-1 for the key when key is false), or why nothing was
 	// spent: the key's reasons, as SpendUse gives them, or an error
-	// wrapping ErrUsageExhausted naming the owner.
+	// wrapping ErrUsageExhausted naming the owner. An owner with no
+	// policy, or one without shared uses (the caller's copy was stale),
+	// has none to spend: only the key's are spent, and ownerLeft is -1.
 	SpendPooled(ctx context.Context, s Spend, key bool, owner string, ownerRefill *Refill) (keyLeft, ownerLeft int64, err error)
 }
 
@@ -114,6 +116,9 @@ type owners struct {
 	mu         sync.Mutex // one refresh at a time; guards timer and closed
 	timer      *time.Timer
 	closed     bool
+	// capMu makes counting a capped owner's live keys and storing one
+	// more a single step in this Manager (see ownerKeys).
+	capMu sync.Mutex
 }
 
 type ownerTable struct {
@@ -334,20 +339,25 @@ func checkOwnerPolicy(p *OwnerPolicy) error {
 	return nil
 }
 
-// checkOwnerKeys refuses a new key for owner when the owner already has
-// as many live keys as its policy allows. Two processes creating keys for
-// one owner at the same moment may both pass: the cap is checked, not
-// locked.
-func (m *Manager) checkOwnerKeys(ctx context.Context, owner string, now time.Time) error {
+// ownerKeys counts owner's live keys, and returns how many its policy
+// allows (0: no cap). When the policy caps its keys, it returns holding
+// the Manager's lock on capped owners' keys, which unlock releases: the
+// caller stores the new (or revived) key before calling it, so that
+// creates racing in this Manager cannot both pass the check. Two
+// processes creating keys for one owner at the same moment may both
+// pass: across processes the cap is checked, not locked.
+func (m *Manager) ownerKeys(ctx context.Context, owner string, now time.Time) (live, max int, unlock func(), err error) {
 	p, err := m.ownerPolicy(ctx, owner)
 	if err != nil || p == nil || p.MaxKeys == 0 {
-		return err
+		return 0, 0, func() {}, err
 	}
-	live, after := 0, ""
+	m.owners.capMu.Lock()
+	after := ""
 	for {
 		keys, err := m.store.List(ctx, ListOptions{Owner: owner, After: after, Limit: MaxListLimit})
 		if err != nil {
-			return err
+			m.owners.capMu.Unlock()
+			return 0, 0, func() {}, err
 		}
 		for _, k := range keys {
 			if !k.Expired(now) && k.RotatedTo == "" {
@@ -359,10 +369,12 @@ func (m *Manager) checkOwnerKeys(ctx context.Context, owner string, now time.Tim
 		}
 		after = keys[len(keys)-1].ID
 	}
-	if live >= p.MaxKeys {
-		return fmt.Errorf("%w: owner %q has %d live keys, and may have %d", ErrOwnerKeyLimit, owner, live, p.MaxKeys)
-	}
-	return nil
+	return live, p.MaxKeys, m.owners.capMu.Unlock, nil
+}
+
+// ownerKeyLimit is the refusal of a key beyond owner's MaxKeys.
+func ownerKeyLimit(owner string, live, max int) error {
+	return fmt.Errorf("%w: owner %q has %d live keys, and may have %d", ErrOwnerKeyLimit, owner, live, max)
 }
 
 // ownerBucketID is what the rate limits of an owner's policy count under.

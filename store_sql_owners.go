@@ -105,6 +105,15 @@ func (s *SQLStore) SpendPooled(ctx context.Context, sp Spend, key bool, owner st
 			}
 		}
 		stored, err := s.ownerRefill(ctx, owner, sp.N, sp.Now)
+		if errors.Is(err, errNoSharedUses) {
+			// The caller's copy of the policy is stale: the owner has no
+			// uses to spend, so only the key's own are.
+			if !key {
+				return -1, -1, nil
+			}
+			left, err := s.SpendUse(ctx, sp)
+			return left, -1, err
+		}
 		if err != nil {
 			return 0, 0, err
 		}
@@ -157,6 +166,10 @@ func (s *SQLStore) spendPooledOnce(ctx context.Context, sp Spend, key bool, owne
 	return keyLeft, ownerLeft, true, nil
 }
 
+// errNoSharedUses is ownerRefill's answer for an owner with no policy, or
+// one without shared uses.
+var errNoSharedUses = errors.New("apikey: the owner shares no uses")
+
 // ownerRefill reads the owner's stored uses and Refill, and returns the
 // Refill if n uses could be spent at now, or why not.
 func (s *SQLStore) ownerRefill(ctx context.Context, owner string, n int64, now time.Time) (*Refill, error) {
@@ -167,12 +180,10 @@ func (s *SQLStore) ownerRefill(ctx context.Context, owner string, n int64, now t
 	var refilled time.Time
 	err := s.db.QueryRowContext(ctx, s.q.ownerState, owner).Scan(&remaining, &amount, &interval, &day, &rollOver, &sqlTime{&refilled, s.dialect})
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("%w: no policy for owner %q", ErrUsageExhausted, owner)
+	case errors.Is(err, sql.ErrNoRows), err == nil && !remaining.Valid:
+		return nil, errNoSharedUses
 	case err != nil:
 		return nil, fmt.Errorf("apikey: reading the uses of owner %q: %w", owner, err)
-	case !remaining.Valid:
-		return nil, fmt.Errorf("%w: owner %q shares no uses", ErrUsageExhausted, owner)
 	}
 	k := Key{ID: owner, RemainingUses: &remaining.Int64, RefilledAt: refilled, Enabled: true}
 	if amount.Valid {

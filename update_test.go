@@ -203,3 +203,25 @@ func TestLowerRemainingUses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(7), *got.RemainingUses, "a key without a limit gets one")
 }
+
+// IfUnchangedSince stores the changes only on the key as the caller read
+// it: a change stored since fails the whole Update with ErrConflict; uses
+// spent since are no change.
+func TestIfUnchangedSince(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{MaxUses: 5})
+	clock.Advance(time.Second)
+	_, err := m.Verify(ctx, plain)
+	require.NoError(t, err)
+	got, err := m.Update(ctx, k.ID, apikey.IfUnchangedSince(k.UpdatedAt), apikey.SetName("a"))
+	require.NoError(t, err, "a use spent is no change")
+	assert.Equal(t, "a", got.Name)
+	clock.Advance(time.Second)
+	_, err = m.Update(ctx, k.ID, apikey.IfUnchangedSince(k.UpdatedAt), apikey.SetName("b"))
+	require.ErrorIs(t, err, apikey.ErrConflict, "renamed since k was read")
+	now, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "a", now.Name, "nothing changed")
+}

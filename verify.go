@@ -253,7 +253,14 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 	// heap: allocate them only for a key that has limits, and once.
 	var buckets []Bucket
 	if n := m.bucketCount(k) + ownerLimits(owner); n > 0 {
-		buckets = m.bucketsOf(k, make([]Bucket, 0, n))
+		id := k.ID
+		if k.RotatedTo != "" {
+			var err error
+			if id, err = m.chainEnd(ctx, k); err != nil {
+				return LimitStatus{}, err
+			}
+		}
+		buckets = m.bucketsOf(k, id, make([]Bucket, 0, n))
 		if owner != nil {
 			for _, r := range owner.RateLimits {
 				buckets = append(buckets, Bucket{ID: owner.bucket, Limit: r})
@@ -288,6 +295,33 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 	return st, nil
 }
 
+// maxChain bounds how many rotations chainEnd follows: a chain longer
+// than that, with its first key still in grace, is refused (503) rather
+// than counted apart.
+const maxChain = 64
+
+// chainEnd returns the ID of the key at the end of k's rotation chain:
+// the key that replaced k, or the one that replaced that, and so on. A
+// key rotated while its predecessor is in grace would otherwise leave the
+// predecessor counting against windows nobody else uses.
+func (m *Manager) chainEnd(ctx context.Context, k *Key) (string, error) {
+	id := k.RotatedTo
+	for range maxChain {
+		next, err := m.store.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return id, nil // revoked: its windows are still the chain's
+		}
+		if err != nil {
+			return "", unavailable("key lookup", err)
+		}
+		if next.RotatedTo == "" {
+			return id, nil
+		}
+		id = next.RotatedTo
+	}
+	return "", unavailable("key lookup", fmt.Errorf("key %s: a rotation chain longer than %d", k.ID, maxChain))
+}
+
 // bucketCount is how many buckets bucketsOf appends for k.
 func (m *Manager) bucketCount(k *Key) int {
 	n := len(k.RateLimits)
@@ -307,16 +341,12 @@ func ownerLimits(p *OwnerPolicy) int {
 	return len(p.RateLimits)
 }
 
-// bucketsOf appends to dst the rate limits a request of k counts against:
-// its RateLimit and RateLimits, or the Manager's default when it has none.
-// A rotated key, in its grace period, counts against the windows of the key
-// that replaced it, so that the two keys share one budget rather than
-// doubling it.
-func (m *Manager) bucketsOf(k *Key, dst []Bucket) []Bucket {
-	id := k.ID
-	if k.RotatedTo != "" {
-		id = k.RotatedTo
-	}
+// bucketsOf appends to dst the rate limits a request of k counts against,
+// under id: its RateLimit and RateLimits, or the Manager's default when it
+// has none. id is k's ID, or for a rotated key, in its grace period, the
+// ID of the key at the end of its rotation chain (chainEnd), so that every
+// key of the chain shares one budget rather than multiplying it.
+func (m *Manager) bucketsOf(k *Key, id string, dst []Bucket) []Bucket {
 	if !k.RateLimit.IsZero() {
 		dst = append(dst, Bucket{ID: id, Limit: k.RateLimit})
 	}
@@ -424,13 +454,19 @@ func (m *Manager) spendPooled(ctx context.Context, k *Key, limited bool, owner *
 	}
 	if errors.Is(err, ErrUsageExhausted) {
 		// The key's refill or the owner's: whichever is sooner is when a
-		// retry may pass; with either unrefilled, no promise.
+		// retry may pass; with either unrefilled, no promise, since the
+		// uses that ran out may be those that never come back.
+		spent := []*Refill{owner.Refill}
+		if limited {
+			spent = append(spent, k.Refill)
+		}
 		var reset time.Duration
-		for _, r := range []*Refill{k.Refill, owner.Refill} {
-			if r != nil {
-				if d := r.NextRefill(*now).Sub(*now); reset == 0 || d < reset {
-					reset = d
-				}
+		for _, r := range spent {
+			if r == nil {
+				return &UsageExhaustedError{}
+			}
+			if d := r.NextRefill(*now).Sub(*now); reset == 0 || d < reset {
+				reset = d
 			}
 		}
 		return &UsageExhaustedError{Reset: reset}

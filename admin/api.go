@@ -169,6 +169,12 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, p apikey.Princip
 			writeError(w, http.StatusForbidden, "You may not make this change: "+msg)
 			return
 		}
+		if b != nil {
+			// Judged on k as read: stored only if no other change came
+			// between (409), or two changes each within the bounds could
+			// together go beyond them.
+			changes = append(changes, apikey.IfUnchangedSince(k.UpdatedAt))
+		}
 	}
 	var desc []apikey.Key
 	if cascade {

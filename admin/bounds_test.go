@@ -376,3 +376,42 @@ func TestRotatedKeyExpiry(t *testing.T) {
 	r = e.Do("PATCH", "/admin/keys/"+f.aliceCI, f.alice, `{"name":"retired"}`)
 	assert.Equal(t, 200, r.Status, "other fields may change: %s", r.Body)
 }
+
+// Two PATCHes by a key without the admin scope, each within its bounds on
+// the key as it read it, must not add up to a key beyond them: the bounds
+// hold for the key as stored. Here one moves the key's rate limit into a
+// named limit, the other drops the named limits; run one after the other,
+// the second is refused (the key would have no limit), but interleaved
+// (both read the key before either writes) they left it with no rate
+// limit at all, while the caller's is 10 a minute.
+func TestConcurrentChangesStayWithinCallerBounds(t *testing.T) {
+	e := newEnv(t)
+	limit := apikey.RateLimit{Limit: 10, Window: time.Minute}
+	caller, _ := e.Create(apikey.NewKey{Owner: "alice", Name: "caller", RateLimit: limit})
+	_, other := e.Create(apikey.NewKey{Owner: "alice", Name: "other", RateLimit: limit})
+	toNamed := `{"rate_limit":null,"rate_limits":[{"name":"x","limit":10,"window":"1m"}]}`
+	noNamed := `{"rate_limits":[]}`
+
+	var once atomic.Bool
+	var inner response
+	hook := func(id string) {
+		if id == other && once.CompareAndSwap(false, true) {
+			// The other PATCH runs whole while this one is between its
+			// bounds check and its write.
+			inner = e.Do("PATCH", "/admin/keys/"+other, caller, toNamed)
+		}
+	}
+	e.Store.BeforeUpdate.Store(&hook)
+	outer := e.Do("PATCH", "/admin/keys/"+other, caller, noNamed)
+	e.Store.BeforeUpdate.Store(nil)
+	require.Equal(t, 200, inner.Status, inner.Body)
+
+	k, err := e.Keys.Get(context.Background(), other)
+	require.NoError(t, err)
+	limited := !k.RateLimit.IsZero() || len(k.RateLimits) > 0 || !e.Keys.DefaultRateLimit().IsZero()
+	assert.True(t, limited, "the key was left with no rate limit (PATCH answered %d %s)", outer.Status, outer.Body)
+	assert.Equal(t, 409, outer.Status, "the key changed since the PATCH read it: %s", outer.Body)
+
+	// One after the other, the second is refused.
+	assert.Equal(t, 403, e.Do("PATCH", "/admin/keys/"+other, caller, noNamed).Status)
+}

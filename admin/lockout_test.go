@@ -253,3 +253,31 @@ func TestLastAdminKeyCannotBeRestricted(t *testing.T) {
 		}
 	})
 }
+
+// The last admin key cannot be locked out through its owner's policy
+// either: a policy that gives the owner's keys no uses, or a rate limit
+// of one request a century, stops every admin key of that owner as
+// surely as a limit on the key itself (409). (A policy was stored, and
+// the next request with the last admin key was refused with 402.)
+func TestLastAdminKeyCannotBeRestrictedThroughItsOwner(t *testing.T) {
+	for _, c := range []struct{ name, body string }{
+		{"no uses", `{"remaining_uses":0}`},
+		{"a few uses", `{"remaining_uses":3}`},
+		{"a rate limit", `{"rate_limits":[{"name":"century","limit":1,"window":"876000h"}]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, plains, _ := storedAdmins(t, 1)
+			r := e.Do("PUT", "/admin/owners/ops", plains[0], c.body)
+			assert.Equal(t, 409, r.Status, r.Body)
+			for range 5 {
+				require.Equal(t, 200, e.Do("GET", "/admin/keys", plains[0], "").Status, "the admin can still sign in")
+			}
+		})
+	}
+	t.Run("another admin key of another owner", func(t *testing.T) {
+		e, plains, _ := storedAdmins(t, 1)
+		e.Create(apikey.NewKey{Owner: "backup", Name: "admin", Scopes: []string{apikey.AdminScope}})
+		r := e.Do("PUT", "/admin/owners/ops", plains[0], `{"remaining_uses":0}`)
+		assert.Equal(t, 200, r.Status, r.Body)
+	})
+}

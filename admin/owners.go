@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -80,19 +81,23 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 			return
 		}
 		pol := apikey.OwnerPolicy{Owner: owner, MaxKeys: req.MaxKeys}
+		var old *apikey.OwnerPolicy
+		if o, err := h.m.OwnerPolicy(r.Context(), owner); err == nil {
+			// Its uses as they are now, a refill due counted.
+			o.RemainingUses = keyjson.FromOwner(o, time.Now()).RemainingUses
+			old = &o
+		} else if !errors.Is(err, apikey.ErrNotFound) {
+			h.failOwner(w, r, err)
+			return
+		}
 		switch {
 		case req.RemainingUses.Set && !req.RemainingUses.Null:
 			pol.RemainingUses = &req.RemainingUses.V
-		case !req.RemainingUses.Set:
-			// Kept as they are now, a refill due counted: the policy set
-			// counts as refilled for the current period (SetOwnerPolicy).
-			// Uses spent between this read and the write come back.
-			if old, err := h.m.OwnerPolicy(r.Context(), owner); err == nil {
-				pol.RemainingUses = keyjson.FromOwner(old, time.Now()).RemainingUses
-			} else if !errors.Is(err, apikey.ErrNotFound) {
-				h.failOwner(w, r, err)
-				return
-			}
+		case !req.RemainingUses.Set && old != nil:
+			// Kept as they are now: the policy set counts as refilled for
+			// the current period (SetOwnerPolicy). Uses spent between
+			// this read and the write come back.
+			pol.RemainingUses = old.RemainingUses
 		}
 		if pol.RateLimits, err = parseRateLimits("rate_limits", req.RateLimits); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -101,9 +106,30 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 		if req.Refill != nil {
 			pol.Refill = keyjson.ToRefill(*req.Refill)
 		}
+		// A policy limits every key of the owner, its admin keys too: one
+		// that may lock out the last of them is refused, as a limit on the
+		// key itself would be.
+		gone, err := h.ownerAdminsGone(r.Context(), old, pol)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !h.guard(w, r, p, gone, nil) {
+			return
+		}
 		o, err := h.m.SetOwnerPolicy(r.Context(), pol)
 		if err != nil {
 			h.failOwner(w, r, err)
+			return
+		}
+		undo := func(ctx context.Context) error {
+			if old == nil {
+				return h.m.DeleteOwnerPolicy(ctx, owner)
+			}
+			_, err := h.m.SetOwnerPolicy(ctx, *old)
+			return err
+		}
+		if !h.guard(w, r, p, gone, undo) {
 			return
 		}
 		writeJSON(w, http.StatusOK, keyjson.FromOwner(o, time.Now()))
@@ -123,6 +149,44 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request, p apikey.Princip
 }
 
 const msgNoPolicy = "No policy for this owner"
+
+// ownerAdminsGone returns the usable admin keys of the owner of after
+// when after limits its keys more than before did (nil: no policy), as
+// restricts judges a key's own limits: they count as gone.
+func (h *handler) ownerAdminsGone(ctx context.Context, before *apikey.OwnerPolicy, after apikey.OwnerPolicy) (map[string]bool, error) {
+	var was apikey.Key
+	if before != nil {
+		was = apikey.Key{RateLimits: before.RateLimits, RemainingUses: before.RemainingUses, Refill: before.Refill}
+	}
+	will := apikey.Key{RateLimits: after.RateLimits, RemainingUses: after.RemainingUses, Refill: after.Refill}
+	if will.RemainingUses == nil && will.Refill != nil {
+		will.RemainingUses = &will.Refill.Amount // as SetOwnerPolicy stores it
+	}
+	if !restricts(was, will) {
+		return nil, nil
+	}
+	now := time.Now()
+	var gone map[string]bool
+	cursor := ""
+	for {
+		page, err := h.m.List(ctx, apikey.ListOptions{Owner: after.Owner, After: cursor, Limit: apikey.MaxListLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range page.Keys {
+			if usableAdmin(k, now) && k.RotatedTo == "" {
+				if gone == nil {
+					gone = map[string]bool{}
+				}
+				gone[k.ID] = true
+			}
+		}
+		if page.Next == "" {
+			return gone, nil
+		}
+		cursor = page.Next
+	}
+}
 
 // failOwner answers a failed owner request: what ErrNotFound means there
 // (no policy, or no keys to set one for), the rest as fail does.

@@ -3,6 +3,7 @@ package apikeytest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,7 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) apikey.Limiter, sha
 		{"OneLimit", testLimiterOne},
 		{"SeveralLimitsAllOrNone", testLimiterSeveral},
 		{"Cost", testLimiterCost},
+		{"HugeCost", testLimiterHugeCost},
 		{"RefusedCountsNothing", testLimiterRefusedCountsNothing},
 		{"ExactUnderRaces", testLimiterRaces},
 		{"InvalidInput", testLimiterInvalid},
@@ -111,6 +113,25 @@ func testLimiterCost(t *testing.T, l apikey.Limiter) {
 	assert.Equal(t, 4, st.Remaining, "and spend nothing")
 	require.True(t, allow(t, l, b, 4, limitBase).Allowed, "4 fit")
 	require.False(t, allow(t, l, b, 1, limitBase).Allowed)
+}
+
+// A cost near the largest int has no room in any limit, whatever the
+// bucket has counted: it must not wrap the count around and be admitted,
+// and the refusal says when the bucket has room (never, within the
+// window: its end).
+func testLimiterHugeCost(t *testing.T, l apikey.Limiter) {
+	b := []apikey.Bucket{{ID: limitID(), Limit: apikey.RateLimit{Limit: 10, Window: time.Hour}}}
+	require.True(t, allow(t, l, b, 1, limitBase).Allowed)
+	for _, cost := range []int{math.MaxInt, math.MaxInt - 1, math.MaxInt - 9} {
+		st := allow(t, l, b, cost, limitBase)
+		require.False(t, st.Allowed, "a cost of %d does not fit in 9", cost)
+		assert.Equal(t, 9, st.Remaining, "and spends nothing")
+		assert.Equal(t, 10*time.Minute, st.Reset, "room again when the window ends")
+	}
+	for range 9 {
+		require.True(t, allow(t, l, b, 1, limitBase).Allowed)
+	}
+	require.False(t, allow(t, l, b, 1, limitBase).Allowed, "the limit still holds")
 }
 
 func testLimiterRefusedCountsNothing(t *testing.T, l apikey.Limiter) {

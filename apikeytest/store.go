@@ -69,6 +69,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"OwnerPolicies", testOwnerPolicies},
 		{"SpendPooledBothOrNeither", testSpendPooled},
 		{"SpendPooledConcurrent", testSpendPooledConcurrent},
+		{"SpendPooledWithoutSharedUses", testSpendPooledWithoutSharedUses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1247,6 +1248,35 @@ func testSpendPooled(t *testing.T, s apikey.Store) {
 	_, ownerLeft, err = os.SpendPooled(ctx, apikey.Spend{ID: unlimited.ID, N: 1, Now: day(2)}, false, "carol", nil)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), ownerLeft)
+}
+
+// testSpendPooledWithoutSharedUses: a caller whose copy of the owner's
+// policy is stale (another process removed the policy, or its shared
+// uses) spends from the key alone, as there is nothing of the owner's to
+// spend: the owner's keys are not refused as if its uses had run out.
+func testSpendPooledWithoutSharedUses(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	os := ownerStore(t, s)
+	limited, unlimited := newKey("erin"), newKey("erin")
+	limited.RemainingUses = uses(5)
+	other := newKey("fred")
+	mustCreate(t, s, limited, unlimited, other)
+	require.NoError(t, os.PutOwner(ctx, apikey.OwnerPolicy{Owner: "fred", UpdatedAt: at(1)})) // rate limits only, say
+	for _, owner := range []string{"erin", "fred"} {
+		k := limited
+		if owner == "fred" {
+			k = other
+		}
+		_, ownerLeft, err := os.SpendPooled(ctx, apikey.Spend{ID: k.ID, N: 1, Now: spendTime}, false, owner, nil)
+		require.NoError(t, err, "%s shares no uses: none to run out of", owner)
+		assert.Equal(t, int64(-1), ownerLeft)
+	}
+	keyLeft, ownerLeft, err := os.SpendPooled(ctx, apikey.Spend{ID: limited.ID, N: 2, Now: spendTime}, true, "erin", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{3, -1}, []int64{keyLeft, ownerLeft}, "the key's own uses are spent")
+	_, _, err = os.SpendPooled(ctx, apikey.Spend{ID: limited.ID, N: 4, Now: spendTime}, true, "erin", nil)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the key's own uses still count")
+	assert.Equal(t, int64(3), *mustGet(t, s, limited.ID).RemainingUses)
 }
 
 // testSpendPooledConcurrent: keys of one owner racing for its uses get

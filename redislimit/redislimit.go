@@ -129,7 +129,7 @@ func status(buckets []apikey.Bucket, counts []int64, ends []time.Time, cost int,
 		if i == 0 || left < st.Remaining || left == st.Remaining && reset < st.Reset {
 			st.Name, st.Limit, st.Remaining, st.Reset = b.Limit.Name, b.Limit.Limit, left, reset
 		}
-		if !allowed && int(counts[i])+cost > b.Limit.Limit {
+		if !allowed && cost > b.Limit.Limit-int(counts[i]) { // the sum may overflow
 			wait = max(wait, reset)
 		}
 	}
