@@ -107,8 +107,29 @@ func TestRotationChainSharesRateLimits(t *testing.T) {
 	assert.Equal(t, 3, served, "3 a minute between the three keys")
 }
 
+// A request refused for its credits (402) has counted against the rate
+// limits, as the README says, by design: a client out of credits that
+// keeps calling is slowed by 429s. A rate-limited request (429) spends no
+// credit.
+func TestCreditRefusalCountsAgainstLimits(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	plain, k := mustCreate(t, m, apikey.NewKey{MaxUses: 2, RateLimit: apikey.RateLimit{Limit: 10, Window: time.Minute}})
+	search := m.Middleware(apikey.WithCost(func(*http.Request) int { return 5 }))(whoami)
+	cheap := m.Middleware()(whoami)
+	require.Equal(t, 402, serve(search, get("/", "X-API-Key", plain)).Code, "5 uses do not fit in 2")
+	w := serve(cheap, get("/", "X-API-Key", plain))
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, "4", w.Header().Get("RateLimit-Remaining"), "10, less the refused 5, less this 1")
+	require.Equal(t, 429, serve(search, get("/", "X-API-Key", plain)).Code, "6 counted, and 5 more do not fit in 10")
+	got, err := m.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), *got.RemainingUses, "the 429 spent no credit")
+}
+
 // A route's cost is counted by the limits and the uses alike; a cost that
-// does not fit is refused and spends nothing.
+// does not fit is refused and spends no credit.
 func TestCost(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
