@@ -151,11 +151,6 @@ func (o *options) changes(now time.Time) ([]apikey.KeyChange, error) {
 	return changes, nil
 }
 
-// changesExpiry reports whether the flags change the expiry.
-func (o *options) changesExpiry() bool {
-	return o.set["ttl"] || o.set["expires-in"] || o.set["expires-at"] || o.noExpiry
-}
-
 func runUpdate(ctx context.Context, e *env, o *options, args []string) error {
 	id := args[0]
 	changes, err := o.changes(time.Now())
