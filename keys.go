@@ -341,6 +341,9 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration, ch
 		k.UpdatedAt = now
 		return nil
 	})
+	if err == nil {
+		m.chains.reset() // a chain that ended at id ends at next now
+	}
 	if err == nil && moved != nil {
 		next, err = m.moveUses(ctx, id, old, next, *moved)
 	}

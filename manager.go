@@ -46,6 +46,8 @@ type Manager struct {
 	importHashers []Hasher
 	importIDs     []string
 
+	chains chainMemo // where rotation chains end, for keys in grace
+
 	warnAge, maxAge time.Duration // WithMaxKeyAge
 	warnMu          sync.Mutex
 	warned          map[string]time.Time // key ID -> last lifetime warning

@@ -107,6 +107,55 @@ func TestRotationChainSharesRateLimits(t *testing.T) {
 	assert.Equal(t, 3, served, "3 a minute between the three keys")
 }
 
+// countingGets is a store that counts Get calls.
+type countingGets struct {
+	*apikey.MemoryStore
+	n atomic.Int64
+}
+
+func (s *countingGets) Get(ctx context.Context, id string) (apikey.Key, error) {
+	s.n.Add(1)
+	return s.MemoryStore.Get(ctx, id)
+}
+
+// A key in grace finds its chain's end in the store once every few
+// seconds, not on every request; a rotation by this Manager is seen at
+// once.
+func TestRotationChainIsRemembered(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	store := &countingGets{MemoryStore: apikey.NewMemoryStore()}
+	m := newManager(t, store, apikey.WithClock(clock.Now))
+	k0, k := mustCreate(t, m, apikey.NewKey{RateLimits: []apikey.RateLimit{{Name: "minute", Limit: 100, Window: time.Minute}}})
+	k1, next, err := m.Rotate(ctx, k.ID, time.Hour)
+	require.NoError(t, err)
+	before := store.n.Load()
+	for range 50 {
+		_, err := m.Verify(ctx, k0)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(1), store.n.Load()-before, "one walk for 50 requests")
+	clock.Advance(6 * time.Second)
+	_, err = m.Verify(ctx, k0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), store.n.Load()-before, "and another once it is old")
+
+	// The chain grows: k0 must count against k2's windows at once, not
+	// against k1's, where it made 51. The three keys share k2's 100 (a
+	// rotation starts its windows afresh; SECURITY.md).
+	k2, _, err := m.Rotate(ctx, next.ID, time.Hour)
+	require.NoError(t, err)
+	served := 0
+	for range 40 {
+		for _, plain := range []string{k0, k1, k2} {
+			if _, err := m.Verify(ctx, plain); err == nil {
+				served++
+			}
+		}
+	}
+	assert.Equal(t, 100, served)
+}
+
 // A request refused for its credits (402) has counted against the rate
 // limits, as the README says, by design: a client out of credits that
 // keeps calling is slowed by 429s. A rate-limited request (429) spends no

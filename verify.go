@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -300,11 +301,74 @@ func (m *Manager) charge(ctx context.Context, k *Key, stored bool, now *time.Tim
 // than counted apart.
 const maxChain = 64
 
+// chainMemoTTL is how long a Manager trusts where a rotation chain ended,
+// and chainMemoMax how many chains it remembers: a key in its grace
+// period costs one chain walk (a store read per rotation) every
+// chainMemoTTL, not one per request. A chain extended by another process
+// meanwhile counts the old key apart for at most chainMemoTTL, less than
+// the window's worth that SECURITY.md allows each rotation.
+const (
+	chainMemoTTL = 5 * time.Second
+	chainMemoMax = 4096
+)
+
+// chainMemo remembers chain ends by the rotated key's RotatedTo.
+type chainMemo struct {
+	mu   sync.Mutex
+	ends map[string]chainMemoEntry
+}
+
+type chainMemoEntry struct {
+	end   string
+	until time.Time
+}
+
+func (c *chainMemo) get(next string, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.ends[next]
+	if !ok || !now.Before(e.until) {
+		return "", false
+	}
+	return e.end, true
+}
+
+func (c *chainMemo) put(next, end string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ends == nil || len(c.ends) >= chainMemoMax {
+		c.ends = map[string]chainMemoEntry{} // forget all: a walk each is cheap
+	}
+	c.ends[next] = chainMemoEntry{end, now.Add(chainMemoTTL)}
+}
+
+// reset forgets every chain: this Manager rotated a key, which may end a
+// chain it remembers.
+func (c *chainMemo) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ends = nil
+}
+
 // chainEnd returns the ID of the key at the end of k's rotation chain:
 // the key that replaced k, or the one that replaced that, and so on. A
 // key rotated while its predecessor is in grace would otherwise leave the
-// predecessor counting against windows nobody else uses.
+// predecessor counting against windows nobody else uses. The answer is
+// remembered for chainMemoTTL.
 func (m *Manager) chainEnd(ctx context.Context, k *Key) (string, error) {
+	now := m.clock()
+	if end, ok := m.chains.get(k.RotatedTo, now); ok {
+		return end, nil
+	}
+	end, err := m.walkChain(ctx, k)
+	if err == nil {
+		m.chains.put(k.RotatedTo, end, now)
+	}
+	return end, err
+}
+
+// walkChain follows k's rotation chain in the store to its end.
+func (m *Manager) walkChain(ctx context.Context, k *Key) (string, error) {
 	id := k.RotatedTo
 	for range maxChain {
 		next, err := m.store.Get(ctx, id)
