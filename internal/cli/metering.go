@@ -111,6 +111,8 @@ type meteringOptions struct {
 	// update only
 	noLimits bool
 	noRefill bool
+	// owner set only
+	noCredits bool
 }
 
 // refillFromFlags returns the refill --refill and --roll-over give, nil

@@ -297,6 +297,20 @@ func TestOwnerCommands(t *testing.T) {
 	_, err = m.Verify(ctx, a2)
 	assert.ErrorIs(t, err, apikey.ErrUsageExhausted, "the owner's credits are shared")
 
+	// Without --credits, a policy keeps the credits it has: changing a
+	// limit lifts no cap and gives nothing back. --no-credits stops
+	// sharing them.
+	c.ok("owner", "set", "alice", "--limit", "shared=50/1h")
+	assert.Contains(t, c.ok("owner", "show", "alice"), "Credits:     0 left\n")
+	m, _ = c.manager()
+	_, err = m.Verify(ctx, a1)
+	assert.ErrorIs(t, err, apikey.ErrUsageExhausted, "still spent")
+	c.ok("owner", "set", "alice", "--no-credits", "--limit", "shared=50/1h")
+	assert.Contains(t, c.ok("owner", "show", "alice"), "Credits:     none shared\n")
+	m, _ = c.manager()
+	_, err = m.Verify(ctx, a1)
+	assert.NoError(t, err, "no shared credits now")
+
 	c.ok("owner", "set", "alice", "--refill", "5/daily", "--roll-over")
 	o = keyjson.Owner{}
 	require.NoError(t, json.Unmarshal([]byte(c.ok("owner", "show", "alice", "--json")), &o))
@@ -357,6 +371,7 @@ func TestOwnerUsage(t *testing.T) {
 		{[]string{"owner", "set", "alice"}, "apikey owner set: nothing to set: give --limit, --credits, --refill or --max-keys ('apikey owner delete alice' removes the policy)"},
 		{[]string{"owner", "set", "alice", "--max-keys", "-1"}, "apikey owner set: --max-keys must not be negative"},
 		{[]string{"owner", "set", "alice", "--credits", "-1"}, "apikey owner set: --credits must not be negative"},
+		{[]string{"owner", "set", "alice", "--credits", "1", "--no-credits"}, "apikey owner set: give --credits or --no-credits, not both"},
 		{[]string{"owner", "set", "alice", "--credits", "1", "--roll-over"}, "apikey owner set: --roll-over goes with --refill"},
 		{[]string{"owner", "set", "alice", "--limit", "x"}, `apikey owner set: invalid value "x" for --limit: want NAME=LIMIT/WINDOW`},
 		{[]string{"owner", "set", "alice", "--refill", "1/yearly"}, `apikey owner set: invalid value "1/yearly" for --refill`},

@@ -87,16 +87,23 @@ var ownerSetCmd = &command{
 	help: ownerHelp + `
 
 Sets the policy of OWNER, replacing the one it has: what a flag does not
-give, the policy no longer has. The credits spent so far are kept.
+give, the policy no longer has, except its credits: without --credits or
+--no-credits, the owner keeps the credits it has now (as PUT owners/{owner}
+without remaining_uses does), so changing a limit neither gives back what
+its keys spent nor lifts their cap. The credits spent so far are kept.
 
   apikey owner set acme --limit burst=100/1s --credits 100000 --refill 100000/monthly@1
   apikey owner set acme --max-keys 5
+  apikey owner set acme --limit burst=50/1s     # the credits left stay as they are
+  apikey owner set acme --no-credits --max-keys 5  # its keys share no credits
 
-With --refill and no --credits, the owner starts with AMOUNT credits.
-With --json, prints what the admin API answers for PUT owners/{owner}.`,
+A new policy with --refill and no --credits (or with --no-credits) starts
+with AMOUNT credits. With --json, prints what the admin API answers for PUT
+owners/{owner}.`,
 	flags: func(fs *flag.FlagSet, o *options) {
 		limitFlags(fs, o)
-		fs.Int64Var(&o.metering.credits, "credits", 0, "the credits all of the owner's keys spend together, `N` (default: not shared)")
+		fs.Int64Var(&o.metering.credits, "credits", 0, "the credits all of the owner's keys spend together, `N` (default: those it has now; none for a new policy)")
+		fs.BoolVar(&o.metering.noCredits, "no-credits", false, "the owner's keys share no credits (with --refill, the owner starts with AMOUNT)")
 		fs.IntVar(&o.metering.maxKeys, "max-keys", 0, "the most live keys, `N`, the owner may have: create refuses one more (default: any number)")
 	},
 	run: runOwnerSet,
@@ -126,8 +133,11 @@ and no longer share any. The keys themselves stay.`,
 }
 
 func runOwnerSet(ctx context.Context, e *env, o *options, args []string) error {
-	if !o.set["limit"] && !o.set["credits"] && !o.set["refill"] && !o.set["max-keys"] {
+	if !o.set["limit"] && !o.set["credits"] && !o.set["refill"] && !o.set["max-keys"] && !o.metering.noCredits {
 		return usagef("nothing to set: give --limit, --credits, --refill or --max-keys ('apikey owner delete %s' removes the policy)", args[0])
+	}
+	if o.set["credits"] && o.metering.noCredits {
+		return usagef("give --credits or --no-credits, not both")
 	}
 	credits, ok, err := o.credits("", 0)
 	if err != nil {
@@ -145,6 +155,18 @@ func runOwnerSet(ctx context.Context, e *env, o *options, args []string) error {
 		p.RemainingUses = &credits
 	}
 	return e.withOwners(ctx, o, changeKeys, func(m *apikey.Manager) error {
+		if !ok && !o.metering.noCredits {
+			// The credits it has now, a refill due counted. Uses spent
+			// between this read and the write come back, as with PUT.
+			old, err := m.OwnerPolicy(ctx, p.Owner)
+			switch {
+			case err == nil && old.RemainingUses != nil:
+				left := creditsAt(*old.RemainingUses, old.Refill, old.RefilledAt, time.Now())
+				p.RemainingUses = &left
+			case err != nil && !errors.Is(err, apikey.ErrNotFound):
+				return err
+			}
+		}
 		got, err := m.SetOwnerPolicy(ctx, p)
 		if err != nil {
 			return err
