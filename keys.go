@@ -37,7 +37,7 @@ type NewKey struct {
 	// /96, is ErrInvalidInput.
 	AllowedIPs []netip.Prefix
 	// MaxUses, when above zero, is how many requests the key may make in
-	// all; zero means no limit.
+	// all; zero means no limit. It is at most MaxRemainingUses.
 	MaxUses int64
 	// Refill, when set, gives the key uses (credits) again every day or
 	// month (see Refill). Without MaxUses, the key starts with
@@ -543,10 +543,7 @@ func SetAllowedIPs(prefixes ...netip.Prefix) KeyChange {
 // it from now on); for a key with a Refill, n uses until the next period
 // starts. Use NoUsageLimit to lift the limit.
 func SetRemainingUses(n int64) KeyChange {
-	var err error
-	if n < 0 {
-		err = fmt.Errorf("%w: negative remaining uses", ErrInvalidInput)
-	}
+	err := checkUses("remaining uses", n)
 	return KeyChange{err: err, setsUses: true, apply: func(k *Key) { k.RemainingUses = &n }}
 }
 
@@ -557,10 +554,7 @@ func SetRemainingUses(n int64) KeyChange {
 // (package admin uses it for a key without the admin scope): uses it
 // spends between reading the count and writing it must not come back.
 func LowerRemainingUses(n int64) KeyChange {
-	var err error
-	if n < 0 {
-		err = fmt.Errorf("%w: negative remaining uses", ErrInvalidInput)
-	}
+	err := checkUses("remaining uses", n)
 	return KeyChange{err: err, setsUses: true,
 		check: func(k *Key) error {
 			if k.RemainingUses != nil && *k.RemainingUses < n {

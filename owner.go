@@ -330,8 +330,10 @@ func checkOwnerPolicy(p *OwnerPolicy) error {
 	if err := checkRefill(p.Refill); err != nil {
 		return err
 	}
-	if p.RemainingUses != nil && *p.RemainingUses < 0 {
-		return fmt.Errorf("%w: OwnerPolicy.RemainingUses must not be negative", ErrInvalidInput)
+	if p.RemainingUses != nil {
+		if err := checkUses("OwnerPolicy.RemainingUses", *p.RemainingUses); err != nil {
+			return err
+		}
 	}
 	if p.MaxKeys < 0 {
 		return fmt.Errorf("%w: OwnerPolicy.MaxKeys must not be negative", ErrInvalidInput)

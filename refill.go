@@ -84,6 +84,8 @@ func checkRefill(r *Refill) error {
 	switch {
 	case r.Amount < 1:
 		return fmt.Errorf("%w: Refill.Amount must be 1 or more", ErrInvalidInput)
+	case r.Amount > MaxRemainingUses:
+		return fmt.Errorf("%w: Refill.Amount must be at most %d", ErrInvalidInput, MaxRemainingUses)
 	case r.Interval == RefillDaily && r.Day != 0:
 		return fmt.Errorf("%w: Refill.Day is for monthly refills; leave it 0 for daily ones", ErrInvalidInput)
 	case r.Interval == RefillMonthly && (r.Day < 1 || r.Day > 31):
@@ -92,6 +94,33 @@ func checkRefill(r *Refill) error {
 		return fmt.Errorf("%w: unknown Refill.Interval %q: use %q or %q", ErrInvalidInput, r.Interval, RefillDaily, RefillMonthly)
 	}
 	return nil
+}
+
+// MaxRemainingUses is the most uses a key or an owner may be given, and
+// the largest Refill.Amount: 2^53-1, the largest whole number JavaScript
+// (the admin page, most JSON readers) keeps exactly. A refill that rolls
+// over stops there.
+const MaxRemainingUses int64 = 1<<53 - 1
+
+// checkUses refuses a count of uses below 0 or above MaxRemainingUses,
+// naming what it is.
+func checkUses(what string, n int64) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("%w: negative %s", ErrInvalidInput, what)
+	case n > MaxRemainingUses:
+		return fmt.Errorf("%w: %s above %d", ErrInvalidInput, what, MaxRemainingUses)
+	}
+	return nil
+}
+
+// rollOver returns left plus amount, or MaxRemainingUses if that is more,
+// without overflow for any values a store may hold.
+func rollOver(left, amount int64) int64 {
+	if left > MaxRemainingUses-amount {
+		return MaxRemainingUses
+	}
+	return left + amount
 }
 
 // usesAt returns the uses k has at now, refilled when its refill is due,
@@ -109,7 +138,7 @@ func usesAt(k *Key, now time.Time) (left int64, due bool, period time.Time) {
 		return left, false, period
 	}
 	if k.Refill.RollOver {
-		return left + k.Refill.Amount, true, period
+		return rollOver(left, k.Refill.Amount), true, period
 	}
 	return k.Refill.Amount, true, period
 }

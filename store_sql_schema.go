@@ -76,7 +76,11 @@ type spendSQL struct {
 // read, which the statement checks is the stored one.
 func buildSpend(t, where string) spendSQL {
 	due := "(refilled_at IS NULL OR refilled_at < ?)"
-	uses := "(CASE WHEN " + due + " THEN (CASE WHEN refill_rollover THEN remaining_uses + refill_amount ELSE refill_amount END) ELSE remaining_uses END)"
+	// A roll-over stops at MaxRemainingUses, as rollOver does, compared
+	// so that nothing overflows.
+	max := strconv.FormatInt(MaxRemainingUses, 10)
+	rolled := "(CASE WHEN remaining_uses > " + max + " - refill_amount THEN " + max + " ELSE remaining_uses + refill_amount END)"
+	uses := "(CASE WHEN " + due + " THEN (CASE WHEN refill_rollover THEN " + rolled + " ELSE refill_amount END) ELSE remaining_uses END)"
 	sameRefill := " AND refill_amount = ? AND refill_interval = ? AND refill_day = ? AND refill_rollover = ? AND " + uses + " >= ?"
 	return spendSQL{
 		plain: "UPDATE " + t + " SET remaining_uses = remaining_uses - ?, uses_spent = uses_spent + ?" + where +

@@ -120,8 +120,8 @@ func checkNewKey(nk *NewKey, now time.Time) ([]string, error) {
 	if err := checkPrefixes(nk.AllowedIPs); err != nil {
 		return nil, err
 	}
-	if nk.MaxUses < 0 {
-		return nil, fmt.Errorf("%w: negative MaxUses", ErrInvalidInput)
+	if err := checkUses("MaxUses", nk.MaxUses); err != nil {
+		return nil, err
 	}
 	if err := checkKeyRef("CreatedBy", nk.CreatedBy); err != nil {
 		return nil, err

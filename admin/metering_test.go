@@ -76,11 +76,28 @@ func TestMeteringFieldsRefused(t *testing.T) {
 		`{"owner":"a","refill":{"amount":1,"interval":"hourly"}}`:                                                 "hourly",
 		`{"owner":"a","refill":{"amount":0,"interval":"daily"}}`:                                                  "mount",
 		`{"owner":"a","refill":{"amount":1,"interval":"monthly","day":32}}`:                                       "ay",
+		`{"owner":"a","refill":{"amount":9007199254740992,"interval":"daily"}}`:                                   "Refill.Amount must be at most 9007199254740991",
+		`{"owner":"a","max_uses":9007199254740992}`:                                                               "MaxUses above 9007199254740991",
 	} {
 		r := e.Do("POST", "/admin/keys", adminKey, body)
 		assert.Equal(t, 400, r.Status, body)
 		assert.Contains(t, r.Msg(t), want, body)
 	}
+	// The most a JavaScript reader keeps exactly is accepted, and read
+	// back as it was sent.
+	r := e.Do("POST", "/admin/keys", adminKey, `{"owner":"a","max_uses":9007199254740991}`)
+	require.Equal(t, 201, r.Status, r.Body)
+	assert.Contains(t, r.Body, `"remaining_uses":9007199254740991`)
+	var created struct {
+		Key struct{ ID string } `json:"key"`
+	}
+	r.JSON(t, &created)
+	r = e.Do("PATCH", "/admin/keys/"+created.Key.ID, adminKey, `{"remaining_uses":9007199254740992}`)
+	assert.Equal(t, 400, r.Status)
+	assert.Contains(t, r.Msg(t), "remaining uses above 9007199254740991")
+	r = e.Do("PUT", "/admin/owners/a", adminKey, `{"remaining_uses":9007199254740992}`)
+	assert.Equal(t, 400, r.Status)
+	assert.Contains(t, r.Msg(t), "OwnerPolicy.RemainingUses above 9007199254740991")
 }
 
 // A key without the admin scope may give a key it makes no looser limits

@@ -64,6 +64,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"SpendUseOnlyFromUsableKeys", testSpendUseOnlyFromUsableKeys},
 		{"Rehash", testRehash},
 		{"SpendRefills", testSpendRefills},
+		{"SpendRollOverStopsAtMax", testSpendRollOverStops},
 		{"SpendByTheStoredRefill", testSpendByStoredRefill},
 		{"SpendConcurrentAcrossARefill", testSpendConcurrentRefill},
 		{"OwnerPolicies", testOwnerPolicies},
@@ -1071,6 +1072,25 @@ func testSpendRefills(t *testing.T, s apikey.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), left)
 	assert.Equal(t, int64(7), mustGet(t, s, daily.ID).UsesSpent)
+}
+
+// testSpendRollOverStops: a refill that rolls over stops at
+// apikey.MaxRemainingUses, whatever the store holds, rather than wrap
+// around or fail.
+func testSpendRollOverStops(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	us := usageStore(t, s)
+	// Beyond it, a store holds what an older version or a hand-written
+	// UPDATE put there; the sum would overflow an int64.
+	for name, start := range map[string]int64{"near the most": apikey.MaxRemainingUses - 1, "beyond it": math.MaxInt64 - 1} {
+		k := newKey("alice")
+		k.RemainingUses, k.Refill, k.RefilledAt = uses(start), &apikey.Refill{Amount: apikey.MaxRemainingUses, Interval: apikey.RefillDaily, RollOver: true}, day(1)
+		mustCreate(t, s, k)
+		left, err := us.SpendUse(ctx, apikey.Spend{ID: k.ID, N: 1, Now: day(2), Refill: k.Refill})
+		require.NoError(t, err, name)
+		assert.Equal(t, apikey.MaxRemainingUses-1, left, name)
+		assert.Equal(t, apikey.MaxRemainingUses-1, *mustGet(t, s, k.ID).RemainingUses, name)
+	}
 }
 
 // testSpendByStoredRefill: a caller whose copy of the key is stale (no
