@@ -236,3 +236,23 @@ func TestMisplacedKey(t *testing.T) {
 	// Nothing key-like anywhere: the plain message.
 	assert.Equal(t, "Missing API key", body(t, serve(h, get("/?q=hello", "Authorization", "Basic dXNlcjpwYXNz"))).Msg)
 }
+
+// A middleware without WithHostAuth, nested in one of the same Manager with
+// it (a keys-only route group under a router that also takes logins),
+// takes keys only: the host's principal the outer one vouched for is no
+// key, whether the host read it from a cookie or a Bearer token.
+func TestKeysOnlyMiddlewareUnderHostAuthRefusesHostPrincipals(t *testing.T) {
+	f := newFixture(t)
+	login := &hostLogin{}
+	h := f.m.Middleware(apikey.WithHostAuth(login.auth))(f.m.Middleware()(who))
+	w := serve(h, get("/", "X-API-Key", f.valid))
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Equal(t, "key alice", w.Body.String())
+	for name, r := range map[string]*http.Request{
+		"session cookie": get("/", "Cookie", "sid=good-session"),
+		"JWT":            get("/", "Authorization", "Bearer jwt-valid"),
+	} {
+		w := serve(h, r)
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "%s: the inner middleware takes keys only: %s", name, w.Body.String())
+	}
+}
