@@ -104,11 +104,24 @@ func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 		if err != nil {
 			return nil, &ImportError{Row: i + 1, Err: err}
 		}
-		d := sha256.Sum256(append([]byte(k.Hash+"\x00"), k.Digest...))
-		if first, dup := seen[d]; dup {
-			return nil, &ImportError{Row: i + 1, Err: fmt.Errorf("%w: the same key as row %d", ErrDuplicate, first)}
+		// A key is known by its digest under its Hash and, given in
+		// plain text, also by its SHA-256 digest: another row may give
+		// the same key by that digest, which the current Hasher's does
+		// not match.
+		ids := [2][sha256.Size]byte{sha256.Sum256(append([]byte(k.Hash+"\x00"), k.Digest...))}
+		n := 1
+		if ik.Plaintext != "" && k.Hash != "sha256" {
+			plain := sha256.Sum256([]byte(ik.Plaintext))
+			ids[1], n = sha256.Sum256(append([]byte("sha256\x00"), plain[:]...)), 2
 		}
-		seen[d] = i + 1
+		for _, d := range ids[:n] {
+			if first, dup := seen[d]; dup {
+				return nil, &ImportError{Row: i + 1, Err: fmt.Errorf("%w: the same key as row %d", ErrDuplicate, first)}
+			}
+		}
+		for _, d := range ids[:n] {
+			seen[d] = i + 1
+		}
 		records[i] = k
 	}
 	bs, batched := m.store.(BatchStore)
