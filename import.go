@@ -37,9 +37,29 @@ func WithImportedKeys(match func(key string) bool) Option {
 }
 
 // importedShape reports whether key is a candidate imported key: not this
-// library's shape, but the shape WithImportedKeys accepts.
+// library's shape, but the shape WithImportedKeys accepts. A key with one
+// of the Manager's prefixes and a body of a key's length and alphabet has
+// this library's shape whatever its checksum: a broad match must not
+// make a bad checksum cost lookups.
 func (m *Manager) importedShape(key string) bool {
-	return m.imported != nil && len(key) <= maxImportedKeyLen && m.imported(key)
+	return m.imported != nil && len(key) <= maxImportedKeyLen && !m.ownShape(key) && m.imported(key)
+}
+
+// ownShape reports whether key is one of the Manager's prefixes, '_' and
+// a key's body, with or without a correct checksum.
+func (m *Manager) ownShape(key string) bool {
+	shaped := func(p string) bool {
+		return len(key) == len(p)+1+bodyLen && hasPrefixSep(key, p) && validBase62(key[len(p)+1:])
+	}
+	if shaped(m.prefix) {
+		return true
+	}
+	for _, p := range m.accepted {
+		if shaped(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // ImportKey describes a key issued by another system, for Import. Give

@@ -334,3 +334,30 @@ func TestImportRefusesAKeyGivenAsPlaintextAndDigest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, page.Keys, "nothing imported")
 }
+
+// WithImportedKeys weakens nothing for this library's own keys, however
+// broad its shape: one with a bad checksum is still malformed, refused
+// without a lookup, and cannot be imported to make it verify.
+func TestImportedShapeNeverCoversOwnKeys(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	broad := regexp.MustCompile(`^[A-Za-z0-9_-]{16,}$`).MatchString
+	m := newManager(t, store, apikey.WithImportedKeys(broad))
+	own, _ := mustCreate(t, m, apikey.NewKey{})
+	bad := testkit.ChangeLast(own)
+	finds := store.Finds.Load()
+	_, err := m.Verify(ctx, bad)
+	require.ErrorIs(t, err, apikey.ErrMalformedKey)
+	assert.Equal(t, finds, store.Finds.Load(), "no lookup for a bad checksum")
+
+	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "alice", Plaintext: bad}})
+	require.ErrorIs(t, err, apikey.ErrInvalidInput, "a key of this library's shape with a bad checksum could never be verified")
+
+	// The old keys the shape is for still verify.
+	old := oldKey()
+	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "bob", Plaintext: old}})
+	require.NoError(t, err)
+	p, err := m.Verify(ctx, old)
+	require.NoError(t, err)
+	assert.Equal(t, "bob", p.Owner)
+}
