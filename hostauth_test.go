@@ -236,3 +236,51 @@ func TestMisplacedKey(t *testing.T) {
 	// Nothing key-like anywhere: the plain message.
 	assert.Equal(t, "Missing API key", body(t, serve(h, get("/?q=hello", "Authorization", "Basic dXNlcjpwYXNz"))).Msg)
 }
+
+// A middleware without WithHostAuth, nested in one of the same Manager with
+// it (a keys-only route group under a router that also takes logins),
+// takes keys only: the host's principal the outer one vouched for is no
+// key, whether the host read it from a cookie or a Bearer token.
+func TestKeysOnlyMiddlewareUnderHostAuthRefusesHostPrincipals(t *testing.T) {
+	f := newFixture(t)
+	login := &hostLogin{}
+	h := f.m.Middleware(apikey.WithHostAuth(login.auth))(f.m.Middleware()(who))
+	w := serve(h, get("/", "X-API-Key", f.valid))
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Equal(t, "key alice", w.Body.String())
+	for name, r := range map[string]*http.Request{
+		"session cookie": get("/", "Cookie", "sid=good-session"),
+		"JWT":            get("/", "Authorization", "Bearer jwt-valid"),
+	} {
+		w := serve(h, r)
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "%s: the inner middleware takes keys only: %s", name, w.Body.String())
+	}
+}
+
+// The place a misplaced key is named by never repeats a key either: a
+// key pasted twice into Authorization, with a space between, puts one
+// where a scheme belongs; a key can stand where a query parameter's name
+// belongs too.
+func TestMisplacedKeyPlaceNeverHoldsAKey(t *testing.T) {
+	var events []apikey.Event
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithObserver(func(_ context.Context, e apikey.Event) { events = append(events, e) }))
+	plain, _ := mustCreate(t, m, apikey.NewKey{})
+	other, _ := mustCreate(t, m, apikey.NewKey{})
+	h := m.Middleware()(who)
+	for name, r := range map[string]*http.Request{
+		"a key as the scheme":            get("/", "Authorization", plain+" "+other),
+		"a key as a query name":          get("/?" + plain + "=" + other),
+		"a key as a ;-query name":        get("/?a=1;" + plain + "=" + other),
+		"a key as another header's name": get("/", plain, other),
+	} {
+		events = nil
+		w := serve(h, r)
+		assert.Equal(t, 401, w.Code, name)
+		require.Len(t, events, 1, name)
+		assert.ErrorIs(t, events[0].Err, apikey.ErrMisplacedKey, name)
+		for _, k := range []string{plain, other} {
+			assert.NotContains(t, events[0].Err.Error(), secretOf(k)[:16], name)
+			assert.NotContains(t, strings.ToLower(events[0].Err.Error()), strings.ToLower(secretOf(k)[:16]), name)
+		}
+	}
+}

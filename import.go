@@ -37,9 +37,29 @@ func WithImportedKeys(match func(key string) bool) Option {
 }
 
 // importedShape reports whether key is a candidate imported key: not this
-// library's shape, but the shape WithImportedKeys accepts.
+// library's shape, but the shape WithImportedKeys accepts. A key with one
+// of the Manager's prefixes and a body of a key's length and alphabet has
+// this library's shape whatever its checksum: a broad match must not
+// make a bad checksum cost lookups.
 func (m *Manager) importedShape(key string) bool {
-	return m.imported != nil && len(key) <= maxImportedKeyLen && m.imported(key)
+	return m.imported != nil && len(key) <= maxImportedKeyLen && !m.ownShape(key) && m.imported(key)
+}
+
+// ownShape reports whether key is one of the Manager's prefixes, '_' and
+// a key's body, with or without a correct checksum.
+func (m *Manager) ownShape(key string) bool {
+	shaped := func(p string) bool {
+		return len(key) == len(p)+1+bodyLen && hasPrefixSep(key, p) && validBase62(key[len(p)+1:])
+	}
+	if shaped(m.prefix) {
+		return true
+	}
+	for _, p := range m.accepted {
+		if shaped(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // ImportKey describes a key issued by another system, for Import. Give
@@ -104,11 +124,24 @@ func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 		if err != nil {
 			return nil, &ImportError{Row: i + 1, Err: err}
 		}
-		d := sha256.Sum256(append([]byte(k.Hash+"\x00"), k.Digest...))
-		if first, dup := seen[d]; dup {
-			return nil, &ImportError{Row: i + 1, Err: fmt.Errorf("%w: the same key as row %d", ErrDuplicate, first)}
+		// A key is known by its digest under its Hash and, given in
+		// plain text, also by its SHA-256 digest: another row may give
+		// the same key by that digest, which the current Hasher's does
+		// not match.
+		ids := [2][sha256.Size]byte{sha256.Sum256(append([]byte(k.Hash+"\x00"), k.Digest...))}
+		n := 1
+		if ik.Plaintext != "" && k.Hash != "sha256" {
+			plain := sha256.Sum256([]byte(ik.Plaintext))
+			ids[1], n = sha256.Sum256(append([]byte("sha256\x00"), plain[:]...)), 2
 		}
-		seen[d] = i + 1
+		for _, d := range ids[:n] {
+			if first, dup := seen[d]; dup {
+				return nil, &ImportError{Row: i + 1, Err: fmt.Errorf("%w: the same key as row %d", ErrDuplicate, first)}
+			}
+		}
+		for _, d := range ids[:n] {
+			seen[d] = i + 1
+		}
 		records[i] = k
 	}
 	bs, batched := m.store.(BatchStore)

@@ -309,3 +309,55 @@ func (s *countingCreates) Create(ctx context.Context, k apikey.Key) error {
 	s.n.Add(1)
 	return s.MemoryStore.Create(ctx, k)
 }
+
+// A key given twice is refused, also when one row gives its plaintext and
+// another its SHA-256 digest under a Manager whose current Hasher is not
+// SHA-256: stored twice, the key would act for whichever row its lookup
+// finds first, and deleting that one would leave it working as the other.
+func TestImportRefusesAKeyGivenAsPlaintextAndDigest(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithHashers(hmacHasher(t)), apikey.WithImportedKeys(oldShape))
+	key := oldKey()
+	d := sha256.Sum256([]byte(key))
+	for name, rows := range map[string][]apikey.ImportKey{
+		"plaintext, then digest": {{Owner: "alice", Plaintext: key}, {Owner: "bob", SHA256: d[:]}},
+		"digest, then plaintext": {{Owner: "bob", SHA256: d[:]}, {Owner: "alice", Plaintext: key}},
+	} {
+		recs, err := m.Import(ctx, rows)
+		var ie *apikey.ImportError
+		require.ErrorAs(t, err, &ie, name)
+		assert.Equal(t, 2, ie.Row, name)
+		assert.ErrorIs(t, err, apikey.ErrDuplicate, name)
+		assert.Nil(t, recs, name)
+	}
+	page, err := m.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, page.Keys, "nothing imported")
+}
+
+// WithImportedKeys weakens nothing for this library's own keys, however
+// broad its shape: one with a bad checksum is still malformed, refused
+// without a lookup, and cannot be imported to make it verify.
+func TestImportedShapeNeverCoversOwnKeys(t *testing.T) {
+	ctx := context.Background()
+	store := newSpyStore()
+	broad := regexp.MustCompile(`^[A-Za-z0-9_-]{16,}$`).MatchString
+	m := newManager(t, store, apikey.WithImportedKeys(broad))
+	own, _ := mustCreate(t, m, apikey.NewKey{})
+	bad := testkit.ChangeLast(own)
+	finds := store.Finds.Load()
+	_, err := m.Verify(ctx, bad)
+	require.ErrorIs(t, err, apikey.ErrMalformedKey)
+	assert.Equal(t, finds, store.Finds.Load(), "no lookup for a bad checksum")
+
+	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "alice", Plaintext: bad}})
+	require.ErrorIs(t, err, apikey.ErrInvalidInput, "a key of this library's shape with a bad checksum could never be verified")
+
+	// The old keys the shape is for still verify.
+	old := oldKey()
+	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "bob", Plaintext: old}})
+	require.NoError(t, err)
+	p, err := m.Verify(ctx, old)
+	require.NoError(t, err)
+	assert.Equal(t, "bob", p.Owner)
+}

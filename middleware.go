@@ -199,11 +199,14 @@ func (mw *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	ex, err := extractKey(r, cfg.sources, isKey)
 	key, src := ex.key, ex.from
-	if prev := infoFromContext(r.Context()); prev != nil && prev.manager == m &&
+	if prev := infoFromContext(r.Context()); prev != nil && prev.manager == m && prev.principal.kind == KindKey &&
 		(errors.Is(err, ErrMissingKey) || err == nil && m.sameKey(key, &prev.principal, &prev.match)) {
 		// Verified by an outer middleware of this Manager (which may
 		// have stripped the key): verifying again would count the
-		// request twice against its rate limit and uses.
+		// request twice against its rate limit and uses. Only a key:
+		// a principal the host vouched for (WithHostAuth) is judged
+		// again, by this middleware's own rules, which may take keys
+		// only or another host authenticator.
 		next.ServeHTTP(w, r)
 		return
 	}

@@ -104,6 +104,9 @@ func findMisplaced(r *http.Request, sources []Source) string {
 				return "the Authorization header as Basic credentials"
 			}
 		case spaced && !reads(authSource, scheme) && LooksLikeKey(token):
+			if mayHoldKey(scheme) {
+				return "the Authorization header, after text shaped like a key"
+			}
 			return "the Authorization header under the " + scheme + " scheme"
 		}
 	}
@@ -112,6 +115,9 @@ func findMisplaced(r *http.Request, sources []Source) string {
 			continue
 		}
 		if slices.ContainsFunc(vs, LooksLikeKey) {
+			if mayHoldKey(name) {
+				return "a header whose name is shaped like a key"
+			}
 			return "the " + name + " header"
 		}
 	}
@@ -125,6 +131,9 @@ func findMisplaced(r *http.Request, sources []Source) string {
 				value = v
 			}
 			if !reads(querySource, name) && LooksLikeKey(value) {
+				if mayHoldKey(name) {
+					return "a query parameter whose name is shaped like a key"
+				}
 				return "the query parameter " + url.QueryEscape(name)
 			}
 		}
@@ -132,9 +141,19 @@ func findMisplaced(r *http.Request, sources []Source) string {
 	if len(r.Header["Cookie"]) > 0 {
 		for _, c := range r.Cookies() {
 			if !reads(cookieSource, c.Name) && LooksLikeKey(c.Value) {
+				if mayHoldKey(c.Name) {
+					return "a cookie whose name is shaped like a key"
+				}
 				return "the cookie " + c.Name
 			}
 		}
 	}
 	return ""
 }
+
+// mayHoldKey reports whether a name the client chose (a scheme, a header,
+// a query parameter, a cookie) could hold a key, whole or mistyped, or
+// one with its case changed (header names are canonicalised): the place
+// is then described without it, since the message reaches observers and
+// logs.
+func mayHoldKey(name string) bool { return LooksLikeKey(name) || ResemblesKey(name) }

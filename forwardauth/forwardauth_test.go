@@ -423,3 +423,22 @@ func TestNoExtraLookups(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, int64(1), store.Finds.Load()-before)
 }
+
+// A path that decodes twice is matched as decoded twice even where its
+// second decoding meets a '%' that starts no escape: servers that decode
+// twice keep such a '%' as it is (PHP's urldecode, most lenient decoders)
+// and route the rest, so /%2561dmin/x%25 is /admin/x% to them.
+func TestRequireDecodesTwiceLeniently(t *testing.T) {
+	m := testkit.NewManager(t, apikey.NewMemoryStore())
+	reader, _ := testkit.MustCreate(t, m, apikey.NewKey{Scopes: []string{"bots:read"}})
+	h := forwardauth.New(m, forwardauth.Require("", "/admin", "admin"))
+	for _, uri := range []string{
+		"/%2561dmin/x%25",
+		"/%2561dmin/%25zz",
+		"/public/%252e%252e/admin/%25",
+		"/%252561dmin/%25",
+	} {
+		w := check(h, "GET", "/auth", "X-API-Key", reader, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", uri)
+		assert.Equal(t, http.StatusForbidden, w.Code, uri)
+	}
+}

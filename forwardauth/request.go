@@ -126,13 +126,47 @@ func pathForms(p string) []string {
 	for range 3 {
 		add(p)
 		add(withoutParams(strings.ReplaceAll(p, `\`, "/")))
-		d, err := url.PathUnescape(p)
-		if err != nil || d == p {
+		d := unescapeLeniently(p)
+		if d == p {
 			break
 		}
 		p = d
 	}
 	return forms
+}
+
+// unescapeLeniently decodes every %XX of p, keeping a '%' that starts no
+// escape as it is, as servers that decode a path a second time mostly
+// do: url.PathUnescape would refuse the whole path for one such '%' and
+// leave the rest of it undecoded.
+func unescapeLeniently(p string) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	b := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
+			b = append(b, unhex(p[i+1])<<4|unhex(p[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, p[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // withoutParams cuts the ';' parameters from each segment of p:

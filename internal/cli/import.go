@@ -252,6 +252,14 @@ func compileShape(s string) (*regexp.Regexp, error) {
 	if s == "" {
 		return nil, usagef("--shape is empty: give a regular expression that the old keys match")
 	}
+	if strings.Contains(s, "|") {
+		// "^a|b$" is "^a" or "b$": anchor the alternatives as one.
+		inner := strings.TrimPrefix(s, "^")
+		if strings.HasSuffix(inner, "$") && !strings.HasSuffix(inner, `\$`) {
+			inner = strings.TrimSuffix(inner, "$")
+		}
+		s = "^(?:" + inner + ")$"
+	}
 	if !strings.HasPrefix(s, "^") {
 		s = "^" + s
 	}

@@ -388,6 +388,26 @@ func TestImportShape(t *testing.T) {
 	assert.Contains(t, r.stderr, "line 2: invalid input: the key has neither this Manager's shape nor the one WithImportedKeys accepts")
 }
 
+// --shape with alternatives is anchored around all of them: "a|b" taken
+// as "^a|b$" would match any text that starts with a key of the first
+// shape, or ends with one of the second, and the service would look up
+// each such credential.
+func TestImportShapeAnchorsEveryAlternative(t *testing.T) {
+	re, err := compileShape(`sk-[a-z]{20}|legacy-[0-9]{16}`)
+	require.NoError(t, err)
+	assert.True(t, re.MatchString("sk-"+strings.Repeat("a", 20)))
+	assert.True(t, re.MatchString("legacy-"+strings.Repeat("1", 16)))
+	for _, s := range []string{
+		"sk-" + strings.Repeat("a", 20) + ".anything.after",
+		"eyJhbGciOiJIUzI1NiJ9.legacy-" + strings.Repeat("1", 16),
+	} {
+		assert.False(t, re.MatchString(s), "%s: the shape matches whole keys only", s)
+	}
+	re, err = compileShape(`^sk-[a-z]{20}|legacy-[0-9]{16}$`)
+	require.NoError(t, err)
+	assert.False(t, re.MatchString("sk-"+strings.Repeat("a", 20)+"x"), "anchors given around alternatives hold for each")
+}
+
 // A key the table holds already is found before anything is stored.
 func TestImportFindsStoredKeys(t *testing.T) {
 	c := newEnv(t)
