@@ -142,6 +142,9 @@ func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 		for _, d := range ids[:n] {
 			seen[d] = i + 1
 		}
+		if err := m.importedAlready(ctx, ik, k); err != nil {
+			return nil, &ImportError{Row: i + 1, Err: err}
+		}
 		records[i] = k
 	}
 	bs, batched := m.store.(BatchStore)
@@ -150,7 +153,7 @@ func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 		for i := start; i < end; i++ {
 			id, err := newID(time.Now())
 			if err != nil {
-				return records[:i], &ImportError{Row: i + 1, Err: err}
+				return records[:start], &ImportError{Row: i + 1, Err: err} // none of this batch is stored
 			}
 			records[i].ID = id
 		}
@@ -176,6 +179,43 @@ func (m *Manager) Import(ctx context.Context, keys []ImportKey) ([]Key, error) {
 	}
 	return records, nil
 }
+
+// importedAlready refuses a key the store holds already in any digest
+// form Verify finds a key by, so that no key is stored twice, as two
+// records of which revoking one would leave the key working as the
+// other: a key given in plain text is looked up by its SHA-256 digest and
+// its digest under each of the Manager's Hashers, one given by its
+// SHA-256 digest by that digest. (A digest cannot be matched against a
+// key stored earlier from its plaintext under an HMAC Hasher, which
+// SECURITY.md lists.)
+func (m *Manager) importedAlready(ctx context.Context, ik ImportKey, k Key) error {
+	digests := [][]byte{k.Digest}
+	if ik.Plaintext != "" {
+		digests = digests[:0]
+		for _, h := range m.importHashers {
+			digests = append(digests, h.Sum(nil, ik.Plaintext))
+		}
+	}
+	for _, d := range digests {
+		stored, err := m.store.FindByDigest(ctx, d)
+		switch {
+		case err == nil:
+			return storedAlreadyError{stored.ID}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+	return nil
+}
+
+// storedAlreadyError is Import's ErrDuplicate for a key the store holds.
+type storedAlreadyError struct{ id string }
+
+func (e storedAlreadyError) Error() string {
+	return "apikey: the key is stored already, as key " + e.id
+}
+
+func (e storedAlreadyError) Unwrap() error { return ErrDuplicate }
 
 // importBatch is how many keys Import gives a BatchStore at once.
 const importBatch = 1000

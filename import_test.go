@@ -1,9 +1,11 @@
 package apikey_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"regexp"
 	"sync"
@@ -181,7 +183,8 @@ func TestImportRefusesBadRows(t *testing.T) {
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, 2, ie.Row)
 	assert.ErrorIs(t, err, apikey.ErrDuplicate)
-	assert.Len(t, recs, 1, "the row before it was stored, and is reported")
+	assert.Contains(t, err.Error(), "stored already, as key")
+	assert.Empty(t, recs, "a key stored already is found before anything is stored")
 }
 
 // 10,000 keys of another system, imported in one call, then verified.
@@ -217,12 +220,19 @@ type batchStore struct {
 	*apikey.MemoryStore
 	mu            sync.Mutex
 	batches, ones int
+	refuse        []byte // a digest the store fails to store
 }
+
+var errRefused = errors.New("the store failed")
 
 func (s *batchStore) Create(ctx context.Context, k apikey.Key) error {
 	s.mu.Lock()
 	s.ones++
+	refuse := bytes.Equal(k.Digest, s.refuse)
 	s.mu.Unlock()
+	if refuse {
+		return errRefused
+	}
 	return s.MemoryStore.Create(ctx, k)
 }
 
@@ -237,6 +247,9 @@ func (s *batchStore) CreateMany(ctx context.Context, keys []apikey.Key) error {
 		_, errDigest := s.FindByDigest(ctx, k.Digest)
 		if errID == nil || errDigest == nil || ids[k.ID] || digests[string(k.Digest)] {
 			return fmt.Errorf("%w: key %s", apikey.ErrDuplicate, k.ID)
+		}
+		if bytes.Equal(k.Digest, s.refuse) {
+			return errRefused
 		}
 		ids[k.ID], digests[string(k.Digest)] = true, true
 	}
@@ -276,12 +289,12 @@ func TestImportInBatches(t *testing.T) {
 
 	store.batches = 0
 	again := rows(2500)
-	again[1699] = apikey.ImportKey{Owner: "bob", SHA256: recs[10].Digest} // row 1,700 is stored already
+	store.refuse = again[1699].SHA256 // the store fails on row 1,700
 	recs2, err := m.Import(ctx, again)
 	var ie *apikey.ImportError
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, 1700, ie.Row)
-	assert.ErrorIs(t, err, apikey.ErrDuplicate)
+	assert.ErrorIs(t, err, errRefused)
 	require.Len(t, recs2, 1699, "the rows before it were stored, and are reported")
 	assert.Equal(t, 2, store.batches, "the first thousand, then the one refused")
 	assert.Equal(t, 700, store.ones, "rows 1,001 to 1,700 one at a time")
@@ -360,4 +373,40 @@ func TestImportedShapeNeverCoversOwnKeys(t *testing.T) {
 	p, err := m.Verify(ctx, old)
 	require.NoError(t, err)
 	assert.Equal(t, "bob", p.Owner)
+}
+
+// A key already stored is refused, whichever form each import gave it
+// in: stored by its SHA-256 digest, its plaintext imported later under an
+// HMAC Hasher made a second record, and revoking the record it was found
+// by left it working as the other. Nothing of the call is stored.
+func TestImportRefusesAKeyStoredByItsDigest(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithHashers(hmacHasher(t)), apikey.WithImportedKeys(oldShape))
+	key := oldKey()
+	d := sha256.Sum256([]byte(key))
+	first, err := m.Import(ctx, []apikey.ImportKey{{Owner: "bob", SHA256: d[:]}})
+	require.NoError(t, err)
+	recs, err := m.Import(ctx, []apikey.ImportKey{{Owner: "alice", Plaintext: oldKey()}, {Owner: "alice", Plaintext: key}})
+	var ie *apikey.ImportError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, 2, ie.Row)
+	assert.ErrorIs(t, err, apikey.ErrDuplicate, "the key is stored already")
+	assert.Contains(t, err.Error(), first[0].ID)
+	assert.NotContains(t, err.Error(), key[3:20])
+	assert.Empty(t, recs)
+	page, err := m.List(ctx, apikey.ListOptions{Owner: "alice"})
+	require.NoError(t, err)
+	assert.Empty(t, page.Keys, "nothing of the call is stored")
+
+	require.NoError(t, m.Revoke(ctx, first[0].ID))
+	_, err = m.Verify(ctx, key)
+	assert.Error(t, err, "a revoked key no longer works")
+
+	// Its plaintext stored under the HMAC, then given again: refused
+	// before anything is stored too.
+	again := oldKey()
+	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "carol", Plaintext: again}})
+	require.NoError(t, err)
+	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "dave", Plaintext: again}})
+	assert.ErrorIs(t, err, apikey.ErrDuplicate)
 }

@@ -162,8 +162,12 @@ func runImport(ctx context.Context, e *env, o *options, args []string) error {
 		return err
 	default:
 		defer closeDB()
-		if err := findStored(ctx, store, rows); err != nil {
-			return trimImportError(err)
+		// Import itself refuses a key stored already, in any digest form,
+		// before it stores one; a dry run stores nothing, so it looks.
+		if o.dryRun {
+			if err := findStored(ctx, store, rows); err != nil {
+				return trimImportError(err)
+			}
 		}
 	}
 	stored, failed := checked, error(nil)
@@ -650,8 +654,9 @@ func rowDigest(r importRow) ([sha256.Size]byte, bool) {
 	return [sha256.Size]byte{}, false
 }
 
-// findStored refuses, before anything is stored, a key the table holds
-// already (by the SHA-256 digest the import would store).
+// findStored refuses a key the table holds already (by the SHA-256 digest
+// the import would store), for a dry run, which stores nothing: a real
+// import has Manager.Import look, in every digest form.
 func findStored(ctx context.Context, store apikey.Store, rows []importRow) error {
 	for _, r := range rows {
 		d, ok := rowDigest(r)

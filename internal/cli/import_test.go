@@ -424,7 +424,7 @@ func TestImportFindsStoredKeys(t *testing.T) {
 	} {
 		r = c.run("import", writeFile(t, "b.csv", content), "--shape", oldShape)
 		assert.Equal(t, ExitFailed, r.code)
-		assert.Equal(t, "apikey import: line 3: the key is stored already, as key "+id+"; nothing was imported\n", r.stderr)
+		assert.Equal(t, "apikey import: line 3: the key is stored already, as key "+id+"; no key was imported\n", r.stderr)
 		noKeysIn(t, r.stdout+r.stderr, k1, k2, k3)
 		assert.Empty(t, r.stdout)
 	}
