@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -30,6 +31,7 @@ type middlewareConfig struct {
 // when a request has several; a request carrying two different keys is
 // always refused with ErrConflictingKeys.
 func WithSources(sources ...Source) MiddlewareOption {
+	sources = slices.Clone(sources) // the caller may reuse its slice
 	return func(c *middlewareConfig) { c.sources = sources }
 }
 

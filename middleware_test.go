@@ -56,6 +56,17 @@ func body(t *testing.T, w *httptest.ResponseRecorder) apikey.ErrorBody {
 	return b
 }
 
+// The middleware keeps its own copy of the sources it was given: a slice
+// the caller changes afterwards changes nothing.
+func TestWithSourcesKeepsACopy(t *testing.T) {
+	f := newFixture(t)
+	sources := []apikey.Source{apikey.FromHeader("X-API-Key")}
+	h := f.m.Middleware(apikey.WithSources(sources...))(whoami)
+	sources[0] = apikey.FromQuery("k")
+	assert.Equal(t, http.StatusOK, serve(h, get("/", "X-API-Key", f.valid)).Code)
+	assert.Equal(t, http.StatusUnauthorized, serve(h, get("/?k="+f.valid)).Code)
+}
+
 func TestMiddlewareSources(t *testing.T) {
 	f := newFixture(t)
 	h := f.m.Middleware()(whoami)
