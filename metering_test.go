@@ -489,6 +489,25 @@ func TestOwnerPolicyAcrossManagers(t *testing.T) {
 	assert.Equal(t, int64(10), p.UsesSpent, "ten uses in all, across both Managers")
 }
 
+// A policy changed by another Manager applies within the refresh interval
+// from the first request after it, however quiet the Manager was: a copy
+// older than the interval is never what decides.
+func TestOwnerPolicyChangeAfterAQuietPeriod(t *testing.T) {
+	ctx := context.Background()
+	store := apikey.NewMemoryStore()
+	a := newManager(t, store)
+	b := newManager(t, store, apikey.WithOwnerRefresh(20*time.Millisecond))
+	key, _ := mustCreate(t, a, apikey.NewKey{Owner: "frank"})
+	_, err := b.Verify(ctx, key) // b reads the (empty) policies
+	require.NoError(t, err)
+	none := int64(0)
+	_, err = a.SetOwnerPolicy(ctx, apikey.OwnerPolicy{Owner: "frank", RemainingUses: &none})
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // five intervals without a request
+	_, err = b.Verify(ctx, key)
+	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the first request after the quiet period")
+}
+
 // ownersDown is a memory store whose owner policies cannot be read while
 // down is set.
 type ownersDown struct {

@@ -94,28 +94,29 @@ type OwnerStore interface {
 const DefaultOwnerRefresh = 10 * time.Second
 
 // WithOwnerRefresh sets how often the Manager reads every owner policy from
-// its store: the bound on how long a policy set by another process goes
-// unseen here (one set through this Manager applies at once). The uses an
-// owner's keys spend together are counted by the store and exact across
-// processes, whatever the interval; the rate limits and MaxKeys of a policy
-// another process changed apply within it.
+// its store, in the background, from the first request that needs them
+// until Close: the bound (plus one read) on how long a policy set by
+// another process goes unseen here; one set through this Manager applies
+// at once. The uses an owner's keys spend together are counted by the
+// store, so every process that knows a policy spends from one count.
 func WithOwnerRefresh(d time.Duration) Option {
 	return func(m *Manager) { m.owners.every = d }
 }
 
 // owners is the Manager's copy of every owner policy: read by every
-// request without a lock, replaced as a whole by a refresh. No goroutine
-// waits between refreshes: a timer marks the copy stale after the
-// interval, and the next request that needs it starts one refresh in the
-// background, going on with the copy it has meanwhile.
+// request without a lock, replaced as a whole by a refresh. The first
+// request that needs it reads it; from then on a timer reads it again
+// every interval, in the background, whether requests come or not, so a
+// policy another process changed decides here within the interval and one
+// read, and no request waits for a refresh. (A timer that marked the copy
+// stale for the next request to refresh served that request, after a
+// quiet spell, on a copy of any age.)
 type owners struct {
-	every      time.Duration
-	table      atomic.Pointer[ownerTable]
-	stale      atomic.Bool
-	refreshing atomic.Bool
-	mu         sync.Mutex // one refresh at a time; guards timer and closed
-	timer      *time.Timer
-	closed     bool
+	every  time.Duration
+	table  atomic.Pointer[ownerTable]
+	mu     sync.Mutex // one refresh at a time; guards timer and closed
+	timer  *time.Timer
+	closed bool
 	// capMu makes counting a capped owner's live keys and storing one
 	// more a single step in this Manager (see ownerKeys).
 	capMu sync.Mutex
@@ -143,15 +144,6 @@ func (m *Manager) ownerPolicy(ctx context.Context, owner string) (*OwnerPolicy, 
 			return nil, unavailable("owner policies", err)
 		}
 		t = m.owners.table.Load()
-	} else if m.owners.stale.Load() && m.owners.refreshing.CompareAndSwap(false, true) {
-		go func() {
-			defer m.owners.refreshing.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), m.owners.every)
-			defer cancel()
-			if err := m.refreshOwners(ctx, os); err != nil {
-				m.logFailure(ctx, unavailable("owner policies", err))
-			}
-		}()
 	}
 	if t.err != nil && time.Since(t.loaded) > 3*m.owners.every {
 		return nil, unavailable("owner policies", t.err)
@@ -160,8 +152,8 @@ func (m *Manager) ownerPolicy(ctx context.Context, owner string) (*OwnerPolicy, 
 }
 
 // refreshOwners reads every owner policy and replaces the Manager's copy,
-// then marks it fresh until the interval has passed. A failed read keeps
-// the copy and records the error.
+// then sets the timer to read them again after the interval. A failed
+// read keeps the copy and records the error.
 func (m *Manager) refreshOwners(ctx context.Context, os OwnerStore) error {
 	m.owners.mu.Lock()
 	defer m.owners.mu.Unlock()
@@ -169,10 +161,9 @@ func (m *Manager) refreshOwners(ctx context.Context, os OwnerStore) error {
 	if errors.Is(err, ErrNotFound) {
 		list, err = nil, nil // a wrapper whose store keeps no policies
 	}
-	m.owners.stale.Store(false)
 	if !m.owners.closed {
 		if m.owners.timer == nil {
-			m.owners.timer = time.AfterFunc(m.owners.every, func() { m.owners.stale.Store(true) })
+			m.owners.timer = time.AfterFunc(m.owners.every, func() { m.refreshOwnersOnTimer(os) })
 		} else {
 			m.owners.timer.Reset(m.owners.every)
 		}
@@ -193,7 +184,23 @@ func (m *Manager) refreshOwners(ctx context.Context, os OwnerStore) error {
 	return nil
 }
 
-// stopOwnerRefresh stops the timer that marks the policies stale: after
+// refreshOwnersOnTimer is the timer's refresh, bounded by the interval,
+// and logged when it fails. After Close it reads nothing.
+func (m *Manager) refreshOwnersOnTimer(os OwnerStore) {
+	m.owners.mu.Lock()
+	closed := m.owners.closed
+	m.owners.mu.Unlock()
+	if closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.owners.every)
+	defer cancel()
+	if err := m.refreshOwners(ctx, os); err != nil {
+		m.logFailure(ctx, unavailable("owner policies", err))
+	}
+}
+
+// stopOwnerRefresh stops the timer that reads the policies again: after
 // Close, the copy read last stays.
 func (m *Manager) stopOwnerRefresh() {
 	m.owners.mu.Lock()
