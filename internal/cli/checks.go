@@ -28,6 +28,16 @@ func checkServeFlags(o *options) error {
 	if !o.checks() && (len(o.trusted) > 0 || len(o.rules.opts) > 0) {
 		return usagef("--trusted-proxy and --require go with --forward-auth or --ext-authz")
 	}
+	if o.set["shape"] {
+		if !o.checks() {
+			return usagef("--shape goes with --forward-auth or --ext-authz")
+		}
+		re, err := compileShape(o.shape)
+		if err != nil {
+			return err
+		}
+		o.shapeRE = re
+	}
 	if o.set["uri-header"] && o.forwardAuth == "" {
 		return usagef("--uri-header goes with --forward-auth")
 	}

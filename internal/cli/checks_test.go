@@ -141,6 +141,29 @@ func TestServeChecksOnly(t *testing.T) {
 	assert.Len(t, keys, 1, "no admin key was made")
 }
 
+// Keys imported with --shape pass a gateway's check when serve is given
+// the same --shape, and only then.
+func TestServeChecksImportedKeys(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "keys.db")
+	c := &cmdEnv{t: t, db: db, table: apikey.DefaultSQLTable}
+	old := oldKey()
+	r := c.run("import", writeFile(t, "old.csv", "owner,plaintext\nlegacy,"+old+"\n"), "--shape", oldShape)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	check := func(extra ...string) int {
+		args := append([]string{"--admin=false", "--forward-auth", "/auth"}, extra...)
+		out := exampletest.Start(t, serveRunner(db, args...), "X-Forwarded-Uri: /")
+		lines := exampletest.CurlLines(out)
+		require.Len(t, lines, 1, out)
+		status, _ := exampletest.Do(t, strings.Replace(lines[0], "<a key>", old, 1))
+		return status
+	}
+	assert.Equal(t, http.StatusUnauthorized, check(), "without --shape, an imported key is malformed")
+	assert.Equal(t, http.StatusOK, check("--shape", oldShape))
+	r = c.run("serve", "--addr", "127.0.0.1:0", "--shape", oldShape)
+	assert.Equal(t, ExitUsage, r.code, "--shape without a check: %s", r.stderr)
+	assert.Contains(t, r.stderr, "--shape goes with --forward-auth or --ext-authz")
+}
+
 // A store that fails refuses checks with 503, and serve logs why.
 func TestServeChecksStoreDown(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "keys.db")

@@ -452,10 +452,14 @@ func (e *env) verifying(o *options) []apikey.Option {
 	if !o.checks() {
 		return nil
 	}
-	return []apikey.Option{
+	opts := []apikey.Option{
 		apikey.WithLastUsedInterval(apikey.DefaultLastUsedInterval),
 		apikey.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil))),
 	}
+	if o.shapeRE != nil {
+		opts = append(opts, apikey.WithImportedKeys(o.shapeRE.MatchString))
+	}
+	return opts
 }
 
 // withManager opens the database with access a and runs fn with a

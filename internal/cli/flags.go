@@ -61,7 +61,9 @@ type options struct {
 	// import
 	format string
 	shape  string
-	dryRun bool
+	// shapeRE is --shape compiled (import, serve).
+	shapeRE *regexp.Regexp
+	dryRun  bool
 
 	// serve
 	addr        string

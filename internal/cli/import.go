@@ -747,7 +747,8 @@ func printImported(e *env, o *options, file string, rows []importRow, stored []a
 	fmt.Fprintln(e.stdout)
 	switch {
 	case shape != nil:
-		fmt.Fprintf(e.stdout, "The service verifies keys of the old shape only with this option:\n\n    %s\n\n", goOption(shape))
+		fmt.Fprintf(e.stdout, "The service verifies keys of the old shape only with this option:\n\n    %s\n\n"+
+			"(apikey serve answers gateways' checks for them with --shape %s.)\n\n", goOption(shape), shellWord(shape.String()))
 	case plain == len(stored):
 		fmt.Fprint(e.stdout, "They have this library's shape: the service accepts them if it accepts their prefix.\n\n")
 	default:

@@ -58,7 +58,10 @@ with http_service.path_prefix /ext_authz. Name the gateway with
 --trusted-proxy, so that keys with allowed IP ranges are judged by the
 client's address in X-Forwarded-For, not the gateway's. --require
 '[METHOD ]PATH=SCOPE[,SCOPE…]' asks scopes of the requests under PATH.
---admin=false serves the checks alone. Each check costs one indexed query
+--shape, the regular expression given to apikey import, makes the checks
+accept the imported keys of that shape as a service with
+apikey.WithImportedKeys does. --admin=false serves the checks alone. Each
+check costs one indexed query
 (with --redis, a cache that Redis keeps fresh), and last-used times are
 recorded as a service records them.
 
@@ -74,6 +77,7 @@ recorded as a service records them.
 		fs.StringVar(&o.uriHeader, "uri-header", "X-Forwarded-Uri", "the `header` in which the gateway sends the client's request URI, for --forward-auth")
 		fs.Var(&o.trusted, "trusted-proxy", "the gateway's `address` or range, whose X-Forwarded-For is believed; repeat for more")
 		fs.Var(&o.rules, "require", "a `rule` '[METHOD ]PATH=SCOPE[,SCOPE…]': requests under PATH need the scopes; repeat for more")
+		fs.StringVar(&o.shape, "shape", "", "the `regexp` given to apikey import --shape: keys of that shape imported from another system pass the checks too (apikey.WithImportedKeys)")
 	},
 	run: func(ctx context.Context, e *env, o *options, _ []string) error {
 		if err := checkServeFlags(o); err != nil {
