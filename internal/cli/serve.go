@@ -263,25 +263,28 @@ func (e *env) newAdminKey(ctx context.Context, m *apikey.Manager, dir string) (p
 }
 
 // keyFile creates a new file for an admin key in dir, or in the user
-// config directory's apikey (made 0700 if missing) when dir is "". The
-// file is new (a random name) and readable by its owner only before a
+// config directory's apikey when dir is "", either made 0700 if missing.
+// The file is new (a random name) and readable by its owner only before a
 // byte is written.
 func keyFile(dir string) (*os.File, error) {
+	advice := "give --key-dir"
 	if dir == "" {
 		config, err := os.UserConfigDir()
 		if err != nil {
 			return nil, fmt.Errorf("no directory for the new admin key (%w): give --key-dir, or run serve on a terminal", err)
 		}
 		dir = filepath.Join(config, "apikey")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("making a directory for the new admin key: %w; give --key-dir", err)
-		}
+	} else {
+		advice = "give another --key-dir"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("making a directory for the new admin key: %w; %s", err, advice)
 	}
 	// CreateTemp opens with O_EXCL and mode 0600, which a umask can only
 	// narrow.
 	f, err := os.CreateTemp(dir, "admin-key-*.txt")
 	if err != nil {
-		return nil, fmt.Errorf("creating a file for the new admin key: %w; give --key-dir", err)
+		return nil, fmt.Errorf("creating a file for the new admin key: %w; %s", err, advice)
 	}
 	return f, nil
 }

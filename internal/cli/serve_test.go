@@ -72,9 +72,12 @@ func TestServe(t *testing.T) {
 	c := &cmdEnv{t: t, db: db, table: "api_keys"}
 	made := c.create("--owner", "alice", "--name", "ci")
 
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "keys", "admin") // made, as the default one is
 	out := exampletest.Start(t, serveRunner(db, "--key-dir", dir), "/admin/keys")
 	assert.Contains(t, out, "This output is not a\nterminal, so the key is not printed; it is in a file only you can read:")
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 	assert.NotContains(t, out, "Store it now")
 	assert.NotContains(t, out, "warning", "on loopback, nothing to warn of")
 	key := adminKeyFile(t, out, dir)
@@ -139,9 +142,13 @@ func TestServeDefaultKeyDir(t *testing.T) {
 // nobody would ever read.
 func TestServeKeyDirMissing(t *testing.T) {
 	c := newEnv(t)
-	r := c.run("serve", "--addr", "127.0.0.1:0", "--key-dir", filepath.Join(t.TempDir(), "no", "such"))
+	// A missing directory is made (TestServe); one under a file cannot be.
+	file := filepath.Join(t.TempDir(), "a-file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	r := c.run("serve", "--addr", "127.0.0.1:0", "--key-dir", filepath.Join(file, "keys"))
 	assert.Equal(t, ExitFailed, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "creating a file for the new admin key")
+	assert.Contains(t, r.stderr, "making a directory for the new admin key")
+	assert.Contains(t, r.stderr, "give another --key-dir")
 	assert.Equal(t, "[]\n", c.ok("list", "--json"), "no key was created")
 }
 
