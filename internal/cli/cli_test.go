@@ -408,10 +408,12 @@ func TestListPaging(t *testing.T) {
 	for range 5 {
 		ids = append(ids, c.create("--owner", "alice").ID)
 	}
+	// The hint repeats the flags that chose the database and the list.
+	where := " --db " + c.db + " --table " + c.table
 	r := c.run("list", "--limit", "2")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Equal(t, 3, strings.Count(r.stdout, "\n"), "a header and two keys:\n%s", r.stdout)
-	assert.Equal(t, "More keys follow: apikey list --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list"+where+" --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
 
 	r = c.run("list", "--limit", "2", "--after", ids[1], "--json")
 	var page []record
@@ -425,12 +427,12 @@ func TestListPaging(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
 	assert.Equal(t, []string{ids[4], ids[3]}, []string{page[0].ID, page[1].ID})
-	assert.Equal(t, "More keys follow: apikey list --newest-first --limit 2 --after "+ids[3]+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list"+where+" --newest-first --limit 2 --after "+ids[3]+", or --all.\n", r.stderr)
 	r = c.run("list", "--limit", "2", "--newest-first", "--after", ids[3], "--owner", "alice", "--json")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
 	assert.Equal(t, []string{ids[2], ids[1]}, []string{page[0].ID, page[1].ID})
-	assert.Equal(t, "More keys follow: apikey list --owner alice --newest-first --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list"+where+" --owner alice --newest-first --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
 
 	// --all follows every page; make the pages small to see it do so.
 	old := allPageSize
@@ -448,7 +450,7 @@ func TestListPaging(t *testing.T) {
 	odd := c.create("--owner", "o'brien & co").ID
 	c.create("--owner", "o'brien & co")
 	r = c.run("list", "--limit", "1", "--owner", "o'brien & co")
-	assert.Equal(t, `More keys follow: apikey list --owner 'o'\''brien & co' --limit 1 --after `+odd+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list"+where+` --owner 'o'\''brien & co' --limit 1 --after `+odd+", or --all.\n", r.stderr)
 }
 
 // TestNoSecretsInOutput runs every command that prints a key's record and
@@ -730,4 +732,19 @@ func mysqlURL(t *testing.T, setting string) string {
 		u.User = url.UserPassword(cfg.User, cfg.Passwd)
 	}
 	return u.String()
+}
+
+// The hint for list's next page never repeats a --db holding a password.
+func TestNextPageHintHidesPasswords(t *testing.T) {
+	for db, want := range map[string]string{
+		"postgres://app:s3cret@db.internal/keys": "--db '<your --db>'",
+		"app:s3cret@tcp(db:3306)/keys":           "--db '<your --db>'",
+		"postgres://db.internal/keys":            "--db postgres://db.internal/keys",
+		"/var/lib/apikey/keys.db":                "--db /var/lib/apikey/keys.db",
+	} {
+		o := &options{db: db, set: map[string]bool{"db": true}}
+		hint := nextPageHint(o, "01NEXT")
+		assert.Contains(t, hint, want, db)
+		assert.NotContains(t, hint, "s3cret", db)
+	}
 }

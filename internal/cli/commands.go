@@ -258,19 +258,7 @@ func runList(ctx context.Context, e *env, o *options, _ []string) error {
 		}
 		if next != "" {
 			// On stderr, so JSON on stdout stays one document.
-			// The command for the next page keeps the flags that choose
-			// the list.
-			var again strings.Builder
-			if o.set["owner"] {
-				fmt.Fprintf(&again, " --owner %s", shellWord(o.owner))
-			}
-			if o.newestFirst {
-				again.WriteString(" --newest-first")
-			}
-			if o.set["limit"] {
-				fmt.Fprintf(&again, " --limit %d", o.limit)
-			}
-			fmt.Fprintf(e.stderr, "More keys follow: apikey list%s --after %s, or --all.\n", again.String(), next)
+			fmt.Fprintln(e.stderr, nextPageHint(o, next))
 		}
 		return nil
 	})
@@ -525,4 +513,31 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// nextPageHint is the command for the page of list after next. It keeps
+// the flags that chose the database and the list; a --db holding a
+// password is not repeated.
+func nextPageHint(o *options, next string) string {
+	var again strings.Builder
+	if o.set["db"] {
+		db := "'<your --db>'"
+		if dbopen.Redact(o.db) == o.db {
+			db = shellWord(o.db)
+		}
+		fmt.Fprintf(&again, " --db %s", db)
+	}
+	if o.set["table"] {
+		fmt.Fprintf(&again, " --table %s", shellWord(o.table))
+	}
+	if o.set["owner"] {
+		fmt.Fprintf(&again, " --owner %s", shellWord(o.owner))
+	}
+	if o.newestFirst {
+		again.WriteString(" --newest-first")
+	}
+	if o.set["limit"] {
+		fmt.Fprintf(&again, " --limit %d", o.limit)
+	}
+	return fmt.Sprintf("More keys follow: apikey list%s --after %s, or --all.", again.String(), next)
 }
