@@ -41,6 +41,10 @@ func (l *limitList) Set(v string) error {
 	}
 	var r rateLimit
 	if err := r.Set(spec); err != nil {
+		if strings.HasPrefix(err.Error(), "want LIMIT/WINDOW") {
+			// The form of the whole flag, not of its part after NAME=.
+			return errors.New("want NAME=LIMIT/WINDOW, such as burst=10/1s or daily=10000/1d")
+		}
 		return err
 	}
 	if r.rl.Limit < 1 {

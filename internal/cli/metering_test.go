@@ -169,7 +169,7 @@ func TestMeteringUsageErrors(t *testing.T) {
 	}{
 		{[]string{"create", "--owner", "a", "--limit", "burst"}, `invalid value "burst" for --limit: want NAME=LIMIT/WINDOW, such as burst=10/1s or daily=10000/1d`},
 		{[]string{"create", "--owner", "a", "--limit", "=1/1s"}, `for --limit: want NAME=LIMIT/WINDOW`},
-		{[]string{"create", "--owner", "a", "--limit", "b=1"}, `for --limit: want LIMIT/WINDOW`},
+		{[]string{"create", "--owner", "a", "--limit", "b=1"}, `for --limit: want NAME=LIMIT/WINDOW`},
 		{[]string{"create", "--owner", "a", "--limit", "b=1/soon"}, `for --limit: window: want a duration such as 30d`},
 		{[]string{"create", "--owner", "a", "--limit", "b=0/1s"}, `for --limit: the limit must be 1 or more`},
 		{[]string{"create", "--owner", "a", "--limit", "b=-3/1s"}, `for --limit: the limit must be 1 or more`},
