@@ -56,6 +56,14 @@ func body(t *testing.T, w *httptest.ResponseRecorder) apikey.ErrorBody {
 	return b
 }
 
+// The body of a refusal reads as the README shows it: "<key>", not
+// "\u003ckey\u003e".
+func TestErrorBodyIsPlainJSON(t *testing.T) {
+	f := newFixture(t)
+	w := serve(f.m.Middleware()(whoami), get("/", "Authorization", "Bearer"+f.valid))
+	assert.Equal(t, `{"code":-1,"msg":"Missing API key: send it in the X-Api-Key header, Authorization: Bearer <key>, Authorization: Token <key> or the x-api-key query parameter"}`+"\n", w.Body.String())
+}
+
 // The middleware keeps its own copy of the sources it was given: a slice
 // the caller changes afterwards changes nothing.
 func TestWithSourcesKeepsACopy(t *testing.T) {

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,8 +111,13 @@ func errorBody(msg string) []byte {
 	if b, ok := errorBodies.Load(msg); ok {
 		return b.([]byte)
 	}
-	b, _ := json.Marshal(ErrorBody{Code: -1, Msg: msg})
-	b = append(b, '\n')
+	// Not escaped for HTML: the body is JSON (nosniff), and "<key>" in a
+	// message should read as it does in the README, not as \u003ckey\u003e.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(ErrorBody{Code: -1, Msg: msg}) // ends with '\n'
+	b := buf.Bytes()
 	errorBodies.Store(msg, b)
 	return b
 }
