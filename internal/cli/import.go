@@ -637,6 +637,9 @@ func checkRows(rows []importRow, shape *regexp.Regexp) error {
 		if r.key.Plaintext != "" && shape == nil && !apikey.LooksLikeKey(r.key.Plaintext) {
 			return rowErrorf(r.where(), "the key does not have this library's shape (ak_…): give --shape with a regular expression that the old keys match, which the service will need too (apikey.WithImportedKeys)")
 		}
+		if r.key.Plaintext != "" && shape != nil && !shape.MatchString(r.key.Plaintext) && !apikey.LooksLikeKey(r.key.Plaintext) {
+			return rowErrorf(r.where(), "the key does not match --shape, nor has it this library's shape (ak_…): widen --shape, or leave the row out")
+		}
 	}
 	return nil
 }

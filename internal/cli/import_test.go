@@ -270,7 +270,7 @@ func TestImportRefused(t *testing.T) {
 		{"neither", "a.csv", "owner,plaintext,sha256\nalice,,\n", nil, "line 2: invalid input: give the key's plaintext or its SHA-256 digest"},
 		{"twice in the file", "a.csv", "owner,plaintext,sha256\nalice," + k1 + ",\nbob," + k2 + ",\ncarol,," + h1 + "\n", nil, ""},
 		{"no shape", "a.csv", "owner,plaintext\nalice," + k1 + "\n", []string{}, "line 2: the key does not have this library's shape (ak_…): give --shape with a regular expression that the old keys match, which the service will need too (apikey.WithImportedKeys)"},
-		{"another shape", "a.csv", "owner,plaintext\nalice,pk-" + k1[3:] + "\n", nil, "line 2: invalid input: the key has neither this Manager's shape nor the one WithImportedKeys accepts, so it could never be verified"},
+		{"another shape", "a.csv", "owner,plaintext\nalice,pk-" + k1[3:] + "\n", nil, "line 2: the key does not match --shape, nor has it this library's shape (ak_…): widen --shape, or leave the row out"},
 		{"too short", "a.csv", "owner,plaintext\nalice,sk-abc\n", []string{"--shape", "sk-[a-z]+"}, "line 2: invalid input: an imported key must be 16 to 256 characters"},
 		{"key in the name", "a.csv", "owner,name,sha256\nalice," + k1 + "," + h1 + "\n", nil, "line 2: name matches --shape, so it looks like a key: is a column out of place? (only plaintext or sha256 may hold one; if it is no key, narrow --shape)"},
 		{"library key in the owner", "a.csv", "owner,sha256\n" + mine + "," + h1 + "\n", nil, "line 2: owner looks like a key"},
@@ -385,7 +385,7 @@ func TestImportShape(t *testing.T) {
 	key := oldKey()
 	r := c.run("import", writeFile(t, "k.csv", "owner,plaintext\nalice,xx"+key+"\n"), "--shape", `sk-[A-Za-z0-9]{48}`)
 	assert.Equal(t, ExitFailed, r.code, "an unanchored shape would take this")
-	assert.Contains(t, r.stderr, "line 2: invalid input: the key has neither this Manager's shape nor the one WithImportedKeys accepts")
+	assert.Contains(t, r.stderr, "line 2: the key does not match --shape")
 }
 
 // --shape with alternatives is anchored around all of them: "a|b" taken
