@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -691,4 +692,40 @@ func TestEnableKeepsADueRefill(t *testing.T) {
 	got, err := m.Get(ctx, k.ID)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), *got.RemainingUses)
+}
+
+// VerifyWithStatus gives code of its own what the middleware puts in the
+// RateLimit headers of an allowed request, and SetRateLimitHeaders writes
+// them the same way.
+func TestVerifyWithStatus(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newManager(t, apikey.NewMemoryStore(), apikey.WithClock(clock.Now))
+	limited, _ := mustCreate(t, m, apikey.NewKey{RateLimit: apikey.RateLimit{Limit: 3, Window: time.Minute}})
+	free, _ := mustCreate(t, m, apikey.NewKey{})
+	mw := m.Middleware()(whoami)
+	for i := range 2 {
+		p, st, err := m.VerifyWithStatus(ctx, limited, netip.Addr{})
+		require.NoError(t, err)
+		assert.NotEmpty(t, p.KeyID)
+		h := http.Header{}
+		apikey.SetRateLimitHeaders(h, st)
+		want := serve(mw, get("/", "X-API-Key", limited)).Header()
+		if i == 0 {
+			assert.Equal(t, "3", h.Get("RateLimit-Limit"))
+			assert.Equal(t, "2", h.Get("RateLimit-Remaining"))
+			assert.Equal(t, "1", want.Get("RateLimit-Remaining"), "the middleware's request after it")
+		}
+		assert.Equal(t, want.Get("RateLimit-Limit"), h.Get("RateLimit-Limit"))
+		assert.Equal(t, want.Get("RateLimit-Reset"), h.Get("RateLimit-Reset"))
+	}
+	_, _, err := m.VerifyWithStatus(ctx, limited, netip.Addr{})
+	require.ErrorIs(t, err, apikey.ErrRateLimited)
+
+	_, st, err := m.VerifyWithStatus(ctx, free, netip.Addr{})
+	require.NoError(t, err)
+	assert.Zero(t, st.Limit)
+	h := http.Header{}
+	apikey.SetRateLimitHeaders(h, st)
+	assert.Empty(t, h, "no limit, no headers")
 }

@@ -159,6 +159,16 @@ func SetRetryHeaders(h http.Header, err error) {
 	}
 }
 
+// SetRateLimitHeaders sets on h the RateLimit-Limit, -Remaining and
+// -Reset headers the middleware sends with an allowed request of a
+// rate-limited key, from the status VerifyWithStatus returns. It sets
+// nothing when st.Limit is 0 (no limit).
+func SetRateLimitHeaders(h http.Header, st LimitStatus) {
+	if st.Limit > 0 {
+		setRateLimitHeaders(h, st)
+	}
+}
+
 // setRateLimitHeaders reports a key's rate-limit window the way the IETF
 // RateLimit header fields draft does: the limit, the requests left, and the
 // seconds until the window resets.

@@ -38,6 +38,20 @@ func (m *Manager) VerifyFrom(ctx context.Context, key string, client netip.Addr)
 	return p, err
 }
 
+// VerifyWithStatus is VerifyFrom that also returns, for an allowed
+// request, the state of the key's rate limit closest to refusal, as the
+// middleware reports it in RateLimit headers (LimitStatus.Limit is 0 for
+// a key with no limit). Code that answers requests itself, such as an
+// adapter for another framework, passes it to SetRateLimitHeaders; a
+// refusal over a limit carries its state in the error (SetRetryHeaders).
+func (m *Manager) VerifyWithStatus(ctx context.Context, key string, client netip.Addr) (Principal, LimitStatus, error) {
+	p, st, err := m.verify(ctx, key, knownAddr(client), nil, nil, 1)
+	if err != nil {
+		return p, LimitStatus{}, err
+	}
+	return p, st, nil
+}
+
 // verify is the one decision path, shared by Verify, VerifyFrom and the
 // middleware. It returns the rate-limit state for keys that have a limit.
 // Digests are computed into buf when it is large enough (the middleware

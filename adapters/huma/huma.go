@@ -143,10 +143,19 @@ func (m *middleware) serve(ctx huma.Context, next func(huma.Context)) {
 		m.refuse(ctx, err)
 		return
 	}
-	p, err := m.keys.VerifyFrom(ctx.Context(), key, peerAddr(ctx.RemoteAddr()))
+	p, st, err := m.keys.VerifyWithStatus(ctx.Context(), key, peerAddr(ctx.RemoteAddr()))
 	if err != nil {
 		m.refuse(ctx, err)
 		return
+	}
+	if st.Limit > 0 {
+		// The RateLimit headers of an allowed request, as the core
+		// middleware sends them.
+		h := http.Header{}
+		apikey.SetRateLimitHeaders(h, st)
+		for name, v := range h {
+			ctx.SetHeader(name, v[0])
+		}
 	}
 	if err := m.scopes(placed, p); err != nil {
 		m.refuse(ctx, err)

@@ -263,9 +263,15 @@ func TestRateLimited(t *testing.T) {
 	f := serve(t)
 	limited, _ := testkit.MustCreate(t, f.keys, apikey.NewKey{Owner: "dave", Scopes: []string{"bots:read"}, RateLimit: apikey.RateLimit{Limit: 2, Window: time.Minute}})
 	f.clock.Advance(15 * time.Second)
-	for range 2 {
-		assert.Equal(t, http.StatusOK, f.do(t, http.MethodGet, "/bots", "X-API-Key", limited).status)
+	for i := range 2 {
+		a := f.do(t, http.MethodGet, "/bots", "X-API-Key", limited)
+		assert.Equal(t, http.StatusOK, a.status)
+		// An allowed request says where it stands, as the middleware's do.
+		assert.Equal(t, "2", a.header.Get("RateLimit-Limit"))
+		assert.Equal(t, strconv.Itoa(1-i), a.header.Get("RateLimit-Remaining"))
+		assert.Equal(t, "45", a.header.Get("RateLimit-Reset"))
 	}
+	assert.Empty(t, f.do(t, http.MethodGet, "/bots", "X-API-Key", f.reader).header.Get("RateLimit-Limit"), "a key with no limit")
 	a := f.do(t, http.MethodGet, "/bots", "Authorization", "Bearer "+limited)
 	assert.Equal(t, http.StatusTooManyRequests, a.status)
 	assert.Equal(t, "Rate limit exceeded", a.detail)
