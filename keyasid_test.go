@@ -207,7 +207,7 @@ func TestKeyGivenAsOwner(t *testing.T) {
 }
 
 func TestKeyGivenAsIDCoversEveryMethod(t *testing.T) {
-	takesKey := map[string]bool{"Verify": true, "VerifyFrom": true}
+	takesKey := map[string]bool{"Verify": true, "VerifyFrom": true, "VerifyWithStatus": true}
 	ctxType := reflect.TypeFor[context.Context]()
 	typ := reflect.TypeFor[*apikey.Manager]()
 	for i := range typ.NumMethod() {
