@@ -410,3 +410,28 @@ func TestImportRefusesAKeyStoredByItsDigest(t *testing.T) {
 	_, err = m.Import(ctx, []apikey.ImportKey{{Owner: "dave", Plaintext: again}})
 	assert.ErrorIs(t, err, apikey.ErrDuplicate)
 }
+
+// A key verified as unknown behind a cache before its import verifies
+// right after it: the import drops the cache's negative entries for it,
+// given by plaintext or by digest, in a batch or one at a time.
+func TestImportedKeyVerifiesThoughCachedAsUnknown(t *testing.T) {
+	ctx := context.Background()
+	for name, next := range map[string]apikey.Store{
+		"batch":       &batchStore{MemoryStore: apikey.NewMemoryStore()},
+		"one at once": apikey.NewMemoryStore(),
+	} {
+		m := newManager(t, cache.New(next), apikey.WithHashers(hmacHasher(t)), apikey.WithImportedKeys(oldShape))
+		byPlain, byDigest := oldKey(), oldKey()
+		for _, k := range []string{byPlain, byDigest} {
+			_, err := m.Verify(ctx, k)
+			require.ErrorIs(t, err, apikey.ErrUnknownKey, name)
+		}
+		d := sha256.Sum256([]byte(byDigest))
+		_, err := m.Import(ctx, []apikey.ImportKey{{Owner: "a", Plaintext: byPlain}, {Owner: "b", SHA256: d[:]}})
+		require.NoError(t, err, name)
+		for _, k := range []string{byPlain, byDigest} {
+			_, err := m.Verify(ctx, k)
+			assert.NoError(t, err, name)
+		}
+	}
+}

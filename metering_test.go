@@ -157,6 +157,56 @@ func TestRotationChainIsRemembered(t *testing.T) {
 	assert.Equal(t, 100, served)
 }
 
+// pausingGets is a store whose next Get of a chosen ID, once armed, reads
+// the key and then waits for release before returning it: a read made
+// before a change that returns after it.
+type pausingGets struct {
+	*apikey.MemoryStore
+	id      atomic.Pointer[string]
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (s *pausingGets) Get(ctx context.Context, id string) (apikey.Key, error) {
+	k, err := s.MemoryStore.Get(ctx, id)
+	if p := s.id.Load(); p != nil && *p == id && s.id.CompareAndSwap(p, nil) {
+		close(s.read)
+		<-s.release
+	}
+	return k, err
+}
+
+// A rotation by this Manager is seen at once even by a chain walk that
+// read the chain before it and ends after it: the walk's stale end is not
+// remembered, so the old key counts against the new end's windows from
+// the next request on, not against a window nobody else uses for
+// chainMemoTTL.
+func TestRotationDuringAChainWalkIsSeenAtOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	store := &pausingGets{MemoryStore: apikey.NewMemoryStore(), read: make(chan struct{}), release: make(chan struct{})}
+	m := newManager(t, store, apikey.WithClock(clock.Now))
+	k0, k := mustCreate(t, m, apikey.NewKey{RateLimits: []apikey.RateLimit{{Name: "minute", Limit: 2, Window: time.Minute}}})
+	_, k1, err := m.Rotate(ctx, k.ID, time.Hour)
+	require.NoError(t, err)
+
+	store.id.Store(&k1.ID)
+	done := make(chan error, 1)
+	go func() { _, err := m.Verify(ctx, k0); done <- err }() // walks k0's chain: k1, not yet rotated
+	<-store.read
+	k2, _, err := m.Rotate(ctx, k1.ID, time.Hour) // the chain now ends at k2
+	require.NoError(t, err)
+	close(store.release)
+	require.NoError(t, <-done, "counted against k1's windows, as the chain was when read")
+
+	for range 2 {
+		_, err := m.Verify(ctx, k2)
+		require.NoError(t, err)
+	}
+	_, err = m.Verify(ctx, k0)
+	assert.ErrorIs(t, err, apikey.ErrRateLimited, "k0 counts against k2's windows, which are full")
+}
+
 // A request refused for its credits (402) has counted against the rate
 // limits, as the README says, by design: a client out of credits that
 // keeps calling is slowed by 429s. A rate-limited request (429) spends no

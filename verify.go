@@ -330,6 +330,9 @@ const (
 type chainMemo struct {
 	mu   sync.Mutex
 	ends map[string]chainMemoEntry
+	// gen counts resets: a walk that began before one may have read a
+	// chain as it was before a rotation, and is not remembered.
+	gen uint64
 }
 
 type chainMemoEntry struct {
@@ -347,9 +350,21 @@ func (c *chainMemo) get(next string, now time.Time) (string, bool) {
 	return e.end, true
 }
 
-func (c *chainMemo) put(next, end string, now time.Time) {
+// generation returns the count of resets, for put.
+func (c *chainMemo) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put remembers end for next, unless the memo was reset since gen was
+// read (before the walk that found end).
+func (c *chainMemo) put(next, end string, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return // a rotation since the walk began may have moved the end
+	}
 	if c.ends == nil || len(c.ends) >= chainMemoMax {
 		c.ends = map[string]chainMemoEntry{} // forget all: a walk each is cheap
 	}
@@ -362,6 +377,7 @@ func (c *chainMemo) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ends = nil
+	c.gen++
 }
 
 // chainEnd returns the ID of the key at the end of k's rotation chain:
@@ -374,9 +390,10 @@ func (m *Manager) chainEnd(ctx context.Context, k *Key) (string, error) {
 	if end, ok := m.chains.get(k.RotatedTo, now); ok {
 		return end, nil
 	}
+	gen := m.chains.generation()
 	end, err := m.walkChain(ctx, k)
 	if err == nil {
-		m.chains.put(k.RotatedTo, end, now)
+		m.chains.put(k.RotatedTo, end, now, gen)
 	}
 	return end, err
 }

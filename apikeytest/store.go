@@ -71,6 +71,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"SpendPooledBothOrNeither", testSpendPooled},
 		{"SpendPooledConcurrent", testSpendPooledConcurrent},
 		{"SpendPooledWithoutSharedUses", testSpendPooledWithoutSharedUses},
+		{"SpendPooledRollOverStopsAtMax", testSpendPooledRollOverStops},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1268,6 +1269,25 @@ func testSpendPooled(t *testing.T, s apikey.Store) {
 	_, ownerLeft, err = os.SpendPooled(ctx, apikey.Spend{ID: unlimited.ID, N: 1, Now: day(2)}, false, "carol", nil)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), ownerLeft)
+}
+
+// testSpendPooledRollOverStops: an owner's uses rolled over at a refill
+// stop at MaxRemainingUses, as a key's do, from a count stored beyond it
+// too.
+func testSpendPooledRollOverStops(t *testing.T, s apikey.Store) {
+	ctx := context.Background()
+	os := ownerStore(t, s)
+	refill := &apikey.Refill{Amount: apikey.MaxRemainingUses, Interval: apikey.RefillDaily, RollOver: true}
+	for i, start := range []int64{apikey.MaxRemainingUses - 1, math.MaxInt64 - 1} {
+		owner := fmt.Sprintf("dave-%d", i)
+		k := newKey(owner)
+		mustCreate(t, s, k)
+		require.NoError(t, os.PutOwner(ctx, apikey.OwnerPolicy{Owner: owner, RemainingUses: uses(start), Refill: refill, RefilledAt: day(1), UpdatedAt: at(1)}))
+		keyLeft, ownerLeft, err := os.SpendPooled(ctx, apikey.Spend{ID: k.ID, N: 1, Now: day(2)}, false, owner, refill)
+		require.NoError(t, err, "from %d", start)
+		assert.Equal(t, []int64{-1, apikey.MaxRemainingUses - 1}, []int64{keyLeft, ownerLeft}, "from %d", start)
+		assert.Equal(t, apikey.MaxRemainingUses-1, *ownerOf(t, os, owner).RemainingUses, "from %d", start)
+	}
 }
 
 // testSpendPooledWithoutSharedUses: a caller whose copy of the owner's

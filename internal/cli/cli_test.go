@@ -739,6 +739,7 @@ func TestNextPageHintHidesPasswords(t *testing.T) {
 	for db, want := range map[string]string{
 		"postgres://app:s3cret@db.internal/keys": "--db '<your --db>'",
 		"app:s3cret@tcp(db:3306)/keys":           "--db '<your --db>'",
+		"host=db sslpassword=s3cret dbname=keys": "--db '<your --db>'",
 		"postgres://db.internal/keys":            "--db postgres://db.internal/keys",
 		"/var/lib/apikey/keys.db":                "--db /var/lib/apikey/keys.db",
 	} {

@@ -210,7 +210,7 @@ func creditsAt(left int64, r *apikey.Refill, refilledAt, now time.Time) int64 {
 		return left
 	}
 	if r.RollOver {
-		return left + r.Amount
+		return keyjson.RollOver(left, r.Amount)
 	}
 	return r.Amount
 }

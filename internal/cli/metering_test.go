@@ -229,6 +229,8 @@ func TestMeteringText(t *testing.T) {
 	assert.Equal(t, int64(100), creditsAt(4, daily, today.AddDate(0, 0, -1), now), "a period has passed")
 	rolling := &apikey.Refill{Amount: 100, Interval: apikey.RefillDaily, RollOver: true}
 	assert.Equal(t, int64(104), creditsAt(4, rolling, today.AddDate(0, 0, -3), now), "rolled over once, as the store does")
+	assert.Equal(t, apikey.MaxRemainingUses, creditsAt(apikey.MaxRemainingUses-3, rolling, today.AddDate(0, 0, -3), now),
+		"a roll-over stops at MaxRemainingUses, as the store's does")
 	assert.Equal(t, int64(4), creditsAt(4, nil, time.Time{}, now))
 }
 

@@ -50,6 +50,11 @@ func TestUsesAtNow(t *testing.T) {
 			ptr[int64](10), ptr(day(2, 20)), ptr(day(2, 21))},
 		{"due, rolling over", ptr[int64](4), &apikey.Refill{Amount: 10, Interval: apikey.RefillDaily, RollOver: true}, day(2, 10),
 			ptr[int64](14), ptr(day(2, 20)), ptr(day(2, 21))},
+		// A roll-over stops at MaxRemainingUses, as the stores' does.
+		{"due, rolling over past the most uses", ptr[int64](apikey.MaxRemainingUses - 3), &apikey.Refill{Amount: 10, Interval: apikey.RefillDaily, RollOver: true}, day(2, 10),
+			ptr(apikey.MaxRemainingUses), ptr(day(2, 20)), ptr(day(2, 21))},
+		{"due, rolling over from the most uses", ptr(apikey.MaxRemainingUses), &apikey.Refill{Amount: apikey.MaxRemainingUses, Interval: apikey.RefillDaily, RollOver: true}, day(2, 10),
+			ptr(apikey.MaxRemainingUses), ptr(day(2, 20)), ptr(day(2, 21))},
 		{"never refilled", ptr[int64](1), &apikey.Refill{Amount: 10, Interval: apikey.RefillDaily}, time.Time{},
 			ptr[int64](10), ptr(day(2, 20)), ptr(day(2, 21))},
 		// The 31st in February is its last day, the 28th in 2027.

@@ -87,8 +87,9 @@ var (
 	pgKeywordDSN = regexp.MustCompile(`(^|\s)(host|dbname|user|password|sslmode)=`)
 	urlScheme    = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 	// pgKeywordPassword matches the value of password= in a keyword DSN,
-	// quoted or not, for Redact.
-	pgKeywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+	// quoted or not, for Redact, and of any keyword secretParam names a
+	// secret (sslpassword, the client key's).
+	pgKeywordPassword = regexp.MustCompile(`(?i)(\b[a-z_]*(?:pass|secret)[a-z_]*\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
 )
 
 // sqlitePragmas are added to every SQLite DSN: a busy timeout so that the

@@ -148,6 +148,8 @@ func TestRedact(t *testing.T) {
 		{"root@tcp(127.0.0.1:3306)/test", "root@tcp(127.0.0.1:3306)/test"},
 		{"host=db password=hunter2 dbname=app", "host=db password=xxxxx dbname=app"},
 		{"host=db PASSWORD = 'hunter2 \\' x' dbname=app", "host=db PASSWORD = xxxxx dbname=app"},
+		// Every keyword that holds a secret, as in a URL's query.
+		{"host=db sslpassword=hunter2 dbname=app", "host=db sslpassword=xxxxx dbname=app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
