@@ -427,12 +427,12 @@ func TestListPaging(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
 	assert.Equal(t, []string{ids[4], ids[3]}, []string{page[0].ID, page[1].ID})
-	assert.Equal(t, "More keys follow: apikey list"+where+" --newest-first --limit 2 --after "+ids[3]+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list"+where+" --newest-first --limit 2 --json --after "+ids[3]+", or --all.\n", r.stderr)
 	r = c.run("list", "--limit", "2", "--newest-first", "--after", ids[3], "--owner", "alice", "--json")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
 	assert.Equal(t, []string{ids[2], ids[1]}, []string{page[0].ID, page[1].ID})
-	assert.Equal(t, "More keys follow: apikey list"+where+" --owner alice --newest-first --limit 2 --after "+ids[1]+", or --all.\n", r.stderr)
+	assert.Equal(t, "More keys follow: apikey list"+where+" --owner alice --newest-first --limit 2 --json --after "+ids[1]+", or --all.\n", r.stderr)
 
 	// --all follows every page; make the pages small to see it do so.
 	old := allPageSize

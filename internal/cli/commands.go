@@ -539,5 +539,8 @@ func nextPageHint(o *options, next string) string {
 	if o.set["limit"] {
 		fmt.Fprintf(&again, " --limit %d", o.limit)
 	}
+	if o.json {
+		again.WriteString(" --json")
+	}
 	return fmt.Sprintf("More keys follow: apikey list%s --after %s, or --all.", again.String(), next)
 }
