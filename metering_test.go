@@ -559,6 +559,36 @@ func TestOwnerPolicyChangeAfterAQuietPeriod(t *testing.T) {
 	require.ErrorIs(t, err, apikey.ErrUsageExhausted, "the first request after the quiet period")
 }
 
+// ownerReads is a memory store that counts reads of its owner policies.
+type ownerReads struct {
+	*apikey.MemoryStore
+	n atomic.Int64
+}
+
+func (s *ownerReads) Owners(ctx context.Context) ([]apikey.OwnerPolicy, error) {
+	s.n.Add(1)
+	return s.MemoryStore.Owners(ctx)
+}
+
+// A Manager reads the owner policies in the background, whether requests
+// come or not, and stops reading them when it is closed.
+func TestOwnerRefreshStopsAtClose(t *testing.T) {
+	ctx := context.Background()
+	store := &ownerReads{MemoryStore: apikey.NewMemoryStore()}
+	m := apikey.New(store, apikey.WithOwnerRefresh(5*time.Millisecond), apikey.WithLogger(nil))
+	plain, _, err := m.Create(ctx, apikey.NewKey{Owner: "gina"})
+	require.NoError(t, err)
+	rememberKeys(plain)
+	_, err = m.Verify(ctx, plain)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return store.n.Load() >= 3 }, 5*time.Second, time.Millisecond,
+		"read again with no request")
+	m.Close()
+	after := store.n.Load()
+	time.Sleep(50 * time.Millisecond) // ten intervals
+	assert.Equal(t, after, store.n.Load(), "no read after Close")
+}
+
 // ownersDown is a memory store whose owner policies cannot be read while
 // down is set.
 type ownersDown struct {

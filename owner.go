@@ -155,8 +155,17 @@ func (m *Manager) ownerPolicy(ctx context.Context, owner string) (*OwnerPolicy, 
 // then sets the timer to read them again after the interval. A failed
 // read keeps the copy and records the error.
 func (m *Manager) refreshOwners(ctx context.Context, os OwnerStore) error {
+	return m.readOwners(ctx, os, false)
+}
+
+// readOwners is refreshOwners; onTimer, it reads nothing once the Manager
+// is closed, checked under the lock Close takes.
+func (m *Manager) readOwners(ctx context.Context, os OwnerStore, onTimer bool) error {
 	m.owners.mu.Lock()
 	defer m.owners.mu.Unlock()
+	if onTimer && m.owners.closed {
+		return nil
+	}
 	list, err := os.Owners(ctx)
 	if errors.Is(err, ErrNotFound) {
 		list, err = nil, nil // a wrapper whose store keeps no policies
@@ -187,15 +196,9 @@ func (m *Manager) refreshOwners(ctx context.Context, os OwnerStore) error {
 // refreshOwnersOnTimer is the timer's refresh, bounded by the interval,
 // and logged when it fails. After Close it reads nothing.
 func (m *Manager) refreshOwnersOnTimer(os OwnerStore) {
-	m.owners.mu.Lock()
-	closed := m.owners.closed
-	m.owners.mu.Unlock()
-	if closed {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.owners.every)
 	defer cancel()
-	if err := m.refreshOwners(ctx, os); err != nil {
+	if err := m.readOwners(ctx, os, true); err != nil {
 		m.logFailure(ctx, unavailable("owner policies", err))
 	}
 }
