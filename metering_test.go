@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -808,4 +809,19 @@ func TestVerifyWithStatus(t *testing.T) {
 	h := http.Header{}
 	apikey.SetRateLimitHeaders(h, st)
 	assert.Empty(t, h, "no limit, no headers")
+}
+
+// Refill.UsesAt is the rule the stores spend by: the same period keeps
+// what is left, a new one gives Amount, or adds it with RollOver up to
+// MaxRemainingUses.
+func TestRefillUsesAt(t *testing.T) {
+	now := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	today := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	daily := apikey.Refill{Amount: 100, Interval: apikey.RefillDaily}
+	rolling := apikey.Refill{Amount: 100, Interval: apikey.RefillDaily, RollOver: true}
+	assert.Equal(t, int64(4), daily.UsesAt(4, today, now), "refilled this period")
+	assert.Equal(t, int64(100), daily.UsesAt(4, today.AddDate(0, 0, -1), now), "a new period")
+	assert.Equal(t, int64(104), rolling.UsesAt(4, today.AddDate(0, 0, -3), now), "rolled over once")
+	assert.Equal(t, apikey.MaxRemainingUses, rolling.UsesAt(apikey.MaxRemainingUses-3, today.AddDate(0, 0, -1), now), "up to the most")
+	assert.Equal(t, apikey.MaxRemainingUses, rolling.UsesAt(math.MaxInt64-1, today.AddDate(0, 0, -1), now), "without overflow")
 }

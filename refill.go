@@ -123,24 +123,39 @@ func rollOver(left, amount int64) int64 {
 	return left + amount
 }
 
+// UsesAt returns the uses a key or an owner has at now that had left when
+// it was last refilled at refilledAt: left in the same period; once a new
+// period has begun, Amount, or with RollOver left plus Amount up to
+// MaxRemainingUses. It is what the next spend finds, by the rule every
+// store applies, so that what is shown agrees with what is spent.
+func (r Refill) UsesAt(left int64, refilledAt, now time.Time) int64 {
+	uses, _, _ := r.refill(left, refilledAt, now)
+	return uses
+}
+
+// refill is UsesAt that also says whether a refill is due at now, and
+// the period it would start.
+func (r Refill) refill(left int64, refilledAt, now time.Time) (uses int64, due bool, period time.Time) {
+	period = r.PeriodStart(now)
+	if !refilledAt.Before(period) {
+		return left, false, period
+	}
+	if r.RollOver {
+		return rollOver(left, r.Amount), true, period
+	}
+	return r.Amount, true, period
+}
+
 // usesAt returns the uses k has at now, refilled when its refill is due,
 // whether a refill is due, and the period it would start.
 func usesAt(k *Key, now time.Time) (left int64, due bool, period time.Time) {
 	if k.RemainingUses == nil {
 		return 0, false, time.Time{}
 	}
-	left = *k.RemainingUses
 	if k.Refill == nil {
-		return left, false, time.Time{}
+		return *k.RemainingUses, false, time.Time{}
 	}
-	period = k.Refill.PeriodStart(now)
-	if !k.RefilledAt.Before(period) {
-		return left, false, period
-	}
-	if k.Refill.RollOver {
-		return rollOver(left, k.Refill.Amount), true, period
-	}
-	return k.Refill.Amount, true, period
+	return k.Refill.refill(*k.RemainingUses, k.RefilledAt, now)
 }
 
 // UsageExhaustedError is the refusal of a request whose key has fewer uses

@@ -206,13 +206,10 @@ func refillText(r *apikey.Refill) string {
 // left, refilled as the store will refill them at the next use when a
 // period has passed since refilledAt.
 func creditsAt(left int64, r *apikey.Refill, refilledAt, now time.Time) int64 {
-	if r == nil || !refilledAt.Before(r.PeriodStart(now)) {
+	if r == nil {
 		return left
 	}
-	if r.RollOver {
-		return keyjson.RollOver(left, r.Amount)
-	}
-	return r.Amount
+	return r.UsesAt(left, refilledAt, now)
 }
 
 // printMetering shows credits, their refill and what was spent; with all

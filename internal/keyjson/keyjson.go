@@ -107,25 +107,11 @@ func usesAt(uses *int64, r *apikey.Refill, refilledAt, now time.Time) (*int64, *
 	if uses == nil || r == nil {
 		return uses, optTime(refilledAt), NextRefill(r, now)
 	}
-	left := *uses
+	left := r.UsesAt(*uses, refilledAt, now)
 	if period := r.PeriodStart(now); refilledAt.Before(period) {
-		if r.RollOver {
-			left = RollOver(left, r.Amount)
-		} else {
-			left = r.Amount
-		}
 		refilledAt = period
 	}
 	return &left, optTime(refilledAt), optTime(r.NextRefill(now))
-}
-
-// RollOver returns left plus amount, or apikey.MaxRemainingUses if that
-// is more, as a roll-over in the stores stops there, without overflow.
-func RollOver(left, amount int64) int64 {
-	if left > apikey.MaxRemainingUses-amount {
-		return apikey.MaxRemainingUses
-	}
-	return left + amount
 }
 
 // NextRefill returns when the refill period after the one holding now
