@@ -285,18 +285,7 @@ func (mw *middleware) withoutKey(w http.ResponseWriter, r *http.Request, next ht
 // fail answers a refused request: the challenge or rate-limit headers its
 // status needs, then the error handler.
 func (mw *middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch StatusCode(err) {
-	case http.StatusUnauthorized:
-		// "Www-Authenticate" is the canonical form: Header.Set would
-		// allocate to find that out on every refusal.
-		if errors.Is(err, ErrMissingKey) {
-			w.Header()["Www-Authenticate"] = []string{mw.missing}
-		} else {
-			w.Header()["Www-Authenticate"] = []string{mw.invalid}
-		}
-	case http.StatusTooManyRequests, http.StatusPaymentRequired:
-		SetRetryHeaders(w.Header(), err)
-	}
+	setRefusalHeaders(w.Header(), err, mw.missing, mw.invalid)
 	mw.cfg.onError(w, r, err)
 }
 

@@ -169,6 +169,36 @@ func SetRateLimitHeaders(h http.Header, st LimitStatus) {
 	}
 }
 
+// SetRefusalHeaders sets on h the headers the middleware sends with the
+// refusal err, before its error handler writes the status and body: for
+// 401, WWW-Authenticate with challenge (such as `Bearer realm="api"`),
+// adding error="invalid_token" unless the key was missing; for 429 and
+// 402, what SetRetryHeaders sets. Adapters for other frameworks call it
+// to refuse as the middleware does.
+func SetRefusalHeaders(h http.Header, err error, challenge string) {
+	setRefusalHeaders(h, err, challenge, "")
+}
+
+// setRefusalHeaders is SetRefusalHeaders with the challenge for an invalid
+// key made already, as the middleware makes it once; "" makes it here.
+func setRefusalHeaders(h http.Header, err error, missing, invalid string) {
+	switch StatusCode(err) {
+	case http.StatusUnauthorized:
+		// "Www-Authenticate" is the canonical form: Header.Set would
+		// allocate to find that out on every refusal.
+		switch {
+		case errors.Is(err, ErrMissingKey):
+			h["Www-Authenticate"] = []string{missing}
+		case invalid == "":
+			h["Www-Authenticate"] = []string{missing + invalidToken}
+		default:
+			h["Www-Authenticate"] = []string{invalid}
+		}
+	case http.StatusTooManyRequests, http.StatusPaymentRequired:
+		SetRetryHeaders(h, err)
+	}
+}
+
 // setRateLimitHeaders reports a key's rate-limit window the way the IETF
 // RateLimit header fields draft does: the limit, the requests left, and the
 // seconds until the window resets.
@@ -208,5 +238,9 @@ func challenges(sources []Source, realm string) (missing, invalid string) {
 		}
 	}
 	missing = fmt.Sprintf("%s realm=%q", scheme, realm)
-	return missing, missing + `, error="invalid_token"`
+	return missing, missing + invalidToken
 }
+
+// invalidToken is what a challenge adds for a key that is not missing but
+// does not work (RFC 6750).
+const invalidToken = `, error="invalid_token"`

@@ -241,22 +241,12 @@ func (m *middleware) scopes(reqs []map[string][]string, p apikey.Principal) erro
 // refuse answers a refused request: the challenge or rate-limit headers
 // its status needs, then huma's error with the fixed message.
 func (m *middleware) refuse(ctx huma.Context, err error) {
-	status := apikey.StatusCode(err)
-	switch status {
-	case http.StatusUnauthorized:
-		challenge := m.challenge
-		if !errors.Is(err, apikey.ErrMissingKey) {
-			challenge += `, error="invalid_token"`
-		}
-		ctx.SetHeader("WWW-Authenticate", challenge)
-	case http.StatusTooManyRequests, http.StatusPaymentRequired:
-		h := http.Header{}
-		apikey.SetRetryHeaders(h, err)
-		for name, v := range h {
-			ctx.SetHeader(name, v[0])
-		}
+	h := http.Header{}
+	apikey.SetRefusalHeaders(h, err, m.challenge)
+	for name, v := range h {
+		ctx.SetHeader(name, v[0])
 	}
-	_ = huma.WriteErr(m.api, ctx, status, apikey.Message(err))
+	_ = huma.WriteErr(m.api, ctx, apikey.StatusCode(err), apikey.Message(err))
 }
 
 // peerAddr returns the IP address in a RemoteAddr ("ip:port"), or the

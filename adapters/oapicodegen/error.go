@@ -41,7 +41,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) bool {
 	if best == nil {
 		return false
 	}
-	refuse(w, r, best, `ApiKey realm="api"`)
+	apikey.SetRefusalHeaders(w.Header(), best, `ApiKey realm="api"`)
+	apikey.DefaultErrorHandler(w, r, best)
 	return true
 }
 

@@ -37,5 +37,6 @@ func ErrorHandler(ctx context.Context, w http.ResponseWriter, r *http.Request, e
 		ogenerrors.DefaultErrorHandler(ctx, w, r, err)
 		return
 	}
-	refuse(w, r, reason, `ApiKey realm="api"`)
+	apikey.SetRefusalHeaders(w.Header(), reason, `ApiKey realm="api"`)
+	apikey.DefaultErrorHandler(w, r, reason)
 }
