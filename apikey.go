@@ -199,15 +199,17 @@ func (k Key) Clone() Key {
 	k.Digest = slices.Clone(k.Digest)
 	k.AllowedIPs = slices.Clone(k.AllowedIPs)
 	k.RateLimits = slices.Clone(k.RateLimits)
-	if k.Refill != nil {
-		r := *k.Refill
-		k.Refill = &r
-	}
-	if k.RemainingUses != nil {
-		n := *k.RemainingUses
-		k.RemainingUses = &n
-	}
+	k.Refill, k.RemainingUses = clonePtr(k.Refill), clonePtr(k.RemainingUses)
 	return k
+}
+
+// clonePtr returns a pointer to a copy of *p, or nil for nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // Principal is who a verified request acts for: the key and its owner.

@@ -571,11 +571,7 @@ func LowerRemainingUses(n int64) KeyChange {
 // new Refill counts from the current period: the key keeps the uses it
 // has (or those set in the same Update) until the next period starts.
 func SetRefill(r *Refill) KeyChange {
-	var clean *Refill
-	if r != nil {
-		c := *r
-		clean = &c
-	}
+	clean := clonePtr(r)
 	return KeyChange{err: checkRefill(r), apply: func(k *Key) {
 		k.Refill = clean
 		if clean != nil && k.RemainingUses == nil {

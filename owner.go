@@ -49,14 +49,7 @@ type OwnerPolicy struct {
 // Clone returns a copy of p that shares nothing with it.
 func (p OwnerPolicy) Clone() OwnerPolicy {
 	p.RateLimits = slices.Clone(p.RateLimits)
-	if p.RemainingUses != nil {
-		n := *p.RemainingUses
-		p.RemainingUses = &n
-	}
-	if p.Refill != nil {
-		r := *p.Refill
-		p.Refill = &r
-	}
+	p.Refill, p.RemainingUses = clonePtr(p.Refill), clonePtr(p.RemainingUses)
 	return p
 }
 
